@@ -1,0 +1,3 @@
+//! placeholder
+/// Placeholder.
+pub const FORMAT_VERSION: u16 = 1;

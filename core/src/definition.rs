@@ -1,0 +1,857 @@
+//! Feature definitions: Feast's vocabulary as plain data.
+//!
+//! A [`Definitions`] value is everything a `verge.toml` declares. The host parses
+//! the file into it; the core validates it ([`Definitions::validate`]) and encodes
+//! it canonically inside a registry version. Every list is kept sorted by name
+//! ([`Definitions::canonicalize`]), so the same declarations always hash the same.
+
+use alloc::borrow::ToOwned;
+use alloc::collections::BTreeSet;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use serde::{Deserialize, Serialize};
+
+use crate::expr::{Program, Schema};
+use crate::time::Duration;
+use crate::value::DType;
+use crate::{Error, Result};
+
+/// A typed, named column: a feature-view field, a request field or a join key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Field {
+    /// Column name.
+    pub name: String,
+    /// Column type.
+    pub dtype: DType,
+}
+
+impl Field {
+    /// A field named `name` of type `dtype`.
+    #[must_use]
+    pub fn new(name: impl Into<String>, dtype: DType) -> Self {
+        Field {
+            name: name.into(),
+            dtype,
+        }
+    }
+}
+
+/// A named thing features describe, identified by one or more join keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entity {
+    /// Entity name (`horse`).
+    pub name: String,
+    /// Join keys in order; each is `int64` or `string`.
+    pub join_keys: Vec<Field>,
+    /// Free text.
+    pub description: String,
+}
+
+/// The file format of a source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SourceFormat {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+    /// A table in a SQLite database.
+    Sqlite {
+        /// The table to read.
+        table: String,
+    },
+}
+
+/// Where rows come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// Source name.
+    pub name: String,
+    /// Path relative to the feature repository.
+    pub path: String,
+    /// How to read `path`.
+    pub format: SourceFormat,
+    /// Column holding each row's event time (after mapping).
+    pub timestamp_field: String,
+    /// Optional column holding when the row was written (after mapping); breaks ties.
+    pub created_timestamp_field: Option<String>,
+    /// Renames from the source's column names to feature names, sorted by source name.
+    pub field_mapping: Vec<(String, String)>,
+}
+
+/// Typed fields read from one source for some entities, valid for `ttl`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureView {
+    /// View name.
+    pub name: String,
+    /// Entities whose join keys identify a row.
+    pub entities: Vec<String>,
+    /// Source name.
+    pub source: String,
+    /// How long a value stays valid after its event time; zero means forever.
+    pub ttl: Duration,
+    /// Whether the view is materialized for online reads.
+    pub online: bool,
+    /// The features.
+    pub fields: Vec<Field>,
+    /// Free text.
+    pub description: String,
+    /// Owner, usually an e-mail address.
+    pub owner: String,
+    /// Sorted key/value tags.
+    pub tags: Vec<(String, String)>,
+}
+
+/// One output of an on-demand view: a name, a type and its expression.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OnDemandField {
+    /// Output name.
+    pub name: String,
+    /// Declared type; the compiled program's type must match.
+    pub dtype: DType,
+    /// The compiled expression. Its inputs are the view's [`OnDemandFeatureView::input_schema`].
+    pub program: Program,
+}
+
+/// Fields computed at read time from other features and from request data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OnDemandFeatureView {
+    /// View name.
+    pub name: String,
+    /// Feature views whose fields the expressions may read.
+    pub sources: Vec<String>,
+    /// Fields the caller supplies with each request.
+    pub request: Vec<Field>,
+    /// Outputs.
+    pub fields: Vec<OnDemandField>,
+}
+
+impl OnDemandFeatureView {
+    /// The names and types an expression of this view can read: the request
+    /// fields first, then every field of each source view in `sources` order.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unknown`] when a source view does not exist.
+    pub fn input_schema(&self, views: &[FeatureView]) -> Result<Schema> {
+        let mut fields: Vec<(String, DType)> = self
+            .request
+            .iter()
+            .map(|f| (f.name.clone(), f.dtype))
+            .collect();
+        for source in &self.sources {
+            let view = views
+                .iter()
+                .find(|v| &v.name == source)
+                .ok_or_else(|| Error::Unknown {
+                    what: "feature view",
+                    name: source.clone(),
+                    hint: Some(format!(
+                        "on-demand view `{}` lists it in `sources`",
+                        self.name
+                    )),
+                })?;
+            fields.extend(view.fields.iter().map(|f| (f.name.clone(), f.dtype)));
+        }
+        Ok(Schema::new(fields))
+    }
+}
+
+/// A reference to one feature: `view:field`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct FeatureRef {
+    /// Feature view or on-demand view name.
+    pub view: String,
+    /// Field name inside it.
+    pub field: String,
+}
+
+impl FeatureRef {
+    /// Parses `view:field`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use verge_core::definition::FeatureRef;
+    /// let r = FeatureRef::parse("horse_colic_stats:pulse").unwrap();
+    /// assert_eq!((r.view.as_str(), r.field.as_str()), ("horse_colic_stats", "pulse"));
+    /// assert!(FeatureRef::parse("pulse").is_none());
+    /// ```
+    #[must_use]
+    pub fn parse(text: &str) -> Option<FeatureRef> {
+        let (view, field) = text.split_once(':')?;
+        if view.is_empty() || field.is_empty() || field.contains(':') {
+            return None;
+        }
+        Some(FeatureRef {
+            view: view.to_owned(),
+            field: field.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for FeatureRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.view, self.field)
+    }
+}
+
+/// An ordered list of features: the input vector of a model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureService {
+    /// Service name.
+    pub name: String,
+    /// Features in the order the model reads them.
+    pub features: Vec<FeatureRef>,
+    /// Free text.
+    pub description: String,
+}
+
+/// How missing numeric values are filled before the model sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Imputation {
+    /// Column mean over the training set.
+    Mean,
+    /// Column median over the training set.
+    Median,
+    /// Most frequent value (smallest on ties, like scikit-learn).
+    MostFrequent,
+    /// A fixed value.
+    Constant(f64),
+}
+
+/// Optional scaling after imputation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Scaling {
+    /// No scaling.
+    None,
+    /// Zero mean, unit variance.
+    Standard,
+    /// Into `[0, 1]` by the training range.
+    MinMax,
+}
+
+/// How text features become numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Encoding {
+    /// One integer code per category, in sorted order.
+    Ordinal,
+    /// One 0/1 column per category, in sorted order.
+    OneHot,
+}
+
+/// Which estimator to fit, with its hyper-parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum EstimatorSpec {
+    /// Gaussian naive Bayes.
+    GaussianNb {
+        /// Portion of the largest feature variance added to every variance (scikit-learn: 1e-9).
+        var_smoothing: f64,
+    },
+    /// L2-regularised logistic regression (binary or multinomial).
+    LogisticRegression {
+        /// Inverse regularisation strength (scikit-learn's `C`, default 1.0).
+        c: f64,
+        /// Iteration limit for the solver.
+        max_iter: u32,
+    },
+    /// Ordinary least squares.
+    LinearRegression,
+}
+
+impl EstimatorSpec {
+    /// True when the estimator predicts classes rather than a value.
+    #[must_use]
+    pub fn is_classifier(&self) -> bool {
+        !matches!(self, EstimatorSpec::LinearRegression)
+    }
+}
+
+/// A model's training recipe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    /// Model name.
+    pub name: String,
+    /// The feature service giving the input vector.
+    pub feature_service: String,
+    /// The label: a column of the entity table, or a feature field name.
+    pub label: String,
+    /// Imputation of missing numeric values.
+    pub impute: Imputation,
+    /// Scaling after imputation.
+    pub scale: Scaling,
+    /// Encoding of text features.
+    pub encode: Encoding,
+    /// Keep the `k` best features by ANOVA F; `None` keeps all.
+    pub select_k_best: Option<u32>,
+    /// The estimator.
+    pub estimator: EstimatorSpec,
+}
+
+/// Everything a feature repository declares.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Definitions {
+    /// Project name.
+    pub project: String,
+    /// Entities, sorted by name.
+    pub entities: Vec<Entity>,
+    /// Sources, sorted by name.
+    pub sources: Vec<Source>,
+    /// Feature views, sorted by name.
+    pub feature_views: Vec<FeatureView>,
+    /// On-demand views, sorted by name.
+    pub on_demand_views: Vec<OnDemandFeatureView>,
+    /// Feature services, sorted by name.
+    pub feature_services: Vec<FeatureService>,
+    /// Models, sorted by name.
+    pub models: Vec<ModelSpec>,
+}
+
+/// The kind of a named definition, for messages and diffs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ObjectKind {
+    /// An [`Entity`].
+    Entity,
+    /// A [`Source`].
+    Source,
+    /// A [`FeatureView`].
+    FeatureView,
+    /// An [`OnDemandFeatureView`].
+    OnDemandFeatureView,
+    /// A [`FeatureService`].
+    FeatureService,
+    /// A [`ModelSpec`].
+    Model,
+}
+
+impl ObjectKind {
+    /// The table name used in `verge.toml` (`feature_view`, ...).
+    #[must_use]
+    pub const fn table(self) -> &'static str {
+        match self {
+            ObjectKind::Entity => "entity",
+            ObjectKind::Source => "source",
+            ObjectKind::FeatureView => "feature_view",
+            ObjectKind::OnDemandFeatureView => "on_demand_feature_view",
+            ObjectKind::FeatureService => "feature_service",
+            ObjectKind::Model => "model",
+        }
+    }
+}
+
+impl fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.table())
+    }
+}
+
+/// One thing wrong with the definitions: which object, and what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// The kind of object at fault.
+    pub kind: ObjectKind,
+    /// Its name.
+    pub name: String,
+    /// What is wrong and, where it helps, what to do.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[[{}]] `{}`: {}", self.kind, self.name, self.message)
+    }
+}
+
+/// A resolved feature of a service: where it comes from and its type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResolvedFeature<'a> {
+    /// A field of a feature view.
+    View {
+        /// The view.
+        view: &'a FeatureView,
+        /// Index of the field in `view.fields`.
+        field: usize,
+    },
+    /// An output of an on-demand view.
+    OnDemand {
+        /// The on-demand view.
+        view: &'a OnDemandFeatureView,
+        /// Index of the output in `view.fields`.
+        field: usize,
+    },
+}
+
+impl ResolvedFeature<'_> {
+    /// The feature's type.
+    #[must_use]
+    pub fn dtype(&self) -> DType {
+        match self {
+            ResolvedFeature::View { view, field } => view.fields[*field].dtype,
+            ResolvedFeature::OnDemand { view, field } => view.fields[*field].dtype,
+        }
+    }
+}
+
+impl Definitions {
+    /// Sorts every list by name (and each view's tags and each source's mapping),
+    /// so that equal declarations encode to equal bytes.
+    pub fn canonicalize(&mut self) {
+        self.entities.sort_by(|a, b| a.name.cmp(&b.name));
+        self.sources.sort_by(|a, b| a.name.cmp(&b.name));
+        for s in &mut self.sources {
+            s.field_mapping.sort();
+        }
+        self.feature_views.sort_by(|a, b| a.name.cmp(&b.name));
+        for v in &mut self.feature_views {
+            v.tags.sort();
+        }
+        self.on_demand_views.sort_by(|a, b| a.name.cmp(&b.name));
+        self.feature_services.sort_by(|a, b| a.name.cmp(&b.name));
+        self.models.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+
+    /// The entity named `name`.
+    #[must_use]
+    pub fn entity(&self, name: &str) -> Option<&Entity> {
+        self.entities.iter().find(|e| e.name == name)
+    }
+
+    /// The source named `name`.
+    #[must_use]
+    pub fn source(&self, name: &str) -> Option<&Source> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    /// The feature view named `name`.
+    #[must_use]
+    pub fn feature_view(&self, name: &str) -> Option<&FeatureView> {
+        self.feature_views.iter().find(|v| v.name == name)
+    }
+
+    /// The on-demand view named `name`.
+    #[must_use]
+    pub fn on_demand_view(&self, name: &str) -> Option<&OnDemandFeatureView> {
+        self.on_demand_views.iter().find(|v| v.name == name)
+    }
+
+    /// The feature service named `name`.
+    #[must_use]
+    pub fn feature_service(&self, name: &str) -> Option<&FeatureService> {
+        self.feature_services.iter().find(|s| s.name == name)
+    }
+
+    /// The model named `name`.
+    #[must_use]
+    pub fn model(&self, name: &str) -> Option<&ModelSpec> {
+        self.models.iter().find(|m| m.name == name)
+    }
+
+    /// The join keys of a feature view: its entities' keys, in entity order.
+    #[must_use]
+    pub fn join_keys(&self, view: &FeatureView) -> Vec<Field> {
+        view.entities
+            .iter()
+            .filter_map(|e| self.entity(e))
+            .flat_map(|e| e.join_keys.iter().cloned())
+            .collect()
+    }
+
+    /// Resolves `view:field` against feature views and on-demand views.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unknown`] naming the view or the field, with the nearest names as a hint.
+    pub fn resolve(&self, feature: &FeatureRef) -> Result<ResolvedFeature<'_>> {
+        if let Some(view) = self.feature_view(&feature.view) {
+            let field = view
+                .fields
+                .iter()
+                .position(|f| f.name == feature.field)
+                .ok_or_else(|| {
+                    unknown_field(feature, view.fields.iter().map(|f| f.name.as_str()))
+                })?;
+            return Ok(ResolvedFeature::View { view, field });
+        }
+        if let Some(view) = self.on_demand_view(&feature.view) {
+            let field = view
+                .fields
+                .iter()
+                .position(|f| f.name == feature.field)
+                .ok_or_else(|| {
+                    unknown_field(feature, view.fields.iter().map(|f| f.name.as_str()))
+                })?;
+            return Ok(ResolvedFeature::OnDemand { view, field });
+        }
+        let names: Vec<&str> = self
+            .feature_views
+            .iter()
+            .map(|v| v.name.as_str())
+            .chain(self.on_demand_views.iter().map(|v| v.name.as_str()))
+            .collect();
+        Err(Error::Unknown {
+            what: "feature view",
+            name: feature.view.clone(),
+            hint: Some(format!("known views: {}", names.join(", "))),
+        })
+    }
+
+    /// Checks every cross-reference and type, returning all problems at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] listing each problem with the object it concerns.
+    pub fn validate(&self) -> Result<()> {
+        let mut problems = Vec::new();
+        let mut push = |kind: ObjectKind, name: &str, message: String| {
+            problems.push(Problem {
+                kind,
+                name: name.to_owned(),
+                message,
+            });
+        };
+        let kinds: [(ObjectKind, Vec<&str>); 6] = [
+            (
+                ObjectKind::Entity,
+                self.entities.iter().map(|o| o.name.as_str()).collect(),
+            ),
+            (
+                ObjectKind::Source,
+                self.sources.iter().map(|o| o.name.as_str()).collect(),
+            ),
+            (
+                ObjectKind::FeatureView,
+                self.feature_views.iter().map(|o| o.name.as_str()).collect(),
+            ),
+            (
+                ObjectKind::OnDemandFeatureView,
+                self.on_demand_views
+                    .iter()
+                    .map(|o| o.name.as_str())
+                    .collect(),
+            ),
+            (
+                ObjectKind::FeatureService,
+                self.feature_services
+                    .iter()
+                    .map(|o| o.name.as_str())
+                    .collect(),
+            ),
+            (
+                ObjectKind::Model,
+                self.models.iter().map(|o| o.name.as_str()).collect(),
+            ),
+        ];
+        for (kind, names) in &kinds {
+            for name in duplicates(names.iter().copied()) {
+                push(
+                    *kind,
+                    name,
+                    format!("the name is declared more than once; each {kind} needs a unique name"),
+                );
+            }
+            for name in names {
+                if !is_identifier(name) {
+                    push(
+                        *kind,
+                        name,
+                        "names must be letters, digits and `_`, starting with a letter or `_`"
+                            .into(),
+                    );
+                }
+            }
+        }
+        // Feature views and on-demand views share one namespace: `view:field` must be unambiguous.
+        for v in &self.on_demand_views {
+            if self.feature_view(&v.name).is_some() {
+                push(
+                    ObjectKind::OnDemandFeatureView,
+                    &v.name,
+                    "a feature view has the same name; rename one".into(),
+                );
+            }
+        }
+
+        for e in &self.entities {
+            if e.join_keys.is_empty() {
+                push(
+                    ObjectKind::Entity,
+                    &e.name,
+                    "needs at least one join key".into(),
+                );
+            }
+            for k in &e.join_keys {
+                if !matches!(k.dtype, DType::Int64 | DType::String) {
+                    push(
+                        ObjectKind::Entity,
+                        &e.name,
+                        format!(
+                            "join key `{}` has type {}; join keys are int64 or string",
+                            k.name, k.dtype
+                        ),
+                    );
+                }
+            }
+            for name in duplicates(e.join_keys.iter().map(|k| k.name.as_str())) {
+                push(
+                    ObjectKind::Entity,
+                    &e.name,
+                    format!("join key `{name}` is listed twice"),
+                );
+            }
+        }
+
+        for s in &self.sources {
+            if s.path.is_empty() {
+                push(ObjectKind::Source, &s.name, "`path` is empty".into());
+            }
+            if s.timestamp_field.is_empty() {
+                push(
+                    ObjectKind::Source,
+                    &s.name,
+                    "`timestamp_field` is empty; name the event-time column".into(),
+                );
+            }
+            for name in duplicates(s.field_mapping.iter().map(|(_, to)| to.as_str())) {
+                push(
+                    ObjectKind::Source,
+                    &s.name,
+                    format!("two columns are mapped to `{name}`"),
+                );
+            }
+        }
+
+        for v in &self.feature_views {
+            if self.source(&v.source).is_none() {
+                push(
+                    ObjectKind::FeatureView,
+                    &v.name,
+                    format!(
+                        "source `{}` is not declared; add a [[source]] with that name",
+                        v.source
+                    ),
+                );
+            }
+            if v.entities.is_empty() {
+                push(
+                    ObjectKind::FeatureView,
+                    &v.name,
+                    "needs at least one entity".into(),
+                );
+            }
+            for e in &v.entities {
+                if self.entity(e).is_none() {
+                    push(
+                        ObjectKind::FeatureView,
+                        &v.name,
+                        format!("entity `{e}` is not declared"),
+                    );
+                }
+            }
+            if v.ttl.as_micros() < 0 {
+                push(ObjectKind::FeatureView, &v.name, "ttl is negative".into());
+            }
+            if v.fields.is_empty() {
+                push(
+                    ObjectKind::FeatureView,
+                    &v.name,
+                    "declares no fields".into(),
+                );
+            }
+            let keys = self.join_keys(v);
+            for name in duplicates(
+                v.fields
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .chain(keys.iter().map(|k| k.name.as_str())),
+            ) {
+                push(
+                    ObjectKind::FeatureView,
+                    &v.name,
+                    format!("`{name}` is declared twice (as a field or join key)"),
+                );
+            }
+            for f in &v.fields {
+                if !is_identifier(&f.name) {
+                    push(
+                        ObjectKind::FeatureView,
+                        &v.name,
+                        format!("field `{}` is not a valid name", f.name),
+                    );
+                }
+            }
+        }
+
+        for v in &self.on_demand_views {
+            match v.input_schema(&self.feature_views) {
+                Err(e) => push(ObjectKind::OnDemandFeatureView, &v.name, format!("{e}")),
+                Ok(schema) => {
+                    for name in duplicates(schema.fields().iter().map(|(n, _)| n.as_str())) {
+                        push(
+                            ObjectKind::OnDemandFeatureView,
+                            &v.name,
+                            format!(
+                                "input `{name}` is ambiguous (a request field or two source views share it)"
+                            ),
+                        );
+                    }
+                    for f in &v.fields {
+                        // Recompiling proves the stored program matches the schema it will be run with.
+                        match Program::compile(f.program.source_text(), &schema) {
+                            Err(e) => push(
+                                ObjectKind::OnDemandFeatureView,
+                                &v.name,
+                                format!("field `{}`: {e}", f.name),
+                            ),
+                            Ok(p) if p != f.program => push(
+                                ObjectKind::OnDemandFeatureView,
+                                &v.name,
+                                format!(
+                                    "field `{}`: the stored program is stale; re-apply",
+                                    f.name
+                                ),
+                            ),
+                            Ok(p) if p.output_type() != f.dtype => push(
+                                ObjectKind::OnDemandFeatureView,
+                                &v.name,
+                                format!(
+                                    "field `{}` is declared {} but its expression gives {}",
+                                    f.name,
+                                    f.dtype,
+                                    p.output_type()
+                                ),
+                            ),
+                            Ok(_) => {}
+                        }
+                    }
+                }
+            }
+            for name in duplicates(v.fields.iter().map(|f| f.name.as_str())) {
+                push(
+                    ObjectKind::OnDemandFeatureView,
+                    &v.name,
+                    format!("field `{name}` is declared twice"),
+                );
+            }
+        }
+
+        for s in &self.feature_services {
+            if s.features.is_empty() {
+                push(
+                    ObjectKind::FeatureService,
+                    &s.name,
+                    "lists no features".into(),
+                );
+            }
+            for r in &s.features {
+                if let Err(e) = self.resolve(r) {
+                    push(ObjectKind::FeatureService, &s.name, format!("`{r}`: {e}"));
+                }
+            }
+            let mut seen = BTreeSet::new();
+            for r in &s.features {
+                if !seen.insert(r) {
+                    push(
+                        ObjectKind::FeatureService,
+                        &s.name,
+                        format!("`{r}` is listed twice"),
+                    );
+                }
+            }
+        }
+
+        for m in &self.models {
+            match self.feature_service(&m.feature_service) {
+                None => push(
+                    ObjectKind::Model,
+                    &m.name,
+                    format!("feature service `{}` is not declared", m.feature_service),
+                ),
+                Some(service) => {
+                    if let Some(k) = m.select_k_best
+                        && (k == 0 || k as usize > service.features.len())
+                    {
+                        push(
+                            ObjectKind::Model,
+                            &m.name,
+                            format!(
+                                "select_k_best = {k} but feature service `{}` has {} features; use 1..={}",
+                                service.name,
+                                service.features.len(),
+                                service.features.len()
+                            ),
+                        );
+                    }
+                    if service.features.iter().any(|r| r.field == m.label) {
+                        push(
+                            ObjectKind::Model,
+                            &m.name,
+                            format!(
+                                "the label `{}` is also an input feature; remove it from the service",
+                                m.label
+                            ),
+                        );
+                    }
+                }
+            }
+            if m.label.is_empty() {
+                push(ObjectKind::Model, &m.name, "`label` is empty".into());
+            }
+            match m.estimator {
+                EstimatorSpec::GaussianNb { var_smoothing }
+                    if !(var_smoothing >= 0.0 && var_smoothing.is_finite()) =>
+                {
+                    push(
+                        ObjectKind::Model,
+                        &m.name,
+                        "var_smoothing must be a finite number ≥ 0".into(),
+                    );
+                }
+                EstimatorSpec::LogisticRegression { c, max_iter }
+                    if !(c > 0.0 && c.is_finite()) || max_iter == 0 =>
+                {
+                    push(
+                        ObjectKind::Model,
+                        &m.name,
+                        "logistic regression needs c > 0 and max_iter ≥ 1".into(),
+                    );
+                }
+                _ => {}
+            }
+        }
+
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid(problems))
+        }
+    }
+}
+
+fn unknown_field<'a>(feature: &FeatureRef, names: impl Iterator<Item = &'a str>) -> Error {
+    let names: Vec<&str> = names.collect();
+    Error::Unknown {
+        what: "feature",
+        name: format!("{feature}"),
+        hint: Some(format!("`{}` has: {}", feature.view, names.join(", "))),
+    }
+}
+
+fn duplicates<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = BTreeSet::new();
+    let mut twice = BTreeSet::new();
+    for n in names {
+        if !seen.insert(n) {
+            twice.insert(n);
+        }
+    }
+    twice.into_iter().collect()
+}
+
+/// True for names usable as identifiers in expressions and feature references.
+#[must_use]
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}

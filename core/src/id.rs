@@ -1,0 +1,79 @@
+//! Content ids: the BLAKE3 hash of an artifact's canonical bytes.
+//!
+//! Every immutable object in verge (a registry version, a bundle, a snapshot) is
+//! named by the hash of what it contains, so equal content means equal id and a
+//! pipeline step whose inputs did not change can be skipped.
+
+use core::fmt;
+use serde::{Deserialize, Serialize};
+
+/// A 32-byte BLAKE3 content hash. Printed as 64 lowercase hex digits.
+///
+/// # Examples
+///
+/// ```
+/// use verge_core::ContentId;
+/// let id = ContentId::of(b"abc");
+/// assert_eq!(id.to_string().len(), 64);
+/// assert_eq!(ContentId::parse_hex(&id.to_string()), Some(id));
+/// assert_eq!(id.short().len(), 12);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ContentId(pub [u8; 32]);
+
+impl ContentId {
+    /// The hash of `bytes`.
+    #[must_use]
+    pub fn of(bytes: &[u8]) -> Self {
+        ContentId(*blake3::hash(bytes).as_bytes())
+    }
+
+    /// The hash of several byte slices, as if concatenated.
+    #[must_use]
+    pub fn of_parts(parts: &[&[u8]]) -> Self {
+        let mut hasher = blake3::Hasher::new();
+        for part in parts {
+            hasher.update(part);
+        }
+        ContentId(*hasher.finalize().as_bytes())
+    }
+
+    /// Parses 64 hex digits (either case).
+    #[must_use]
+    pub fn parse_hex(text: &str) -> Option<Self> {
+        let bytes = text.as_bytes();
+        if bytes.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in bytes.chunks_exact(2).enumerate() {
+            let hi = (pair[0] as char).to_digit(16)?;
+            let lo = (pair[1] as char).to_digit(16)?;
+            out[i] = (hi * 16 + lo) as u8;
+        }
+        Some(ContentId(out))
+    }
+
+    /// The first 12 hex digits: enough to tell versions apart in a log.
+    #[must_use]
+    pub fn short(&self) -> alloc::string::String {
+        let mut s = alloc::format!("{self}");
+        s.truncate(12);
+        s
+    }
+}
+
+impl fmt::Display for ContentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ContentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ContentId({})", self.short())
+    }
+}
