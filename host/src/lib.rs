@@ -1,3 +1,19 @@
 //! verge-host: everything verge does with files, data and processes.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`repo`] | the feature repository: parsing `verge.toml` into core definitions |
+//! | [`store`] | the registry on disk: immutable objects and compare-and-swap refs |
+//! | [`source`] | reading CSV, Parquet and SQLite sources into Arrow record batches |
+//! | [`table_io`] | reading entity tables and writing training sets (CSV / Parquet) |
+//! | [`historical`] | the point-in-time join that builds training sets |
+//! | [`cli`] | the `verge` subcommands |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod cli;
+pub mod historical;
+pub mod repo;
+pub mod source;
+pub mod store;
+pub mod table_io;

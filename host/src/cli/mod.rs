@@ -1,0 +1,1 @@
+//! The `verge` subcommands (being built).

@@ -1,0 +1,1 @@
+//! Point-in-time joins (being built).

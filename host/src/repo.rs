@@ -1,0 +1,1 @@
+//! `verge.toml` parsing (being built).

@@ -1,0 +1,1 @@
+//! The on-disk registry (being built).

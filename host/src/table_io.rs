@@ -1,0 +1,1 @@
+//! Entity-table and training-set I/O (being built).
