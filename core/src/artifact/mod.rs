@@ -1,3 +1,25 @@
-//! placeholder
-/// Placeholder.
+//! The byte formats: a common header, bundles and snapshots.
+//!
+//! Every artifact is `header ‖ payload`. The header carries a magic number naming
+//! the kind, a format version, the payload length and the payload's BLAKE3 hash,
+//! which is also the artifact's id. Loaders check all four before they look at
+//! the payload, and decode the payload without ever allocating from a length they
+//! have not checked against the input. `docs/format.md` describes the bytes field
+//! by field; it changes only with [`FORMAT_VERSION`].
+
+// TEMP(lead): waits for pipeline.rs
+// mod bundle;
+mod codec;
+mod header;
+mod index;
+mod snapshot;
+mod snapshot_builder;
+
+// pub use bundle::{Bundle, BundleContents, InputSource, ServiceFeature, TrainingMetadata, ViewRequirement};
+pub use codec::{decode_payload, encode_payload};
+pub use header::{ArtifactKind, HEADER_LEN, Header};
+pub use snapshot::{Column, ColumnSegments, Segment, Snapshot, SnapshotMeta, ViewTable, ViewTableMeta, shard_of, view_fingerprint};
+pub use snapshot_builder::{SnapshotBuilder, ViewBuilder};
+
+/// The format version this build writes and reads, for every artifact kind.
 pub const FORMAT_VERSION: u16 = 1;

@@ -1,0 +1,287 @@
+//! Bundles: everything a model needs at the edge, in a few kilobytes.
+//!
+//! A bundle names the registry version it was built from, lists the service's
+//! features (with the view shapes they are read from and any on-demand programs),
+//! and carries the fitted pipeline and training metadata. The payload is one
+//! bincode-encoded [`BundleContents`].
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use serde::{Deserialize, Serialize};
+
+use super::codec::{decode_payload, encode_payload};
+use super::header::{ArtifactKind, Header};
+use super::snapshot::view_fingerprint;
+use crate::definition::{Definitions, FeatureRef, Field, ResolvedFeature};
+use crate::expr::Program;
+use crate::pipeline::FittedPipeline;
+use crate::time::{Duration, Timestamp};
+use crate::value::DType;
+use crate::{ContentId, Error, Result};
+
+const KIND: &str = "bundle";
+
+/// The shape of a feature view the bundle reads from a snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ViewRequirement {
+    /// View name.
+    pub name: String,
+    /// Fingerprint of the view's online shape; a snapshot table must match it.
+    pub fingerprint: ContentId,
+    /// The view's ttl (zero: no limit).
+    pub ttl: Duration,
+    /// Join keys, in order.
+    pub join_keys: Vec<Field>,
+    /// All fields of the view, in order.
+    pub fields: Vec<Field>,
+}
+
+/// Where an on-demand program's input comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InputSource {
+    /// Request field at this index of [`BundleContents::request`].
+    Request(u32),
+    /// Field `column` of view `view` (indices into [`BundleContents::views`] and its fields).
+    View {
+        /// View index.
+        view: u32,
+        /// Field index in that view.
+        column: u32,
+    },
+}
+
+/// One feature of the service, in service order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ServiceFeature {
+    /// A field read from a snapshot table.
+    View {
+        /// `view:field`.
+        name: String,
+        /// Index into [`BundleContents::views`].
+        view: u32,
+        /// Field index in that view.
+        column: u32,
+        /// The field's type.
+        dtype: DType,
+    },
+    /// A value computed at read time.
+    OnDemand {
+        /// `view:field`.
+        name: String,
+        /// The program.
+        program: Program,
+        /// Where each program input comes from, in the program's schema order.
+        inputs: Vec<InputSource>,
+        /// The output type.
+        dtype: DType,
+    },
+}
+
+impl ServiceFeature {
+    /// `view:field`.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        match self {
+            ServiceFeature::View { name, .. } | ServiceFeature::OnDemand { name, .. } => name,
+        }
+    }
+}
+
+/// What training saw and how well the model did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingMetadata {
+    /// Rows in the training set.
+    pub rows: u64,
+    /// BLAKE3 of the training set's canonical bytes.
+    pub data_hash: ContentId,
+    /// The label column.
+    pub label: String,
+    /// Named metrics (`holdout_accuracy`, `holdout_rmse`, ...), sorted by name.
+    pub metrics: Vec<(String, f64)>,
+    /// The library that fitted the estimator, with its version.
+    pub trained_with: String,
+    /// When training ran (supplied by the host; the core has no clock).
+    pub trained_at: Timestamp,
+}
+
+/// The decoded payload of a bundle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BundleContents {
+    /// The registry version the bundle was built from.
+    pub registry_id: ContentId,
+    /// The model's name.
+    pub model: String,
+    /// The feature service's name.
+    pub service: String,
+    /// Join keys the caller supplies, the union over the views, in first-seen order.
+    pub entity_keys: Vec<Field>,
+    /// Request fields the caller supplies, the union over the on-demand views.
+    pub request: Vec<Field>,
+    /// Views read from the snapshot.
+    pub views: Vec<ViewRequirement>,
+    /// The service's features in order: the pipeline's inputs.
+    pub features: Vec<ServiceFeature>,
+    /// Fitted transforms and estimator.
+    pub pipeline: FittedPipeline,
+    /// Training metadata.
+    pub training: TrainingMetadata,
+}
+
+impl BundleContents {
+    /// Resolves feature service `service` of `defs` into the bundle's feature plan.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unknown`] for an unknown service or feature.
+    pub fn plan(defs: &Definitions, service: &str) -> Result<(Vec<Field>, Vec<Field>, Vec<ViewRequirement>, Vec<ServiceFeature>)> {
+        let svc = defs.feature_service(service).ok_or_else(|| Error::Unknown {
+            what: "feature service",
+            name: String::from(service),
+            hint: None,
+        })?;
+        let mut plan = Plan::default();
+        for r in &svc.features {
+            plan.add(defs, r)?;
+        }
+        Ok((plan.entity_keys, plan.request, plan.views, plan.features))
+    }
+
+    /// Encodes the contents as a framed bundle.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Malformed`] if encoding fails.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        Ok(Header::frame(ArtifactKind::Bundle, &encode_payload(self, KIND)?))
+    }
+}
+
+#[derive(Default)]
+struct Plan {
+    entity_keys: Vec<Field>,
+    request: Vec<Field>,
+    views: Vec<ViewRequirement>,
+    features: Vec<ServiceFeature>,
+}
+
+impl Plan {
+    fn view_index(&mut self, defs: &Definitions, name: &str) -> Result<u32> {
+        if let Some(i) = self.views.iter().position(|v| v.name == name) {
+            return Ok(i as u32);
+        }
+        let view = defs.feature_view(name).ok_or_else(|| Error::Unknown { what: "feature view", name: String::from(name), hint: None })?;
+        let join_keys = defs.join_keys(view);
+        for k in &join_keys {
+            if !self.entity_keys.iter().any(|e| e.name == k.name) {
+                self.entity_keys.push(k.clone());
+            }
+        }
+        self.views.push(ViewRequirement {
+            name: view.name.clone(),
+            fingerprint: view_fingerprint(&view.name, &join_keys, &view.fields, view.ttl),
+            ttl: view.ttl,
+            join_keys,
+            fields: view.fields.clone(),
+        });
+        Ok((self.views.len() - 1) as u32)
+    }
+
+    fn add(&mut self, defs: &Definitions, r: &FeatureRef) -> Result<()> {
+        let name = format!("{r}");
+        match defs.resolve(r)? {
+            ResolvedFeature::View { view, field } => {
+                let v = self.view_index(defs, &view.name)?;
+                self.features.push(ServiceFeature::View { name, view: v, column: field as u32, dtype: view.fields[field].dtype });
+            }
+            ResolvedFeature::OnDemand { view, field } => {
+                let mut inputs = Vec::new();
+                for f in &view.request {
+                    let i = match self.request.iter().position(|q| q.name == f.name) {
+                        Some(i) => i,
+                        None => {
+                            self.request.push(f.clone());
+                            self.request.len() - 1
+                        }
+                    };
+                    inputs.push(InputSource::Request(i as u32));
+                }
+                for source in &view.sources {
+                    let v = self.view_index(defs, source)?;
+                    let n = self.views[v as usize].fields.len();
+                    inputs.extend((0..n).map(|c| InputSource::View { view: v, column: c as u32 }));
+                }
+                let out = &view.fields[field];
+                self.features.push(ServiceFeature::OnDemand { name, program: out.program.clone(), inputs, dtype: out.dtype });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A loaded, checked bundle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bundle {
+    id: ContentId,
+    contents: BundleContents,
+}
+
+impl Bundle {
+    /// Checks and decodes a bundle.
+    ///
+    /// # Errors
+    ///
+    /// Header errors, and [`Error::Malformed`] when the contents do not decode or
+    /// refer to views, fields or request inputs that are not there.
+    pub fn load(bytes: &[u8]) -> Result<Bundle> {
+        let (header, payload) = Header::open(bytes, ArtifactKind::Bundle)?;
+        let contents: BundleContents = decode_payload(payload, KIND)?;
+        check(&contents)?;
+        Ok(Bundle { id: header.id, contents })
+    }
+
+    /// The bundle's content id.
+    #[must_use]
+    pub fn id(&self) -> ContentId {
+        self.id
+    }
+
+    /// The decoded contents.
+    #[must_use]
+    pub fn contents(&self) -> &BundleContents {
+        &self.contents
+    }
+}
+
+fn check(c: &BundleContents) -> Result<()> {
+    let bad = |message: String| Error::Malformed { kind: KIND, message };
+    let view_field = |view: u32, column: u32| -> Option<&Field> { c.views.get(view as usize)?.fields.get(column as usize) };
+    for f in &c.features {
+        match f {
+            ServiceFeature::View { name, view, column, dtype } => match view_field(*view, *column) {
+                Some(field) if field.dtype == *dtype => {}
+                _ => return Err(bad(format!("feature `{name}` points at a missing or mistyped view field"))),
+            },
+            ServiceFeature::OnDemand { name, inputs, .. } => {
+                for input in inputs {
+                    let ok = match *input {
+                        InputSource::Request(i) => (i as usize) < c.request.len(),
+                        InputSource::View { view, column } => view_field(view, column).is_some(),
+                    };
+                    if !ok {
+                        return Err(bad(format!("on-demand feature `{name}` reads an input that is not in the bundle")));
+                    }
+                }
+            }
+        }
+    }
+    for v in &c.views {
+        for k in &v.join_keys {
+            if !c.entity_keys.iter().any(|e| e == k) {
+                return Err(bad(format!("view `{}` needs join key `{}` that the bundle does not list", v.name, k.name)));
+            }
+        }
+    }
+    Ok(())
+}
