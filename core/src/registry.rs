@@ -1,1 +1,688 @@
-//! placeholder
+//! Registry versions: the whole set of definitions as one immutable,
+//! content-addressed object, and the diff between two of them.
+//!
+//! `verge apply` never edits anything in place. It encodes the definitions into a
+//! new [`RegistryVersion`] whose `parent` is the previous head and names it by the
+//! BLAKE3 hash of its bytes ([`RegistryVersion::id`]), like a git commit. Because
+//! the definitions are canonicalized before encoding, equal declarations always
+//! give equal bytes, so "nothing changed" is just "same id".
+//!
+//! # Byte format (version 1)
+//!
+//! | bytes | meaning |
+//! |---|---|
+//! | 4 | magic `VRGR` |
+//! | 2 | format version, little-endian `u16` (currently 1) |
+//! | rest | the version, serde + bincode 2 `config::standard()` (varint integers, little-endian) |
+//!
+//! The payload must be consumed exactly; trailing bytes are an error. Decoding never
+//! panics and never allocates more than a bound derived from the input's length (see
+//! [`RegistryVersion::from_bytes`]).
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use serde::{Deserialize, Serialize};
+
+use crate::definition::{Definitions, ObjectKind};
+use crate::{ContentId, Error, Result, Timestamp};
+
+/// The four bytes every encoded registry version starts with.
+pub const MAGIC: [u8; 4] = *b"VRGR";
+
+/// The byte-format version this build writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+
+/// The largest payload [`RegistryVersion::from_bytes`] accepts: 64 MiB, far more
+/// than any feature repository declares, small enough that a corrupt file cannot
+/// make the decoder reserve gigabytes.
+pub const MAX_PAYLOAD: usize = 64 << 20;
+
+/// The artifact name used in errors.
+const KIND: &str = "registry version";
+
+/// One immutable version of the registry: the definitions, where they came from and when.
+///
+/// # Examples
+///
+/// ```
+/// use verge_core::Timestamp;
+/// use verge_core::definition::Definitions;
+/// use verge_core::registry::RegistryVersion;
+///
+/// let defs = Definitions { project: "demo".into(), ..Definitions::default() };
+/// let v1 = RegistryVersion::new(None, Timestamp::from_secs(1), "first", defs.clone());
+/// let bytes = v1.to_bytes().unwrap();
+/// assert_eq!(&bytes[..4], b"VRGR");
+/// assert_eq!(RegistryVersion::from_bytes(&bytes).unwrap(), v1);
+///
+/// // A child names its parent by id; same content always gives the same id.
+/// let v2 = RegistryVersion::new(Some(v1.id().unwrap()), Timestamp::from_secs(2), "second", defs);
+/// assert_ne!(v2.id().unwrap(), v1.id().unwrap());
+/// assert_eq!(v1.id().unwrap(), RegistryVersion::from_bytes(&bytes).unwrap().id().unwrap());
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegistryVersion {
+    /// The version this one was applied on top of; `None` for the first.
+    pub parent: Option<ContentId>,
+    /// When `apply` wrote it (the host's clock; the core has none).
+    pub applied_at: Timestamp,
+    /// The `apply -m` message; may be empty.
+    pub message: String,
+    /// Everything the feature repository declared, canonicalized.
+    pub definitions: Definitions,
+}
+
+impl RegistryVersion {
+    /// A version with these fields; `definitions` are canonicalized so equal
+    /// declarations encode (and hash) equally.
+    #[must_use]
+    pub fn new(
+        parent: Option<ContentId>,
+        applied_at: Timestamp,
+        message: impl Into<String>,
+        mut definitions: Definitions,
+    ) -> Self {
+        definitions.canonicalize();
+        RegistryVersion {
+            parent,
+            applied_at,
+            message: message.into(),
+            definitions,
+        }
+    }
+
+    /// The canonical bytes: magic, format version, bincode payload.
+    ///
+    /// The definitions are canonicalized on the way out even if a caller edited
+    /// the public fields after [`RegistryVersion::new`], so the bytes never
+    /// depend on declaration order.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Malformed`] if serde refuses a value (not expected for these types).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut canonical = self.definitions.clone();
+        canonical.canonicalize();
+        let view = VersionRef {
+            parent: &self.parent,
+            applied_at: self.applied_at,
+            message: &self.message,
+            definitions: &canonical,
+        };
+        let payload = bincode::serde::encode_to_vec(&view, bincode::config::standard())
+            .map_err(|e| malformed(format!("cannot encode: {e}")))?;
+        let mut out = Vec::with_capacity(MAGIC.len() + 2 + payload.len());
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&payload);
+        Ok(out)
+    }
+
+    /// The content id: BLAKE3 of [`RegistryVersion::to_bytes`].
+    ///
+    /// # Errors
+    ///
+    /// As [`RegistryVersion::to_bytes`].
+    pub fn id(&self) -> Result<ContentId> {
+        Ok(ContentId::of(&self.to_bytes()?))
+    }
+
+    /// Decodes bytes written by [`RegistryVersion::to_bytes`].
+    ///
+    /// Never panics. Every length inside the payload is checked against a limit
+    /// no larger than the next power-of-four tier above the input's own length
+    /// (and never above [`MAX_PAYLOAD`]), so garbage cannot ask for a huge allocation.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Truncated`] when the header is cut short, [`Error::BadMagic`],
+    /// [`Error::UnsupportedVersion`], or [`Error::Malformed`] when the payload
+    /// does not decode, is too large, or has trailing bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let header = MAGIC.len() + 2;
+        let (Some(magic), Some(version)) = (bytes.get(..4), bytes.get(4..header)) else {
+            return Err(Error::Truncated {
+                kind: KIND,
+                needed: header as u64,
+                available: bytes.len() as u64,
+            });
+        };
+        if magic != MAGIC {
+            let mut found = [0u8; 4];
+            found.copy_from_slice(magic);
+            return Err(Error::BadMagic {
+                expected: KIND,
+                found,
+            });
+        }
+        let version = u16::from_le_bytes(version.try_into().unwrap_or_default());
+        if version != FORMAT_VERSION {
+            return Err(Error::UnsupportedVersion {
+                kind: KIND,
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let payload = bytes.get(header..).unwrap_or_default();
+        if payload.len() > MAX_PAYLOAD {
+            return Err(malformed(format!(
+                "payload is {} bytes; the limit is {MAX_PAYLOAD}",
+                payload.len()
+            )));
+        }
+        let (decoded, used) = decode_limited(payload)?;
+        if used != payload.len() {
+            return Err(malformed(format!(
+                "{} trailing bytes after the payload",
+                payload.len() - used
+            )));
+        }
+        Ok(decoded)
+    }
+}
+
+/// Borrowing twin of [`RegistryVersion`] so encoding a canonical copy does not
+/// clone the message. Field order and types must match exactly: bincode is not
+/// self-describing, so this *is* the byte layout.
+#[derive(Serialize)]
+struct VersionRef<'a> {
+    parent: &'a Option<ContentId>,
+    applied_at: Timestamp,
+    message: &'a str,
+    definitions: &'a Definitions,
+}
+
+/// Decodes with an allocation limit sized to the input: a string or list
+/// cannot claim more bytes than the tier above the payload length, because
+/// bincode reserves a claimed length before it finds out the bytes are missing.
+fn decode_limited(payload: &[u8]) -> Result<(RegistryVersion, usize)> {
+    let standard = bincode::config::standard();
+    let result = match payload.len() {
+        ..=0x1_0000 => {
+            bincode::serde::decode_from_slice(payload, standard.with_limit::<0x1_0000>())
+        }
+        0x1_0001..=0x10_0000 => {
+            bincode::serde::decode_from_slice(payload, standard.with_limit::<0x10_0000>())
+        }
+        0x10_0001..=0x100_0000 => {
+            bincode::serde::decode_from_slice(payload, standard.with_limit::<0x100_0000>())
+        }
+        _ => bincode::serde::decode_from_slice(payload, standard.with_limit::<MAX_PAYLOAD>()),
+    };
+    result.map_err(|e| malformed(format!("{e}")))
+}
+
+fn malformed(message: String) -> Error {
+    Error::Malformed {
+        kind: KIND,
+        message,
+    }
+}
+
+/// What happened to one named object between two versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ChangeOp {
+    /// Only in the new definitions.
+    Created,
+    /// In both, with different content.
+    Updated,
+    /// Only in the old definitions.
+    Deleted,
+}
+
+impl ChangeOp {
+    /// A lower-case word for output (`created`, `updated`, `deleted`).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            ChangeOp::Created => "created",
+            ChangeOp::Updated => "updated",
+            ChangeOp::Deleted => "deleted",
+        }
+    }
+
+    /// The one-character marker used in plans: `+`, `~`, `-`.
+    #[must_use]
+    pub const fn sign(self) -> char {
+        match self {
+            ChangeOp::Created => '+',
+            ChangeOp::Updated => '~',
+            ChangeOp::Deleted => '-',
+        }
+    }
+}
+
+impl fmt::Display for ChangeOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One created, updated or deleted object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Change {
+    /// The object's kind.
+    pub kind: ObjectKind,
+    /// The object's name.
+    pub name: String,
+    /// What happened to it.
+    pub op: ChangeOp,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} [[{}]] {}", self.op.sign(), self.kind, self.name)
+    }
+}
+
+/// The objects created, updated and deleted going from `old` to `new`, sorted by
+/// (kind, name). The project name is not an object; compare it separately.
+///
+/// # Examples
+///
+/// ```
+/// use verge_core::definition::{Definitions, Entity, Field, ObjectKind};
+/// use verge_core::registry::{diff, ChangeOp};
+/// use verge_core::DType;
+///
+/// let horse = Entity {
+///     name: "horse".into(),
+///     join_keys: vec![Field::new("hospital_number", DType::Int64)],
+///     description: String::new(),
+/// };
+/// let old = Definitions::default();
+/// let new = Definitions { entities: vec![horse], ..Definitions::default() };
+/// let changes = diff(&old, &new);
+/// assert_eq!(changes.len(), 1);
+/// assert_eq!((changes[0].kind, changes[0].name.as_str(), changes[0].op),
+///            (ObjectKind::Entity, "horse", ChangeOp::Created));
+/// assert!(diff(&new, &new).is_empty());
+/// ```
+#[must_use]
+pub fn diff(old: &Definitions, new: &Definitions) -> Vec<Change> {
+    let mut changes = Vec::new();
+    diff_list(
+        &mut changes,
+        ObjectKind::Entity,
+        &old.entities,
+        &new.entities,
+        |o| o.name.clone(),
+    );
+    diff_list(
+        &mut changes,
+        ObjectKind::Source,
+        &old.sources,
+        &new.sources,
+        |o| o.name.clone(),
+    );
+    diff_list(
+        &mut changes,
+        ObjectKind::FeatureView,
+        &old.feature_views,
+        &new.feature_views,
+        |o| o.name.clone(),
+    );
+    diff_list(
+        &mut changes,
+        ObjectKind::OnDemandFeatureView,
+        &old.on_demand_views,
+        &new.on_demand_views,
+        |o| o.name.clone(),
+    );
+    diff_list(
+        &mut changes,
+        ObjectKind::FeatureService,
+        &old.feature_services,
+        &new.feature_services,
+        |o| o.name.clone(),
+    );
+    diff_list(
+        &mut changes,
+        ObjectKind::Model,
+        &old.models,
+        &new.models,
+        |o| o.name.clone(),
+    );
+    changes.sort();
+    changes
+}
+
+/// Compares two lists of one kind by name. Order inside a list does not matter;
+/// a name declared twice (invalid, but diff must not care) compares its last declaration.
+fn diff_list<T: PartialEq>(
+    out: &mut Vec<Change>,
+    kind: ObjectKind,
+    old: &[T],
+    new: &[T],
+    name: impl Fn(&T) -> String,
+) {
+    let old: BTreeMap<String, &T> = old.iter().map(|o| (name(o), o)).collect();
+    let new: BTreeMap<String, &T> = new.iter().map(|o| (name(o), o)).collect();
+    for (n, before) in &old {
+        let op = match new.get(n) {
+            None => ChangeOp::Deleted,
+            Some(after) if after != before => ChangeOp::Updated,
+            Some(_) => continue,
+        };
+        out.push(Change {
+            kind,
+            name: n.clone(),
+            op,
+        });
+    }
+    for n in new.keys().filter(|n| !old.contains_key(*n)) {
+        out.push(Change {
+            kind,
+            name: n.clone(),
+            op: ChangeOp::Created,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::definition::{
+        Encoding, Entity, EstimatorSpec, FeatureRef, FeatureService, FeatureView, Field,
+        Imputation, ModelSpec, Scaling, Source, SourceFormat,
+    };
+    use crate::{DType, Duration};
+    use alloc::string::ToString;
+    use alloc::vec;
+    use proptest::prelude::*;
+
+    fn sample() -> Definitions {
+        Definitions {
+            project: "horse_colic".into(),
+            entities: vec![Entity {
+                name: "horse".into(),
+                join_keys: vec![Field::new("hospital_number", DType::Int64)],
+                description: "a patient".into(),
+            }],
+            sources: vec![Source {
+                name: "colic_records".into(),
+                path: "data/horse_colic.db".into(),
+                format: SourceFormat::Sqlite {
+                    table: "data".into(),
+                },
+                timestamp_field: "timestamp".into(),
+                created_timestamp_field: Some("created".into()),
+                field_mapping: vec![("Hospital Number".into(), "hospital_number".into())],
+            }],
+            feature_views: vec![FeatureView {
+                name: "horse_colic_stats".into(),
+                entities: vec!["horse".into()],
+                source: "colic_records".into(),
+                ttl: Duration::from_days(1),
+                online: true,
+                fields: vec![Field::new("rectal_temperature", DType::Float64)],
+                description: String::new(),
+                owner: "vet@example.com".into(),
+                tags: vec![("team".into(), "surgery".into())],
+            }],
+            on_demand_views: vec![],
+            feature_services: vec![FeatureService {
+                name: "surgical_lesion_v1".into(),
+                features: vec![FeatureRef {
+                    view: "horse_colic_stats".into(),
+                    field: "rectal_temperature".into(),
+                }],
+                description: String::new(),
+            }],
+            models: vec![ModelSpec {
+                name: "surgical_lesion".into(),
+                feature_service: "surgical_lesion_v1".into(),
+                label: "surgical_lesion".into(),
+                impute: Imputation::Constant(0.5),
+                scale: Scaling::Standard,
+                encode: Encoding::OneHot,
+                select_k_best: Some(1),
+                estimator: EstimatorSpec::LogisticRegression {
+                    c: 1.0,
+                    max_iter: 100,
+                },
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trips_and_starts_with_header() {
+        let v = RegistryVersion::new(None, Timestamp::from_secs(7), "init", sample());
+        let bytes = v.to_bytes().unwrap();
+        assert_eq!(&bytes[..4], b"VRGR");
+        assert_eq!(&bytes[4..6], &[1, 0]);
+        assert_eq!(RegistryVersion::from_bytes(&bytes).unwrap(), v);
+    }
+
+    #[test]
+    fn id_ignores_declaration_order() {
+        let mut a = sample();
+        a.entities.push(Entity {
+            name: "clinic".into(),
+            join_keys: vec![Field::new("clinic_id", DType::String)],
+            description: String::new(),
+        });
+        let mut b = a.clone();
+        b.entities.reverse();
+        let va = RegistryVersion::new(None, Timestamp::from_secs(1), "", a);
+        // Bypass `new` so only `to_bytes` canonicalizes.
+        let vb = RegistryVersion {
+            parent: None,
+            applied_at: Timestamp::from_secs(1),
+            message: String::new(),
+            definitions: b,
+        };
+        assert_eq!(va.id().unwrap(), vb.id().unwrap());
+    }
+
+    #[test]
+    fn id_depends_on_every_field() {
+        let base = RegistryVersion::new(None, Timestamp::from_secs(1), "m", sample());
+        let mut other = base.clone();
+        other.message = "n".into();
+        assert_ne!(base.id().unwrap(), other.id().unwrap());
+        let mut other = base.clone();
+        other.parent = Some(ContentId::of(b"x"));
+        assert_ne!(base.id().unwrap(), other.id().unwrap());
+        let mut other = base.clone();
+        other.applied_at = Timestamp::from_secs(2);
+        assert_ne!(base.id().unwrap(), other.id().unwrap());
+    }
+
+    #[test]
+    fn rejects_bad_headers() {
+        let bytes = RegistryVersion::new(None, Timestamp::from_secs(1), "", sample())
+            .to_bytes()
+            .unwrap();
+        assert!(matches!(
+            RegistryVersion::from_bytes(&bytes[..3]),
+            Err(Error::Truncated { needed: 6, .. })
+        ));
+        let mut wrong = bytes.clone();
+        wrong[0] = b'X';
+        assert!(matches!(
+            RegistryVersion::from_bytes(&wrong),
+            Err(Error::BadMagic { .. })
+        ));
+        let mut wrong = bytes.clone();
+        wrong[4] = 9;
+        assert!(matches!(
+            RegistryVersion::from_bytes(&wrong),
+            Err(Error::UnsupportedVersion { found: 9, .. })
+        ));
+        let mut longer = bytes.clone();
+        longer.push(0);
+        let err = RegistryVersion::from_bytes(&longer).unwrap_err();
+        assert!(err.to_string().contains("trailing"), "{err}");
+    }
+
+    #[test]
+    fn every_truncation_is_an_error() {
+        let bytes = RegistryVersion::new(None, Timestamp::from_secs(1), "msg", sample())
+            .to_bytes()
+            .unwrap();
+        for len in 0..bytes.len() {
+            assert!(
+                RegistryVersion::from_bytes(&bytes[..len]).is_err(),
+                "len {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn huge_claimed_length_is_refused_without_allocating() {
+        // Header, `parent = None`, timestamp 0, then a message claiming u64::MAX bytes.
+        let mut bytes = vec![b'V', b'R', b'G', b'R', 1, 0, 0, 0, 253];
+        bytes.extend_from_slice(&u64::MAX.to_le_bytes());
+        assert!(RegistryVersion::from_bytes(&bytes).is_err());
+        let mut bytes = vec![b'V', b'R', b'G', b'R', 1, 0, 0, 0, 252];
+        bytes.extend_from_slice(&(60_000u32).to_le_bytes());
+        assert!(RegistryVersion::from_bytes(&bytes).is_err());
+    }
+
+    #[test]
+    fn diff_reports_created_updated_deleted_sorted() {
+        let old = sample();
+        let mut new = sample();
+        new.feature_views[0].ttl = Duration::from_days(2);
+        new.models.clear();
+        new.entities.push(Entity {
+            name: "clinic".into(),
+            join_keys: vec![Field::new("clinic_id", DType::String)],
+            description: String::new(),
+        });
+        let changes = diff(&old, &new);
+        let got: Vec<(ObjectKind, &str, ChangeOp)> = changes
+            .iter()
+            .map(|c| (c.kind, c.name.as_str(), c.op))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (ObjectKind::Entity, "clinic", ChangeOp::Created),
+                (
+                    ObjectKind::FeatureView,
+                    "horse_colic_stats",
+                    ChangeOp::Updated
+                ),
+                (ObjectKind::Model, "surgical_lesion", ChangeOp::Deleted),
+            ]
+        );
+        assert_eq!(
+            changes[1].to_string(),
+            "~ [[feature_view]] horse_colic_stats"
+        );
+        assert!(diff(&old, &old).is_empty());
+    }
+
+    fn arb_text() -> impl Strategy<Value = String> {
+        "[a-z_]{0,8}"
+    }
+
+    fn arb_definitions() -> impl Strategy<Value = Definitions> {
+        let entity = (
+            arb_text(),
+            prop::collection::vec(arb_text(), 0..3),
+            arb_text(),
+        )
+            .prop_map(|(name, keys, description)| Entity {
+                name,
+                join_keys: keys
+                    .into_iter()
+                    .map(|k| Field::new(k, DType::Int64))
+                    .collect(),
+                description,
+            });
+        let view = (
+            arb_text(),
+            any::<i64>(),
+            any::<bool>(),
+            prop::collection::vec(arb_text(), 0..4),
+        )
+            .prop_map(|(name, ttl, online, fields)| FeatureView {
+                name,
+                entities: vec!["e".into()],
+                source: "s".into(),
+                ttl: Duration::from_micros(ttl),
+                online,
+                fields: fields
+                    .into_iter()
+                    .map(|f| Field::new(f, DType::Float32))
+                    .collect(),
+                description: String::new(),
+                owner: String::new(),
+                tags: vec![],
+            });
+        let model =
+            (arb_text(), any::<f64>(), prop::option::of(any::<u32>())).prop_map(|(name, x, k)| {
+                ModelSpec {
+                    name,
+                    feature_service: "fs".into(),
+                    label: "y".into(),
+                    impute: Imputation::Constant(x),
+                    scale: Scaling::MinMax,
+                    encode: Encoding::Ordinal,
+                    select_k_best: k,
+                    estimator: EstimatorSpec::GaussianNb { var_smoothing: x },
+                }
+            });
+        (
+            arb_text(),
+            prop::collection::vec(entity, 0..4),
+            prop::collection::vec(view, 0..4),
+            prop::collection::vec(model, 0..3),
+        )
+            .prop_map(|(project, entities, feature_views, models)| Definitions {
+                project,
+                entities,
+                feature_views,
+                models,
+                ..Definitions::default()
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn prop_round_trip(
+            defs in arb_definitions(),
+            parent in prop::option::of(any::<[u8; 32]>()),
+            at in any::<i64>(),
+            message in ".{0,20}",
+        ) {
+            let v = RegistryVersion::new(parent.map(ContentId), Timestamp::from_micros(at), message, defs);
+            let bytes = v.to_bytes().unwrap();
+            let back = RegistryVersion::from_bytes(&bytes).unwrap();
+            // NaN != NaN, so compare the canonical bytes rather than the values.
+            prop_assert_eq!(back.to_bytes().unwrap(), bytes);
+        }
+
+        #[test]
+        fn prop_random_bytes_never_panic(tail in prop::collection::vec(any::<u8>(), 0..512)) {
+            let mut bytes = vec![b'V', b'R', b'G', b'R', 1, 0];
+            bytes.extend_from_slice(&tail);
+            let _ = RegistryVersion::from_bytes(&bytes);
+            let _ = RegistryVersion::from_bytes(&tail);
+        }
+
+        #[test]
+        fn prop_truncated_or_flipped_never_panic(
+            defs in arb_definitions(),
+            cut in any::<prop::sample::Index>(),
+            flip in any::<prop::sample::Index>(),
+            bit in 0u8..8,
+        ) {
+            let bytes = RegistryVersion::new(None, Timestamp::from_secs(1), "m", defs)
+                .to_bytes()
+                .unwrap();
+            let n = cut.index(bytes.len());
+            prop_assert!(RegistryVersion::from_bytes(&bytes[..n]).is_err());
+            let mut flipped = bytes.clone();
+            let i = flip.index(flipped.len());
+            flipped[i] ^= 1 << bit;
+            let _ = RegistryVersion::from_bytes(&flipped);
+        }
+    }
+}
