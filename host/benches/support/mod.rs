@@ -1,0 +1,139 @@
+//! Seeded synthetic data for the point-in-time join benchmark and memory probe:
+//! `keys × rows_per_key` feature rows with `features` float64 columns (5% null),
+//! and `entity_rows` entity rows (about 10% with keys the source has never seen).
+
+use std::sync::Arc;
+
+use arrow_array::builder::{Float64Builder, Int64Builder, TimestampMicrosecondBuilder};
+use arrow_array::{ArrayRef, RecordBatch};
+use verge_core::definition::{
+    Definitions, Entity, FeatureRef, FeatureView, Field, Source, SourceFormat,
+};
+use verge_core::{DType, Duration};
+
+/// xorshift64*: tiny, seeded, good enough to scatter benchmark data.
+#[derive(Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
+
+/// Sizes of a generated data set.
+#[derive(Debug)]
+pub struct Shape {
+    pub keys: u64,
+    pub rows_per_key: u64,
+    pub features: usize,
+    pub entity_rows: usize,
+}
+
+pub const START: i64 = 1_600_000_000_000_000;
+pub const SPAN: i64 = 365 * 86_400_000_000;
+
+/// The definitions: one entity `driver`, one source, one view `stats` with a 30-day ttl.
+pub fn definitions(shape: &Shape, path: &str, format: SourceFormat) -> Definitions {
+    Definitions {
+        project: "bench".into(),
+        entities: vec![Entity {
+            name: "driver".into(),
+            join_keys: vec![Field::new("driver_id", DType::Int64)],
+            description: String::new(),
+        }],
+        sources: vec![Source {
+            name: "stats".into(),
+            path: path.into(),
+            format,
+            timestamp_field: "ts".into(),
+            created_timestamp_field: Some("created".into()),
+            field_mapping: vec![],
+        }],
+        feature_views: vec![FeatureView {
+            name: "stats".into(),
+            entities: vec!["driver".into()],
+            source: "stats".into(),
+            ttl: Duration::from_days(30),
+            online: false,
+            fields: (0..shape.features)
+                .map(|i| Field::new(format!("f{i}"), DType::Float64))
+                .collect(),
+            description: String::new(),
+            owner: String::new(),
+            tags: vec![],
+        }],
+        ..Definitions::default()
+    }
+}
+
+/// Every feature of the view, as references.
+pub fn feature_refs(shape: &Shape) -> Vec<FeatureRef> {
+    (0..shape.features)
+        .map(|i| FeatureRef {
+            view: "stats".into(),
+            field: format!("f{i}"),
+        })
+        .collect()
+}
+
+/// The feature rows, in the layout `verge_host::source::read_source` produces.
+pub fn source_batch(shape: &Shape, rng: &mut Rng) -> RecordBatch {
+    let n = (shape.keys * shape.rows_per_key) as usize;
+    let mut key = Int64Builder::with_capacity(n);
+    let mut ts = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut created = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut values: Vec<Float64Builder> = (0..shape.features)
+        .map(|_| Float64Builder::with_capacity(n))
+        .collect();
+    for i in 0..n as u64 {
+        key.append_value((i % shape.keys) as i64);
+        let t = START + rng.below(SPAN as u64) as i64;
+        ts.append_value(t);
+        created.append_value(t + rng.below(3_600_000_000) as i64);
+        for v in &mut values {
+            if rng.below(20) == 0 {
+                v.append_null();
+            } else {
+                v.append_value((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64);
+            }
+        }
+    }
+    let mut columns: Vec<(String, ArrayRef)> = vec![
+        ("driver_id".into(), Arc::new(key.finish())),
+        ("ts".into(), Arc::new(ts.finish())),
+        ("created".into(), Arc::new(created.finish())),
+    ];
+    for (i, mut v) in values.into_iter().enumerate() {
+        columns.push((format!("f{i}"), Arc::new(v.finish())));
+    }
+    RecordBatch::try_from_iter(columns).expect("generated columns line up")
+}
+
+/// The entity rows: a key (10% unknown), a time, and a label to carry through.
+pub fn entity_batch(shape: &Shape, rng: &mut Rng) -> RecordBatch {
+    let n = shape.entity_rows;
+    let mut key = Int64Builder::with_capacity(n);
+    let mut ts = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut label = Int64Builder::with_capacity(n);
+    for _ in 0..n {
+        key.append_value(rng.below(shape.keys + shape.keys / 10) as i64);
+        ts.append_value(START + rng.below(SPAN as u64) as i64);
+        label.append_value(rng.below(2) as i64);
+    }
+    RecordBatch::try_from_iter([
+        ("driver_id", Arc::new(key.finish()) as ArrayRef),
+        ("event_timestamp", Arc::new(ts.finish()) as ArrayRef),
+        ("label", Arc::new(label.finish()) as ArrayRef),
+    ])
+    .expect("generated columns line up")
+}

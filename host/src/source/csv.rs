@@ -1,0 +1,64 @@
+//! CSV sources: a header row names the columns; an empty field is null.
+//!
+//! Read with the `csv` crate rather than `arrow-csv` so that every field goes
+//! through the same conversion rules as SQLite cells (and so a bad value is
+//! reported with its data row and column, not as a batch-level parse error).
+//! Only the wanted columns are kept in memory.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use arrow_array::ArrayRef;
+
+use super::convert::{Builder, Cell, Origin};
+use super::{Wanted, concat_pieces};
+
+/// Reads the wanted columns of the CSV file at `path`.
+pub(super) fn read(
+    path: &Path,
+    place: &str,
+    wanted: &[Wanted],
+    resolve: impl FnOnce(&[String]) -> Result<Vec<usize>>,
+) -> Result<Vec<ArrayRef>> {
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(path)
+        .with_context(|| format!("{place}: cannot open {}", path.display()))?;
+    let headers: Vec<String> = reader
+        .headers()
+        .with_context(|| format!("{place}: cannot read the header row of {}", path.display()))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let indices = resolve(&headers)?;
+    let mut builders: Vec<Builder> = wanted
+        .iter()
+        .map(|w| Builder::new(w.target, 1024))
+        .collect();
+    let mut record = ::csv::StringRecord::new();
+    let mut row = 0usize;
+    loop {
+        let more = reader.read_record(&mut record).with_context(|| {
+            format!("{place}: CSV error after data row {row} (check quoting and field counts)")
+        })?;
+        if !more {
+            break;
+        }
+        for ((builder, &index), w) in builders.iter_mut().zip(&indices).zip(wanted) {
+            let cell = match record.get(index) {
+                None | Some("") => Cell::Null,
+                Some(text) => Cell::Text(text),
+            };
+            let column = headers.get(index).map_or(w.name.as_str(), String::as_str);
+            builder
+                .push(cell)
+                .map_err(|m| Origin { place, column }.at(row, &m))?;
+        }
+        row += 1;
+    }
+    builders
+        .iter_mut()
+        .zip(wanted)
+        .map(|(b, w)| concat_pieces(&[b.finish()], w.target, place))
+        .collect()
+}
