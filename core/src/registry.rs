@@ -383,6 +383,7 @@ fn diff_list<T: PartialEq>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::definition::{

@@ -1,1 +1,0 @@
-//! `verge.toml` parsing (being built).

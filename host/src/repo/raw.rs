@@ -1,0 +1,181 @@
+//! `verge.toml` exactly as written: serde shapes that mirror the file.
+//!
+//! These types only check what serde can check by itself (known keys, value
+//! kinds). Everything with a vocabulary (types, durations, estimators, paths) is
+//! kept as text here and interpreted in [`super::convert`], which knows the table
+//! and the object's name and can say what to write instead.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFile {
+    pub project: String,
+    #[serde(default)]
+    pub entity: Vec<RawEntity>,
+    #[serde(default)]
+    pub source: Vec<RawSource>,
+    #[serde(default)]
+    pub feature_view: Vec<RawFeatureView>,
+    #[serde(default)]
+    pub on_demand_feature_view: Vec<RawOnDemandView>,
+    #[serde(default)]
+    pub feature_service: Vec<RawFeatureService>,
+    #[serde(default)]
+    pub model: Vec<RawModel>,
+}
+
+/// `[[entity]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEntity {
+    pub name: String,
+    pub join_keys: Vec<RawJoinKey>,
+    /// Type of the join keys written as plain names; Feast calls it `value_type`.
+    #[serde(default, alias = "value_type")]
+    pub dtype: Option<String>,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// One join key: a bare name, or `{ name, dtype }`.
+#[derive(Debug)]
+pub(crate) enum RawJoinKey {
+    Name(String),
+    Typed(RawField),
+}
+
+impl<'de> Deserialize<'de> for RawJoinKey {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // A hand-written visitor instead of `#[serde(untagged)]`, whose error
+        // ("did not match any variant") would not tell the user what to write.
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = RawJoinKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a join-key name or a table { name = \"...\", dtype = \"int64\" }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawJoinKey, E> {
+                Ok(RawJoinKey::Name(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawJoinKey, A::Error> {
+                RawField::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawJoinKey::Typed)
+            }
+        }
+        deserializer.deserialize_any(KeyVisitor)
+    }
+}
+
+/// `{ name = "...", dtype = "..." }`: a feature-view field, request field or join key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawField {
+    pub name: String,
+    #[serde(alias = "value_type")]
+    pub dtype: String,
+}
+
+/// `[[source]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSource {
+    pub name: String,
+    pub path: String,
+    #[serde(default)]
+    pub table: Option<String>,
+    pub timestamp_field: String,
+    #[serde(default)]
+    pub created_timestamp_field: Option<String>,
+    #[serde(default)]
+    pub field_mapping: BTreeMap<String, String>,
+}
+
+/// `[[feature_view]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFeatureView {
+    pub name: String,
+    pub entities: Vec<String>,
+    pub source: String,
+    /// A string like `"1d"` or the integer `0`; interpreted by the converter.
+    #[serde(default)]
+    pub ttl: Option<toml::Value>,
+    #[serde(default = "yes")]
+    pub online: bool,
+    pub fields: Vec<RawField>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub owner: String,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[[on_demand_feature_view]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOnDemandView {
+    pub name: String,
+    #[serde(default)]
+    pub sources: Vec<String>,
+    #[serde(default)]
+    pub request: Vec<RawField>,
+    pub fields: Vec<RawOnDemandField>,
+}
+
+/// `{ name, dtype, expr }` inside an on-demand view.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOnDemandField {
+    pub name: String,
+    #[serde(alias = "value_type")]
+    pub dtype: String,
+    pub expr: String,
+}
+
+/// `[[feature_service]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFeatureService {
+    pub name: String,
+    pub features: Vec<String>,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// `[[model]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawModel {
+    pub name: String,
+    pub feature_service: String,
+    pub label: String,
+    #[serde(default)]
+    pub impute: Option<String>,
+    #[serde(default)]
+    pub impute_value: Option<f64>,
+    #[serde(default)]
+    pub scale: Option<String>,
+    #[serde(default)]
+    pub encode: Option<String>,
+    #[serde(default)]
+    pub select_k_best: Option<u32>,
+    #[serde(default)]
+    pub estimator: Option<String>,
+    #[serde(default)]
+    pub var_smoothing: Option<f64>,
+    #[serde(default)]
+    pub c: Option<f64>,
+    #[serde(default)]
+    pub max_iter: Option<u32>,
+}

@@ -1,0 +1,188 @@
+//! Definitions back to `verge.toml` text.
+//!
+//! `verge registry show` prints an old version in the same language the user
+//! writes, so any version can be read at a glance, diffed with plain tools, or
+//! restored by saving the output as `verge.toml`. Parsing the rendered text gives
+//! back equal definitions (tested below).
+
+use std::fmt::Write as _;
+
+use verge_core::definition::{
+    Definitions, Encoding, EstimatorSpec, Field, Imputation, Scaling, SourceFormat,
+};
+
+use super::duration;
+
+/// Renders `defs` as a `verge.toml` document.
+///
+/// # Examples
+///
+/// ```
+/// use verge_core::definition::Definitions;
+/// let defs = Definitions { project: "demo".into(), ..Definitions::default() };
+/// let text = verge_host::repo::render::to_toml(&defs);
+/// assert_eq!(text, "project = \"demo\"\n");
+/// assert_eq!(verge_host::repo::parse_str(&text, "verge.toml").unwrap(), defs);
+/// ```
+#[must_use]
+pub fn to_toml(defs: &Definitions) -> String {
+    let mut out = String::new();
+    // Writing into a String cannot fail, so the fmt::Results below are ignored.
+    let _ = writeln!(out, "project = {}", quote(&defs.project));
+    for e in &defs.entities {
+        let _ = writeln!(out, "\n[[entity]]\nname = {}", quote(&e.name));
+        let keys: Vec<String> = e.join_keys.iter().map(field).collect();
+        let _ = writeln!(out, "join_keys = [{}]", keys.join(", "));
+        optional(&mut out, "description", &e.description);
+    }
+    for s in &defs.sources {
+        let _ = writeln!(out, "\n[[source]]\nname = {}", quote(&s.name));
+        let _ = writeln!(out, "path = {}", quote(&s.path));
+        if let SourceFormat::Sqlite { table } = &s.format {
+            let _ = writeln!(out, "table = {}", quote(table));
+        }
+        let _ = writeln!(out, "timestamp_field = {}", quote(&s.timestamp_field));
+        if let Some(created) = &s.created_timestamp_field {
+            let _ = writeln!(out, "created_timestamp_field = {}", quote(created));
+        }
+        if !s.field_mapping.is_empty() {
+            let _ = writeln!(out, "field_mapping = {}", inline_map(&s.field_mapping));
+        }
+    }
+    for v in &defs.feature_views {
+        let _ = writeln!(out, "\n[[feature_view]]\nname = {}", quote(&v.name));
+        let entities: Vec<String> = v.entities.iter().map(|e| quote(e)).collect();
+        let _ = writeln!(out, "entities = [{}]", entities.join(", "));
+        let _ = writeln!(out, "source = {}", quote(&v.source));
+        let _ = writeln!(out, "ttl = {}", quote(&duration::format(v.ttl)));
+        let _ = writeln!(out, "online = {}", v.online);
+        fields(&mut out, "fields", v.fields.iter().map(field));
+        optional(&mut out, "description", &v.description);
+        optional(&mut out, "owner", &v.owner);
+        if !v.tags.is_empty() {
+            let _ = writeln!(out, "tags = {}", inline_map(&v.tags));
+        }
+    }
+    for v in &defs.on_demand_views {
+        let _ = writeln!(
+            out,
+            "\n[[on_demand_feature_view]]\nname = {}",
+            quote(&v.name)
+        );
+        let sources: Vec<String> = v.sources.iter().map(|s| quote(s)).collect();
+        let _ = writeln!(out, "sources = [{}]", sources.join(", "));
+        if !v.request.is_empty() {
+            fields(&mut out, "request", v.request.iter().map(field));
+        }
+        fields(
+            &mut out,
+            "fields",
+            v.fields.iter().map(|f| {
+                format!(
+                    "{{ name = {}, dtype = {}, expr = {} }}",
+                    quote(&f.name),
+                    quote(f.dtype.name()),
+                    quote(f.program.source_text())
+                )
+            }),
+        );
+    }
+    for s in &defs.feature_services {
+        let _ = writeln!(out, "\n[[feature_service]]\nname = {}", quote(&s.name));
+        fields(
+            &mut out,
+            "features",
+            s.features.iter().map(|r| quote(&r.to_string())),
+        );
+        optional(&mut out, "description", &s.description);
+    }
+    for m in &defs.models {
+        let _ = writeln!(out, "\n[[model]]\nname = {}", quote(&m.name));
+        let _ = writeln!(out, "feature_service = {}", quote(&m.feature_service));
+        let _ = writeln!(out, "label = {}", quote(&m.label));
+        let impute = match m.impute {
+            Imputation::Mean => "mean",
+            Imputation::Median => "median",
+            Imputation::MostFrequent => "most_frequent",
+            Imputation::Constant(_) => "constant",
+        };
+        let _ = writeln!(out, "impute = {}", quote(impute));
+        if let Imputation::Constant(x) = m.impute {
+            let _ = writeln!(out, "impute_value = {}", float(x));
+        }
+        let scale = match m.scale {
+            Scaling::None => "none",
+            Scaling::Standard => "standard",
+            Scaling::MinMax => "minmax",
+        };
+        let _ = writeln!(out, "scale = {}", quote(scale));
+        let encode = match m.encode {
+            Encoding::OneHot => "one_hot",
+            Encoding::Ordinal => "ordinal",
+        };
+        let _ = writeln!(out, "encode = {}", quote(encode));
+        if let Some(k) = m.select_k_best {
+            let _ = writeln!(out, "select_k_best = {k}");
+        }
+        match m.estimator {
+            EstimatorSpec::GaussianNb { var_smoothing } => {
+                let _ = writeln!(
+                    out,
+                    "estimator = \"gaussian_nb\"\nvar_smoothing = {}",
+                    float(var_smoothing)
+                );
+            }
+            EstimatorSpec::LogisticRegression { c, max_iter } => {
+                let _ = writeln!(
+                    out,
+                    "estimator = \"logistic_regression\"\nc = {}\nmax_iter = {max_iter}",
+                    float(c)
+                );
+            }
+            EstimatorSpec::LinearRegression => {
+                let _ = writeln!(out, "estimator = \"linear_regression\"");
+            }
+        }
+    }
+    out
+}
+
+/// A TOML string literal (also valid as a quoted key).
+fn quote(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+fn float(x: f64) -> String {
+    toml::Value::Float(x).to_string()
+}
+
+fn field(f: &Field) -> String {
+    format!(
+        "{{ name = {}, dtype = {} }}",
+        quote(&f.name),
+        quote(f.dtype.name())
+    )
+}
+
+fn inline_map(pairs: &[(String, String)]) -> String {
+    let items: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{} = {}", quote(k), quote(v)))
+        .collect();
+    format!("{{ {} }}", items.join(", "))
+}
+
+/// A multi-line array, one item per line, as people write `fields`.
+fn fields(out: &mut String, key: &str, items: impl Iterator<Item = String>) {
+    let _ = writeln!(out, "{key} = [");
+    for item in items {
+        let _ = writeln!(out, "  {item},");
+    }
+    let _ = writeln!(out, "]");
+}
+
+fn optional(out: &mut String, key: &str, value: &str) {
+    if !value.is_empty() {
+        let _ = writeln!(out, "{key} = {}", quote(value));
+    }
+}

@@ -1,1 +1,0 @@
-//! The on-disk registry (being built).
