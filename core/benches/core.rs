@@ -1,1 +1,101 @@
-fn main() {}
+//! Core benchmarks: snapshot load and online lookup at 1M entities × 20 features.
+//!
+//! Run: `cargo bench -p verge-core --bench core`. The size ratio against the raw
+//! data (f32 values + i64 keys + i64 timestamps) is printed before the timings.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use verge_core::artifact::{Snapshot, SnapshotBuilder, ViewBuilder};
+use verge_core::definition::Field;
+use verge_core::{ContentId, DType, Duration, EntityKey, KeyPart, Timestamp, Value};
+
+const ENTITIES: usize = 1_000_000;
+const FEATURES: usize = 20;
+
+/// xorshift64*: a seeded generator so every run measures the same snapshot.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+fn big_snapshot() -> Vec<u8> {
+    let fields: Vec<Field> = (0..FEATURES)
+        .map(|i| Field::new(format!("f{i}"), DType::Float32))
+        .collect();
+    let mut view = ViewBuilder::new(
+        "v",
+        vec![Field::new("id", DType::Int64)],
+        fields,
+        Duration::from_days(1),
+        false,
+    );
+    let mut rng = Rng(42);
+    let mut values = vec![Value::Null; FEATURES];
+    for key in 0..ENTITIES as i64 {
+        for v in &mut values {
+            let r = rng.next();
+            // About 5% nulls, as in the benchmark data.
+            *v = if r % 20 == 0 {
+                Value::Null
+            } else {
+                Value::Float32((r >> 40) as f32 / 1e3)
+            };
+        }
+        view.push_row(
+            &EntityKey::single(KeyPart::Int64(key * 7919)),
+            Timestamp(key),
+            None,
+            &values,
+        )
+        .unwrap();
+    }
+    SnapshotBuilder::new(ContentId::of(b"bench"), Timestamp(0), Timestamp(1))
+        .with_view(view)
+        .finish()
+        .unwrap()
+}
+
+fn snapshot(c: &mut Criterion) {
+    let bytes = big_snapshot();
+    let raw = ENTITIES * (FEATURES * 4 + 8 + 8);
+    eprintln!(
+        "snapshot: {} bytes, raw data {} bytes, ratio {:.3}",
+        bytes.len(),
+        raw,
+        bytes.len() as f64 / raw as f64
+    );
+
+    let mut group = c.benchmark_group("snapshot_1m_x20");
+    group.sample_size(10);
+    group.bench_function("load", |b| {
+        b.iter_batched(
+            || bytes.clone(),
+            |bytes| Snapshot::load(black_box(bytes)).unwrap(),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+
+    let snapshot = Snapshot::load(bytes).unwrap();
+    let mut rng = Rng(7);
+    c.bench_function("lookup_20_features_1m", |b| {
+        b.iter(|| {
+            let key = (rng.next() % ENTITIES as u64) as i64 * 7919;
+            let row = snapshot.lookup_int(0, black_box(key)).unwrap();
+            let mut sum = 0.0;
+            for col in 0..FEATURES {
+                sum += snapshot.f64_at(0, col, row).unwrap_or(0.0);
+            }
+            black_box(sum)
+        })
+    });
+}
+
+criterion_group!(benches, snapshot);
+criterion_main!(benches);

@@ -46,7 +46,7 @@ pub mod error;
 pub mod expr;
 pub mod id;
 pub mod model;
-// pub mod online; TEMP(lead): waits for pipeline.rs
+pub mod online;
 pub mod pipeline;
 pub mod registry;
 pub mod time;

@@ -59,7 +59,11 @@ pub struct FeatureValue {
 }
 
 impl FeatureValue {
-    const NOT_FOUND: FeatureValue = FeatureValue { value: Value::Null, status: FeatureStatus::NotFound, event_ts: None };
+    const NOT_FOUND: FeatureValue = FeatureValue {
+        value: Value::Null,
+        status: FeatureStatus::NotFound,
+        event_ts: None,
+    };
 }
 
 /// A prediction with its provenance.
@@ -76,15 +80,36 @@ pub struct PredictionOutput {
 }
 
 /// Checks a single table row against the ttl at `now`.
-fn read_row(snapshot: &Snapshot, table: usize, row: Option<usize>, column: usize, ttl: Duration, now: Timestamp) -> FeatureValue {
-    let Some(row) = row else { return FeatureValue::NOT_FOUND };
+fn read_row(
+    snapshot: &Snapshot,
+    table: usize,
+    row: Option<usize>,
+    column: usize,
+    ttl: Duration,
+    now: Timestamp,
+) -> FeatureValue {
+    let Some(row) = row else {
+        return FeatureValue::NOT_FOUND;
+    };
     let event_ts = snapshot.event_ts(table, row);
     if !ttl.is_zero() && now.saturating_since(event_ts) > ttl {
-        return FeatureValue { value: Value::Null, status: FeatureStatus::OutsideMaxAge, event_ts: Some(event_ts) };
+        return FeatureValue {
+            value: Value::Null,
+            status: FeatureStatus::OutsideMaxAge,
+            event_ts: Some(event_ts),
+        };
     }
     let value = snapshot.value(table, column, row);
-    let status = if value.is_null() { FeatureStatus::NullValue } else { FeatureStatus::Present };
-    FeatureValue { value, status, event_ts: Some(event_ts) }
+    let status = if value.is_null() {
+        FeatureStatus::NullValue
+    } else {
+        FeatureStatus::Present
+    };
+    FeatureValue {
+        value,
+        status,
+        event_ts: Some(event_ts),
+    }
 }
 
 /// A bundle and a snapshot checked against each other, ready to answer requests.
@@ -114,13 +139,21 @@ impl Predictor {
         let mut tables = Vec::with_capacity(contents.views.len());
         let mut key_positions = Vec::with_capacity(contents.views.len());
         for view in &contents.views {
-            let table = snapshot.table_index(&view.name).ok_or_else(|| Error::Incompatible {
-                message: format!(
-                    "the bundle reads view `{}` but the snapshot has only: {}",
-                    view.name,
-                    snapshot.meta().views.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", ")
-                ),
-            })?;
+            let table = snapshot
+                .table_index(&view.name)
+                .ok_or_else(|| Error::Incompatible {
+                    message: format!(
+                        "the bundle reads view `{}` but the snapshot has only: {}",
+                        view.name,
+                        snapshot
+                            .meta()
+                            .views
+                            .iter()
+                            .map(|v| v.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                })?;
             let meta = &snapshot.meta().views[table];
             if meta.fingerprint != view.fingerprint {
                 let why = if meta.fields != view.fields {
@@ -145,11 +178,22 @@ impl Predictor {
             key_positions.push(
                 view.join_keys
                     .iter()
-                    .map(|k| contents.entity_keys.iter().position(|e| e.name == k.name).unwrap_or(usize::MAX))
+                    .map(|k| {
+                        contents
+                            .entity_keys
+                            .iter()
+                            .position(|e| e.name == k.name)
+                            .unwrap_or(usize::MAX)
+                    })
                     .collect(),
             );
         }
-        Ok(Predictor { bundle, snapshot, tables, key_positions })
+        Ok(Predictor {
+            bundle,
+            snapshot,
+            tables,
+            key_positions,
+        })
     }
 
     /// The bundle.
@@ -176,13 +220,22 @@ impl Predictor {
             return Err(Error::Request(format!(
                 "expected {} join key value(s) ({}), got {}",
                 entity_keys.len(),
-                entity_keys.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join(", "),
+                entity_keys
+                    .iter()
+                    .map(|k| k.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 keys.len()
             )));
         }
         for (k, field) in keys.iter().zip(entity_keys) {
             if k.dtype() != field.dtype {
-                return Err(Error::Request(format!("join key `{}` is {}, got a {} value", field.name, field.dtype, k.dtype())));
+                return Err(Error::Request(format!(
+                    "join key `{}` is {}, got a {} value",
+                    field.name,
+                    field.dtype,
+                    k.dtype()
+                )));
             }
         }
         let mut rows = Vec::with_capacity(self.tables.len());
@@ -190,11 +243,14 @@ impl Predictor {
             let row = match positions.as_slice() {
                 [p] => match keys.get(*p) {
                     Some(KeyPart::Int64(v)) => self.snapshot.lookup_int(*table, *v),
-                    Some(part) => self.snapshot.lookup(*table, &EntityKey::single(part.clone())),
+                    Some(part) => self
+                        .snapshot
+                        .lookup(*table, &EntityKey::single(part.clone())),
                     None => None,
                 },
                 many => {
-                    let parts: Option<Vec<KeyPart>> = many.iter().map(|p| keys.get(*p).cloned()).collect();
+                    let parts: Option<Vec<KeyPart>> =
+                        many.iter().map(|p| keys.get(*p).cloned()).collect();
                     parts.and_then(|p| self.snapshot.lookup(*table, &EntityKey(p)))
                 }
             };
@@ -213,21 +269,38 @@ impl Predictor {
     ///
     /// [`Error::Request`] for a wrong number or type of keys or request values;
     /// [`Error::Eval`] if an on-demand program fails.
-    pub fn read(&self, keys: &[KeyPart], request: &[Value], now: Timestamp) -> Result<Vec<FeatureValue>> {
+    pub fn read(
+        &self,
+        keys: &[KeyPart],
+        request: &[Value],
+        now: Timestamp,
+    ) -> Result<Vec<FeatureValue>> {
         let contents = self.contents();
         if request.len() != contents.request.len() {
-            return Err(Error::Request(format!("expected {} request value(s), got {}", contents.request.len(), request.len())));
+            return Err(Error::Request(format!(
+                "expected {} request value(s), got {}",
+                contents.request.len(),
+                request.len()
+            )));
         }
         for (value, field) in request.iter().zip(&contents.request) {
-            if value.dtype().is_some_and(|d| d != field.dtype && !(d.is_numeric() && field.dtype.is_numeric())) {
-                return Err(Error::Request(format!("request field `{}` is {}, got {value:?}", field.name, field.dtype)));
+            if value
+                .dtype()
+                .is_some_and(|d| d != field.dtype && !(d.is_numeric() && field.dtype.is_numeric()))
+            {
+                return Err(Error::Request(format!(
+                    "request field `{}` is {}, got {value:?}",
+                    field.name, field.dtype
+                )));
             }
         }
         let rows = self.rows(keys)?;
         let view_value = |view: u32, column: u32| -> FeatureValue {
             let v = view as usize;
             match (self.tables.get(v), rows.get(v), contents.views.get(v)) {
-                (Some(&table), Some(&row), Some(req)) => read_row(&self.snapshot, table, row, column as usize, req.ttl, now),
+                (Some(&table), Some(&row), Some(req)) => {
+                    read_row(&self.snapshot, table, row, column as usize, req.ttl, now)
+                }
                 _ => FeatureValue::NOT_FOUND,
             }
         };
@@ -236,18 +309,34 @@ impl Predictor {
         for feature in &contents.features {
             match feature {
                 ServiceFeature::View { view, column, .. } => out.push(view_value(*view, *column)),
-                ServiceFeature::OnDemand { program, inputs: sources, dtype, .. } => {
+                ServiceFeature::OnDemand {
+                    program,
+                    inputs: sources,
+                    dtype,
+                    ..
+                } => {
                     inputs.clear();
                     for source in sources {
                         inputs.push(match *source {
-                            InputSource::Request(i) => coerce(request.get(i as usize).cloned().unwrap_or(Value::Null), contents.request.get(i as usize).map(|f| f.dtype)),
+                            InputSource::Request(i) => coerce(
+                                request.get(i as usize).cloned().unwrap_or(Value::Null),
+                                contents.request.get(i as usize).map(|f| f.dtype),
+                            ),
                             InputSource::View { view, column } => view_value(view, column).value,
                         });
                     }
                     let value = program.eval(&inputs)?;
                     let value = coerce(value, Some(*dtype));
-                    let status = if value.is_null() { FeatureStatus::NullValue } else { FeatureStatus::Present };
-                    out.push(FeatureValue { value, status, event_ts: None });
+                    let status = if value.is_null() {
+                        FeatureStatus::NullValue
+                    } else {
+                        FeatureStatus::Present
+                    };
+                    out.push(FeatureValue {
+                        value,
+                        status,
+                        event_ts: None,
+                    });
                 }
             }
         }
@@ -259,11 +348,21 @@ impl Predictor {
     /// # Errors
     ///
     /// Everything [`Predictor::read`] reports, and pipeline errors.
-    pub fn predict(&self, keys: &[KeyPart], request: &[Value], now: Timestamp) -> Result<PredictionOutput> {
+    pub fn predict(
+        &self,
+        keys: &[KeyPart],
+        request: &[Value],
+        now: Timestamp,
+    ) -> Result<PredictionOutput> {
         let features = self.read(keys, request, now)?;
         let row: Vec<Value> = features.iter().map(|f| f.value.clone()).collect();
         let prediction = self.contents().pipeline.predict(&row)?;
-        Ok(PredictionOutput { prediction, features, bundle_id: self.bundle.id(), snapshot_id: self.snapshot.id() })
+        Ok(PredictionOutput {
+            prediction,
+            features,
+            bundle_id: self.bundle.id(),
+            snapshot_id: self.snapshot.id(),
+        })
     }
 
     /// Runs the model on feature values the caller already has, in service order.
@@ -279,7 +378,13 @@ impl Predictor {
 /// Widens request numbers to the declared type (JSON has one number type).
 fn coerce(value: Value, dtype: Option<DType>) -> Value {
     match dtype {
-        Some(d) if value.dtype().is_some_and(|v| v != d && v.is_numeric() && d.is_numeric()) => value.cast(d).unwrap_or(Value::Null),
+        Some(d)
+            if value
+                .dtype()
+                .is_some_and(|v| v != d && v.is_numeric() && d.is_numeric()) =>
+        {
+            value.cast(d).unwrap_or(Value::Null)
+        }
         _ => value,
     }
 }
@@ -310,37 +415,75 @@ pub fn get_online_features(
 ) -> Result<Vec<OnlineColumn>> {
     let n = entities.first().map_or(0, |(_, v)| v.len());
     if let Some((name, _)) = entities.iter().find(|(_, v)| v.len() != n) {
-        return Err(Error::Request(format!("entity column `{name}` has a different length from the others")));
+        return Err(Error::Request(format!(
+            "entity column `{name}` has a different length from the others"
+        )));
     }
     let mut out = Vec::with_capacity(features.len());
     for r in features {
-        let table = snapshot.table_index(&r.view).ok_or_else(|| Error::Unknown {
-            what: "feature view",
-            name: r.view.clone(),
-            hint: Some(format!(
-                "the snapshot holds: {}",
-                snapshot.meta().views.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", ")
-            )),
-        })?;
+        let table = snapshot
+            .table_index(&r.view)
+            .ok_or_else(|| Error::Unknown {
+                what: "feature view",
+                name: r.view.clone(),
+                hint: Some(format!(
+                    "the snapshot holds: {}",
+                    snapshot
+                        .meta()
+                        .views
+                        .iter()
+                        .map(|v| v.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            })?;
         let meta = &snapshot.meta().views[table];
-        let column = meta.fields.iter().position(|f| f.name == r.field).ok_or_else(|| Error::Unknown {
-            what: "feature",
-            name: format!("{r}"),
-            hint: Some(format!("`{}` has: {}", r.view, meta.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "))),
-        })?;
+        let column = meta
+            .fields
+            .iter()
+            .position(|f| f.name == r.field)
+            .ok_or_else(|| Error::Unknown {
+                what: "feature",
+                name: format!("{r}"),
+                hint: Some(format!(
+                    "`{}` has: {}",
+                    r.view,
+                    meta.fields
+                        .iter()
+                        .map(|f| f.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            })?;
         let mut key_columns = Vec::with_capacity(meta.join_keys.len());
         for k in &meta.join_keys {
-            let (_, values) = entities.iter().find(|(name, _)| *name == k.name).ok_or_else(|| {
-                Error::Request(format!("view `{}` needs join key `{}` in `entities`", r.view, k.name))
-            })?;
+            let (_, values) = entities
+                .iter()
+                .find(|(name, _)| *name == k.name)
+                .ok_or_else(|| {
+                    Error::Request(format!(
+                        "view `{}` needs join key `{}` in `entities`",
+                        r.view, k.name
+                    ))
+                })?;
             key_columns.push(values);
         }
         let mut values = Vec::with_capacity(n);
         for i in 0..n {
             let key = EntityKey(key_columns.iter().map(|c| c[i].clone()).collect());
-            values.push(read_row(snapshot, table, snapshot.lookup(table, &key), column, meta.ttl, now));
+            values.push(read_row(
+                snapshot,
+                table,
+                snapshot.lookup(table, &key),
+                column,
+                meta.ttl,
+                now,
+            ));
         }
-        out.push(OnlineColumn { name: r.field.clone(), values });
+        out.push(OnlineColumn {
+            name: r.field.clone(),
+            values,
+        });
     }
     Ok(out)
 }

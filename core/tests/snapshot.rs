@@ -22,7 +22,10 @@ fn value_strategy(dtype: DType) -> BoxedStrategy<Value> {
         DType::Bool => any::<bool>().prop_map(Value::Bool).boxed(),
         DType::Int64 => any::<i64>().prop_map(Value::Int64).boxed(),
         DType::Float32 => (-1e6f32..1e6).prop_map(Value::Float32).boxed(),
-        DType::Float64 => any::<f64>().prop_filter("NaN compares unequal", |x| !x.is_nan()).prop_map(Value::Float64).boxed(),
+        DType::Float64 => any::<f64>()
+            .prop_filter("NaN compares unequal", |x| !x.is_nan())
+            .prop_map(Value::Float64)
+            .boxed(),
         DType::String => "[a-zé☃]{0,6}".prop_map(Value::String).boxed(),
     };
     prop_oneof![1 => Just(Value::Null), 4 => present].boxed()
@@ -35,7 +38,10 @@ fn rows_strategy() -> impl Strategy<Value = Vec<Row>> {
         -50i64..50,
         any::<i64>(),
         proptest::option::of(any::<i64>()),
-        fields().into_iter().map(|f| value_strategy(f.dtype)).collect::<Vec<_>>(),
+        fields()
+            .into_iter()
+            .map(|f| value_strategy(f.dtype))
+            .collect::<Vec<_>>(),
     );
     proptest::collection::vec(row, 0..40).prop_map(|rows| {
         // Snapshots hold one row per key: keep the first of each.
@@ -45,12 +51,31 @@ fn rows_strategy() -> impl Strategy<Value = Vec<Row>> {
 }
 
 fn build(rows: &[Row], with_created: bool) -> Vec<u8> {
-    let mut view = ViewBuilder::new("v", vec![Field::new("id", DType::Int64)], fields(), Duration::from_secs(60), with_created);
+    let mut view = ViewBuilder::new(
+        "v",
+        vec![Field::new("id", DType::Int64)],
+        fields(),
+        Duration::from_secs(60),
+        with_created,
+    );
     for (key, ts, created, values) in rows {
-        let created = if with_created { Some(Timestamp(created.unwrap_or(0))) } else { None };
-        view.push_row(&EntityKey::single(KeyPart::Int64(*key)), Timestamp(*ts), created, values).unwrap();
+        let created = if with_created {
+            Some(Timestamp(created.unwrap_or(0)))
+        } else {
+            None
+        };
+        view.push_row(
+            &EntityKey::single(KeyPart::Int64(*key)),
+            Timestamp(*ts),
+            created,
+            values,
+        )
+        .unwrap();
     }
-    SnapshotBuilder::new(ContentId::of(b"reg"), Timestamp(0), Timestamp(10)).with_view(view).finish().unwrap()
+    SnapshotBuilder::new(ContentId::of(b"reg"), Timestamp(0), Timestamp(10))
+        .with_view(view)
+        .finish()
+        .unwrap()
 }
 
 proptest! {
@@ -116,43 +141,102 @@ proptest! {
 fn string_and_composite_keys() {
     let mut view = ViewBuilder::new(
         "v",
-        vec![Field::new("a", DType::String), Field::new("b", DType::Int64)],
+        vec![
+            Field::new("a", DType::String),
+            Field::new("b", DType::Int64),
+        ],
         vec![Field::new("x", DType::Float64)],
         Duration::ZERO,
         false,
     );
     for (a, b, x) in [("ab", 1, 1.0), ("a", 1, 2.0), ("ab", 2, 3.0)] {
         let key = EntityKey(vec![KeyPart::String(a.into()), KeyPart::Int64(b)]);
-        view.push_row(&key, Timestamp(0), None, &[Value::Float64(x)]).unwrap();
+        view.push_row(&key, Timestamp(0), None, &[Value::Float64(x)])
+            .unwrap();
     }
-    let s = Snapshot::load(SnapshotBuilder::new(ContentId::of(b""), Timestamp(0), Timestamp(0)).with_view(view).finish().unwrap()).unwrap();
-    let get = |a: &str, b| s.lookup(0, &EntityKey(vec![KeyPart::String(a.into()), KeyPart::Int64(b)])).map(|r| s.value(0, 0, r));
+    let s = Snapshot::load(
+        SnapshotBuilder::new(ContentId::of(b""), Timestamp(0), Timestamp(0))
+            .with_view(view)
+            .finish()
+            .unwrap(),
+    )
+    .unwrap();
+    let get = |a: &str, b| {
+        s.lookup(
+            0,
+            &EntityKey(vec![KeyPart::String(a.into()), KeyPart::Int64(b)]),
+        )
+        .map(|r| s.value(0, 0, r))
+    };
     assert_eq!(get("ab", 1), Some(Value::Float64(1.0)));
     assert_eq!(get("a", 1), Some(Value::Float64(2.0)));
     assert_eq!(get("ab", 2), Some(Value::Float64(3.0)));
     assert_eq!(get("b", 1), None);
-    assert_eq!(s.lookup(0, &EntityKey::single(KeyPart::String("ab".into()))), None, "wrong arity finds nothing");
-    assert_eq!(s.lookup_int(0, 1), None, "composite tables have no int fast path");
+    assert_eq!(
+        s.lookup(0, &EntityKey::single(KeyPart::String("ab".into()))),
+        None,
+        "wrong arity finds nothing"
+    );
+    assert_eq!(
+        s.lookup_int(0, 1),
+        None,
+        "composite tables have no int fast path"
+    );
 }
 
 #[test]
 fn repeated_keys_are_rejected_at_load() {
-    let mut view = ViewBuilder::new("v", vec![Field::new("id", DType::Int64)], vec![], Duration::ZERO, false);
+    let mut view = ViewBuilder::new(
+        "v",
+        vec![Field::new("id", DType::Int64)],
+        vec![],
+        Duration::ZERO,
+        false,
+    );
     for _ in 0..2 {
-        view.push_row(&EntityKey::single(KeyPart::Int64(7)), Timestamp(0), None, &[]).unwrap();
+        view.push_row(
+            &EntityKey::single(KeyPart::Int64(7)),
+            Timestamp(0),
+            None,
+            &[],
+        )
+        .unwrap();
     }
-    let bytes = SnapshotBuilder::new(ContentId::of(b""), Timestamp(0), Timestamp(0)).with_view(view).finish().unwrap();
+    let bytes = SnapshotBuilder::new(ContentId::of(b""), Timestamp(0), Timestamp(0))
+        .with_view(view)
+        .finish()
+        .unwrap();
     let err = Snapshot::load(bytes).unwrap_err();
     assert!(err.to_string().contains("repeats an earlier key"), "{err}");
 }
 
 #[test]
 fn wrong_types_are_refused_by_the_builder() {
-    let mut view = ViewBuilder::new("v", vec![Field::new("id", DType::Int64)], vec![Field::new("x", DType::Float64)], Duration::ZERO, false);
+    let mut view = ViewBuilder::new(
+        "v",
+        vec![Field::new("id", DType::Int64)],
+        vec![Field::new("x", DType::Float64)],
+        Duration::ZERO,
+        false,
+    );
     let key = EntityKey::single(KeyPart::Int64(1));
-    assert!(view.push_row(&key, Timestamp(0), None, &[Value::String("no".into())]).is_err());
-    assert!(view.push_row(&EntityKey::single(KeyPart::String("1".into())), Timestamp(0), None, &[Value::Null]).is_err());
-    assert!(view.push_row(&key, Timestamp(0), Some(Timestamp(0)), &[Value::Null]).is_err());
+    assert!(
+        view.push_row(&key, Timestamp(0), None, &[Value::String("no".into())])
+            .is_err()
+    );
+    assert!(
+        view.push_row(
+            &EntityKey::single(KeyPart::String("1".into())),
+            Timestamp(0),
+            None,
+            &[Value::Null]
+        )
+        .is_err()
+    );
+    assert!(
+        view.push_row(&key, Timestamp(0), Some(Timestamp(0)), &[Value::Null])
+            .is_err()
+    );
     assert_eq!(view.rows(), 0, "a refused row leaves no trace");
 }
 
@@ -160,9 +244,24 @@ fn wrong_types_are_refused_by_the_builder() {
 #[test]
 fn absurd_row_counts_are_rejected_before_allocating() {
     use verge_core::artifact::{ArtifactKind, Header};
-    let mut view = ViewBuilder::new("v", vec![Field::new("id", DType::Int64)], vec![], Duration::ZERO, false);
-    view.push_row(&EntityKey::single(KeyPart::Int64(1)), Timestamp(0), None, &[]).unwrap();
-    let bytes = SnapshotBuilder::new(ContentId::of(b""), Timestamp(0), Timestamp(0)).with_view(view).finish().unwrap();
+    let mut view = ViewBuilder::new(
+        "v",
+        vec![Field::new("id", DType::Int64)],
+        vec![],
+        Duration::ZERO,
+        false,
+    );
+    view.push_row(
+        &EntityKey::single(KeyPart::Int64(1)),
+        Timestamp(0),
+        None,
+        &[],
+    )
+    .unwrap();
+    let bytes = SnapshotBuilder::new(ContentId::of(b""), Timestamp(0), Timestamp(0))
+        .with_view(view)
+        .finish()
+        .unwrap();
     let payload = &bytes[HEADER_LEN..];
     let meta_len = u64::from_le_bytes(payload[..8].try_into().unwrap()) as usize;
     let mut meta: verge_core::artifact::SnapshotMeta =
@@ -179,33 +278,66 @@ fn absurd_row_counts_are_rejected_before_allocating() {
 
 #[test]
 fn header_errors_are_distinct() {
-    let good = build(&[(1, 5, None, vec![Value::Null, Value::Int64(1), Value::Null, Value::Float64(2.0), Value::String("x".into())])], false);
+    let good = build(
+        &[(
+            1,
+            5,
+            None,
+            vec![
+                Value::Null,
+                Value::Int64(1),
+                Value::Null,
+                Value::Float64(2.0),
+                Value::String("x".into()),
+            ],
+        )],
+        false,
+    );
     let mut magic = good.clone();
     magic[0] = b'X';
     assert!(matches!(Snapshot::load(magic), Err(Error::BadMagic { .. })));
     let mut version = good.clone();
     version[4] = 9;
-    assert!(matches!(Snapshot::load(version), Err(Error::UnsupportedVersion { found: 9, .. })));
+    assert!(matches!(
+        Snapshot::load(version),
+        Err(Error::UnsupportedVersion { found: 9, .. })
+    ));
     let mut hash = good.clone();
     let last = hash.len() - 1;
     hash[last] ^= 0xff;
-    assert!(matches!(Snapshot::load(hash), Err(Error::HashMismatch { .. })));
+    assert!(matches!(
+        Snapshot::load(hash),
+        Err(Error::HashMismatch { .. })
+    ));
     let mut long = good.clone();
     long.push(0);
     assert!(matches!(Snapshot::load(long), Err(Error::Malformed { .. })));
-    assert!(matches!(Snapshot::load(good[..10].to_vec()), Err(Error::Truncated { .. })));
-    let bundle_magic = verge_core::artifact::Header::frame(verge_core::artifact::ArtifactKind::Bundle, b"");
-    assert!(matches!(Snapshot::load(bundle_magic), Err(Error::BadMagic { expected: "snapshot", found }) if &found == b"VRGB"));
+    assert!(matches!(
+        Snapshot::load(good[..10].to_vec()),
+        Err(Error::Truncated { .. })
+    ));
+    let bundle_magic =
+        verge_core::artifact::Header::frame(verge_core::artifact::ArtifactKind::Bundle, b"");
+    assert!(
+        matches!(Snapshot::load(bundle_magic), Err(Error::BadMagic { expected: "snapshot", found }) if &found == b"VRGB")
+    );
 }
 
 #[test]
 fn shards_are_stable() {
     // Pinned: changing the shard function silently would route keys to the wrong shard.
-    let shards: Vec<u32> = (0..8).map(|k| shard_of(&EntityKey::single(KeyPart::Int64(k)), 4)).collect();
-    let again: Vec<u32> = (0..8).map(|k| shard_of(&EntityKey::single(KeyPart::Int64(k)), 4)).collect();
+    let shards: Vec<u32> = (0..8)
+        .map(|k| shard_of(&EntityKey::single(KeyPart::Int64(k)), 4))
+        .collect();
+    let again: Vec<u32> = (0..8)
+        .map(|k| shard_of(&EntityKey::single(KeyPart::Int64(k)), 4))
+        .collect();
     assert_eq!(shards, again);
     assert!(shards.iter().all(|&s| s < 4));
-    assert!(shards.iter().any(|&s| s != shards[0]), "keys spread over shards: {shards:?}");
+    assert!(
+        shards.iter().any(|&s| s != shards[0]),
+        "keys spread over shards: {shards:?}"
+    );
 }
 
 /// Golden bytes: a tiny snapshot, written out in full. A change here is a format
@@ -215,27 +347,66 @@ fn golden_tiny_snapshot() {
     let mut view = ViewBuilder::new(
         "stats",
         vec![Field::new("hospital_number", DType::Int64)],
-        vec![Field::new("pulse", DType::Float32), Field::new("note", DType::String)],
+        vec![
+            Field::new("pulse", DType::Float32),
+            Field::new("note", DType::String),
+        ],
         Duration::from_days(1),
         false,
     );
-    view.push_row(&EntityKey::single(KeyPart::Int64(533738)), Timestamp::from_secs(1_624_638_987), None, &[Value::Float32(72.0), Value::String("ok".into())]).unwrap();
-    view.push_row(&EntityKey::single(KeyPart::Int64(530101)), Timestamp::from_secs(1_624_638_000), None, &[Value::Null, Value::Null]).unwrap();
-    let bytes = SnapshotBuilder::new(ContentId([7; 32]), Timestamp::from_secs(0), Timestamp::from_secs(1_624_640_000)).with_view(view).finish().unwrap();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().chunks(32).map(|c| c.concat() + "\n").collect();
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/tiny_snapshot.hex");
+    view.push_row(
+        &EntityKey::single(KeyPart::Int64(533738)),
+        Timestamp::from_secs(1_624_638_987),
+        None,
+        &[Value::Float32(72.0), Value::String("ok".into())],
+    )
+    .unwrap();
+    view.push_row(
+        &EntityKey::single(KeyPart::Int64(530101)),
+        Timestamp::from_secs(1_624_638_000),
+        None,
+        &[Value::Null, Value::Null],
+    )
+    .unwrap();
+    let bytes = SnapshotBuilder::new(
+        ContentId([7; 32]),
+        Timestamp::from_secs(0),
+        Timestamp::from_secs(1_624_640_000),
+    )
+    .with_view(view)
+    .finish()
+    .unwrap();
+    let hex: String = bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .chunks(32)
+        .map(|c| c.concat() + "\n")
+        .collect();
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/tiny_snapshot.hex");
     if std::env::var_os("BLESS").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &hex).unwrap();
     }
-    let expected = std::fs::read_to_string(&path).expect("golden file missing: run with BLESS=1 once and review it");
-    assert_eq!(hex, expected, "snapshot bytes changed: that is a format change (bump FORMAT_VERSION) — or rerun with BLESS=1 if intended");
+    let expected = std::fs::read_to_string(&path)
+        .expect("golden file missing: run with BLESS=1 once and review it");
+    assert_eq!(
+        hex, expected,
+        "snapshot bytes changed: that is a format change (bump FORMAT_VERSION) — or rerun with BLESS=1 if intended"
+    );
     // The header, field by field, as docs/format.md describes it.
     assert_eq!(&bytes[0..4], b"VRGS");
     assert_eq!(u16::from_le_bytes([bytes[4], bytes[5]]), 1);
-    assert_eq!(u64::from_le_bytes(bytes[8..16].try_into().unwrap()) as usize, bytes.len() - HEADER_LEN);
+    assert_eq!(
+        u64::from_le_bytes(bytes[8..16].try_into().unwrap()) as usize,
+        bytes.len() - HEADER_LEN
+    );
     assert_eq!(&bytes[16..48], &ContentId::of(&bytes[48..]).0);
     let s = Snapshot::load(bytes).unwrap();
-    assert_eq!(s.value(0, 0, s.lookup_int(0, 533738).unwrap()), Value::Float32(72.0));
+    assert_eq!(
+        s.value(0, 0, s.lookup_int(0, 533738).unwrap()),
+        Value::Float32(72.0)
+    );
     assert_eq!(s.value(0, 1, s.lookup_int(0, 530101).unwrap()), Value::Null);
 }

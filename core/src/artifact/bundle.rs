@@ -135,17 +135,19 @@ impl BundleContents {
     /// # Errors
     ///
     /// [`Error::Unknown`] for an unknown service or feature.
-    pub fn plan(defs: &Definitions, service: &str) -> Result<(Vec<Field>, Vec<Field>, Vec<ViewRequirement>, Vec<ServiceFeature>)> {
-        let svc = defs.feature_service(service).ok_or_else(|| Error::Unknown {
-            what: "feature service",
-            name: String::from(service),
-            hint: None,
-        })?;
-        let mut plan = Plan::default();
+    pub fn plan(defs: &Definitions, service: &str) -> Result<FeaturePlan> {
+        let svc = defs
+            .feature_service(service)
+            .ok_or_else(|| Error::Unknown {
+                what: "feature service",
+                name: String::from(service),
+                hint: None,
+            })?;
+        let mut plan = FeaturePlan::default();
         for r in &svc.features {
             plan.add(defs, r)?;
         }
-        Ok((plan.entity_keys, plan.request, plan.views, plan.features))
+        Ok(plan)
     }
 
     /// Encodes the contents as a framed bundle.
@@ -154,24 +156,37 @@ impl BundleContents {
     ///
     /// [`Error::Malformed`] if encoding fails.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        Ok(Header::frame(ArtifactKind::Bundle, &encode_payload(self, KIND)?))
+        Ok(Header::frame(
+            ArtifactKind::Bundle,
+            &encode_payload(self, KIND)?,
+        ))
     }
 }
 
-#[derive(Default)]
-struct Plan {
-    entity_keys: Vec<Field>,
-    request: Vec<Field>,
-    views: Vec<ViewRequirement>,
-    features: Vec<ServiceFeature>,
+/// A feature service resolved for the edge: what the caller supplies and where each
+/// feature comes from. The parts of [`BundleContents`] that depend on definitions only.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeaturePlan {
+    /// Join keys the caller supplies.
+    pub entity_keys: Vec<Field>,
+    /// Request fields the caller supplies.
+    pub request: Vec<Field>,
+    /// Views read from the snapshot.
+    pub views: Vec<ViewRequirement>,
+    /// The service's features in order.
+    pub features: Vec<ServiceFeature>,
 }
 
-impl Plan {
+impl FeaturePlan {
     fn view_index(&mut self, defs: &Definitions, name: &str) -> Result<u32> {
         if let Some(i) = self.views.iter().position(|v| v.name == name) {
             return Ok(i as u32);
         }
-        let view = defs.feature_view(name).ok_or_else(|| Error::Unknown { what: "feature view", name: String::from(name), hint: None })?;
+        let view = defs.feature_view(name).ok_or_else(|| Error::Unknown {
+            what: "feature view",
+            name: String::from(name),
+            hint: None,
+        })?;
         let join_keys = defs.join_keys(view);
         for k in &join_keys {
             if !self.entity_keys.iter().any(|e| e.name == k.name) {
@@ -193,7 +208,12 @@ impl Plan {
         match defs.resolve(r)? {
             ResolvedFeature::View { view, field } => {
                 let v = self.view_index(defs, &view.name)?;
-                self.features.push(ServiceFeature::View { name, view: v, column: field as u32, dtype: view.fields[field].dtype });
+                self.features.push(ServiceFeature::View {
+                    name,
+                    view: v,
+                    column: field as u32,
+                    dtype: view.fields[field].dtype,
+                });
             }
             ResolvedFeature::OnDemand { view, field } => {
                 let mut inputs = Vec::new();
@@ -210,10 +230,18 @@ impl Plan {
                 for source in &view.sources {
                     let v = self.view_index(defs, source)?;
                     let n = self.views[v as usize].fields.len();
-                    inputs.extend((0..n).map(|c| InputSource::View { view: v, column: c as u32 }));
+                    inputs.extend((0..n).map(|c| InputSource::View {
+                        view: v,
+                        column: c as u32,
+                    }));
                 }
                 let out = &view.fields[field];
-                self.features.push(ServiceFeature::OnDemand { name, program: out.program.clone(), inputs, dtype: out.dtype });
+                self.features.push(ServiceFeature::OnDemand {
+                    name,
+                    program: out.program.clone(),
+                    inputs,
+                    dtype: out.dtype,
+                });
             }
         }
         Ok(())
@@ -238,7 +266,10 @@ impl Bundle {
         let (header, payload) = Header::open(bytes, ArtifactKind::Bundle)?;
         let contents: BundleContents = decode_payload(payload, KIND)?;
         check(&contents)?;
-        Ok(Bundle { id: header.id, contents })
+        Ok(Bundle {
+            id: header.id,
+            contents,
+        })
     }
 
     /// The bundle's content id.
@@ -255,13 +286,34 @@ impl Bundle {
 }
 
 fn check(c: &BundleContents) -> Result<()> {
-    let bad = |message: String| Error::Malformed { kind: KIND, message };
-    let view_field = |view: u32, column: u32| -> Option<&Field> { c.views.get(view as usize)?.fields.get(column as usize) };
+    let bad = |message: String| Error::Malformed {
+        kind: KIND,
+        message,
+    };
+    let inputs = c.pipeline.input_names().len();
+    if inputs != c.features.len() {
+        return Err(bad(format!(
+            "the pipeline reads {inputs} inputs but the service has {} features",
+            c.features.len()
+        )));
+    }
+    let view_field = |view: u32, column: u32| -> Option<&Field> {
+        c.views.get(view as usize)?.fields.get(column as usize)
+    };
     for f in &c.features {
         match f {
-            ServiceFeature::View { name, view, column, dtype } => match view_field(*view, *column) {
+            ServiceFeature::View {
+                name,
+                view,
+                column,
+                dtype,
+            } => match view_field(*view, *column) {
                 Some(field) if field.dtype == *dtype => {}
-                _ => return Err(bad(format!("feature `{name}` points at a missing or mistyped view field"))),
+                _ => {
+                    return Err(bad(format!(
+                        "feature `{name}` points at a missing or mistyped view field"
+                    )));
+                }
             },
             ServiceFeature::OnDemand { name, inputs, .. } => {
                 for input in inputs {
@@ -270,7 +322,9 @@ fn check(c: &BundleContents) -> Result<()> {
                         InputSource::View { view, column } => view_field(view, column).is_some(),
                     };
                     if !ok {
-                        return Err(bad(format!("on-demand feature `{name}` reads an input that is not in the bundle")));
+                        return Err(bad(format!(
+                            "on-demand feature `{name}` reads an input that is not in the bundle"
+                        )));
                     }
                 }
             }
@@ -279,7 +333,10 @@ fn check(c: &BundleContents) -> Result<()> {
     for v in &c.views {
         for k in &v.join_keys {
             if !c.entity_keys.iter().any(|e| e == k) {
-                return Err(bad(format!("view `{}` needs join key `{}` that the bundle does not list", v.name, k.name)));
+                return Err(bad(format!(
+                    "view `{}` needs join key `{}` that the bundle does not list",
+                    v.name, k.name
+                )));
             }
         }
     }

@@ -26,8 +26,10 @@ fn base() -> config::Configuration {
 ///
 /// [`Error::Malformed`] if serde refuses the value (it cannot for verge's own types).
 pub fn encode_payload<T: Serialize>(value: &T, kind: &'static str) -> Result<Vec<u8>> {
-    bincode::serde::encode_to_vec(value, base())
-        .map_err(|e| Error::Malformed { kind, message: format!("cannot encode: {e}") })
+    bincode::serde::encode_to_vec(value, base()).map_err(|e| Error::Malformed {
+        kind,
+        message: format!("cannot encode: {e}"),
+    })
 }
 
 /// Decodes a whole `bytes` slice as a `T`, with an allocation limit of about 8× the input.
@@ -50,10 +52,20 @@ pub fn decode_payload<T: DeserializeOwned>(bytes: &[u8], kind: &'static str) -> 
     with_limit!(1 << 12, 1 << 16, 1 << 20, 1 << 24, 1 << 28, 1 << 31)
 }
 
-fn finish<T>(result: core::result::Result<(T, usize), bincode::error::DecodeError>, len: usize, kind: &'static str) -> Result<T> {
-    let (value, used) = result.map_err(|e| Error::Malformed { kind, message: format!("{e}") })?;
+fn finish<T>(
+    result: core::result::Result<(T, usize), bincode::error::DecodeError>,
+    len: usize,
+    kind: &'static str,
+) -> Result<T> {
+    let (value, used) = result.map_err(|e| Error::Malformed {
+        kind,
+        message: format!("{e}"),
+    })?;
     if used != len {
-        return Err(Error::Malformed { kind, message: format!("{} trailing bytes after the structure", len - used) });
+        return Err(Error::Malformed {
+            kind,
+            message: format!("{} trailing bytes after the structure", len - used),
+        });
     }
     Ok(value)
 }

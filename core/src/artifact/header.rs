@@ -50,9 +50,13 @@ impl ArtifactKind {
     /// The kind whose magic is `magic`, if any.
     #[must_use]
     pub fn from_magic(magic: [u8; 4]) -> Option<Self> {
-        [ArtifactKind::Bundle, ArtifactKind::Snapshot, ArtifactKind::Registry]
-            .into_iter()
-            .find(|k| k.magic() == magic)
+        [
+            ArtifactKind::Bundle,
+            ArtifactKind::Snapshot,
+            ArtifactKind::Registry,
+        ]
+        .into_iter()
+        .find(|k| k.magic() == magic)
     }
 }
 
@@ -98,21 +102,36 @@ impl Header {
         })?;
         let magic = [head[0], head[1], head[2], head[3]];
         if magic != kind.magic() {
-            return Err(Error::BadMagic { expected: name, found: magic });
+            return Err(Error::BadMagic {
+                expected: name,
+                found: magic,
+            });
         }
         let version = u16::from_le_bytes([head[4], head[5]]);
         if version != FORMAT_VERSION {
-            return Err(Error::UnsupportedVersion { kind: name, found: version, supported: FORMAT_VERSION });
+            return Err(Error::UnsupportedVersion {
+                kind: name,
+                found: version,
+                supported: FORMAT_VERSION,
+            });
         }
         let flags = u16::from_le_bytes([head[6], head[7]]);
         if flags != 0 {
-            return Err(Error::Malformed { kind: name, message: alloc::format!("reserved header flags are {flags:#06x}, expected 0") });
+            return Err(Error::Malformed {
+                kind: name,
+                message: alloc::format!("reserved header flags are {flags:#06x}, expected 0"),
+            });
         }
         let mut len = [0u8; 8];
         len.copy_from_slice(&head[8..16]);
         let mut id = [0u8; 32];
         id.copy_from_slice(&head[16..48]);
-        Ok(Header { kind, version, payload_len: u64::from_le_bytes(len), id: ContentId(id) })
+        Ok(Header {
+            kind,
+            version,
+            payload_len: u64::from_le_bytes(len),
+            id: ContentId(id),
+        })
     }
 
     /// Checks the header, the length and the hash, and returns the header and the payload.
@@ -136,12 +155,19 @@ impl Header {
         if available > header.payload_len {
             return Err(Error::Malformed {
                 kind: kind.name(),
-                message: alloc::format!("{} unexpected bytes after the payload", available - header.payload_len),
+                message: alloc::format!(
+                    "{} unexpected bytes after the payload",
+                    available - header.payload_len
+                ),
             });
         }
         let actual = ContentId::of(body);
         if actual != header.id {
-            return Err(Error::HashMismatch { kind: kind.name(), expected: header.id, actual });
+            return Err(Error::HashMismatch {
+                kind: kind.name(),
+                expected: header.id,
+                actual,
+            });
         }
         Ok((header, body))
     }

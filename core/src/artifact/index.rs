@@ -45,12 +45,20 @@ impl KeyIndex {
     /// probes stay short and the table costs at most 16 bytes a row.
     pub(crate) fn with_rows(rows: usize) -> Self {
         let capacity = rows.saturating_mul(2).max(4).next_power_of_two();
-        KeyIndex { slots: vec![EMPTY; capacity], mask: capacity - 1 }
+        KeyIndex {
+            slots: vec![EMPTY; capacity],
+            mask: capacity - 1,
+        }
     }
 
     /// Inserts `row` under `hash`; `same_key(other_row)` tells whether another row
     /// has the same key. Returns the other row on a duplicate.
-    pub(crate) fn insert(&mut self, hash: u64, row: u32, mut same_key: impl FnMut(u32) -> bool) -> Result<(), u32> {
+    pub(crate) fn insert(
+        &mut self,
+        hash: u64,
+        row: u32,
+        mut same_key: impl FnMut(u32) -> bool,
+    ) -> Result<(), u32> {
         let mut i = (hash as usize) & self.mask;
         loop {
             let slot = self.slots[i];

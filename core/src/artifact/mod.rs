@@ -7,18 +7,23 @@
 //! have not checked against the input. `docs/format.md` describes the bytes field
 //! by field; it changes only with [`FORMAT_VERSION`].
 
-// TEMP(lead): waits for pipeline.rs
-// mod bundle;
+mod bundle;
 mod codec;
 mod header;
 mod index;
 mod snapshot;
 mod snapshot_builder;
 
-// pub use bundle::{Bundle, BundleContents, InputSource, ServiceFeature, TrainingMetadata, ViewRequirement};
+pub use bundle::{
+    Bundle, BundleContents, FeaturePlan, InputSource, ServiceFeature, TrainingMetadata,
+    ViewRequirement,
+};
 pub use codec::{decode_payload, encode_payload};
 pub use header::{ArtifactKind, HEADER_LEN, Header};
-pub use snapshot::{Column, ColumnSegments, Segment, Snapshot, SnapshotMeta, ViewTable, ViewTableMeta, shard_of, view_fingerprint};
+pub use snapshot::{
+    Column, ColumnSegments, Segment, Snapshot, SnapshotMeta, ViewTable, ViewTableMeta, shard_of,
+    view_fingerprint,
+};
 pub use snapshot_builder::{SnapshotBuilder, ViewBuilder};
 
 /// The format version this build writes and reads, for every artifact kind.

@@ -90,7 +90,12 @@ pub struct SnapshotMeta {
 /// A bundle and a snapshot agree on a view when their fingerprints match, even if
 /// they were built from different registry versions.
 #[must_use]
-pub fn view_fingerprint(name: &str, join_keys: &[Field], fields: &[Field], ttl: Duration) -> ContentId {
+pub fn view_fingerprint(
+    name: &str,
+    join_keys: &[Field],
+    fields: &[Field],
+    ttl: Duration,
+) -> ContentId {
     #[derive(Serialize)]
     struct Shape<'a> {
         name: &'a str,
@@ -99,7 +104,16 @@ pub fn view_fingerprint(name: &str, join_keys: &[Field], fields: &[Field], ttl: 
         ttl: Duration,
     }
     // Encoding these plain types cannot fail; fall back to hashing nothing rather than panic.
-    let bytes = super::codec::encode_payload(&Shape { name, join_keys, fields, ttl }, KIND).unwrap_or_default();
+    let bytes = super::codec::encode_payload(
+        &Shape {
+            name,
+            join_keys,
+            fields,
+            ttl,
+        },
+        KIND,
+    )
+    .unwrap_or_default();
     ContentId::of(&bytes)
 }
 
@@ -227,27 +241,39 @@ impl Snapshot {
     pub fn load(bytes: Vec<u8>) -> Result<Snapshot> {
         let (header, payload) = Header::open(&bytes, ArtifactKind::Snapshot)?;
         let payload_start = bytes.len() - payload.len();
-        let meta_len = payload.get(..8).ok_or_else(|| malformed("payload is shorter than its metadata length"))?;
+        let meta_len = payload
+            .get(..8)
+            .ok_or_else(|| malformed("payload is shorter than its metadata length"))?;
         let meta_len = u64::from_le_bytes(to_array(meta_len));
         let meta_end = usize::try_from(meta_len)
             .ok()
             .and_then(|n| n.checked_add(8))
             .filter(|&end| end <= payload.len())
-            .ok_or_else(|| malformed(&format!("metadata length {meta_len} runs past the payload")))?;
+            .ok_or_else(|| {
+                malformed(&format!("metadata length {meta_len} runs past the payload"))
+            })?;
         let meta: SnapshotMeta = decode_payload(&payload[8..meta_end], KIND)?;
         let data_start = payload_start + align8(meta_end);
         if data_start > bytes.len() {
             return Err(malformed("data section starts past the end"));
         }
         if meta.shard_count == 0 || meta.shard_index >= meta.shard_count {
-            return Err(malformed(&format!("shard {} of {} is impossible", meta.shard_index, meta.shard_count)));
+            return Err(malformed(&format!(
+                "shard {} of {} is impossible",
+                meta.shard_index, meta.shard_count
+            )));
         }
         let data_len = bytes.len() - data_start;
         let mut tables = Vec::with_capacity(meta.views.len().min(1024));
         for view in &meta.views {
             tables.push(check_table(&bytes, data_start, data_len, view)?);
         }
-        Ok(Snapshot { bytes, id: header.id, meta, tables })
+        Ok(Snapshot {
+            bytes,
+            id: header.id,
+            meta,
+            tables,
+        })
     }
 
     /// The snapshot's content id.
@@ -296,7 +322,10 @@ impl Snapshot {
             }
         }
         let row = t.index.find(hasher.finish(), |row| {
-            key.parts().iter().zip(&t.keys).all(|(part, col)| self.key_equals(col, row as usize, part))
+            key.parts()
+                .iter()
+                .zip(&t.keys)
+                .all(|(part, col)| self.key_equals(col, row as usize, part))
         })?;
         Some(row as usize)
     }
@@ -306,13 +335,19 @@ impl Snapshot {
     #[inline]
     pub fn lookup_int(&self, table: usize, key: i64) -> Option<usize> {
         let t = self.tables.get(table)?;
-        let [col] = t.keys.as_slice() else { return None };
+        let [col] = t.keys.as_slice() else {
+            return None;
+        };
         if col.dtype != DType::Int64 {
             return None;
         }
         let mut hasher = KeyHasher::default();
         hasher.int(key);
-        t.index.find(hasher.finish(), |row| self.int_at(&col.data, row as usize) == Some(key)).map(|r| r as usize)
+        t.index
+            .find(hasher.finish(), |row| {
+                self.int_at(&col.data, row as usize) == Some(key)
+            })
+            .map(|r| r as usize)
     }
 
     /// The event timestamp of `row` in `table` (`Timestamp::MIN` if out of range).
@@ -364,9 +399,13 @@ impl Snapshot {
             return None;
         }
         match col.dtype {
-            DType::Float32 => self.fixed::<4>(&col.data, row).map(|b| f64::from(f32::from_le_bytes(b))),
+            DType::Float32 => self
+                .fixed::<4>(&col.data, row)
+                .map(|b| f64::from(f32::from_le_bytes(b))),
             DType::Float64 => self.fixed::<8>(&col.data, row).map(f64::from_le_bytes),
-            DType::Int64 => self.fixed::<8>(&col.data, row).map(|b| i64::from_le_bytes(b) as f64),
+            DType::Int64 => self
+                .fixed::<8>(&col.data, row)
+                .map(|b| i64::from_le_bytes(b) as f64),
             DType::Bool => self.bit(&col.data, row).map(|b| if b { 1.0 } else { 0.0 }),
             DType::String => None,
         }
@@ -379,17 +418,27 @@ impl Snapshot {
         let value = match col.dtype {
             DType::Bool => self.bit(&col.data, row).map(Value::Bool),
             DType::Int64 => self.int_at(&col.data, row).map(Value::Int64),
-            DType::Float32 => self.fixed::<4>(&col.data, row).map(|b| Value::Float32(f32::from_le_bytes(b))),
-            DType::Float64 => self.fixed::<8>(&col.data, row).map(|b| Value::Float64(f64::from_le_bytes(b))),
-            DType::String => self.str_at(col, row).map(|s| Value::String(String::from(s))),
+            DType::Float32 => self
+                .fixed::<4>(&col.data, row)
+                .map(|b| Value::Float32(f32::from_le_bytes(b))),
+            DType::Float64 => self
+                .fixed::<8>(&col.data, row)
+                .map(|b| Value::Float64(f64::from_le_bytes(b))),
+            DType::String => self
+                .str_at(col, row)
+                .map(|s| Value::String(String::from(s))),
         };
         value.unwrap_or(Value::Null)
     }
 
     fn key_equals(&self, col: &Column, row: usize, part: &KeyPart) -> bool {
         match part {
-            KeyPart::Int64(v) => col.dtype == DType::Int64 && self.int_at(&col.data, row) == Some(*v),
-            KeyPart::String(s) => col.dtype == DType::String && self.str_at(col, row) == Some(s.as_str()),
+            KeyPart::Int64(v) => {
+                col.dtype == DType::Int64 && self.int_at(&col.data, row) == Some(*v)
+            }
+            KeyPart::String(s) => {
+                col.dtype == DType::String && self.str_at(col, row) == Some(s.as_str())
+            }
         }
     }
 
@@ -423,8 +472,12 @@ impl Snapshot {
 
     fn str_at(&self, col: &Column, row: usize) -> Option<&str> {
         let start = self.fixed::<4>(&col.offsets, row).map(u32::from_le_bytes)? as usize;
-        let end = self.fixed::<4>(&col.offsets, row + 1).map(u32::from_le_bytes)? as usize;
-        let bytes = self.bytes.get(col.data.start + start..col.data.start + end)?;
+        let end = self
+            .fixed::<4>(&col.offsets, row + 1)
+            .map(u32::from_le_bytes)? as usize;
+        let bytes = self
+            .bytes
+            .get(col.data.start + start..col.data.start + end)?;
         core::str::from_utf8(bytes).ok()
     }
 }
@@ -440,11 +493,19 @@ pub(crate) fn align8(n: usize) -> usize {
 }
 
 fn malformed(message: &str) -> Error {
-    Error::Malformed { kind: KIND, message: String::from(message) }
+    Error::Malformed {
+        kind: KIND,
+        message: String::from(message),
+    }
 }
 
 /// Turns a segment into an absolute range after checking it lies in the data section.
-fn place(data_start: usize, data_len: usize, seg: Segment, what: &dyn Fn() -> String) -> Result<Range<usize>> {
+fn place(
+    data_start: usize,
+    data_len: usize,
+    seg: Segment,
+    what: &dyn Fn() -> String,
+) -> Result<Range<usize>> {
     let end = seg.offset.checked_add(seg.len);
     match end {
         Some(end) if end <= data_len as u64 => {
@@ -475,7 +536,11 @@ fn check_column(
     } else if seg.validity.len == bitmap_len {
         Some(place(data_start, data_len, seg.validity, what)?)
     } else {
-        return Err(malformed(&format!("{}: validity has {} bytes, expected {bitmap_len}", what(), seg.validity.len)));
+        return Err(malformed(&format!(
+            "{}: validity has {} bytes, expected {bitmap_len}",
+            what(),
+            seg.validity.len
+        )));
     };
     let expected = match dtype {
         DType::Bool => Some(bitmap_len),
@@ -487,16 +552,27 @@ fn check_column(
     let mut offsets = 0..0;
     match expected {
         Some(n) if n != seg.data.len => {
-            return Err(malformed(&format!("{}: {} bytes of {dtype} data for {rows} rows, expected {n}", what(), seg.data.len)));
+            return Err(malformed(&format!(
+                "{}: {} bytes of {dtype} data for {rows} rows, expected {n}",
+                what(),
+                seg.data.len
+            )));
         }
         Some(_) => {
             if seg.offsets.len != 0 {
-                return Err(malformed(&format!("{}: a {dtype} column has offsets", what())));
+                return Err(malformed(&format!(
+                    "{}: a {dtype} column has offsets",
+                    what()
+                )));
             }
         }
         None => {
             if seg.offsets.len != (rows as u64 + 1) * 4 {
-                return Err(malformed(&format!("{}: text offsets have {} bytes for {rows} rows", what(), seg.offsets.len)));
+                return Err(malformed(&format!(
+                    "{}: text offsets have {} bytes for {rows} rows",
+                    what(),
+                    seg.offsets.len
+                )));
             }
             offsets = place(data_start, data_len, seg.offsets, what)?;
             let text = core::str::from_utf8(&bytes[data.clone()])
@@ -504,65 +580,125 @@ fn check_column(
             let mut previous = 0usize;
             for (i, chunk) in bytes[offsets.clone()].chunks_exact(4).enumerate() {
                 let off = u32::from_le_bytes(to_array(chunk)) as usize;
-                let ok = if i == 0 { off == 0 } else { off >= previous && text.is_char_boundary(off) };
+                let ok = if i == 0 {
+                    off == 0
+                } else {
+                    off >= previous && text.is_char_boundary(off)
+                };
                 if !ok || off > text.len() {
-                    return Err(malformed(&format!("{}: text offset {i} ({off}) is out of order or out of range", what())));
+                    return Err(malformed(&format!(
+                        "{}: text offset {i} ({off}) is out of order or out of range",
+                        what()
+                    )));
                 }
                 previous = off;
             }
             if previous != text.len() {
-                return Err(malformed(&format!("{}: text offsets end at {previous}, data has {}", what(), text.len())));
+                return Err(malformed(&format!(
+                    "{}: text offsets end at {previous}, data has {}",
+                    what(),
+                    text.len()
+                )));
             }
         }
     }
-    Ok(Column { dtype, validity, offsets, data })
+    Ok(Column {
+        dtype,
+        validity,
+        offsets,
+        data,
+    })
 }
 
-fn check_table(bytes: &[u8], data_start: usize, data_len: usize, view: &ViewTableMeta) -> Result<ViewTable> {
+fn check_table(
+    bytes: &[u8],
+    data_start: usize,
+    data_len: usize,
+    view: &ViewTableMeta,
+) -> Result<ViewTable> {
     let name = view.name.as_str();
     // Every row costs at least 8 bytes (its event timestamp), so a count the data
     // section cannot hold is rejected before anything is allocated for it.
     let rows = usize::try_from(view.rows)
         .ok()
         .filter(|&r| r < u32::MAX as usize && r.checked_mul(8).is_some_and(|b| b <= data_len))
-        .ok_or_else(|| malformed(&format!("view `{name}` claims {} rows, more than the data can hold", view.rows)))?;
+        .ok_or_else(|| {
+            malformed(&format!(
+                "view `{name}` claims {} rows, more than the data can hold",
+                view.rows
+            ))
+        })?;
     if view.keys.len() != view.join_keys.len() || view.join_keys.is_empty() {
-        return Err(malformed(&format!("view `{name}` has {} key columns for {} join keys", view.keys.len(), view.join_keys.len())));
+        return Err(malformed(&format!(
+            "view `{name}` has {} key columns for {} join keys",
+            view.keys.len(),
+            view.join_keys.len()
+        )));
     }
     if view.columns.len() != view.fields.len() {
-        return Err(malformed(&format!("view `{name}` has {} columns for {} fields", view.columns.len(), view.fields.len())));
+        return Err(malformed(&format!(
+            "view `{name}` has {} columns for {} fields",
+            view.columns.len(),
+            view.fields.len()
+        )));
     }
     let ts_len = rows as u64 * 8;
     if view.event_ts.len != ts_len || (view.created_ts.len != 0 && view.created_ts.len != ts_len) {
-        return Err(malformed(&format!("view `{name}`: timestamp columns do not have {rows} rows")));
+        return Err(malformed(&format!(
+            "view `{name}`: timestamp columns do not have {rows} rows"
+        )));
     }
-    let event_ts = place(data_start, data_len, view.event_ts, &|| format!("view `{name}` event timestamps"))?;
+    let event_ts = place(data_start, data_len, view.event_ts, &|| {
+        format!("view `{name}` event timestamps")
+    })?;
     let created_ts = if view.created_ts.len == 0 {
         None
     } else {
-        Some(place(data_start, data_len, view.created_ts, &|| format!("view `{name}` created timestamps"))?)
+        Some(place(data_start, data_len, view.created_ts, &|| {
+            format!("view `{name}` created timestamps")
+        })?)
     };
     let mut keys = Vec::with_capacity(view.keys.len());
     for (field, seg) in view.join_keys.iter().zip(&view.keys) {
         if !matches!(field.dtype, DType::Int64 | DType::String) {
-            return Err(malformed(&format!("view `{name}`: join key `{}` has type {}", field.name, field.dtype)));
+            return Err(malformed(&format!(
+                "view `{name}`: join key `{}` has type {}",
+                field.name, field.dtype
+            )));
         }
         let col = check_column(bytes, data_start, data_len, rows, field.dtype, seg, &|| {
             format!("view `{name}` key `{}`", field.name)
         })?;
         if col.validity.is_some() {
-            return Err(malformed(&format!("view `{name}`: join key `{}` has nulls", field.name)));
+            return Err(malformed(&format!(
+                "view `{name}`: join key `{}` has nulls",
+                field.name
+            )));
         }
         keys.push(col);
     }
     let mut columns = Vec::with_capacity(view.columns.len());
     for (field, seg) in view.fields.iter().zip(&view.columns) {
-        columns.push(check_column(bytes, data_start, data_len, rows, field.dtype, seg, &|| {
-            format!("view `{name}` field `{}`", field.name)
-        })?);
+        columns.push(check_column(
+            bytes,
+            data_start,
+            data_len,
+            rows,
+            field.dtype,
+            seg,
+            &|| format!("view `{name}` field `{}`", field.name),
+        )?);
     }
-    let mut table = ViewTable { rows, keys, event_ts, created_ts, columns, index: KeyIndex::with_rows(rows) };
-    build_index(bytes, &mut table).map_err(|row| malformed(&format!("view `{name}`: row {row} repeats an earlier key")))?;
+    let mut table = ViewTable {
+        rows,
+        keys,
+        event_ts,
+        created_ts,
+        columns,
+        index: KeyIndex::with_rows(rows),
+    };
+    build_index(bytes, &mut table)
+        .map_err(|row| malformed(&format!("view `{name}`: row {row} repeats an earlier key")))?;
     Ok(table)
 }
 
@@ -572,7 +708,8 @@ fn build_index(bytes: &[u8], table: &mut ViewTable) -> core::result::Result<(), 
         i64::from_le_bytes(to_array(&bytes[start..start + 8]))
     };
     let read_str = |col: &Column, row: usize| -> &[u8] {
-        let off = |i: usize| u32::from_le_bytes(to_array(&bytes[col.offsets.start + i * 4..])) as usize;
+        let off =
+            |i: usize| u32::from_le_bytes(to_array(&bytes[col.offsets.start + i * 4..])) as usize;
         &bytes[col.data.start + off(row)..col.data.start + off(row + 1)]
     };
     let mut index = core::mem::take(&mut table.index);
@@ -584,7 +721,11 @@ fn build_index(bytes: &[u8], table: &mut ViewTable) -> core::result::Result<(), 
             let key = read_int(&col.data, row);
             let mut h = KeyHasher::default();
             h.int(key);
-            index.insert(h.finish(), row as u32, |other| read_int(&col.data, other as usize) == key).map_err(|_| row as u32)?;
+            index
+                .insert(h.finish(), row as u32, |other| {
+                    read_int(&col.data, other as usize) == key
+                })
+                .map_err(|_| row as u32)?;
         }
     } else {
         for row in 0..table.rows {
@@ -601,7 +742,9 @@ fn build_index(bytes: &[u8], table: &mut ViewTable) -> core::result::Result<(), 
                     _ => read_str(col, row) == read_str(col, other as usize),
                 })
             };
-            index.insert(h.finish(), row as u32, same).map_err(|_| row as u32)?;
+            index
+                .insert(h.finish(), row as u32, same)
+                .map_err(|_| row as u32)?;
         }
     }
     table.index = index;

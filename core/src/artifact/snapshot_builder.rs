@@ -10,7 +10,9 @@ use alloc::vec::Vec;
 
 use super::codec::encode_payload;
 use super::header::{ArtifactKind, Header};
-use super::snapshot::{ColumnSegments, Segment, SnapshotMeta, ViewTableMeta, align8, view_fingerprint};
+use super::snapshot::{
+    ColumnSegments, Segment, SnapshotMeta, ViewTableMeta, align8, view_fingerprint,
+};
 use crate::definition::Field;
 use crate::time::{Duration, Timestamp};
 use crate::value::{DType, EntityKey, KeyPart, Value};
@@ -29,14 +31,25 @@ struct ColumnBuf {
 
 impl ColumnBuf {
     fn new(dtype: DType) -> Self {
-        let offsets = if dtype == DType::String { 0u32.to_le_bytes().to_vec() } else { Vec::new() };
-        ColumnBuf { dtype, validity: Vec::new(), any_null: false, offsets, data: Vec::new(), rows: 0 }
+        let offsets = if dtype == DType::String {
+            0u32.to_le_bytes().to_vec()
+        } else {
+            Vec::new()
+        };
+        ColumnBuf {
+            dtype,
+            validity: Vec::new(),
+            any_null: false,
+            offsets,
+            data: Vec::new(),
+            rows: 0,
+        }
     }
 
     fn push(&mut self, value: &Value) -> core::result::Result<(), ()> {
         let present = !value.is_null();
         let row = self.rows;
-        if row % 8 == 0 {
+        if row.is_multiple_of(8) {
             self.validity.push(0);
             if self.dtype == DType::Bool {
                 self.data.push(0);
@@ -99,7 +112,13 @@ impl ViewBuilder {
     /// A table for feature view `name` with these join keys and fields. With
     /// `has_created`, every row must carry a created timestamp.
     #[must_use]
-    pub fn new(name: &str, join_keys: Vec<Field>, fields: Vec<Field>, ttl: Duration, has_created: bool) -> Self {
+    pub fn new(
+        name: &str,
+        join_keys: Vec<Field>,
+        fields: Vec<Field>,
+        ttl: Duration,
+        has_created: bool,
+    ) -> Self {
         ViewBuilder {
             name: String::from(name),
             keys: join_keys.iter().map(|f| ColumnBuf::new(f.dtype)).collect(),
@@ -126,7 +145,13 @@ impl ViewBuilder {
     /// [`Error::Request`] naming the field when a value or key part has the wrong
     /// type, a created timestamp is missing or unexpected, or the text data would
     /// pass 4 GiB.
-    pub fn push_row(&mut self, key: &EntityKey, event_ts: Timestamp, created_ts: Option<Timestamp>, values: &[Value]) -> Result<()> {
+    pub fn push_row(
+        &mut self,
+        key: &EntityKey,
+        event_ts: Timestamp,
+        created_ts: Option<Timestamp>,
+        values: &[Value],
+    ) -> Result<()> {
         if key.parts().len() != self.keys.len() || values.len() != self.columns.len() {
             return Err(Error::Request(format!(
                 "view `{}`: row has {} key parts and {} values, expected {} and {}",
@@ -158,19 +183,27 @@ impl ViewBuilder {
             }
         }
         if created_ts.is_some() != self.created_ts.is_some() {
-            return Err(Error::Request(format!("view `{}`: created timestamp given for some rows only", self.name)));
+            return Err(Error::Request(format!(
+                "view `{}`: created timestamp given for some rows only",
+                self.name
+            )));
         }
         for (part, col) in key.parts().iter().zip(&mut self.keys) {
             let value = match part {
                 KeyPart::Int64(v) => Value::Int64(*v),
                 KeyPart::String(s) => Value::String(s.clone()),
             };
-            col.push(&value).map_err(|()| Error::Request(format!("view `{}`: key text passes 4 GiB", self.name)))?;
+            col.push(&value).map_err(|()| {
+                Error::Request(format!("view `{}`: key text passes 4 GiB", self.name))
+            })?;
         }
         for (value, col) in values.iter().zip(&mut self.columns) {
-            col.push(value).map_err(|()| Error::Request(format!("view `{}`: text data passes 4 GiB", self.name)))?;
+            col.push(value).map_err(|()| {
+                Error::Request(format!("view `{}`: text data passes 4 GiB", self.name))
+            })?;
         }
-        self.event_ts.extend_from_slice(&event_ts.as_micros().to_le_bytes());
+        self.event_ts
+            .extend_from_slice(&event_ts.as_micros().to_le_bytes());
         if let (Some(buf), Some(ts)) = (&mut self.created_ts, created_ts) {
             buf.extend_from_slice(&ts.as_micros().to_le_bytes());
         }
@@ -194,7 +227,14 @@ impl SnapshotBuilder {
     /// A snapshot of registry version `registry_id` for the window `[start, end]`.
     #[must_use]
     pub fn new(registry_id: ContentId, window_start: Timestamp, window_end: Timestamp) -> Self {
-        SnapshotBuilder { registry_id, window_start, window_end, shard_index: 0, shard_count: 1, views: Vec::new() }
+        SnapshotBuilder {
+            registry_id,
+            window_start,
+            window_end,
+            shard_index: 0,
+            shard_count: 1,
+            views: Vec::new(),
+        }
     }
 
     /// Marks the snapshot as shard `index` of `count`.
@@ -219,7 +259,10 @@ impl SnapshotBuilder {
     /// [`Error::Request`] for an impossible shard; [`Error::Malformed`] if encoding fails.
     pub fn finish(self) -> Result<Vec<u8>> {
         if self.shard_count == 0 || self.shard_index >= self.shard_count {
-            return Err(Error::Request(format!("shard {} of {} is impossible", self.shard_index, self.shard_count)));
+            return Err(Error::Request(format!(
+                "shard {} of {} is impossible",
+                self.shard_index, self.shard_count
+            )));
         }
         let mut data: Vec<u8> = Vec::new();
         let mut put = |bytes: &[u8]| -> Segment {
@@ -227,13 +270,24 @@ impl SnapshotBuilder {
                 return Segment::default();
             }
             data.resize(align8(data.len()), 0);
-            let seg = Segment { offset: data.len() as u64, len: bytes.len() as u64 };
+            let seg = Segment {
+                offset: data.len() as u64,
+                len: bytes.len() as u64,
+            };
             data.extend_from_slice(bytes);
             seg
         };
         let mut put_column = |col: &ColumnBuf| ColumnSegments {
-            validity: if col.any_null { put(&col.validity) } else { Segment::default() },
-            offsets: put(if col.dtype == DType::String { &col.offsets } else { &[] }),
+            validity: if col.any_null {
+                put(&col.validity)
+            } else {
+                Segment::default()
+            },
+            offsets: put(if col.dtype == DType::String {
+                &col.offsets
+            } else {
+                &[]
+            }),
             data: put(&col.data),
         };
         let mut views = Vec::with_capacity(self.views.len());

@@ -1,0 +1,379 @@
+//! The online path end to end in the core: definitions → fitted pipeline → bundle
+//! bytes + snapshot bytes → Predictor, checked against the pipeline run by hand.
+
+use proptest::prelude::*;
+use verge_core::artifact::{
+    Bundle, BundleContents, Snapshot, SnapshotBuilder, TrainingMetadata, ViewBuilder,
+};
+use verge_core::definition::{
+    Definitions, Encoding, Entity, EstimatorSpec, FeatureRef, FeatureService, FeatureView, Field,
+    Imputation, ModelSpec, OnDemandFeatureView, OnDemandField, Scaling, Source, SourceFormat,
+};
+use verge_core::expr::Program;
+use verge_core::online::{FeatureStatus, Predictor, get_online_features};
+use verge_core::pipeline::{ColumnMeta, PipelineParams, fit_pipeline};
+use verge_core::{ContentId, DType, Duration, EntityKey, Error, KeyPart, Timestamp, Value};
+
+fn definitions(fields: &[&str]) -> Definitions {
+    let view_fields: Vec<Field> = fields
+        .iter()
+        .map(|f| Field::new(*f, DType::Float64))
+        .collect();
+    let view = FeatureView {
+        name: "stats".into(),
+        entities: vec!["horse".into()],
+        source: "records".into(),
+        ttl: Duration::from_days(1),
+        online: true,
+        fields: view_fields.clone(),
+        description: String::new(),
+        owner: String::new(),
+        tags: vec![],
+    };
+    let mut schema = vec![("ambient".to_string(), DType::Float64)];
+    schema.extend(view_fields.iter().map(|f| (f.name.clone(), f.dtype)));
+    let program = Program::compile(
+        "max(temp - ambient, 0)",
+        &verge_core::expr::Schema::new(schema),
+    )
+    .unwrap();
+    let mut defs = Definitions {
+        project: "test".into(),
+        entities: vec![Entity {
+            name: "horse".into(),
+            join_keys: vec![Field::new("id", DType::Int64)],
+            description: String::new(),
+        }],
+        sources: vec![Source {
+            name: "records".into(),
+            path: "r.csv".into(),
+            format: SourceFormat::Csv,
+            timestamp_field: "ts".into(),
+            created_timestamp_field: None,
+            field_mapping: vec![],
+        }],
+        feature_views: vec![view],
+        on_demand_views: vec![OnDemandFeatureView {
+            name: "derived".into(),
+            sources: vec!["stats".into()],
+            request: vec![Field::new("ambient", DType::Float64)],
+            fields: vec![OnDemandField {
+                name: "excess".into(),
+                dtype: DType::Float64,
+                program,
+            }],
+        }],
+        feature_services: vec![FeatureService {
+            name: "svc".into(),
+            features: vec![
+                FeatureRef::parse("stats:temp").unwrap(),
+                FeatureRef::parse("stats:pulse").unwrap(),
+                FeatureRef::parse("derived:excess").unwrap(),
+            ],
+            description: String::new(),
+        }],
+        models: vec![ModelSpec {
+            name: "m".into(),
+            feature_service: "svc".into(),
+            label: "y".into(),
+            impute: Imputation::Mean,
+            scale: Scaling::None,
+            encode: Encoding::OneHot,
+            select_k_best: Some(2),
+            estimator: EstimatorSpec::GaussianNb {
+                var_smoothing: 1e-9,
+            },
+        }],
+    };
+    defs.canonicalize();
+    defs
+}
+
+fn bundle_bytes(defs: &Definitions) -> Vec<u8> {
+    let columns = vec![
+        ColumnMeta::new("stats:temp", DType::Float64),
+        ColumnMeta::new("stats:pulse", DType::Float64),
+        ColumnMeta::new("derived:excess", DType::Float64),
+    ];
+    let rows: Vec<Vec<Value>> = (0..40)
+        .map(|i| {
+            let t = 37.0 + (i % 7) as f64 * 0.4;
+            let p = if i % 5 == 0 {
+                Value::Null
+            } else {
+                Value::Float64(40.0 + (i * 13 % 50) as f64)
+            };
+            vec![Value::Float64(t), p, Value::Float64((t - 38.0f64).max(0.0))]
+        })
+        .collect();
+    let y: Vec<Value> = (0..40)
+        .map(|i| {
+            Value::Int64(if (37.0 + (i % 7) as f64 * 0.4) > 38.2 {
+                1
+            } else {
+                2
+            })
+        })
+        .collect();
+    let params = PipelineParams::new(EstimatorSpec::GaussianNb {
+        var_smoothing: 1e-9,
+    })
+    .impute(Some(Imputation::Mean))
+    .select_k_best(Some(2));
+    let pipeline = fit_pipeline(&params, &columns, &rows, &y).unwrap();
+    let plan = BundleContents::plan(defs, "svc").unwrap();
+    BundleContents {
+        registry_id: ContentId::of(b"registry"),
+        model: "m".into(),
+        service: "svc".into(),
+        entity_keys: plan.entity_keys,
+        request: plan.request,
+        views: plan.views,
+        features: plan.features,
+        pipeline,
+        training: TrainingMetadata {
+            rows: 40,
+            data_hash: ContentId::of(b"data"),
+            label: "y".into(),
+            metrics: vec![],
+            trained_with: "verge-core".into(),
+            trained_at: Timestamp(0),
+        },
+    }
+    .to_bytes()
+    .unwrap()
+}
+
+fn snapshot_bytes(defs: &Definitions) -> Vec<u8> {
+    let view = defs.feature_view("stats").unwrap();
+    let mut b = ViewBuilder::new(
+        "stats",
+        defs.join_keys(view),
+        view.fields.clone(),
+        view.ttl,
+        false,
+    );
+    let day = Duration::from_days(1).as_micros();
+    let pad = |mut v: Vec<Value>| {
+        v.resize(view.fields.len(), Value::Null);
+        v
+    };
+    // id 1: fresh; id 2: null pulse; id 3: a day and a microsecond old at `now`.
+    b.push_row(
+        &key(1),
+        Timestamp(10 * day),
+        None,
+        &pad(vec![Value::Float64(39.0), Value::Float64(80.0)]),
+    )
+    .unwrap();
+    b.push_row(
+        &key(2),
+        Timestamp(10 * day),
+        None,
+        &pad(vec![Value::Float64(37.5), Value::Null]),
+    )
+    .unwrap();
+    b.push_row(
+        &key(3),
+        Timestamp(9 * day - 1),
+        None,
+        &pad(vec![Value::Float64(38.0), Value::Float64(60.0)]),
+    )
+    .unwrap();
+    SnapshotBuilder::new(
+        ContentId::of(b"registry"),
+        Timestamp(0),
+        Timestamp(10 * day),
+    )
+    .with_view(b)
+    .finish()
+    .unwrap()
+}
+
+fn key(id: i64) -> EntityKey {
+    EntityKey::single(KeyPart::Int64(id))
+}
+
+fn now() -> Timestamp {
+    Timestamp(10 * Duration::from_days(1).as_micros())
+}
+
+fn predictor() -> Predictor {
+    let defs = definitions(&["temp", "pulse"]);
+    Predictor::new(
+        Bundle::load(&bundle_bytes(&defs)).unwrap(),
+        Snapshot::load(snapshot_bytes(&defs)).unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn predict_equals_the_pipeline_on_the_same_values() {
+    let p = predictor();
+    let out = p
+        .predict(&[KeyPart::Int64(1)], &[Value::Float64(38.25)], now())
+        .unwrap();
+    let statuses: Vec<_> = out.features.iter().map(|f| f.status).collect();
+    assert_eq!(statuses, [FeatureStatus::Present; 3]);
+    assert_eq!(
+        out.features[2].value,
+        Value::Float64(0.75),
+        "on-demand: max(39 - 38.25, 0)"
+    );
+    let by_hand = p
+        .bundle()
+        .contents()
+        .pipeline
+        .predict(&[
+            Value::Float64(39.0),
+            Value::Float64(80.0),
+            Value::Float64(0.75),
+        ])
+        .unwrap();
+    assert_eq!(out.prediction, by_hand);
+    assert_eq!(
+        p.score(&[
+            Value::Float64(39.0),
+            Value::Float64(80.0),
+            Value::Float64(0.75)
+        ])
+        .unwrap(),
+        by_hand
+    );
+    assert_eq!(out.bundle_id, p.bundle().id());
+    assert_eq!(out.snapshot_id, p.snapshot().id());
+}
+
+#[test]
+fn statuses_follow_feast() {
+    let p = predictor();
+    let null = p.read(&[KeyPart::Int64(2)], &[Value::Null], now()).unwrap();
+    assert_eq!(null[1].status, FeatureStatus::NullValue);
+    assert_eq!(
+        null[2].status,
+        FeatureStatus::NullValue,
+        "null request value propagates"
+    );
+    let missing = p
+        .read(&[KeyPart::Int64(99)], &[Value::Float64(1.0)], now())
+        .unwrap();
+    assert!(
+        missing[..2]
+            .iter()
+            .all(|f| f.status == FeatureStatus::NotFound && f.value.is_null())
+    );
+    let stale = p
+        .read(&[KeyPart::Int64(3)], &[Value::Float64(1.0)], now())
+        .unwrap();
+    assert_eq!(stale[0].status, FeatureStatus::OutsideMaxAge);
+    assert_eq!(
+        stale[0].value,
+        Value::Null,
+        "a stale value is treated as missing"
+    );
+    // Exactly ttl old is still fresh: the window is inclusive, as offline.
+    let edge = p
+        .read(
+            &[KeyPart::Int64(3)],
+            &[Value::Float64(1.0)],
+            Timestamp(now().as_micros() - 1),
+        )
+        .unwrap();
+    assert_eq!(edge[0].status, FeatureStatus::Present);
+    // A missing entity still predicts: the imputer fills what the snapshot lacks.
+    assert!(
+        p.predict(&[KeyPart::Int64(99)], &[Value::Float64(1.0)], now())
+            .is_ok()
+    );
+}
+
+#[test]
+fn bad_requests_are_errors_not_panics() {
+    let p = predictor();
+    assert!(matches!(
+        p.read(&[KeyPart::String("1".into())], &[Value::Null], now()),
+        Err(Error::Request(_))
+    ));
+    assert!(matches!(
+        p.read(&[], &[Value::Null], now()),
+        Err(Error::Request(_))
+    ));
+    assert!(matches!(
+        p.read(&[KeyPart::Int64(1)], &[], now()),
+        Err(Error::Request(_))
+    ));
+    assert!(matches!(
+        p.read(&[KeyPart::Int64(1)], &[Value::String("hot".into())], now()),
+        Err(Error::Request(_))
+    ));
+    assert!(p.score(&[Value::Float64(1.0)]).is_err());
+}
+
+#[test]
+fn incompatible_pairs_are_refused() {
+    let defs = definitions(&["temp", "pulse"]);
+    let other = definitions(&["temp", "pulse", "extra"]);
+    let bundle = Bundle::load(&bundle_bytes(&defs)).unwrap();
+    let err = Predictor::new(bundle, Snapshot::load(snapshot_bytes(&other)).unwrap()).unwrap_err();
+    assert!(matches!(err, Error::Incompatible { .. }), "{err}");
+    assert!(err.to_string().contains("its fields differ"), "{err}");
+}
+
+#[test]
+fn feast_shaped_reads_straight_from_a_snapshot() {
+    let defs = definitions(&["temp", "pulse"]);
+    let snapshot = Snapshot::load(snapshot_bytes(&defs)).unwrap();
+    let refs = [FeatureRef::parse("stats:pulse").unwrap()];
+    let entities = vec![(
+        "id".to_string(),
+        vec![KeyPart::Int64(1), KeyPart::Int64(2), KeyPart::Int64(5)],
+    )];
+    let cols = get_online_features(&snapshot, &refs, &entities, now()).unwrap();
+    let statuses: Vec<_> = cols[0].values.iter().map(|v| v.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            FeatureStatus::Present,
+            FeatureStatus::NullValue,
+            FeatureStatus::NotFound
+        ]
+    );
+    let unknown = [FeatureRef::parse("stats:nope").unwrap()];
+    assert!(matches!(
+        get_online_features(&snapshot, &unknown, &entities, now()),
+        Err(Error::Unknown { .. })
+    ));
+}
+
+proptest! {
+    #[test]
+    fn bundle_decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        prop_assert!(Bundle::load(&bytes).is_err());
+    }
+
+    #[test]
+    fn damaged_bundles_are_refused(at in any::<prop::sample::Index>(), bit in 0u8..8) {
+        let mut bytes = bundle_bytes(&definitions(&["temp", "pulse"]));
+        let at = at.index(bytes.len());
+        bytes[at] ^= 1 << bit;
+        prop_assert!(Bundle::load(&bytes).is_err());
+    }
+
+    #[test]
+    fn truncated_bundles_are_refused(cut in any::<prop::sample::Index>()) {
+        let bytes = bundle_bytes(&definitions(&["temp", "pulse"]));
+        let cut = cut.index(bytes.len());
+        let truncated = matches!(Bundle::load(&bytes[..cut]), Err(Error::Truncated { .. }));
+        prop_assert!(truncated);
+    }
+}
+
+/// Bundle bytes are deterministic: the same inputs give the same id.
+#[test]
+fn bundles_are_content_addressed() {
+    let defs = definitions(&["temp", "pulse"]);
+    let a = Bundle::load(&bundle_bytes(&defs)).unwrap();
+    let b = Bundle::load(&bundle_bytes(&defs)).unwrap();
+    assert_eq!(a.id(), b.id());
+    assert_eq!(a.contents().features.len(), 3);
+}
