@@ -40,6 +40,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod api;
 pub mod artifact;
 pub mod definition;
 pub mod error;

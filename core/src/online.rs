@@ -80,7 +80,7 @@ pub struct PredictionOutput {
 }
 
 /// Checks a single table row against the ttl at `now`.
-fn read_row(
+pub(crate) fn read_row(
     snapshot: &Snapshot,
     table: usize,
     row: Option<usize>,

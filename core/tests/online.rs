@@ -377,3 +377,220 @@ fn bundles_are_content_addressed() {
     assert_eq!(a.id(), b.id());
     assert_eq!(a.contents().features.len(), 3);
 }
+
+mod api {
+    use super::*;
+    use serde_json::{Value as Json, json};
+    use verge_core::api::{Api, Limits};
+
+    fn call(api: &Api, method: &str, path: &str, body: Json) -> (u16, Json) {
+        let r = api.handle(method, path, body.to_string().as_bytes(), now());
+        (r.status, serde_json::from_slice(&r.body).unwrap())
+    }
+
+    fn api() -> Api {
+        Api::new(
+            predictor(),
+            Limits {
+                max_body_bytes: 4096,
+                max_entities: 3,
+            },
+        )
+    }
+
+    #[test]
+    fn get_online_features_has_feasts_shape() {
+        let (status, body) = call(
+            &api(),
+            "POST",
+            "/get-online-features",
+            json!({"features": ["stats:pulse", "derived:excess"], "entities": {"id": [1, 2, 99]}, "request_context": {"ambient": [38.5, null, 1]}}),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["metadata"]["feature_names"],
+            json!(["id", "pulse", "excess"])
+        );
+        assert_eq!(body["results"][0]["values"], json!([1, 2, 99]));
+        assert_eq!(body["results"][1]["values"], json!([80.0, null, null]));
+        assert_eq!(
+            body["results"][1]["statuses"],
+            json!(["PRESENT", "NULL_VALUE", "NOT_FOUND"])
+        );
+        assert_eq!(
+            body["results"][1]["event_timestamps"][2],
+            json!("1970-01-01T00:00:00Z")
+        );
+        assert_eq!(body["results"][2]["values"], json!([0.5, null, null]));
+    }
+
+    #[test]
+    fn feature_service_and_full_names() {
+        let (status, body) = call(
+            &api(),
+            "POST",
+            "/get-online-features",
+            json!({"feature_service": "svc", "full_feature_names": true, "entities": {"id": [1], "ambient": [30]}}),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["metadata"]["feature_names"],
+            json!(["id", "stats__temp", "stats__pulse", "derived__excess"])
+        );
+    }
+
+    #[test]
+    fn predict_returns_probabilities_and_ids() {
+        let api = api();
+        let (status, body) = call(
+            &api,
+            "POST",
+            "/predict",
+            json!({"entities": {"id": [1]}, "request_context": {"ambient": [38.25]}}),
+        );
+        assert_eq!(status, 200, "{body}");
+        let by_hand = api
+            .predictor()
+            .predict(&[KeyPart::Int64(1)], &[Value::Float64(38.25)], now())
+            .unwrap();
+        let verge_core::pipeline::Prediction::Classes { probabilities, .. } = by_hand.prediction
+        else {
+            panic!()
+        };
+        assert_eq!(
+            body["predictions"][0]["probabilities"],
+            json!(probabilities)
+        );
+        assert_eq!(
+            body["bundle_id"],
+            json!(api.predictor().bundle().id().to_string())
+        );
+        assert_eq!(body["predictions"][0]["entity"], json!({"id": 1}));
+    }
+
+    #[test]
+    fn bad_requests_get_clear_4xx() {
+        let api = api();
+        let cases = [
+            ("POST", "/predict", "{not json", 400, "malformed JSON"),
+            ("POST", "/predict", "[1]", 400, "JSON object"),
+            (
+                "POST",
+                "/predict",
+                r#"{"entities": {"id": ["1"]}}"#,
+                400,
+                "join key `id` is int64",
+            ),
+            (
+                "POST",
+                "/predict",
+                r#"{"entities": {"id": [1, 2, 3, 4]}}"#,
+                413,
+                "limit is 3",
+            ),
+            (
+                "POST",
+                "/predict",
+                r#"{"entities": {"nope": [1]}}"#,
+                400,
+                "unknown entity key",
+            ),
+            (
+                "POST",
+                "/predict",
+                r#"{"entities": {"id": [1], "ambient": [1, 2]}}"#,
+                400,
+                "other columns have",
+            ),
+            (
+                "POST",
+                "/predict",
+                r#"{"entities": {"id": []}}"#,
+                400,
+                "no rows",
+            ),
+            (
+                "POST",
+                "/predict",
+                r#"{"entities": {"id": [1]}, "extra": 1}"#,
+                400,
+                "unknown field `extra`",
+            ),
+            (
+                "POST",
+                "/get-online-features",
+                r#"{"features": ["stats:nope"], "entities": {"id": [1]}}"#,
+                400,
+                "unknown feature",
+            ),
+            (
+                "POST",
+                "/get-online-features",
+                r#"{"feature_service": "other", "entities": {"id": [1]}}"#,
+                400,
+                "serves `svc`",
+            ),
+            (
+                "POST",
+                "/get-online-features",
+                r#"{"features": [1], "entities": {"id": [1]}}"#,
+                400,
+                "view:field",
+            ),
+            ("GET", "/predict", "", 405, "not allowed"),
+            ("GET", "/nowhere", "", 404, "no route"),
+        ];
+        for (method, path, body, status, needle) in cases {
+            let r = api.handle(method, path, body.as_bytes(), now());
+            let text = String::from_utf8(r.body).unwrap();
+            assert_eq!(r.status, status, "{method} {path} {body}: {text}");
+            assert!(text.contains(needle), "{body}: {text}");
+        }
+        let deep = "[".repeat(10_000);
+        assert_eq!(
+            api.handle("POST", "/predict", deep.as_bytes(), now())
+                .status,
+            413
+        );
+        let big = format!(
+            "{{\"entities\": {{\"id\": [1]}}, \"now\": \"{}\"}}",
+            "x".repeat(5000)
+        );
+        assert_eq!(
+            api.handle("POST", "/predict", big.as_bytes(), now()).status,
+            413
+        );
+    }
+
+    #[test]
+    fn deep_json_is_refused_not_a_stack_overflow() {
+        let api = Api::new(
+            predictor(),
+            Limits {
+                max_body_bytes: 1 << 20,
+                max_entities: 3,
+            },
+        );
+        let deep = "[".repeat(100_000);
+        assert_eq!(
+            api.handle("POST", "/predict", deep.as_bytes(), now())
+                .status,
+            400
+        );
+    }
+
+    #[test]
+    fn health_and_version() {
+        let api = api();
+        assert_eq!(
+            call(&api, "GET", "/healthz", Json::Null),
+            (200, json!({"status": "ok"}))
+        );
+        let (status, body) = call(&api, "GET", "/version", Json::Null);
+        assert_eq!(status, 200);
+        assert_eq!(
+            body["snapshot_id"],
+            json!(api.predictor().snapshot().id().to_string())
+        );
+    }
+}

@@ -3,6 +3,9 @@
 //! The core has no clock; every "now" is passed in by the caller, so the same
 //! inputs always give the same outputs on the host and at the edge.
 
+pub mod rfc3339;
+
+use alloc::string::String;
 use core::fmt;
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +44,27 @@ impl Timestamp {
     #[must_use]
     pub const fn as_micros(self) -> i64 {
         self.0
+    }
+
+    /// Parses RFC 3339 (or a naive `YYYY-MM-DD[ HH:MM:SS[.ffffff]]`, taken as UTC).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use verge_core::Timestamp;
+    /// let t = Timestamp::parse_rfc3339("2021-06-25T16:36:27Z").unwrap();
+    /// assert_eq!(t, Timestamp::from_secs(1_624_638_987));
+    /// assert_eq!(t.to_rfc3339(), "2021-06-25T16:36:27Z");
+    /// ```
+    #[must_use]
+    pub fn parse_rfc3339(text: &str) -> Option<Timestamp> {
+        rfc3339::parse_timestamp(text).map(Timestamp)
+    }
+
+    /// Formats as RFC 3339 in UTC with `Z`.
+    #[must_use]
+    pub fn to_rfc3339(self) -> String {
+        rfc3339::format_micros(self.0)
     }
 
     /// `self - other` as a duration, saturating at the ends of `i64`.

@@ -1,0 +1,206 @@
+//! The HTTP API's JSON, in one place for every face.
+//!
+//! The Cloudflare Worker, the browser runtime, the raw Wasm ABI, `verge serve` and
+//! the CLI all answer requests by calling [`Api::handle`] (or the functions under
+//! it), so the same request gives byte-identical JSON everywhere. The shapes follow
+//! Feast's feature server; `docs/http.md` documents them.
+//!
+//! | route | body | answer |
+//! |---|---|---|
+//! | `POST /get-online-features` | `features` or `feature_service`, `entities` | Feast's `metadata.feature_names` + `results[]` |
+//! | `POST /predict` | `entities`, optional `request_context` | one prediction per entity |
+//! | `GET /healthz` | — | `{"status":"ok"}` |
+//! | `GET /version` | — | bundle, snapshot and registry ids |
+//!
+//! Errors are `{"error": {"status": N, "message": "..."}}` with status 400 for a
+//! bad request, 404 for an unknown route, 405 for a wrong method, 413 for a body
+//! or batch over the limits, and 500 for a failure inside verge.
+
+mod request;
+mod response;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::online::Predictor;
+use crate::{Error, Timestamp};
+
+pub use request::{OnlineRequest, PredictRequest};
+
+/// Limits on what one request may ask for.
+///
+/// | field | default | meaning |
+/// |---|---|---|
+/// | `max_body_bytes` | 1 MiB | larger bodies get 413 before parsing |
+/// | `max_entities` | 1000 | more entity rows in one request get 413 |
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Most entity rows in one request.
+    pub max_entities: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 1 << 20,
+            max_entities: 1000,
+        }
+    }
+}
+
+/// An HTTP answer: a status code and a JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status code.
+    pub status: u16,
+    /// JSON body (UTF-8).
+    pub body: Vec<u8>,
+}
+
+/// A failed request: the status to answer with and a message for the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status code.
+    pub status: u16,
+    /// What went wrong and what to do.
+    pub message: String,
+}
+
+impl ApiError {
+    /// A 400 with `message`.
+    #[must_use]
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError {
+            status: 400,
+            message: message.into(),
+        }
+    }
+
+    /// The error as a JSON response.
+    #[must_use]
+    pub fn into_response(self) -> Response {
+        let body =
+            serde_json::json!({ "error": { "status": self.status, "message": self.message } });
+        Response {
+            status: self.status,
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let status = match e {
+            Error::Request(_) | Error::Unknown { .. } | Error::Shape { .. } => 400,
+            _ => 500,
+        };
+        ApiError {
+            status,
+            message: format!("{e}"),
+        }
+    }
+}
+
+/// The API over one bundle + snapshot pair.
+#[derive(Debug, Clone)]
+pub struct Api {
+    predictor: Predictor,
+    limits: Limits,
+}
+
+impl Api {
+    /// Serves `predictor` within `limits`.
+    #[must_use]
+    pub fn new(predictor: Predictor, limits: Limits) -> Self {
+        Api { predictor, limits }
+    }
+
+    /// The pair being served.
+    #[must_use]
+    pub fn predictor(&self) -> &Predictor {
+        &self.predictor
+    }
+
+    /// The limits in force.
+    #[must_use]
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Answers one HTTP request. `now` is the request time, unless the body
+    /// overrides it with `"now"` (RFC 3339), which tests and replays use.
+    #[must_use]
+    pub fn handle(&self, method: &str, path: &str, body: &[u8], now: Timestamp) -> Response {
+        let path = path.split('?').next().unwrap_or(path);
+        let result = match (method, path) {
+            ("POST", "/get-online-features") => self.get_online_features(body, now),
+            ("POST", "/predict") => self.predict(body, now),
+            ("GET", "/healthz") => {
+                Ok(serde_json::to_vec(&serde_json::json!({ "status": "ok" })).unwrap_or_default())
+            }
+            ("GET", "/version") => Ok(self.version()),
+            (_, "/get-online-features" | "/predict" | "/healthz" | "/version") => Err(ApiError {
+                status: 405,
+                message: format!("{method} is not allowed on {path}"),
+            }),
+            _ => Err(ApiError {
+                status: 404,
+                message: format!(
+                    "no route {path}; routes are POST /get-online-features, POST /predict, GET /healthz, GET /version"
+                ),
+            }),
+        };
+        match result {
+            Ok(body) => Response { status: 200, body },
+            Err(e) => e.into_response(),
+        }
+    }
+
+    fn check_size(&self, body: &[u8]) -> Result<(), ApiError> {
+        if body.len() > self.limits.max_body_bytes {
+            return Err(ApiError {
+                status: 413,
+                message: format!(
+                    "request body is {} bytes; the limit is {}",
+                    body.len(),
+                    self.limits.max_body_bytes
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// `POST /get-online-features`: Feast's request and response.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError`] with 400 for malformed JSON, unknown features or entities of the
+    /// wrong type, 413 over the limits.
+    pub fn get_online_features(&self, body: &[u8], now: Timestamp) -> Result<Vec<u8>, ApiError> {
+        self.check_size(body)?;
+        let request = OnlineRequest::parse(body, &self.predictor, self.limits)?;
+        let now = request.now.unwrap_or(now);
+        response::online(&self.predictor, &request, now)
+    }
+
+    /// `POST /predict`: one prediction per entity row.
+    ///
+    /// # Errors
+    ///
+    /// As [`Api::get_online_features`].
+    pub fn predict(&self, body: &[u8], now: Timestamp) -> Result<Vec<u8>, ApiError> {
+        self.check_size(body)?;
+        let request = PredictRequest::parse(body, &self.predictor, self.limits)?;
+        let now = request.now.unwrap_or(now);
+        response::predict(&self.predictor, &request, now)
+    }
+
+    /// `GET /version`: the ids of what is being served.
+    #[must_use]
+    pub fn version(&self) -> Vec<u8> {
+        response::version(&self.predictor)
+    }
+}

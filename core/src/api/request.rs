@@ -1,0 +1,409 @@
+//! Parsing and checking request bodies against what the bundle and snapshot hold.
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use serde_json::Value as Json;
+
+use super::{ApiError, Limits};
+use crate::Timestamp;
+use crate::definition::FeatureRef;
+use crate::online::Predictor;
+use crate::value::{DType, KeyPart, Value};
+
+/// Where a requested feature is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// Feature `i` of the bundle's service (plain or on-demand).
+    Service(usize),
+    /// Field `column` of snapshot table `table`, outside the service.
+    Snapshot {
+        /// Snapshot table.
+        table: usize,
+        /// Field index.
+        column: usize,
+    },
+}
+
+/// A feature in the response: its reference, its output name and its source.
+#[derive(Debug, Clone)]
+pub(crate) struct Requested {
+    pub(crate) feature: FeatureRef,
+    pub(crate) source: Source,
+}
+
+/// The parts every request shares: entity rows, request data and `now`.
+#[derive(Debug, Clone)]
+pub(crate) struct Rows {
+    /// Join-key columns as given: name, dtype, values.
+    pub(crate) keys: Vec<(String, Vec<KeyPart>)>,
+    /// Request-data columns in the bundle's request order (null when not sent).
+    pub(crate) request: Vec<Vec<Value>>,
+    /// Number of entity rows.
+    pub(crate) len: usize,
+}
+
+impl Rows {
+    /// Row `i`'s values of the bundle's entity keys, in the bundle's order.
+    pub(crate) fn bundle_keys(
+        &self,
+        predictor: &Predictor,
+        i: usize,
+    ) -> Result<Vec<KeyPart>, ApiError> {
+        let mut out = Vec::new();
+        for k in &predictor.bundle().contents().entity_keys {
+            let (_, column) = self
+                .keys
+                .iter()
+                .find(|(name, _)| *name == k.name)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "`entities` needs join key `{}` for this model",
+                        k.name
+                    ))
+                })?;
+            out.push(
+                column
+                    .get(i)
+                    .cloned()
+                    .ok_or_else(|| ApiError::bad_request("ragged entity columns"))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Row `i`'s request data, in the bundle's request order.
+    pub(crate) fn request_row(&self, i: usize) -> Vec<Value> {
+        self.request
+            .iter()
+            .map(|c| c.get(i).cloned().unwrap_or(Value::Null))
+            .collect()
+    }
+}
+
+/// A parsed `POST /get-online-features` body.
+#[derive(Debug, Clone)]
+pub struct OnlineRequest {
+    pub(crate) features: Vec<Requested>,
+    pub(crate) full_feature_names: bool,
+    pub(crate) rows: Rows,
+    /// The `now` override, if the body gave one.
+    pub now: Option<Timestamp>,
+}
+
+/// A parsed `POST /predict` body.
+#[derive(Debug, Clone)]
+pub struct PredictRequest {
+    pub(crate) rows: Rows,
+    /// The `now` override, if the body gave one.
+    pub now: Option<Timestamp>,
+}
+
+fn parse_object(body: &[u8]) -> Result<serde_json::Map<String, Json>, ApiError> {
+    match serde_json::from_slice::<Json>(body) {
+        Ok(Json::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),
+        Err(e) => Err(ApiError::bad_request(format!("malformed JSON: {e}"))),
+    }
+}
+
+fn check_keys(map: &serde_json::Map<String, Json>, allowed: &[&str]) -> Result<(), ApiError> {
+    for key in map.keys() {
+        if !allowed.contains(&key.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "unknown field `{key}`; allowed: {}",
+                allowed.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn parse_now(map: &serde_json::Map<String, Json>) -> Result<Option<Timestamp>, ApiError> {
+    match map.get("now") {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(s)) => Timestamp::parse_rfc3339(s)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_request(format!("`now` is not an RFC 3339 time: {s:?}"))),
+        Some(_) => Err(ApiError::bad_request("`now` must be an RFC 3339 string")),
+    }
+}
+
+/// Converts one JSON value to a value of `dtype` (JSON has one number type, so
+/// numbers convert between the numeric types when no precision is lost).
+pub(crate) fn json_to_value(json: &Json, dtype: DType) -> Option<Value> {
+    Some(match (json, dtype) {
+        (Json::Null, _) => Value::Null,
+        (Json::Bool(b), DType::Bool) => Value::Bool(*b),
+        (Json::Number(n), DType::Int64) => Value::Int64(n.as_i64()?),
+        (Json::Number(n), DType::Float64) => Value::Float64(n.as_f64()?),
+        (Json::Number(n), DType::Float32) => Value::Float32(n.as_f64()? as f32),
+        (Json::String(s), DType::String) => Value::String(s.clone()),
+        _ => return None,
+    })
+}
+
+fn describe(json: &Json) -> String {
+    let text = json.to_string();
+    if text.len() > 40 {
+        format!("{}…", text.chars().take(40).collect::<String>())
+    } else {
+        text
+    }
+}
+
+/// The declared type of a join key named `name`: the bundle's, else any snapshot view's.
+fn key_dtype(predictor: &Predictor, name: &str) -> Option<DType> {
+    let contents = predictor.bundle().contents();
+    contents
+        .entity_keys
+        .iter()
+        .find(|k| k.name == name)
+        .map(|k| k.dtype)
+        .or_else(|| {
+            predictor
+                .snapshot()
+                .meta()
+                .views
+                .iter()
+                .flat_map(|v| v.join_keys.iter())
+                .find(|k| k.name == name)
+                .map(|k| k.dtype)
+        })
+}
+
+fn parse_rows(
+    map: &serde_json::Map<String, Json>,
+    predictor: &Predictor,
+    limits: Limits,
+) -> Result<Rows, ApiError> {
+    let contents = predictor.bundle().contents();
+    let Some(Json::Object(entities)) = map.get("entities") else {
+        return Err(ApiError::bad_request(
+            "`entities` must be an object of join key → array of values",
+        ));
+    };
+    // Feast sends request data for on-demand views in `entities`; verge also takes `request_context`.
+    let mut columns: BTreeMap<&str, &Vec<Json>> = BTreeMap::new();
+    let context = match map.get("request_context") {
+        None | Some(Json::Null) => None,
+        Some(Json::Object(c)) => Some(c),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "`request_context` must be an object of field → array of values",
+            ));
+        }
+    };
+    for (name, values) in entities.iter().chain(context.into_iter().flatten()) {
+        let Json::Array(values) = values else {
+            return Err(ApiError::bad_request(format!(
+                "`{name}` must be an array of values, one per entity row"
+            )));
+        };
+        if columns.insert(name.as_str(), values).is_some() {
+            return Err(ApiError::bad_request(format!("`{name}` is given twice")));
+        }
+    }
+    let len = columns.values().next().map_or(0, |v| v.len());
+    if len == 0 {
+        return Err(ApiError::bad_request(
+            "`entities` has no rows; give at least one join key value",
+        ));
+    }
+    if len > limits.max_entities {
+        return Err(ApiError {
+            status: 413,
+            message: format!(
+                "{len} entity rows; the limit is {} per request",
+                limits.max_entities
+            ),
+        });
+    }
+    if let Some((name, v)) = columns.iter().find(|(_, v)| v.len() != len) {
+        return Err(ApiError::bad_request(format!(
+            "`{name}` has {} values but other columns have {len}",
+            v.len()
+        )));
+    }
+    let mut keys = Vec::new();
+    let mut request: Vec<Vec<Value>> = contents.request.iter().map(|_| Vec::new()).collect();
+    for (name, values) in &columns {
+        if let Some(i) = contents.request.iter().position(|f| f.name == *name) {
+            let dtype = contents.request[i].dtype;
+            for (row, json) in values.iter().enumerate() {
+                let value = json_to_value(json, dtype).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "request field `{name}` is {dtype}; row {row} has {}",
+                        describe(json)
+                    ))
+                })?;
+                request[i].push(value);
+            }
+        } else if let Some(dtype) = key_dtype(predictor, name) {
+            let mut parts = Vec::with_capacity(values.len());
+            for (row, json) in values.iter().enumerate() {
+                let part = match (json, dtype) {
+                    (Json::Number(n), DType::Int64) => n.as_i64().map(KeyPart::Int64),
+                    (Json::String(s), DType::String) => Some(KeyPart::String(s.clone())),
+                    _ => None,
+                };
+                parts.push(part.ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "join key `{name}` is {dtype}; row {row} has {}",
+                        describe(json)
+                    ))
+                })?);
+            }
+            keys.push((name.to_string(), parts));
+        } else {
+            let mut known: Vec<&str> = contents
+                .entity_keys
+                .iter()
+                .map(|k| k.name.as_str())
+                .collect();
+            known.extend(contents.request.iter().map(|f| f.name.as_str()));
+            return Err(ApiError::bad_request(format!(
+                "unknown entity key or request field `{name}`; known: {}",
+                known.join(", ")
+            )));
+        }
+    }
+    for column in &mut request {
+        if column.is_empty() {
+            column.resize(len, Value::Null);
+        }
+    }
+    Ok(Rows { keys, request, len })
+}
+
+impl OnlineRequest {
+    /// Parses and checks a `get-online-features` body.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError`] (400 or 413) naming the field at fault.
+    pub fn parse(
+        body: &[u8],
+        predictor: &Predictor,
+        limits: Limits,
+    ) -> Result<OnlineRequest, ApiError> {
+        let map = parse_object(body)?;
+        check_keys(
+            &map,
+            &[
+                "features",
+                "feature_service",
+                "entities",
+                "request_context",
+                "full_feature_names",
+                "now",
+            ],
+        )?;
+        let contents = predictor.bundle().contents();
+        let refs: Vec<FeatureRef> = match (map.get("features"), map.get("feature_service")) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "give `features` or `feature_service`, not both",
+                ));
+            }
+            (None, Some(Json::String(service))) => {
+                if *service != contents.service {
+                    return Err(ApiError::bad_request(format!(
+                        "unknown feature service `{service}`; this deployment serves `{}`",
+                        contents.service
+                    )));
+                }
+                contents
+                    .features
+                    .iter()
+                    .filter_map(|f| FeatureRef::parse(f.name()))
+                    .collect()
+            }
+            (Some(Json::Array(list)), None) => {
+                let mut refs = Vec::with_capacity(list.len());
+                for item in list {
+                    let r = item.as_str().and_then(FeatureRef::parse).ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "feature {} is not a \"view:field\" string",
+                            describe(item)
+                        ))
+                    })?;
+                    refs.push(r);
+                }
+                refs
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "give `features` (an array of \"view:field\") or `feature_service` (a name)",
+                ));
+            }
+        };
+        if refs.is_empty() {
+            return Err(ApiError::bad_request("`features` is empty"));
+        }
+        let mut features = Vec::with_capacity(refs.len());
+        for feature in refs {
+            let name = format!("{feature}");
+            let source = if let Some(i) = contents.features.iter().position(|f| f.name() == name) {
+                Source::Service(i)
+            } else {
+                let snapshot = predictor.snapshot();
+                let table = snapshot.table_index(&feature.view);
+                let column = table.and_then(|t| {
+                    snapshot.meta().views[t]
+                        .fields
+                        .iter()
+                        .position(|f| f.name == feature.field)
+                });
+                match (table, column) {
+                    (Some(table), Some(column)) => Source::Snapshot { table, column },
+                    _ => {
+                        let known: Vec<&str> = contents.features.iter().map(|f| f.name()).collect();
+                        return Err(ApiError::bad_request(format!(
+                            "unknown feature `{name}`; the service has: {}",
+                            known.join(", ")
+                        )));
+                    }
+                }
+            };
+            features.push(Requested { feature, source });
+        }
+        let full_feature_names = match map.get("full_feature_names") {
+            None | Some(Json::Null) => false,
+            Some(Json::Bool(b)) => *b,
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "`full_feature_names` must be true or false",
+                ));
+            }
+        };
+        Ok(OnlineRequest {
+            features,
+            full_feature_names,
+            rows: parse_rows(&map, predictor, limits)?,
+            now: parse_now(&map)?,
+        })
+    }
+}
+
+impl PredictRequest {
+    /// Parses and checks a `predict` body.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError`] (400 or 413) naming the field at fault.
+    pub fn parse(
+        body: &[u8],
+        predictor: &Predictor,
+        limits: Limits,
+    ) -> Result<PredictRequest, ApiError> {
+        let map = parse_object(body)?;
+        check_keys(&map, &["entities", "request_context", "now"])?;
+        Ok(PredictRequest {
+            rows: parse_rows(&map, predictor, limits)?,
+            now: parse_now(&map)?,
+        })
+    }
+}

@@ -1,0 +1,217 @@
+//! Rendering answers as JSON. Numbers print in their shortest round-trip form, so
+//! every face prints the same bytes for the same values.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use serde_json::{Map, Value as Json, json};
+
+use super::ApiError;
+use super::request::{OnlineRequest, PredictRequest, Source};
+use crate::Timestamp;
+use crate::artifact::FORMAT_VERSION;
+use crate::online::{FeatureValue, Predictor};
+use crate::pipeline::Prediction;
+use crate::value::{EntityKey, KeyPart, Value};
+
+/// A value as JSON; non-finite floats become null (JSON has no NaN).
+pub(crate) fn value_to_json(value: &Value) -> Json {
+    match value {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Int64(i) => Json::from(*i),
+        Value::Float32(x) => {
+            serde_json::Number::from_f64(f64::from(*x)).map_or(Json::Null, Json::Number)
+        }
+        Value::Float64(x) => serde_json::Number::from_f64(*x).map_or(Json::Null, Json::Number),
+        Value::String(s) => Json::String(s.clone()),
+    }
+}
+
+fn key_to_json(part: &KeyPart) -> Json {
+    match part {
+        KeyPart::Int64(i) => Json::from(*i),
+        KeyPart::String(s) => Json::String(s.clone()),
+    }
+}
+
+/// Feast reports the epoch for values without a row.
+fn timestamp_json(ts: Option<Timestamp>) -> Json {
+    Json::String(ts.unwrap_or(Timestamp(0)).to_rfc3339())
+}
+
+fn to_bytes(json: &Json) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(json).map_err(|e| ApiError {
+        status: 500,
+        message: format!("cannot encode the answer: {e}"),
+    })
+}
+
+fn column(values: &[FeatureValue]) -> Json {
+    json!({
+        "values": values.iter().map(|v| value_to_json(&v.value)).collect::<Vec<_>>(),
+        "statuses": values.iter().map(|v| v.status.as_str()).collect::<Vec<_>>(),
+        "event_timestamps": values.iter().map(|v| timestamp_json(v.event_ts)).collect::<Vec<_>>(),
+    })
+}
+
+pub(crate) fn online(
+    predictor: &Predictor,
+    request: &OnlineRequest,
+    now: Timestamp,
+) -> Result<Vec<u8>, ApiError> {
+    let rows = &request.rows;
+    let snapshot = predictor.snapshot();
+    let mut names: Vec<String> = rows.keys.iter().map(|(name, _)| name.clone()).collect();
+    let mut results: Vec<Json> = rows
+        .keys
+        .iter()
+        .map(|(_, parts)| {
+            json!({
+                "values": parts.iter().map(key_to_json).collect::<Vec<_>>(),
+                "statuses": vec!["PRESENT"; parts.len()],
+                "event_timestamps": vec![timestamp_json(None); parts.len()],
+            })
+        })
+        .collect();
+    // Service features come from one read per row, computed once and shared.
+    let service_rows = if request
+        .features
+        .iter()
+        .any(|f| matches!(f.source, Source::Service(_)))
+    {
+        let mut all = Vec::with_capacity(rows.len);
+        for i in 0..rows.len {
+            all.push(predictor.read(
+                &rows.bundle_keys(predictor, i)?,
+                &rows.request_row(i),
+                now,
+            )?);
+        }
+        all
+    } else {
+        Vec::new()
+    };
+    for requested in &request.features {
+        let f = &requested.feature;
+        names.push(if request.full_feature_names {
+            format!("{}__{}", f.view, f.field)
+        } else {
+            f.field.clone()
+        });
+        let values: Vec<FeatureValue> = match requested.source {
+            Source::Service(i) => service_rows.iter().map(|r| r[i].clone()).collect(),
+            Source::Snapshot { table, column } => {
+                let meta = &snapshot.meta().views[table];
+                let mut key_columns = Vec::with_capacity(meta.join_keys.len());
+                for k in &meta.join_keys {
+                    let (_, values) = rows
+                        .keys
+                        .iter()
+                        .find(|(name, _)| *name == k.name)
+                        .ok_or_else(|| {
+                            ApiError::bad_request(format!(
+                                "feature `{f}` needs join key `{}` in `entities`",
+                                k.name
+                            ))
+                        })?;
+                    key_columns.push(values);
+                }
+                (0..rows.len)
+                    .map(|i| {
+                        let key = EntityKey(key_columns.iter().map(|c| c[i].clone()).collect());
+                        let row = snapshot.lookup(table, &key);
+                        crate::online::read_row(snapshot, table, row, column, meta.ttl, now)
+                    })
+                    .collect()
+            }
+        };
+        results.push(column(&values));
+    }
+    to_bytes(&json!({ "metadata": { "feature_names": names }, "results": results }))
+}
+
+pub(crate) fn prediction_json(prediction: &Prediction) -> Map<String, Json> {
+    let mut out = Map::new();
+    match prediction {
+        Prediction::Classes {
+            classes,
+            probabilities,
+            label,
+        } => {
+            out.insert(
+                "label".into(),
+                classes.get(*label).map_or(Json::Null, value_to_json),
+            );
+            out.insert(
+                "classes".into(),
+                Json::Array(classes.iter().map(value_to_json).collect()),
+            );
+            out.insert(
+                "probabilities".into(),
+                Json::Array(
+                    probabilities
+                        .iter()
+                        .map(|p| value_to_json(&Value::Float64(*p)))
+                        .collect(),
+                ),
+            );
+        }
+        Prediction::Value(v) => {
+            out.insert("value".into(), value_to_json(&Value::Float64(*v)));
+        }
+    }
+    out
+}
+
+pub(crate) fn predict(
+    predictor: &Predictor,
+    request: &PredictRequest,
+    now: Timestamp,
+) -> Result<Vec<u8>, ApiError> {
+    let rows = &request.rows;
+    let contents = predictor.bundle().contents();
+    let mut predictions = Vec::with_capacity(rows.len);
+    for i in 0..rows.len {
+        let keys = rows.bundle_keys(predictor, i)?;
+        let out = predictor.predict(&keys, &rows.request_row(i), now)?;
+        let mut item = Map::new();
+        let entity: Map<String, Json> = contents
+            .entity_keys
+            .iter()
+            .zip(&keys)
+            .map(|(k, v)| (k.name.clone(), key_to_json(v)))
+            .collect();
+        item.insert("entity".into(), Json::Object(entity));
+        item.extend(prediction_json(&out.prediction));
+        item.insert("features".into(), column(&out.features));
+        predictions.push(Json::Object(item));
+    }
+    to_bytes(&json!({
+        "model": contents.model,
+        "bundle_id": format!("{}", predictor.bundle().id()),
+        "snapshot_id": format!("{}", predictor.snapshot().id()),
+        "registry_id": format!("{}", contents.registry_id),
+        "feature_names": contents.features.iter().map(|f| f.name()).collect::<Vec<_>>(),
+        "predictions": predictions,
+    }))
+}
+
+pub(crate) fn version(predictor: &Predictor) -> Vec<u8> {
+    let contents = predictor.bundle().contents();
+    let meta = predictor.snapshot().meta();
+    let body = json!({
+        "model": contents.model,
+        "feature_service": contents.service,
+        "bundle_id": format!("{}", predictor.bundle().id()),
+        "snapshot_id": format!("{}", predictor.snapshot().id()),
+        "registry_id": format!("{}", contents.registry_id),
+        "snapshot_registry_id": format!("{}", meta.registry_id),
+        "snapshot_window_end": meta.window_end.to_rfc3339(),
+        "format_version": FORMAT_VERSION,
+        "verge_version": env!("CARGO_PKG_VERSION"),
+    });
+    serde_json::to_vec(&body).unwrap_or_default()
+}
