@@ -1,12 +1,25 @@
-//! verge-wasm: the core at the edge.
+//! verge-wasm: the core at the edge, with three faces over one code path.
 //!
-//! Status: this crate currently only proves that `verge-core` links into a
-//! `wasm32-unknown-unknown` cdylib. The raw C-ABI module, the wasm-bindgen browser
-//! package and the Cloudflare Worker are tracked by the edge issue and are not
-//! built yet; nothing here pretends otherwise.
+//! | face | module | built with | who runs it |
+//! |---|---|---|---|
+//! | raw C ABI, no imports | [`abi`] | default features | wasmtime (`verge verify`, `verge serve`), any Wasm runtime |
+//! | browser package | `browser` | `--features browser` + `wasm-bindgen --target web` | web pages |
+//! | Cloudflare Worker | `worker` | `--features worker` + `worker-build` | workerd / Cloudflare |
+//!
+//! Every face answers through [`verge_core::api::Api`], so the same request gives
+//! the same JSON everywhere.
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
-/// The format versions of the artifacts this module can load.
+extern crate alloc;
+
+#[cfg(not(any(feature = "browser", feature = "worker")))]
+pub mod abi;
+#[cfg(feature = "browser")]
+pub mod browser;
+#[cfg(feature = "worker")]
+pub mod worker;
+
+/// The artifact format version this module loads.
 pub use verge_core::artifact::FORMAT_VERSION;

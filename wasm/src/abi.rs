@@ -1,0 +1,1 @@
+//! The raw C ABI (being built).

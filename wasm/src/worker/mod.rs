@@ -1,0 +1,1 @@
+//! The Cloudflare Worker (being built).
