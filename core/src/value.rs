@@ -154,7 +154,7 @@ impl Value {
             (v, DType::Int64) => {
                 let x = v.as_f64()?;
                 // Only whole numbers inside i64's range convert without loss.
-                if x.fract() != 0.0
+                if libm::trunc(x) != x
                     || !(-9.223_372_036_854_775e18..9.223_372_036_854_775e18).contains(&x)
                 {
                     return None;
