@@ -8,11 +8,12 @@
 //!
 //! Every face answers through [`verge_core::api::Api`], so the same request gives
 //! the same JSON everywhere.
-#![no_std]
+//!
+//! This crate uses `std`: on `wasm32-unknown-unknown` it brings the allocator and
+//! imports nothing, so the raw module still instantiates with no imports. The
+//! `no_std` proof is `verge-core` built for `wasm32v1-none`.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
-
-extern crate alloc;
 
 #[cfg(not(any(feature = "browser", feature = "worker")))]
 pub mod abi;
