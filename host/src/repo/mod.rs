@@ -39,6 +39,8 @@ pub const CONFIG_FILE: &str = "verge.toml";
 /// Everything wrong with a `verge.toml`, one located message per problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
+    /// The file, as named in messages.
+    pub file: String,
     /// Each problem, starting with the file name.
     pub problems: Vec<String>,
 }
@@ -48,7 +50,7 @@ impl fmt::Display for ConfigError {
         match self.problems.as_slice() {
             [one] => f.write_str(one),
             many => {
-                write!(f, "{} problems:", many.len())?;
+                write!(f, "{}: {} problems:", self.file, many.len())?;
                 for p in many {
                     // Indent continuation lines (toml's snippets) under their bullet.
                     write!(f, "\n  - {}", p.replace('\n', "\n    "))?;
@@ -128,6 +130,7 @@ pub fn parse_str(text: &str, file: &str) -> Result<Definitions, ConfigError> {
             .map(|t| format!("{t}: "))
             .unwrap_or_default();
         ConfigError {
+            file: file.to_owned(),
             problems: vec![format!("{file}: {table}{}", e.to_string().trim_end())],
         }
     })?;
@@ -135,6 +138,7 @@ pub fn parse_str(text: &str, file: &str) -> Result<Definitions, ConfigError> {
     let mut defs = converter.convert(raw);
     if !converter.problems.is_empty() {
         return Err(ConfigError {
+            file: file.to_owned(),
             problems: converter.problems,
         });
     }
@@ -142,9 +146,11 @@ pub fn parse_str(text: &str, file: &str) -> Result<Definitions, ConfigError> {
     match defs.validate() {
         Ok(()) => Ok(defs),
         Err(verge_core::Error::Invalid(problems)) => Err(ConfigError {
+            file: file.to_owned(),
             problems: problems.iter().map(|p| format!("{file}: {p}")).collect(),
         }),
         Err(other) => Err(ConfigError {
+            file: file.to_owned(),
             problems: vec![format!("{file}: {other}")],
         }),
     }

@@ -186,3 +186,68 @@ fn optional(out: &mut String, key: &str, value: &str) {
         let _ = writeln!(out, "{key} = {}", quote(value));
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::repo::parse_str;
+
+    #[test]
+    fn rendering_the_init_repository_parses_back_equal() {
+        let defs = parse_str(include_str!("../cli/init/verge.toml"), "verge.toml").unwrap();
+        let text = to_toml(&defs);
+        assert_eq!(parse_str(&text, "rendered").unwrap(), defs, "{text}");
+    }
+
+    #[test]
+    fn awkward_strings_and_every_option_round_trip() {
+        let text = r#"
+project = "p \"quoted\" \\ back"
+[[entity]]
+name = "e"
+join_keys = ["k"]
+[[source]]
+name = "s"
+path = "data/x.sqlite"
+table = "t"
+timestamp_field = "ts"
+field_mapping = { "Weird Name" = "k", "a'b" = "v" }
+[[feature_view]]
+name = "v"
+entities = ["e"]
+source = "s"
+ttl = "1h30m"
+online = false
+fields = [{ name = "v", dtype = "float32" }]
+description = "line one\nline two"
+tags = { "with space" = "x" }
+[[feature_service]]
+name = "fs"
+features = ["v:v"]
+[[model]]
+name = "m"
+feature_service = "fs"
+label = "y"
+impute = "constant"
+impute_value = -1.5
+scale = "minmax"
+encode = "ordinal"
+estimator = "logistic_regression"
+c = 0.25
+max_iter = 7
+[[model]]
+name = "m2"
+feature_service = "fs"
+label = "y"
+estimator = "linear_regression"
+"#;
+        let defs = parse_str(text, "verge.toml").unwrap();
+        let rendered = to_toml(&defs);
+        assert_eq!(
+            parse_str(&rendered, "rendered").unwrap(),
+            defs,
+            "{rendered}"
+        );
+    }
+}
