@@ -2,6 +2,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
+//! | [`artifacts`] | bundles and snapshots on disk: content-addressed files and refs |
 //! | [`repo`] | the feature repository: parsing `verge.toml` into core definitions |
 //! | [`store`] | the registry on disk: immutable objects and compare-and-swap refs |
 //! | [`source`] | reading CSV, Parquet and SQLite sources into Arrow record batches |
@@ -11,6 +12,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod artifacts;
 pub mod cli;
 pub mod historical;
 pub mod repo;
