@@ -9,6 +9,8 @@ use super::output::{change_json, counts_text, id_json, print_json};
 use super::{Ctx, ExitStatus};
 use crate::store::apply::{Applied, ApplyOptions, apply, now};
 
+/// Record verge.toml as a new registry version and print its id.
+///
 /// Validate `verge.toml` and record it as a new, immutable registry version whose
 /// parent is the current head; print its id. If nothing changed, nothing is
 /// written and the head's id is printed.
@@ -16,11 +18,10 @@ use crate::store::apply::{Applied, ApplyOptions, apply, now};
 /// When another `apply` moves the head first, this one fails with a conflict
 /// (exit 2) and writes nothing visible; run `verge plan` and apply again, or pass
 /// `--retry N` to re-apply on top of the new head automatically.
-///
-/// Examples:
-///   verge apply -m "add pulse to the vitals view"
-///   verge apply --expect-head 1a2b3c4d   # only if the head is still what `plan` showed
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  verge apply -m \"add pulse to the vitals view\"\n  verge apply --expect-head 1a2b3c4d   # only if the head is still what `plan` showed"
+)]
 pub struct Apply {
     /// A message recorded with the version, shown by `verge registry log`.
     #[arg(short, long, default_value = "")]

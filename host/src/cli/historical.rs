@@ -11,6 +11,8 @@ use super::{Ctx, ExitStatus};
 use crate::historical::{HistoricalOptions, historical};
 use crate::table_io::{read_entity_table, write_table};
 
+/// Build a point-in-time correct training set.
+///
 /// Join features onto an entity table as they were known at each row's time.
 ///
 /// For every entity row (join keys + event time), each feature view contributes
@@ -18,12 +20,10 @@ use crate::table_io::{read_entity_table, write_table};
 /// on ties), or nulls when there is none. Output has one row per input row, in
 /// order, with every input column (labels, request data) carried through.
 /// Definitions come from the registry head, so run `verge apply` first.
-///
-/// Examples:
-///   verge historical --entities entities.csv --service surgery_v1 -o training.csv
-///   verge historical --entities entities.parquet --features horse_vitals:pulse,derived:fever \
-///       -o training.parquet --full-feature-names
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  verge historical --entities entities.csv --service surgery_v1 -o training.csv\n  verge historical --entities entities.parquet --features horse_vitals:pulse,derived:fever \\\n      -o training.parquet --full-feature-names"
+)]
 #[command(group(ArgGroup::new("which").required(true).args(["service", "features"])))]
 pub struct Historical {
     /// Entity table (.csv or .parquet): join keys, an event-time column, anything else.

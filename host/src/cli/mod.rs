@@ -6,6 +6,7 @@
 //! humans goes to stderr and `--quiet` silences it.
 
 pub mod apply;
+pub mod example;
 pub mod historical;
 pub mod init;
 pub mod output;
@@ -55,20 +56,20 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The subcommands.
+/// The subcommands: each variant runs the type it holds (see its docs).
+// Variants carry no doc comments on purpose: clap would use them as the
+// command's help and hide the richer help (with examples) on each type.
+#[allow(missing_docs)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create a small working feature repository with sample data.
     Init(init::Init),
-    /// Show what `apply` would create, update and delete.
     Plan(plan::Plan),
-    /// Record the definitions in `verge.toml` as a new registry version.
     Apply(apply::Apply),
-    /// Inspect registry versions: log, show, diff.
     #[command(subcommand)]
     Registry(registry::Registry),
-    /// Build a point-in-time correct training set.
     Historical(historical::Historical),
+    #[command(subcommand)]
+    Example(example::Example),
 }
 
 /// How a command ended when it did not fail outright.
@@ -157,6 +158,7 @@ impl Cli {
             Command::Apply(c) => c.run(&ctx),
             Command::Registry(c) => c.run(&ctx),
             Command::Historical(c) => c.run(&ctx),
+            Command::Example(c) => c.run(&ctx),
         }
     }
 }

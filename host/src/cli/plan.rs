@@ -11,14 +11,14 @@ use verge_core::registry::diff;
 use super::output::{change_json, id_json, print_json, write_changes};
 use super::{Ctx, ExitStatus};
 
+/// Show what `apply` would create, update and delete.
+///
 /// Compare `verge.toml` with the registry head and list the objects `apply`
 /// would create (+), update (~) and delete (-).
-///
-/// Examples:
-///   verge plan
-///   verge plan --check    # exit 1 when there are changes (for CI)
-///   verge plan --json
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  verge plan\n  verge plan --check    # exit 1 when there are changes (for CI)\n  verge plan --json"
+)]
 pub struct Plan {
     /// Exit with code 1 when `apply` would change anything.
     #[arg(long)]

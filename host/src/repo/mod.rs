@@ -155,3 +155,7 @@ pub fn parse_str(text: &str, file: &str) -> Result<Definitions, ConfigError> {
         }),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

@@ -24,17 +24,17 @@ const FILES: [(&str, &str); 4] = [
     ),
 ];
 
+/// Create a small working feature repository with sample data.
+///
 /// Create a small working feature repository in DIR: a verge.toml declaring an
 /// entity, a CSV source, a feature view, an on-demand view, a feature service and
 /// a model, sample data, and an entity table for `historical`.
 ///
 /// DIR is created if needed and must be empty.
-///
-/// Examples:
-///   verge init demo
-///   verge -C demo apply
-///   verge -C demo historical --entities entities.csv --service surgery_v1 -o training.csv
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  verge init demo\n  verge -C demo apply\n  verge -C demo historical --entities entities.csv --service surgery_v1 -o training.csv"
+)]
 pub struct Init {
     /// The directory to create the repository in.
     #[arg(value_name = "DIR")]

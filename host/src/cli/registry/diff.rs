@@ -9,13 +9,14 @@ use verge_core::registry::diff;
 use super::super::output::{change_json, print_json, write_changes};
 use super::{Ctx, ExitStatus};
 
+/// List the objects that differ between two registry versions.
+///
 /// List the objects created (+), updated (~) and deleted (-) going from version
 /// FROM to version TO.
-///
-/// Examples:
-///   verge registry diff 1a2b3c4d HEAD
-///   verge registry diff 1a2b3c4d 9f8e7d6c --json
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  verge registry diff 1a2b3c4d HEAD\n  verge registry diff 1a2b3c4d 9f8e7d6c --json"
+)]
 pub struct Diff {
     /// The older version: an id, a unique prefix (4+ hex digits), or HEAD.
     pub from: String,

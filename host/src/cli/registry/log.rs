@@ -10,13 +10,12 @@ use verge_core::registry::diff;
 use super::super::output::{counts, counts_text, id_json, print_json, rfc3339};
 use super::{Ctx, ExitStatus};
 
+/// List registry versions, newest first.
+///
 /// List registry versions from the head back to the first: id, parent, time,
 /// change counts (+created ~updated -deleted) and message.
-///
-/// Examples:
-///   verge registry log
-///   verge registry log -n 5 --json
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  verge registry log\n  verge registry log -n 5 --json")]
 pub struct Log {
     /// Show at most N versions.
     #[arg(short = 'n', long, value_name = "N")]
@@ -70,13 +69,13 @@ impl Log {
         for (id, v, changes) in rows {
             let parent = v.parent.map_or_else(|| "-".repeat(12), |p| p.short());
             let message = v.message.lines().next().unwrap_or("");
-            writeln!(
-                out,
+            let line = format!(
                 "{}  parent {parent}  {}  {:<12}  {message}",
                 id.short(),
                 rfc3339(v.applied_at),
                 counts_text(&changes),
-            )?;
+            );
+            writeln!(out, "{}", line.trim_end())?;
         }
         Ok(ExitStatus::Success)
     }

@@ -11,14 +11,16 @@ use clap::Subcommand;
 
 use super::{Ctx, ExitStatus};
 
-/// The registry subcommands.
+/// Inspect registry versions: log, show, diff.
+///
+/// Every version ever applied stays readable. Versions are named by their id, a
+/// unique prefix of it (4+ hex digits), or HEAD.
+// Variants carry no doc comments so each command's own help (with examples) shows.
+#[allow(missing_docs)]
 #[derive(Debug, Subcommand)]
 pub enum Registry {
-    /// List registry versions, newest first.
     Log(log::Log),
-    /// Print one version's definitions (as verge.toml, or JSON).
     Show(show::Show),
-    /// List the objects that differ between two versions.
     Diff(diff::Diff),
 }
 

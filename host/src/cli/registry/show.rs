@@ -9,15 +9,15 @@ use super::super::output::{id_json, print_json, rfc3339};
 use super::{Ctx, ExitStatus};
 use crate::repo::render::to_toml;
 
+/// Print one registry version's definitions, old or new.
+///
 /// Print one registry version. The default output is a valid verge.toml (the
 /// version's metadata in `#` comments), so an old version can be restored with
 /// `verge registry show ID > verge.toml`.
-///
-/// Examples:
-///   verge registry show HEAD
-///   verge registry show 1a2b3c4d
-///   verge registry show 1a2b3c4d --json
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  verge registry show HEAD\n  verge registry show 1a2b3c4d\n  verge registry show 1a2b3c4d --json"
+)]
 pub struct Show {
     /// A version id, a unique prefix of one (4+ hex digits), or HEAD.
     #[arg(default_value = "HEAD")]
