@@ -78,13 +78,25 @@ impl Header {
     #[must_use]
     pub fn frame(kind: ArtifactKind, payload: &[u8]) -> alloc::vec::Vec<u8> {
         let mut out = alloc::vec::Vec::with_capacity(HEADER_LEN + payload.len());
-        out.extend_from_slice(&kind.magic());
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        out.extend_from_slice(&ContentId::of(payload).0);
+        out.resize(HEADER_LEN, 0);
         out.extend_from_slice(payload);
+        Header::frame_in_place(kind, &mut out);
         out
+    }
+
+    /// Fills in the header of `out`, whose first [`HEADER_LEN`] bytes are reserved
+    /// for it and whose rest is the payload: framing without copying the payload
+    /// (snapshots can be hundreds of megabytes). Does nothing to a buffer shorter
+    /// than a header.
+    pub fn frame_in_place(kind: ArtifactKind, out: &mut [u8]) {
+        let Some((head, payload)) = out.split_at_mut_checked(HEADER_LEN) else {
+            return;
+        };
+        head[0..4].copy_from_slice(&kind.magic());
+        head[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        head[6..8].copy_from_slice(&0u16.to_le_bytes());
+        head[8..16].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+        head[16..48].copy_from_slice(&ContentId::of(payload).0);
     }
 
     /// Reads the header of an artifact expected to be `kind` without hashing the

@@ -24,7 +24,7 @@ pub use snapshot::{
     Column, ColumnSegments, Segment, Snapshot, SnapshotMeta, ViewTable, ViewTableMeta, shard_of,
     view_fingerprint,
 };
-pub use snapshot_builder::{SnapshotBuilder, ViewBuilder};
+pub use snapshot_builder::{CellRef, ColumnSlot, SnapshotBuilder, ViewBuilder};
 
 /// The format version this build writes and reads, for every artifact kind.
 pub const FORMAT_VERSION: u16 = 1;
