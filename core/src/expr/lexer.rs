@@ -65,7 +65,7 @@ impl fmt::Display for Tok<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = match self {
             Tok::Int(i) => return write!(f, "number `{i}`"),
-            Tok::Float(x) => return write!(f, "number `{x}`"),
+            Tok::Float(x) => return write!(f, "number `{x:?}`"),
             Tok::Str(_) => "a string",
             Tok::Ident(name) => return write!(f, "name `{name}`"),
             Tok::Bool(true) => "`true`",
