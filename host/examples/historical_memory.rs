@@ -6,6 +6,12 @@
 //! cargo run --release -p verge-host --example historical_memory -- parquet # read Parquet + join
 //! ```
 //!
+//! In `parquet` mode the file is written first and the read + join is measured in
+//! a child process, so its peak memory is not the generator's.
+//!
+//! ```text
+//! ```
+//!
 //! Run each mode in its own process: VmHWM is a high-water mark for the process.
 #![allow(clippy::unwrap_used)]
 
@@ -26,7 +32,34 @@ fn peak_rss_mib() -> Option<f64> {
 }
 
 fn main() {
-    let parquet = std::env::args().nth(1).as_deref() == Some("parquet");
+    let mode = std::env::args().nth(1);
+    if mode.as_deref() == Some("parquet") {
+        // Write the file here, then measure reading and joining in a fresh process,
+        // so the high-water mark is not the generator's or the writer's.
+        let shape = data::Shape {
+            keys: 100_000,
+            rows_per_key: 10,
+            features: 20,
+            entity_rows: 0,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let source = data::source_batch(&shape, &mut data::Rng::new(42));
+        let path = dir.path().join("stats.parquet");
+        verge_host::table_io::write_table(&source, &path).unwrap();
+        println!(
+            "parquet file: {:.1} MiB; in memory: {:.1} MiB",
+            std::fs::metadata(&path).unwrap().len() as f64 / (1 << 20) as f64,
+            source.get_array_memory_size() as f64 / (1 << 20) as f64
+        );
+        drop(source);
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .arg("parquet-read")
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        std::process::exit(status.code().unwrap_or(2));
+    }
+    let parquet = mode.as_deref() == Some("parquet-read");
     let shape = data::Shape {
         keys: 100_000,
         rows_per_key: 10,
@@ -35,17 +68,11 @@ fn main() {
     };
     let options = HistoricalOptions::default();
     let features = data::feature_refs(&shape);
-    let mut rng = data::Rng::new(42);
-    let dir = tempfile::tempdir().unwrap();
-    let (defs, source, entities) = {
-        let source = data::source_batch(&shape, &mut rng);
-        let entities = data::entity_batch(&shape, &mut rng);
-        if parquet {
-            verge_host::table_io::write_table(&source, &dir.path().join("stats.parquet")).unwrap();
-        }
-        let defs = data::definitions(&shape, "stats.parquet", SourceFormat::Parquet);
-        (defs, if parquet { None } else { Some(source) }, entities)
-    };
+    let dir = std::path::PathBuf::from(std::env::args().nth(2).unwrap_or_default());
+    // Separate seeds, so both modes see the same source rows and entity rows.
+    let source = (!parquet).then(|| data::source_batch(&shape, &mut data::Rng::new(42)));
+    let entities = data::entity_batch(&shape, &mut data::Rng::new(7));
+    let defs = data::definitions(&shape, "stats.parquet", SourceFormat::Parquet);
     let data_mib =
         source.as_ref().map_or(0, |s| s.get_array_memory_size()) as f64 / (1 << 20) as f64;
     let before = peak_rss_mib().unwrap_or(f64::NAN);
@@ -54,7 +81,7 @@ fn main() {
         Some(source) => historical_with(&defs, &entities, &features, &options, |_, _| {
             Ok(source.clone())
         }),
-        None => historical(&defs, dir.path(), &entities, &features, &options),
+        None => historical(&defs, &dir, &entities, &features, &options),
     }
     .unwrap();
     let elapsed = started.elapsed();

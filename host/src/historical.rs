@@ -10,7 +10,8 @@
 //!   of zero means no lower bound); with `filter_by_created`, also `created_ts <= t`;
 //! - the winner is the candidate with the greatest `(event_ts, created_ts)`. A
 //!   source without a created-timestamp column compares equal on it; a null created
-//!   timestamp compares lowest (and passes `filter_by_created`). On a complete tie
+//!   timestamp compares lowest (and passes `filter_by_created`, which does nothing
+//!   for a source without created timestamps). On a complete tie
 //!   the row appearing **last** in the source wins — the latest write;
 //! - the winner's values are returned as stored: a null stays null, nothing is
 //!   filled in from older rows; with no candidate every field of the view is null;

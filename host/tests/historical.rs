@@ -658,3 +658,81 @@ fn end_to_end_from_files() {
         "(b's only row is at {b_time})"
     );
 }
+
+/// On-demand features read request columns from the entity table and the joined
+/// values of their source views, row by row, through the core's evaluator.
+#[test]
+fn on_demand_features_use_request_data_and_joined_values() {
+    use verge_core::definition::{OnDemandFeatureView, OnDemandField};
+    use verge_core::expr::Program;
+
+    let case = simple_case(
+        vec![row(1, 1, None, 1.5), row(2, 1, None, 0.0)],
+        0,
+        &[(1, 2), (2, 2), (3, 2), (1, 0)],
+        false,
+    );
+    let mut defs = defs(&case);
+    let mut odfv = OnDemandFeatureView {
+        name: "od".into(),
+        sources: vec!["va".into()],
+        request: vec![Field::new("bonus", DType::Float64)],
+        fields: vec![],
+    };
+    let schema = odfv.input_schema(&defs.feature_views).unwrap();
+    for (name, text, dtype) in [
+        ("boosted", "f + bonus", DType::Float64),
+        ("missing", "is_null(g)", DType::Bool),
+    ] {
+        let program = Program::compile(text, &schema).unwrap();
+        odfv.fields.push(OnDemandField {
+            name: name.into(),
+            dtype,
+            program,
+        });
+    }
+    defs.on_demand_views = vec![odfv];
+    defs.validate().unwrap();
+
+    let mut entities = entity_batch(&case);
+    let bonus: ArrayRef = Arc::new(arrow_array::Int64Array::from(vec![
+        Some(10),
+        Some(20),
+        Some(30),
+        None,
+    ]));
+    let mut columns: Vec<(String, ArrayRef)> = entities
+        .schema()
+        .fields()
+        .iter()
+        .zip(entities.columns())
+        .map(|(f, c)| (f.name().clone(), Arc::clone(c)))
+        .collect();
+    columns.push(("bonus".into(), bonus));
+    entities = RecordBatch::try_from_iter(columns).unwrap();
+
+    let a = source_batch(KeyKind::Int, &case.a, true);
+    // Only on-demand outputs are requested: the source view is joined for them
+    // but its fields are not output.
+    let features = [
+        FeatureRef::parse("od:boosted").unwrap(),
+        FeatureRef::parse("od:missing").unwrap(),
+    ];
+    let out = historical_with(
+        &defs,
+        &entities,
+        &features,
+        &HistoricalOptions::default(),
+        |_, _| Ok(a.clone()),
+    )
+    .unwrap();
+    assert_eq!(out.num_columns(), entities.num_columns() + 2);
+    assert_eq!(
+        out.column_by_name("boosted").unwrap().as_ref(),
+        &arrow_array::Float64Array::from(vec![Some(11.5), Some(20.0), None, None]) as &dyn Array
+    );
+    assert_eq!(
+        out.column_by_name("missing").unwrap().as_ref(),
+        &arrow_array::BooleanArray::from(vec![false, false, true, true]) as &dyn Array
+    );
+}

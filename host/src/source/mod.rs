@@ -132,9 +132,11 @@ pub fn read_source(
         SourceFormat::Sqlite { table } => sqlite::read(&path, table, &place, &wanted, resolve)?,
     };
 
-    let event = keys.len();
+    let event = columns
+        .get(keys.len())
+        .with_context(|| format!("{place}: internal: the reader returned too few columns"))?;
     require_no_nulls(
-        columns[event].as_ref(),
+        event.as_ref(),
         Origin {
             place: &place,
             column: &source.timestamp_field,

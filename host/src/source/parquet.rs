@@ -40,8 +40,12 @@ pub(super) fn read(
     projected.sort_unstable();
     projected.dedup();
     let mask = ProjectionMask::roots(builder.parquet_schema(), projected.iter().copied());
+    // One batch for the whole file when it fits: no per-batch pieces to concatenate,
+    // so the peak stays near the size of the decoded columns.
+    let rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
     let reader = builder
         .with_projection(mask)
+        .with_batch_size(rows.clamp(1024, 1 << 24))
         .build()
         .with_context(|| format!("{place}: cannot read {}", path.display()))?;
 
