@@ -8,12 +8,14 @@
 //! | [`source`] | reading CSV, Parquet and SQLite sources into Arrow record batches |
 //! | [`table_io`] | reading entity tables and writing training sets (CSV / Parquet) |
 //! | [`historical`] | the point-in-time join that builds training sets |
+//! | [`example`] | building the bundled examples' data (the horse-colic SQLite source) |
 //! | [`cli`] | the `verge` subcommands |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod artifacts;
 pub mod cli;
+pub mod example;
 pub mod historical;
 pub mod repo;
 pub mod source;
