@@ -374,15 +374,19 @@ impl GaussianNb {
                 label = c;
             }
         }
-        let lse = logsumexp(out);
-        if !lse.is_finite() {
+        // `jll - logsumexp(jll)` as sklearn, but with the maximum subtracted from
+        // `jll` first: equal to it within an ulp of `max`, and still a distribution
+        // when the input is so extreme that the likelihoods differ by less than an
+        // ulp of their size (sklearn would return 1 for every class there).
+        let (max, rest) = logsumexp_parts(out);
+        if !max.is_finite() {
             return Err(Error::Eval(
                 "gaussian naive bayes: the input is so far from every class that all likelihoods underflow"
                     .into(),
             ));
         }
         for o in out.iter_mut() {
-            *o -= lse;
+            *o = (*o - max) - rest;
         }
         Ok(label)
     }
@@ -448,7 +452,7 @@ fn at(values: &[f64], j: usize) -> f64 {
 /// interleaved accumulators up to 128, and by halves (multiples of 8) beyond.
 /// Matching it keeps sklearn's row sums bit-identical for any feature count.
 pub(crate) fn numpy_sum(n: usize, term: impl Fn(usize) -> f64) -> f64 {
-    fn block(start: usize, n: usize, term: &dyn Fn(usize) -> f64) -> f64 {
+    fn block<F: Fn(usize) -> f64>(start: usize, n: usize, term: &F) -> f64 {
         if n < 8 {
             // numpy starts from -0.0 so that a sum of -0.0s stays -0.0.
             let mut res = -0.0;
@@ -487,7 +491,14 @@ pub(crate) fn numpy_sum(n: usize, term: impl Fn(usize) -> f64) -> f64 {
 /// `log Σ exp(a)` as sklearn's `_logsumexp`: shift by the maximum, leave the
 /// maximal terms out of the sum and add them back through `log1p` and `log(m)`,
 /// which is exact when one class dominates.
+#[cfg(test)]
 pub(crate) fn logsumexp(a: &[f64]) -> f64 {
+    let (max, rest) = logsumexp_parts(a);
+    rest + max
+}
+
+/// `(max, log Σ exp(a - max))`, the two parts of [`logsumexp`] before they are added.
+pub(crate) fn logsumexp_parts(a: &[f64]) -> (f64, f64) {
     let max = a.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let m = a.iter().filter(|&&v| v == max).count() as f64;
     let shift = if max.is_finite() { max } else { 0.0 };
@@ -498,7 +509,7 @@ pub(crate) fn logsumexp(a: &[f64]) -> f64 {
         }
     }
     let s = if s == 0.0 { s } else { s / m };
-    libm::log1p(s) + libm::log(m) + max
+    (max, libm::log1p(s) + libm::log(m))
 }
 
 #[cfg(test)]
@@ -577,6 +588,18 @@ mod tests {
         assert_eq!(m.predict(&[0.3]).unwrap(), &Value::Int64(0));
         assert!(matches!(m.predict(&[f64::NAN]), Err(Error::Eval(_))));
         assert!(matches!(m.predict(&[1.0, 2.0]), Err(Error::Shape { .. })));
+    }
+
+    #[test]
+    fn extreme_input_still_gives_a_distribution() {
+        // Pinned from proptest: at |x| ~ 5e17 the log-likelihoods of both classes
+        // round to the same number; `jll - logsumexp(jll)` would give [1, 1].
+        let x = Matrix::from_rows(&[vec![0.0], vec![1.0], vec![3.0], vec![5.0]]).unwrap();
+        let m = GaussianNbParams::new()
+            .fit(&x, &labels(&[0, 0, 1, 1]))
+            .unwrap();
+        let p = m.predict_proba(&[-5.290_886_363_787_5e17]).unwrap();
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-15, "{p:?}");
     }
 
     #[test]
