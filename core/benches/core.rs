@@ -2,6 +2,7 @@
 //!
 //! Run: `cargo bench -p verge-core --bench core`. The size ratio against the raw
 //! data (f32 values + i64 keys + i64 timestamps) is printed before the timings.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::hint::black_box;
 
@@ -41,7 +42,7 @@ fn big_snapshot() -> Vec<u8> {
         for v in &mut values {
             let r = rng.next();
             // About 5% nulls, as in the benchmark data.
-            *v = if r % 20 == 0 {
+            *v = if r.is_multiple_of(20) {
                 Value::Null
             } else {
                 Value::Float32((r >> 40) as f32 / 1e3)

@@ -1,5 +1,6 @@
 //! The online path end to end in the core: definitions → fitted pipeline → bundle
 //! bytes + snapshot bytes → Predictor, checked against the pipeline run by hand.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use proptest::prelude::*;
 use verge_core::artifact::{

@@ -1,4 +1,5 @@
 //! Snapshot codec: round trips, lookups against a plain map, hostile bytes, golden bytes.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::collections::BTreeMap;
 
