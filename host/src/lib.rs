@@ -8,6 +8,7 @@
 //! | [`source`] | reading CSV, Parquet and SQLite sources into Arrow record batches |
 //! | [`table_io`] | reading entity tables and writing training sets (CSV / Parquet) |
 //! | [`historical`] | the point-in-time join that builds training sets |
+//! | [`materialize`] | online snapshots from sources, merged, sharded |
 //! | [`example`] | building the bundled examples' data (the horse-colic SQLite source) |
 //! | [`cli`] | the `verge` subcommands |
 #![forbid(unsafe_code)]
@@ -17,6 +18,7 @@ pub mod artifacts;
 pub mod cli;
 pub mod example;
 pub mod historical;
+pub mod materialize;
 pub mod repo;
 pub mod source;
 pub mod store;

@@ -23,6 +23,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::artifact::Snapshot;
 use crate::online::Predictor;
 use crate::{Error, Timestamp};
 
@@ -101,6 +102,68 @@ impl From<Error> for ApiError {
             status,
             message: format!("{e}"),
         }
+    }
+}
+
+/// `POST /get-online-features` against a snapshot alone, for callers without a
+/// model bundle (`verge get-online-features --snapshot S --features ...`).
+///
+/// Same request shape and the same JSON as [`Api::handle`] gives for plain
+/// snapshot features; `feature_service` and `request_context` need a bundle and
+/// are refused with 400. `now` is the read time unless the body gives `"now"`.
+///
+/// # Examples
+///
+/// ```
+/// use verge_core::api::{Limits, get_online_features_json};
+/// use verge_core::artifact::{Snapshot, SnapshotBuilder, ViewBuilder};
+/// use verge_core::definition::Field;
+/// use verge_core::{ContentId, DType, Duration, EntityKey, KeyPart, Timestamp, Value};
+///
+/// let mut view = ViewBuilder::new(
+///     "vitals",
+///     vec![Field::new("horse", DType::Int64)],
+///     vec![Field::new("pulse", DType::Int64)],
+///     Duration::ZERO,
+///     false,
+/// );
+/// view.push_row(&EntityKey::single(KeyPart::Int64(7)), Timestamp::from_secs(0), None, &[Value::Int64(60)])?;
+/// let bytes = SnapshotBuilder::new(ContentId::of(b"r"), Timestamp::MIN, Timestamp::from_secs(0))
+///     .with_view(view)
+///     .finish()?;
+/// let snapshot = Snapshot::load(bytes)?;
+/// let body = br#"{"features": ["vitals:pulse"], "entities": {"horse": [7, 8]}}"#;
+/// let answer = get_online_features_json(&snapshot, body, Timestamp::from_secs(0), Limits::default());
+/// assert_eq!(answer.status, 200);
+/// let text = String::from_utf8(answer.body).unwrap();
+/// assert!(text.contains(r#""values":[60,null],"statuses":["PRESENT","NOT_FOUND"]"#), "{text}");
+/// # Ok::<(), verge_core::Error>(())
+/// ```
+#[must_use]
+pub fn get_online_features_json(
+    snapshot: &Snapshot,
+    body: &[u8],
+    now: Timestamp,
+    limits: Limits,
+) -> Response {
+    let result = if body.len() > limits.max_body_bytes {
+        Err(ApiError {
+            status: 413,
+            message: format!(
+                "request body is {} bytes; the limit is {}",
+                body.len(),
+                limits.max_body_bytes
+            ),
+        })
+    } else {
+        OnlineRequest::parse_for_snapshot(body, snapshot, limits).and_then(|request| {
+            let now = request.now.unwrap_or(now);
+            response::online_from(snapshot, None, &request, now)
+        })
+    };
+    match result {
+        Ok(body) => Response { status: 200, body },
+        Err(e) => e.into_response(),
     }
 }
 

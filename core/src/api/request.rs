@@ -9,7 +9,8 @@ use serde_json::Value as Json;
 
 use super::{ApiError, Limits};
 use crate::Timestamp;
-use crate::definition::FeatureRef;
+use crate::artifact::Snapshot;
+use crate::definition::{FeatureRef, Field};
 use crate::online::Predictor;
 use crate::value::{DType, KeyPart, Value};
 
@@ -155,16 +156,13 @@ fn describe(json: &Json) -> String {
 }
 
 /// The declared type of a join key named `name`: the bundle's, else any snapshot view's.
-fn key_dtype(predictor: &Predictor, name: &str) -> Option<DType> {
-    let contents = predictor.bundle().contents();
-    contents
-        .entity_keys
+fn key_dtype(entity_keys: &[Field], snapshot: &Snapshot, name: &str) -> Option<DType> {
+    entity_keys
         .iter()
         .find(|k| k.name == name)
         .map(|k| k.dtype)
         .or_else(|| {
-            predictor
-                .snapshot()
+            snapshot
                 .meta()
                 .views
                 .iter()
@@ -180,6 +178,24 @@ fn parse_rows(
     limits: Limits,
 ) -> Result<Rows, ApiError> {
     let contents = predictor.bundle().contents();
+    parse_rows_for(
+        map,
+        &contents.entity_keys,
+        &contents.request,
+        predictor.snapshot(),
+        limits,
+    )
+}
+
+/// [`parse_rows`] against explicit entity keys and request fields (empty without a
+/// bundle), with the snapshot supplying any other join key's type.
+fn parse_rows_for(
+    map: &serde_json::Map<String, Json>,
+    entity_keys: &[Field],
+    request_fields: &[Field],
+    snapshot: &Snapshot,
+    limits: Limits,
+) -> Result<Rows, ApiError> {
     let Some(Json::Object(entities)) = map.get("entities") else {
         return Err(ApiError::bad_request(
             "`entities` must be an object of join key → array of values",
@@ -228,10 +244,10 @@ fn parse_rows(
         )));
     }
     let mut keys = Vec::new();
-    let mut request: Vec<Vec<Value>> = contents.request.iter().map(|_| Vec::new()).collect();
+    let mut request: Vec<Vec<Value>> = request_fields.iter().map(|_| Vec::new()).collect();
     for (name, values) in &columns {
-        if let Some(i) = contents.request.iter().position(|f| f.name == *name) {
-            let dtype = contents.request[i].dtype;
+        if let Some(i) = request_fields.iter().position(|f| f.name == *name) {
+            let dtype = request_fields[i].dtype;
             for (row, json) in values.iter().enumerate() {
                 let value = json_to_value(json, dtype).ok_or_else(|| {
                     ApiError::bad_request(format!(
@@ -241,7 +257,7 @@ fn parse_rows(
                 })?;
                 request[i].push(value);
             }
-        } else if let Some(dtype) = key_dtype(predictor, name) {
+        } else if let Some(dtype) = key_dtype(entity_keys, snapshot, name) {
             let mut parts = Vec::with_capacity(values.len());
             for (row, json) in values.iter().enumerate() {
                 let part = match (json, dtype) {
@@ -258,12 +274,13 @@ fn parse_rows(
             }
             keys.push((name.to_string(), parts));
         } else {
-            let mut known: Vec<&str> = contents
-                .entity_keys
-                .iter()
-                .map(|k| k.name.as_str())
-                .collect();
-            known.extend(contents.request.iter().map(|f| f.name.as_str()));
+            let mut known: Vec<&str> = entity_keys.iter().map(|k| k.name.as_str()).collect();
+            for k in snapshot.meta().views.iter().flat_map(|v| &v.join_keys) {
+                if !known.contains(&k.name.as_str()) {
+                    known.push(&k.name);
+                }
+            }
+            known.extend(request_fields.iter().map(|f| f.name.as_str()));
             return Err(ApiError::bad_request(format!(
                 "unknown entity key or request field `{name}`; known: {}",
                 known.join(", ")
@@ -383,6 +400,78 @@ impl OnlineRequest {
             features,
             full_feature_names,
             rows: parse_rows(&map, predictor, limits)?,
+            now: parse_now(&map)?,
+        })
+    }
+}
+
+impl OnlineRequest {
+    /// Parses a `get-online-features` body against a snapshot alone (no bundle):
+    /// `features` must name snapshot fields; there is no feature service and no
+    /// on-demand feature to compute.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError`] (400 or 413) naming the field at fault.
+    pub fn parse_for_snapshot(
+        body: &[u8],
+        snapshot: &Snapshot,
+        limits: Limits,
+    ) -> Result<OnlineRequest, ApiError> {
+        let map = parse_object(body)?;
+        check_keys(&map, &["features", "entities", "full_feature_names", "now"])?;
+        let Some(Json::Array(list)) = map.get("features") else {
+            return Err(ApiError::bad_request(
+                "give `features` (an array of \"view:field\"); a feature service needs a model bundle",
+            ));
+        };
+        if list.is_empty() {
+            return Err(ApiError::bad_request("`features` is empty"));
+        }
+        let mut features = Vec::with_capacity(list.len());
+        for item in list {
+            let feature = item.as_str().and_then(FeatureRef::parse).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "feature {} is not a \"view:field\" string",
+                    describe(item)
+                ))
+            })?;
+            let views = &snapshot.meta().views;
+            let Some(table) = snapshot.table_index(&feature.view) else {
+                let known: Vec<&str> = views.iter().map(|v| v.name.as_str()).collect();
+                return Err(ApiError::bad_request(format!(
+                    "unknown feature view `{}`; the snapshot holds: {}",
+                    feature.view,
+                    known.join(", ")
+                )));
+            };
+            let fields = &views[table].fields;
+            let Some(column) = fields.iter().position(|f| f.name == feature.field) else {
+                let known: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+                return Err(ApiError::bad_request(format!(
+                    "unknown feature `{feature}`; `{}` has: {}",
+                    feature.view,
+                    known.join(", ")
+                )));
+            };
+            features.push(Requested {
+                feature,
+                source: Source::Snapshot { table, column },
+            });
+        }
+        let full_feature_names = match map.get("full_feature_names") {
+            None | Some(Json::Null) => false,
+            Some(Json::Bool(b)) => *b,
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "`full_feature_names` must be true or false",
+                ));
+            }
+        };
+        Ok(OnlineRequest {
+            features,
+            full_feature_names,
+            rows: parse_rows_for(&map, &[], &[], snapshot, limits)?,
             now: parse_now(&map)?,
         })
     }

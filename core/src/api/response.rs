@@ -11,7 +11,7 @@ use serde_json::{Map, Value as Json, json};
 use super::ApiError;
 use super::request::{OnlineRequest, PredictRequest, Source};
 use crate::Timestamp;
-use crate::artifact::FORMAT_VERSION;
+use crate::artifact::{FORMAT_VERSION, Snapshot};
 use crate::online::{FeatureValue, Predictor};
 use crate::pipeline::Prediction;
 use crate::value::{EntityKey, KeyPart, Value};
@@ -62,8 +62,18 @@ pub(crate) fn online(
     request: &OnlineRequest,
     now: Timestamp,
 ) -> Result<Vec<u8>, ApiError> {
+    online_from(predictor.snapshot(), Some(predictor), request, now)
+}
+
+/// The online answer from `snapshot`, with `predictor` for service features (a
+/// request parsed without a bundle has none).
+pub(crate) fn online_from(
+    snapshot: &Snapshot,
+    predictor: Option<&Predictor>,
+    request: &OnlineRequest,
+    now: Timestamp,
+) -> Result<Vec<u8>, ApiError> {
     let rows = &request.rows;
-    let snapshot = predictor.snapshot();
     let mut names: Vec<String> = rows.keys.iter().map(|(name, _)| name.clone()).collect();
     let mut results: Vec<Json> = rows
         .keys
@@ -82,6 +92,10 @@ pub(crate) fn online(
         .iter()
         .any(|f| matches!(f.source, Source::Service(_)))
     {
+        let predictor = predictor.ok_or_else(|| ApiError {
+            status: 500,
+            message: "internal: a service feature without a bundle".into(),
+        })?;
         let mut all = Vec::with_capacity(rows.len);
         for i in 0..rows.len {
             all.push(predictor.read(
@@ -102,7 +116,16 @@ pub(crate) fn online(
             f.field.clone()
         });
         let values: Vec<FeatureValue> = match requested.source {
-            Source::Service(i) => service_rows.iter().map(|r| r[i].clone()).collect(),
+            Source::Service(i) => service_rows
+                .iter()
+                .map(|r| {
+                    r.get(i).cloned().unwrap_or(FeatureValue {
+                        value: Value::Null,
+                        status: crate::online::FeatureStatus::NotFound,
+                        event_ts: None,
+                    })
+                })
+                .collect(),
             Source::Snapshot { table, column } => {
                 let meta = &snapshot.meta().views[table];
                 let mut key_columns = Vec::with_capacity(meta.join_keys.len());

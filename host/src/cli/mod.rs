@@ -6,11 +6,16 @@
 //! humans goes to stderr and `--quiet` silences it.
 
 pub mod apply;
+pub mod build;
 pub mod example;
+pub mod get_online_features;
 pub mod historical;
 pub mod init;
+pub mod inspect;
+pub mod materialize;
 pub mod output;
 pub mod plan;
+pub mod predict;
 pub mod registry;
 
 use std::path::PathBuf;
@@ -68,6 +73,12 @@ pub enum Command {
     #[command(subcommand)]
     Registry(registry::Registry),
     Historical(historical::Historical),
+    Materialize(materialize::Materialize),
+    MaterializeIncremental(materialize::MaterializeIncremental),
+    GetOnlineFeatures(get_online_features::GetOnlineFeatures),
+    Predict(predict::Predict),
+    Build(build::Build),
+    Inspect(inspect::Inspect),
     #[command(subcommand)]
     Example(example::Example),
 }
@@ -158,6 +169,12 @@ impl Cli {
             Command::Apply(c) => c.run(&ctx),
             Command::Registry(c) => c.run(&ctx),
             Command::Historical(c) => c.run(&ctx),
+            Command::Materialize(c) => c.run(&ctx),
+            Command::MaterializeIncremental(c) => c.run(&ctx),
+            Command::GetOnlineFeatures(c) => c.run(&ctx),
+            Command::Predict(c) => c.run(&ctx),
+            Command::Build(c) => c.run(&ctx),
+            Command::Inspect(c) => c.run(&ctx),
             Command::Example(c) => c.run(&ctx),
         }
     }

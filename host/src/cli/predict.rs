@@ -1,0 +1,73 @@
+//! `verge predict`: the JSON `POST /predict` answers, from the command line.
+
+use clap::Args;
+use serde_json::Map;
+use verge_core::api::Api;
+
+use super::get_online_features::{
+    cli_limits, encode, entity_json, key_fields, load_bundle, load_snapshot, predictor,
+    print_answer, read_time, request_json,
+};
+use super::{Ctx, ExitStatus};
+use crate::materialize::LATEST;
+
+/// Predict for entities: online read + request data → on-demand features →
+/// fitted transforms → model, exactly as the edge does.
+///
+/// Prints the `/predict` JSON: per entity the label and class probabilities (or
+/// a value), the features with their statuses, and the bundle and snapshot ids.
+///
+/// Examples:
+///   verge predict --bundle model/surgical_lesion --entity hospital_number=530101
+///   verge predict --bundle 3fa1 --snapshot snapshot/latest --entity hospital_number=530101 \
+///       --now 2021-06-06T00:00:00Z
+#[derive(Debug, Args)]
+pub struct Predict {
+    /// The model bundle: a path, an id or unique prefix, or a ref (`model/NAME`).
+    #[arg(long, value_name = "B")]
+    pub bundle: String,
+    /// The snapshot: a path, an id or unique prefix, or a ref.
+    #[arg(long, value_name = "S", default_value = LATEST)]
+    pub snapshot: String,
+    /// An entity's join key value; repeat for a batch or for composite keys.
+    #[arg(long = "entity", value_name = "KEY=VALUE", required = true)]
+    pub entities: Vec<String>,
+    /// Request data for on-demand features; repeat per field and row.
+    #[arg(long = "request", value_name = "NAME=VALUE")]
+    pub requests: Vec<String>,
+    /// Evaluate TTLs at this time (RFC 3339, `now`, `now-1d`); default: now.
+    #[arg(long, value_name = "TS", allow_hyphen_values = true)]
+    pub now: Option<String>,
+}
+
+impl Predict {
+    /// Runs the command.
+    ///
+    /// # Errors
+    ///
+    /// Unreadable or incompatible artifacts, a bad time or value, or a request the
+    /// API refuses (its message is reported).
+    pub fn run(self, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
+        let now = read_time(self.now.as_deref())?;
+        let bundle = load_bundle(ctx, &self.bundle)?;
+        let snapshot = load_snapshot(ctx, &self.snapshot)?;
+        let contents = bundle.contents();
+        let mut body = Map::new();
+        body.insert(
+            "entities".into(),
+            entity_json(
+                &self.entities,
+                &key_fields(&contents.entity_keys, &snapshot),
+            )?,
+        );
+        if !self.requests.is_empty() {
+            body.insert(
+                "request_context".into(),
+                request_json(&self.requests, &contents.request)?,
+            );
+        }
+        let body: Vec<u8> = encode(&body)?;
+        let api = Api::new(predictor(bundle, snapshot)?, cli_limits());
+        print_answer(&api.handle("POST", "/predict", &body, now))
+    }
+}
