@@ -91,3 +91,62 @@ impl KeyIndex {
         None
     }
 }
+
+/// An index for tables keyed by one int64 join key, the common case: each slot
+/// holds the key itself next to its row, so a lookup touches one cache line of
+/// the index and never the key column.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IntIndex {
+    slots: Vec<(i64, u32)>,
+    mask: usize,
+}
+
+impl IntIndex {
+    /// An index for `rows` rows, at most half full (16 bytes a slot).
+    pub(crate) fn with_rows(rows: usize) -> Self {
+        let capacity = rows.saturating_mul(2).max(4).next_power_of_two();
+        IntIndex {
+            slots: vec![(0, EMPTY); capacity],
+            mask: capacity - 1,
+        }
+    }
+
+    fn start(&self, key: i64) -> usize {
+        let mut h = KeyHasher::default();
+        h.int(key);
+        (h.finish() as usize) & self.mask
+    }
+
+    /// Inserts `key` at `row`; returns the earlier row on a repeated key.
+    pub(crate) fn insert(&mut self, key: i64, row: u32) -> Result<(), u32> {
+        let mut i = self.start(key);
+        loop {
+            let (k, r) = self.slots[i];
+            if r == EMPTY {
+                self.slots[i] = (key, row);
+                return Ok(());
+            }
+            if k == key {
+                return Err(r);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// The row holding `key`.
+    #[inline]
+    pub(crate) fn find(&self, key: i64) -> Option<u32> {
+        let mut i = self.start(key);
+        for _ in 0..self.slots.len() {
+            let (k, r) = *self.slots.get(i)?;
+            if r == EMPTY {
+                return None;
+            }
+            if k == key {
+                return Some(r);
+            }
+            i = (i + 1) & self.mask;
+        }
+        None
+    }
+}

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::codec::decode_payload;
 use super::header::{ArtifactKind, Header};
-use super::index::{KeyHasher, KeyIndex};
+use super::index::{IntIndex, KeyHasher, KeyIndex};
 use crate::definition::Field;
 use crate::time::{Duration, Timestamp};
 use crate::value::{DType, EntityKey, KeyPart, Value};
@@ -183,6 +183,8 @@ pub struct ViewTable {
     created_ts: Option<Range<usize>>,
     columns: Vec<Column>,
     index: KeyIndex,
+    /// Set instead of `index` when the table has a single int64 join key.
+    ints: Option<IntIndex>,
 }
 
 impl ViewTable {
@@ -314,6 +316,12 @@ impl Snapshot {
         if key.parts().len() != t.keys.len() {
             return None;
         }
+        if let Some(ints) = &t.ints {
+            return match key.parts() {
+                [KeyPart::Int64(v)] => ints.find(*v).map(|r| r as usize),
+                _ => None,
+            };
+        }
         let mut hasher = KeyHasher::default();
         for part in key.parts() {
             match part {
@@ -335,19 +343,7 @@ impl Snapshot {
     #[inline]
     pub fn lookup_int(&self, table: usize, key: i64) -> Option<usize> {
         let t = self.tables.get(table)?;
-        let [col] = t.keys.as_slice() else {
-            return None;
-        };
-        if col.dtype != DType::Int64 {
-            return None;
-        }
-        let mut hasher = KeyHasher::default();
-        hasher.int(key);
-        t.index
-            .find(hasher.finish(), |row| {
-                self.int_at(&col.data, row as usize) == Some(key)
-            })
-            .map(|r| r as usize)
+        t.ints.as_ref()?.find(key).map(|r| r as usize)
     }
 
     /// The event timestamp of `row` in `table` (`Timestamp::MIN` if out of range).
@@ -695,7 +691,8 @@ fn check_table(
         event_ts,
         created_ts,
         columns,
-        index: KeyIndex::with_rows(rows),
+        index: KeyIndex::default(),
+        ints: None,
     };
     build_index(bytes, &mut table)
         .map_err(|row| malformed(&format!("view `{name}`: row {row} repeats an earlier key")))?;
@@ -712,22 +709,20 @@ fn build_index(bytes: &[u8], table: &mut ViewTable) -> core::result::Result<(), 
             |i: usize| u32::from_le_bytes(to_array(&bytes[col.offsets.start + i * 4..])) as usize;
         &bytes[col.data.start + off(row)..col.data.start + off(row + 1)]
     };
-    let mut index = core::mem::take(&mut table.index);
-    // Single integer keys are by far the most common: keep their loop tight.
+    // Single integer keys are by far the most common: they get their own index.
     if let [col] = table.keys.as_slice()
         && col.dtype == DType::Int64
     {
+        let mut ints = IntIndex::with_rows(table.rows);
         for row in 0..table.rows {
-            let key = read_int(&col.data, row);
-            let mut h = KeyHasher::default();
-            h.int(key);
-            index
-                .insert(h.finish(), row as u32, |other| {
-                    read_int(&col.data, other as usize) == key
-                })
+            ints.insert(read_int(&col.data, row), row as u32)
                 .map_err(|_| row as u32)?;
         }
-    } else {
+        table.ints = Some(ints);
+        return Ok(());
+    }
+    let mut index = KeyIndex::with_rows(table.rows);
+    {
         for row in 0..table.rows {
             let mut h = KeyHasher::default();
             for col in &table.keys {
