@@ -10,6 +10,7 @@
 //! | [`historical`] | the point-in-time join that builds training sets |
 //! | [`materialize`] | online snapshots from sources, merged, sharded |
 //! | [`example`] | building the bundled examples' data (the horse-colic SQLite source) |
+//! | [`wasm_runtime`] | the raw Wasm ABI module under wasmtime (`verify`, `serve`) |
 //! | [`cli`] | the `verge` subcommands |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -23,3 +24,4 @@ pub mod repo;
 pub mod source;
 pub mod store;
 pub mod table_io;
+pub mod wasm_runtime;

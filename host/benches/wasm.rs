@@ -1,0 +1,2 @@
+//! Wasm ABI benchmark (being written).
+fn main() {}

@@ -1,0 +1,337 @@
+//! The module's one piece of state: the loaded bundle and snapshot, the API over
+//! them, and the buffers the last answer and the last error live in.
+//!
+//! Everything here is safe Rust over byte slices; `abi.rs` turns host pointers into
+//! those slices (through [`super::memory`]) and results into return codes.
+
+use std::cell::RefCell;
+
+use serde_json::json;
+use verge_core::api::{Api, Limits};
+use verge_core::artifact::{Bundle, Snapshot};
+use verge_core::online::Predictor;
+use verge_core::pipeline::{Prediction, PredictionView, Scratch};
+use verge_core::{DType, Error, KeyPart, Timestamp, Value};
+
+use super::codes::{ERR_ARTIFACT, ERR_INCOMPATIBLE, ERR_INPUT, ERR_NOT_LOADED};
+
+/// A failed call: the code the export returns and the message `verge_last_error` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub(crate) code: i32,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(code: i32, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+fn artifact_failure(what: &str, e: &Error) -> Failure {
+    let code = match e {
+        Error::Incompatible { .. } => ERR_INCOMPATIBLE,
+        _ => ERR_ARTIFACT,
+    };
+    Failure::new(code, format!("cannot load the {what}: {e}"))
+}
+
+/// What is loaded, and the answer buffers.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    limits: Limits,
+    /// A bundle waiting for its snapshot (`None` once paired into `api`).
+    bundle: Option<Bundle>,
+    /// A snapshot waiting for its bundle (`None` once paired into `api`).
+    snapshot: Option<Snapshot>,
+    /// The pair being served.
+    api: Option<Api>,
+    /// The last answer (JSON), read by `verge_result_ptr/len`.
+    pub(crate) result: Vec<u8>,
+    /// Reused by the batch paths so a warm batch does not allocate per row.
+    scratch: Scratch,
+    row: Vec<Value>,
+    values: Vec<f64>,
+}
+
+thread_local! {
+    /// Wasm is single-threaded: one state per instance. (Natively, as in unit tests,
+    /// each thread gets its own.)
+    pub(crate) static STATE: RefCell<State> = RefCell::new(State::default());
+}
+
+impl State {
+    fn bundle(&self) -> Option<&Bundle> {
+        self.api
+            .as_ref()
+            .map(|a| a.predictor().bundle())
+            .or(self.bundle.as_ref())
+    }
+
+    fn api(&self) -> Result<&Api, Failure> {
+        self.api.as_ref().ok_or_else(|| {
+            let missing = match (&self.bundle, &self.snapshot) {
+                (None, None) => "a bundle and a snapshot",
+                (Some(_), None) => "a snapshot",
+                _ => "a bundle",
+            };
+            Failure::new(
+                ERR_NOT_LOADED,
+                format!("nothing to serve yet: load {missing} first (verge_load_bundle, verge_load_snapshot)"),
+            )
+        })
+    }
+
+    /// Loads a bundle. Paired with the snapshot already loaded, if any; a bundle the
+    /// snapshot does not fit is refused and the previous state kept.
+    pub(crate) fn load_bundle(&mut self, bytes: &[u8]) -> Result<(), Failure> {
+        let bundle = Bundle::load(bytes).map_err(|e| artifact_failure("bundle", &e))?;
+        let snapshot = match (&self.snapshot, &self.api) {
+            (Some(s), _) => Some(s.clone()),
+            (None, Some(api)) => Some(api.predictor().snapshot().clone()),
+            (None, None) => None,
+        };
+        match snapshot {
+            None => self.bundle = Some(bundle),
+            Some(snapshot) => self.pair(bundle, snapshot)?,
+        }
+        Ok(())
+    }
+
+    /// Loads a snapshot (or one shard of one), as [`State::load_bundle`] does a bundle.
+    pub(crate) fn load_snapshot(&mut self, bytes: Vec<u8>) -> Result<(), Failure> {
+        let snapshot = Snapshot::load(bytes).map_err(|e| artifact_failure("snapshot", &e))?;
+        let bundle = match (&self.bundle, &self.api) {
+            (Some(b), _) => Some(b.clone()),
+            (None, Some(api)) => Some(api.predictor().bundle().clone()),
+            (None, None) => None,
+        };
+        match bundle {
+            None => self.snapshot = Some(snapshot),
+            Some(bundle) => self.pair(bundle, snapshot)?,
+        }
+        Ok(())
+    }
+
+    fn pair(&mut self, bundle: Bundle, snapshot: Snapshot) -> Result<(), Failure> {
+        let predictor =
+            Predictor::new(bundle, snapshot).map_err(|e| artifact_failure("pair", &e))?;
+        self.api = Some(Api::new(predictor, self.limits));
+        self.bundle = None;
+        self.snapshot = None;
+        Ok(())
+    }
+
+    /// Drops everything loaded.
+    pub(crate) fn unload(&mut self) {
+        self.api = None;
+        self.bundle = None;
+        self.snapshot = None;
+    }
+
+    /// Sets the request limits (zero keeps a limit's current value).
+    pub(crate) fn set_limits(&mut self, max_body_bytes: usize, max_entities: usize) {
+        if max_body_bytes > 0 {
+            self.limits.max_body_bytes = max_body_bytes;
+        }
+        if max_entities > 0 {
+            self.limits.max_entities = max_entities;
+        }
+        if let Some(api) = self.api.take() {
+            let predictor = api.predictor().clone();
+            self.api = Some(Api::new(predictor, self.limits));
+        }
+    }
+
+    /// Answers one HTTP request into `result`; returns the status.
+    pub(crate) fn handle(
+        &mut self,
+        method: &[u8],
+        path: &[u8],
+        body: &[u8],
+        now: i64,
+    ) -> Result<u16, Failure> {
+        let method = std::str::from_utf8(method)
+            .map_err(|_| Failure::new(ERR_INPUT, "the method is not UTF-8"))?;
+        let path = std::str::from_utf8(path)
+            .map_err(|_| Failure::new(ERR_INPUT, "the path is not UTF-8"))?;
+        let response = self.api()?.handle(method, path, body, Timestamp(now));
+        self.result = response.body;
+        Ok(response.status)
+    }
+
+    /// Floats per row that the batch paths write: the class count, or 1 for a regressor.
+    pub(crate) fn output_width(&self) -> Result<usize, Failure> {
+        let bundle = self.bundle().ok_or_else(|| {
+            Failure::new(
+                ERR_NOT_LOADED,
+                "no bundle loaded: call verge_load_bundle first",
+            )
+        })?;
+        let estimator = bundle.contents().pipeline.estimator();
+        Ok(estimator.classes().map_or(1, <[Value]>::len))
+    }
+
+    /// The input width of [`State::score_batch`]: the service's feature count.
+    pub(crate) fn input_width(&self) -> Result<usize, Failure> {
+        let bundle = self.bundle().ok_or_else(|| {
+            Failure::new(
+                ERR_NOT_LOADED,
+                "no bundle loaded: call verge_load_bundle first",
+            )
+        })?;
+        Ok(bundle.contents().features.len())
+    }
+
+    /// Describes the loaded bundle as JSON into `result`.
+    pub(crate) fn model_info(&mut self) -> Result<(), Failure> {
+        let bundle = self.bundle().ok_or_else(|| {
+            Failure::new(
+                ERR_NOT_LOADED,
+                "no bundle loaded: call verge_load_bundle first",
+            )
+        })?;
+        let c = bundle.contents();
+        let field =
+            |f: &verge_core::definition::Field| json!({"name": f.name, "dtype": f.dtype.name()});
+        let classes = c.pipeline.estimator().classes().map(|cs| {
+            cs.iter()
+                .map(|v| match v {
+                    Value::Int64(i) => json!(i),
+                    Value::Bool(b) => json!(b),
+                    Value::String(s) => json!(s),
+                    Value::Float64(x) => json!(x),
+                    Value::Float32(x) => json!(f64::from(*x)),
+                    Value::Null => json!(null),
+                })
+                .collect::<Vec<_>>()
+        });
+        let info = json!({
+            "model": c.model,
+            "feature_service": c.service,
+            "bundle_id": format!("{}", bundle.id()),
+            "registry_id": format!("{}", c.registry_id),
+            "feature_names": c.features.iter().map(|f| f.name()).collect::<Vec<_>>(),
+            "entity_keys": c.entity_keys.iter().map(field).collect::<Vec<_>>(),
+            "request": c.request.iter().map(field).collect::<Vec<_>>(),
+            "classes": classes,
+            "outputs": c.pipeline.estimator().classes().map_or(1, <[Value]>::len),
+            "snapshot_loaded": self.api.is_some(),
+        });
+        self.result = serde_json::to_vec(&info)
+            .map_err(|e| Failure::new(super::codes::ERR_INTERNAL, format!("cannot encode: {e}")))?;
+        Ok(())
+    }
+
+    /// Scores `rows` rows of `cols` little-endian f64 features (NaN = missing) into
+    /// `out` (`rows × output_width` floats).
+    pub(crate) fn score_batch(
+        &mut self,
+        input: &[u8],
+        rows: usize,
+        cols: usize,
+        out: &mut Vec<f64>,
+    ) -> Result<(), Failure> {
+        let width = self.input_width()?;
+        if cols != width {
+            return Err(Failure::new(
+                ERR_INPUT,
+                format!("the model reads {width} features per row, got cols = {cols}"),
+            ));
+        }
+        let State {
+            api,
+            bundle,
+            scratch,
+            row,
+            ..
+        } = self;
+        let Some(bundle) = api
+            .as_ref()
+            .map(|a| a.predictor().bundle())
+            .or(bundle.as_ref())
+        else {
+            return Err(Failure::new(ERR_NOT_LOADED, "no bundle loaded"));
+        };
+        let pipeline = &bundle.contents().pipeline;
+        out.clear();
+        for (i, chunk) in input.chunks_exact(cols * 8).take(rows).enumerate() {
+            row.clear();
+            row.extend(chunk.chunks_exact(8).map(|b| {
+                let x = f64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+                if x.is_nan() {
+                    Value::Null
+                } else {
+                    Value::Float64(x)
+                }
+            }));
+            let view = pipeline
+                .predict_into(row, scratch)
+                .map_err(|e| Failure::new(ERR_INPUT, format!("row {i}: {e}")))?;
+            push_view(&view, out);
+        }
+        Ok(())
+    }
+
+    /// Predicts for `keys` (the bundle's single int64 join key) at `now`, writing
+    /// `n × output_width` floats into `out`; request fields are sent as null.
+    pub(crate) fn predict_batch_i64(
+        &mut self,
+        keys: &[u8],
+        now: i64,
+        out: &mut Vec<f64>,
+    ) -> Result<(), Failure> {
+        let api = self.api()?;
+        let predictor = api.predictor();
+        let contents = predictor.bundle().contents();
+        match contents.entity_keys.as_slice() {
+            [k] if k.dtype == DType::Int64 => {}
+            other => {
+                return Err(Failure::new(
+                    ERR_INPUT,
+                    format!(
+                        "verge_predict_batch_i64 needs a model with one int64 join key; this one has {}: use verge_predict_json",
+                        other
+                            .iter()
+                            .map(|k| format!("{} ({})", k.name, k.dtype))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+        let request = vec![Value::Null; contents.request.len()];
+        out.clear();
+        for (i, b) in keys.chunks_exact(8).enumerate() {
+            let key = i64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+            let p = predictor
+                .predict(&[KeyPart::Int64(key)], &request, Timestamp(now))
+                .map_err(|e| Failure::new(ERR_INPUT, format!("row {i} (key {key}): {e}")))?;
+            match p.prediction {
+                Prediction::Classes { probabilities, .. } => out.extend_from_slice(&probabilities),
+                Prediction::Value(v) => out.push(v),
+            }
+        }
+        Ok(())
+    }
+
+    /// A reusable float buffer for batch outputs (taken and given back by the caller).
+    pub(crate) fn take_values(&mut self) -> Vec<f64> {
+        std::mem::take(&mut self.values)
+    }
+
+    /// Gives back the buffer from [`State::take_values`].
+    pub(crate) fn put_values(&mut self, values: Vec<f64>) {
+        self.values = values;
+    }
+}
+
+fn push_view(view: &PredictionView<'_>, out: &mut Vec<f64>) {
+    match view {
+        PredictionView::Classes { probabilities, .. } => out.extend_from_slice(probabilities),
+        PredictionView::Value(v) => out.push(*v),
+    }
+}
