@@ -14,15 +14,18 @@ use verge_core::Timestamp;
 use super::{Ctx, ExitStatus};
 use crate::example::horse_colic::{self, Dataset};
 
+/// The command line that rebuilds the horse-colic example's data, shown in `--help`.
+const HORSE_COLIC_EXAMPLE: &str = "\
+Examples:
+  verge -C examples/horse-colic example horse-colic-db \\
+      --data data/horse-colic.data --test data/horse-colic.test \\
+      -o data/horse_colic.db --entities-out .";
+
 /// Build the data of a bundled example.
-///
-/// Examples:
-///   verge -C examples/horse-colic example horse-colic-db \
-///       --data data/horse-colic.data --test data/horse-colic.test \
-///       -o data/horse_colic.db --entities-out .
 // Variants carry no doc comments so each command's own help (with examples) shows.
 #[allow(missing_docs)]
 #[derive(Debug, Subcommand)]
+#[command(after_help = HORSE_COLIC_EXAMPLE)]
 pub enum Example {
     HorseColicDb(HorseColicDb),
 }
@@ -53,11 +56,8 @@ impl Example {
 /// DIR/holdout_entities.csv: `hospital_number,event_timestamp`, one line per
 /// labelled row at exactly its event time, so `verge historical` returns that
 /// very visit.
-///
-/// Examples:
-///   verge example horse-colic-db --data data/horse-colic.data \
-///       --test data/horse-colic.test -o data/horse_colic.db --entities-out .
 #[derive(Debug, Args)]
+#[command(after_help = HORSE_COLIC_EXAMPLE)]
 pub struct HorseColicDb {
     /// The UCI training file (`horse-colic.data`: 28 fields per row, `?` = missing).
     #[arg(long, value_name = "FILE")]
