@@ -9,6 +9,7 @@
 //! | [`table_io`] | reading entity tables and writing training sets (CSV / Parquet) |
 //! | [`historical`] | the point-in-time join that builds training sets |
 //! | [`materialize`] | online snapshots from sources, merged, sharded |
+//! | [`train`] | `verge train`: training sets, linfa estimators exported into core types, bundles |
 //! | [`example`] | building the bundled examples' data (the horse-colic SQLite source) |
 //! | [`wasm_runtime`] | the raw Wasm ABI module under wasmtime (`verify`, `serve`) |
 //! | [`cli`] | the `verge` subcommands |
@@ -24,4 +25,5 @@ pub mod repo;
 pub mod source;
 pub mod store;
 pub mod table_io;
+pub mod train;
 pub mod wasm_runtime;

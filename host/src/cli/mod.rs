@@ -17,6 +17,7 @@ pub mod output;
 pub mod plan;
 pub mod predict;
 pub mod registry;
+pub mod train;
 
 use std::path::PathBuf;
 
@@ -79,6 +80,7 @@ pub enum Command {
     Predict(predict::Predict),
     Build(build::Build),
     Inspect(inspect::Inspect),
+    Train(train::Train),
     #[command(subcommand)]
     Example(example::Example),
 }
@@ -175,6 +177,7 @@ impl Cli {
             Command::Predict(c) => c.run(&ctx),
             Command::Build(c) => c.run(&ctx),
             Command::Inspect(c) => c.run(&ctx),
+            Command::Train(c) => c.run(&ctx),
             Command::Example(c) => c.run(&ctx),
         }
     }

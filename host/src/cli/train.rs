@@ -1,0 +1,259 @@
+//! `verge train`: fit a model declared in the registry head and store its bundle.
+
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use clap::Args;
+use serde_json::{Value as Json, json};
+use verge_core::{Timestamp, Value};
+
+use super::output::{print_json, spinner};
+use super::{Ctx, ExitStatus};
+use crate::artifacts::ArtifactStore;
+use crate::historical::HistoricalOptions;
+use crate::store::atomic;
+use crate::table_io::read_entity_table;
+use crate::train::{self, EntityInput, TrainRequest, Trained};
+
+/// Train a model declared in `verge.toml` and store its bundle.
+///
+/// Builds the training set with the point-in-time join of the model's feature
+/// service onto the entity table (the label is an entity-table column, or else a
+/// feature-view field of the same name; rows with a null label are dropped),
+/// fits the recipe (encoders, imputer, scaler, select_k_best, estimator) and
+/// writes a bundle: fitted transforms and model in the core's own types, plus
+/// training metadata (rows, data hash, metrics). The bundle goes into the
+/// artifact store, the ref `model/MODEL` points at it, and its id is printed.
+/// Definitions come from the registry head, so run `verge apply` first.
+///
+/// Examples:
+///   verge train surgical_lesion --entities entities.csv
+///   verge train surgical_lesion --entities train.csv --holdout test.csv -o model.bundle --json
+#[derive(Debug, Args)]
+pub struct Train {
+    /// The model to train (a `[[model]]` name).
+    #[arg(value_name = "MODEL")]
+    pub model: String,
+    /// Entity table (.csv or .parquet): join keys, an event-time column, maybe the label.
+    #[arg(long, value_name = "FILE")]
+    pub entities: PathBuf,
+    /// Held-out entity table of the same shape; its accuracy or RMSE is stored in the bundle.
+    #[arg(long, value_name = "FILE")]
+    pub holdout: Option<PathBuf>,
+    /// Also write the bundle to this file.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print a JSON summary on stdout instead of the bare bundle id.
+    #[arg(long)]
+    pub json: bool,
+    /// The entity tables' event-time column.
+    #[arg(long, value_name = "NAME", default_value = "event_timestamp")]
+    pub timestamp_column: String,
+}
+
+impl Train {
+    /// Runs the command.
+    ///
+    /// # Errors
+    ///
+    /// An empty registry, an unknown model, unreadable inputs, bad training data
+    /// (see [`crate::train::train`]), or a failed write.
+    pub fn run(self, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
+        let started = Instant::now();
+        let (head, version) = ctx
+            .store()
+            .read_head()?
+            .context("the registry is empty; run `verge apply` first")?;
+        let defs = &version.definitions;
+        let options = HistoricalOptions {
+            timestamp_column: self.timestamp_column.clone(),
+            ..HistoricalOptions::default()
+        };
+        let progress = spinner(ctx.quiet, "reading the entity table");
+        let entities = read_entity_table(&self.entities, &options.timestamp_column)?;
+        let place = format!("entity table {}", self.entities.display());
+        let holdout = match &self.holdout {
+            Some(path) => Some((
+                read_entity_table(path, &options.timestamp_column)?,
+                format!("holdout table {}", path.display()),
+            )),
+            None => None,
+        };
+        if let Some(p) = &progress {
+            p.set_message(format!("training {}", self.model));
+        }
+        let trained = train::train(&TrainRequest {
+            defs,
+            registry_id: head,
+            repo_root: &ctx.repo,
+            model: &self.model,
+            entities: EntityInput {
+                batch: &entities,
+                place: &place,
+            },
+            holdout: holdout.as_ref().map(|(batch, place)| EntityInput {
+                batch,
+                place: place.as_str(),
+            }),
+            options,
+            now: now(),
+        })
+        .with_context(|| {
+            format!(
+                "training model `{}` (registry {})",
+                self.model,
+                head.short()
+            )
+        })?;
+        if let Some(p) = &progress {
+            p.set_message("storing the bundle");
+        }
+        let store = ArtifactStore::open(&ctx.repo);
+        let (id, _) = store.put(&trained.bytes)?;
+        let ref_name = format!("model/{}", self.model);
+        store.set_ref(&ref_name, id)?;
+        if let Some(out) = &self.output {
+            write_copy(out, &trained.bytes)?;
+        }
+        if let Some(p) = progress {
+            p.finish_and_clear();
+        }
+        self.report(ctx, &trained, &ref_name, started.elapsed().as_secs_f64());
+        if self.json {
+            print_json(&summary_json(&trained, self.output.as_deref()))?;
+        } else {
+            println!("{id}");
+        }
+        Ok(ExitStatus::Success)
+    }
+
+    /// The human summary on stderr.
+    fn report(&self, ctx: &Ctx, t: &Trained, ref_name: &str, seconds: f64) {
+        let c = &t.contents;
+        let spec = c.pipeline.estimator();
+        let estimator = match spec {
+            verge_core::model::Estimator::GaussianNb(_) => "gaussian naive bayes",
+            verge_core::model::Estimator::LogisticRegression(_) => "logistic regression",
+            verge_core::model::Estimator::LinearRegression(_) => "linear regression",
+        };
+        let mut lines = vec![format!(
+            "Trained `{}` ({estimator}, {}) on {} rows in {seconds:.2} s.",
+            c.model, c.training.trained_with, c.training.rows
+        )];
+        if t.dropped_null_labels > 0 {
+            lines.push(format!(
+                "  note: dropped {} entity rows whose label `{}` is null",
+                t.dropped_null_labels, c.training.label
+            ));
+        }
+        lines.push(format!(
+            "  label: `{}` from {}",
+            c.training.label, t.label_source
+        ));
+        if let Some(classes) = spec.classes() {
+            let names: Vec<String> = classes.iter().map(plain).collect();
+            lines.push(format!("  classes: {}", names.join(", ")));
+        }
+        let kept = c.pipeline.selected_names();
+        lines.push(format!(
+            "  features kept ({} of {} model columns): {}",
+            kept.len(),
+            c.pipeline.transforms().prepared_names().len(),
+            kept.join(", ")
+        ));
+        for (name, value) in &c.training.metrics {
+            if name != "holdout_rows" {
+                lines.push(format!("  {}: {value:.4}", name.replace('_', " ")));
+            }
+        }
+        if let Some(h) = &t.holdout {
+            let mut line = format!("  holdout: {} rows", h.rows);
+            if h.dropped_null_labels > 0 {
+                line.push_str(&format!(
+                    " ({} dropped for a null label)",
+                    h.dropped_null_labels
+                ));
+            }
+            lines.push(line);
+        }
+        lines.push(format!(
+            "Bundle {} stored; ref {ref_name} points at it{}.",
+            t.id.short(),
+            self.output
+                .as_ref()
+                .map(|p| format!("; copy written to {}", p.display()))
+                .unwrap_or_default()
+        ));
+        ctx.note(&lines.join("\n"));
+    }
+}
+
+/// The current time (the core has no clock).
+fn now() -> Timestamp {
+    let micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    Timestamp::from_micros(micros)
+}
+
+/// Writes the bundle copy atomically (a reader never sees half a bundle).
+fn write_copy(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    // `atomic::replace` needs a directory to put its temporary file in.
+    let path = match path.parent() {
+        Some(p) if p.as_os_str().is_empty() => Path::new(".").join(path),
+        _ => path.to_path_buf(),
+    };
+    atomic::replace(&path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A label value as people write it.
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int64(i) => i.to_string(),
+        Value::Float32(x) => x.to_string(),
+        Value::Float64(x) => x.to_string(),
+    }
+}
+
+/// A value as JSON (non-finite floats become null, which JSON cannot hold otherwise).
+fn value_json(v: &Value) -> Json {
+    match v {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Int64(i) => json!(i),
+        Value::Float32(x) => json!(f64::from(*x)),
+        Value::Float64(x) => json!(x),
+        Value::String(s) => Json::String(s.clone()),
+    }
+}
+
+/// The `--json` summary.
+fn summary_json(t: &Trained, output: Option<&Path>) -> Json {
+    let c = &t.contents;
+    let metrics: serde_json::Map<String, Json> = c
+        .training
+        .metrics
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    json!({
+        "bundle": t.id.to_string(),
+        "model": c.model,
+        "feature_service": c.service,
+        "registry": c.registry_id.to_string(),
+        "rows": c.training.rows,
+        "dropped_null_labels": t.dropped_null_labels,
+        "label": c.training.label,
+        "label_source": t.label_source.to_string(),
+        "classes": c.pipeline.estimator().classes().map(|cs| cs.iter().map(value_json).collect::<Vec<_>>()),
+        "selected_features": c.pipeline.selected_names(),
+        "metrics": metrics,
+        "data_hash": c.training.data_hash.to_string(),
+        "trained_with": c.training.trained_with,
+        "output": output.map(|p| p.display().to_string()),
+    })
+}

@@ -1,0 +1,421 @@
+//! Training (`verge train`): from an entity table to a bundle the edge can serve.
+//!
+//! The steps, each in its own module:
+//!
+//! 1. [`dataset`]: the point-in-time join of the model's feature service onto the
+//!    entity table, and the label (an entity column, or a feature-view field);
+//! 2. the recipe's transforms (encoders, imputer, scaler, `select_k_best`) fitted
+//!    by the core's own [`fit_transforms`], so training prepares rows with exactly
+//!    the code serving runs;
+//! 3. the estimator, trained on the transformed matrix by a Rust ML library and
+//!    converted into the core's parameter types: [`linfa_nb`] (Gaussian naive
+//!    Bayes, linfa-bayes), [`linfa_logistic`] (linfa-logistic) and
+//!    [`linfa_linear`] (linfa-linear);
+//! 4. [`metrics`] on the training set and an optional holdout set, computed with
+//!    the core's predictions;
+//! 5. a [`BundleContents`] with the feature plan, the fitted pipeline and
+//!    [`TrainingMetadata`], encoded and checked by loading it back.
+//!
+//! Bad input fails before any fitting with a message that names the model, the
+//! label or the feature and says what to do: a missing label (and where it was
+//! looked for), a constant label, a text label for a regressor, `select_k_best`
+//! larger than the feature count, an empty training set.
+
+pub mod dataset;
+pub mod linfa_linear;
+pub mod linfa_logistic;
+pub mod linfa_nb;
+pub mod metrics;
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use arrow_array::RecordBatch;
+use verge_core::artifact::{Bundle, BundleContents, TrainingMetadata};
+use verge_core::definition::{Definitions, EstimatorSpec, ModelSpec};
+use verge_core::model::{Estimator, encode_labels};
+use verge_core::pipeline::{FittedPipeline, PipelineParams, PreparedTraining, fit_transforms};
+use verge_core::transform::Matrix;
+use verge_core::{ContentId, Timestamp, Value};
+
+use crate::historical::HistoricalOptions;
+use dataset::{LabelSource, TrainingSet};
+
+/// A fitted pipeline and what it was fitted on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fitted {
+    /// Transforms and estimator, in the core's types.
+    pub pipeline: FittedPipeline,
+    /// The training rows as the estimator saw them (after every transform).
+    pub x: Matrix,
+    /// The library that fitted the estimator, with its version.
+    pub trained_with: &'static str,
+}
+
+/// A human name for an estimator, for messages.
+#[must_use]
+pub fn estimator_name(spec: &EstimatorSpec) -> &'static str {
+    match spec {
+        EstimatorSpec::GaussianNb { .. } => "gaussian naive bayes",
+        EstimatorSpec::LogisticRegression { .. } => "logistic regression",
+        EstimatorSpec::LinearRegression => "linear regression",
+    }
+}
+
+/// Checks a training set against the model's recipe before anything is fitted.
+///
+/// `place` names where the rows came from (e.g. `entity table entities.csv`).
+///
+/// # Errors
+///
+/// An empty set (no entity rows, or every label null), `select_k_best` of 0 or
+/// larger than the number of features, a constant or mixed-type label for a
+/// classifier, a label that is not a number for a regressor.
+pub fn check(spec: &ModelSpec, set: &TrainingSet, place: &str) -> Result<()> {
+    let name = &spec.name;
+    let label = &spec.label;
+    if set.rows.is_empty() {
+        if set.dropped_null_labels == 0 {
+            bail!("model `{name}`: {place} has no rows; give at least one entity row per class");
+        }
+        bail!(
+            "model `{name}`: all {} rows of {place} have a null label `{label}` (from {}); nothing to train on",
+            set.dropped_null_labels,
+            set.label_source
+        );
+    }
+    let n = set.columns.len();
+    if let Some(k) = spec.select_k_best
+        && (k == 0 || k as usize > n)
+    {
+        bail!(
+            "model `{name}`: select_k_best = {k} but feature service `{}` has {n} features; use 1..={n} or remove select_k_best",
+            spec.feature_service
+        );
+    }
+    if spec.estimator.is_classifier() {
+        let (classes, _) = encode_labels(&set.labels)
+            .map_err(|e| anyhow!("model `{name}`: label `{label}`: {e}"))?;
+        if let [only] = classes.as_slice() {
+            bail!(
+                "model `{name}`: label `{label}` is constant: all {} training rows have {}; a classifier needs at least two classes",
+                set.rows.len(),
+                show(only)
+            );
+        }
+    } else if let Some((i, v)) = set
+        .labels
+        .iter()
+        .enumerate()
+        .find(|(_, v)| v.as_f64().is_none())
+    {
+        bail!(
+            "model `{name}`: {} is a numeric estimator but label `{label}` is not a number ({} in training row {}); use a classifier (gaussian_nb, logistic_regression) or a numeric label",
+            estimator_name(&spec.estimator),
+            show(v),
+            i + 1
+        );
+    }
+    Ok(())
+}
+
+/// A value for messages: text quoted, numbers plain.
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("`{s}`"),
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int64(i) => i.to_string(),
+        Value::Float32(x) => x.to_string(),
+        Value::Float64(x) => x.to_string(),
+    }
+}
+
+/// Fits the recipe of `spec` on `set`: the core's transforms, then the
+/// estimator with linfa, exported into the core's types.
+///
+/// # Examples
+///
+/// ```
+/// use verge_core::definition::{Encoding, EstimatorSpec, Imputation, ModelSpec, Scaling};
+/// use verge_core::pipeline::ColumnMeta;
+/// use verge_core::{DType, Value};
+/// use verge_host::train::dataset::{LabelSource, TrainingSet};
+///
+/// let spec = ModelSpec {
+///     name: "m".into(),
+///     feature_service: "s".into(),
+///     label: "y".into(),
+///     impute: Imputation::Mean,
+///     scale: Scaling::Standard,
+///     encode: Encoding::OneHot,
+///     select_k_best: None,
+///     estimator: EstimatorSpec::GaussianNb { var_smoothing: 1e-9 },
+/// };
+/// let set = TrainingSet {
+///     columns: vec![ColumnMeta::new("v:t", DType::Float64)],
+///     rows: [37.5, 38.0, 39.5, 40.1].map(|t| vec![Value::Float64(t)]).to_vec(),
+///     labels: [0, 0, 1, 1].map(Value::Int64).to_vec(),
+///     label: "y".into(),
+///     label_source: LabelSource::EntityColumn,
+///     dropped_null_labels: 0,
+/// };
+/// let fitted = verge_host::train::fit(&spec, &set)?;
+/// let p = fitted.pipeline.predict(&[Value::Float64(40.0)])?;
+/// assert_eq!(p.label_value(), Some(&Value::Int64(1)));
+/// assert_eq!(fitted.trained_with, "linfa-bayes 0.8.1");
+/// # Ok::<(), anyhow::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`check`] (with the place "the training set"), a transform that cannot be
+/// fitted (a value of the wrong type or infinite, naming the row and feature; a
+/// column with nothing to impute from), or an estimator that cannot be fitted.
+pub fn fit(spec: &ModelSpec, set: &TrainingSet) -> Result<Fitted> {
+    check(spec, set, "the training set")?;
+    let name = &spec.name;
+    let params = PipelineParams::from(spec);
+    let PreparedTraining { transforms, x } =
+        fit_transforms(&params, &set.columns, &set.rows, &set.labels)
+            .map_err(|e| anyhow!("model `{name}`: {e}"))?;
+    let context = || {
+        format!(
+            "model `{name}`: training {} on {} rows x {} columns",
+            estimator_name(&spec.estimator),
+            x.n_rows(),
+            x.n_cols()
+        )
+    };
+    let (estimator, trained_with) = match spec.estimator {
+        EstimatorSpec::GaussianNb { var_smoothing } => {
+            let (classes, y) = encode_labels(&set.labels)?;
+            let model = linfa_nb::fit(&x, classes, &y, var_smoothing).with_context(context)?;
+            (Estimator::GaussianNb(model), linfa_nb::TRAINED_WITH)
+        }
+        EstimatorSpec::LogisticRegression { c, max_iter } => {
+            let (classes, y) = encode_labels(&set.labels)?;
+            let model = linfa_logistic::fit(&x, classes, &y, c, max_iter).with_context(context)?;
+            (
+                Estimator::LogisticRegression(model),
+                linfa_logistic::TRAINED_WITH,
+            )
+        }
+        EstimatorSpec::LinearRegression => {
+            let y: Vec<f64> = set
+                .labels
+                .iter()
+                .map(|v| v.as_f64().unwrap_or(f64::NAN))
+                .collect();
+            let model = linfa_linear::fit(&x, &y).with_context(context)?;
+            (
+                Estimator::LinearRegression(model),
+                linfa_linear::TRAINED_WITH,
+            )
+        }
+    };
+    let pipeline = transforms
+        .with_estimator(estimator)
+        .map_err(|e| anyhow!("model `{name}`: {e}"))?;
+    Ok(Fitted {
+        pipeline,
+        x,
+        trained_with,
+    })
+}
+
+/// An entity table and the name to use for it in messages.
+#[derive(Debug, Clone, Copy)]
+pub struct EntityInput<'a> {
+    /// The rows: join keys, event time, and possibly the label.
+    pub batch: &'a RecordBatch,
+    /// E.g. `entity table data/entities.csv`.
+    pub place: &'a str,
+}
+
+/// Everything [`train`] needs.
+#[derive(Debug, Clone)]
+pub struct TrainRequest<'a> {
+    /// The registry version's definitions.
+    pub defs: &'a Definitions,
+    /// That version's id, recorded in the bundle.
+    pub registry_id: ContentId,
+    /// Where source paths are relative to.
+    pub repo_root: &'a Path,
+    /// The model to train.
+    pub model: &'a str,
+    /// Training rows.
+    pub entities: EntityInput<'a>,
+    /// Held-out rows to score on, if any.
+    pub holdout: Option<EntityInput<'a>>,
+    /// Join options (the entity tables' timestamp column; `full_feature_names`
+    /// is ignored: training always joins with full names).
+    pub options: HistoricalOptions,
+    /// When training ran (recorded in the bundle).
+    pub now: Timestamp,
+}
+
+/// What held-out scoring found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HoldoutReport {
+    /// Rows scored.
+    pub rows: usize,
+    /// Rows dropped for a null label.
+    pub dropped_null_labels: usize,
+    /// `holdout_accuracy` or `holdout_rmse`.
+    pub metric: &'static str,
+    /// Its value.
+    pub value: f64,
+}
+
+/// A trained model: the bundle and a summary for people.
+#[derive(Debug, Clone)]
+pub struct Trained {
+    /// The bundle's content id.
+    pub id: ContentId,
+    /// The framed bundle bytes.
+    pub bytes: Vec<u8>,
+    /// What is in it.
+    pub contents: BundleContents,
+    /// Where the label came from.
+    pub label_source: LabelSource,
+    /// Training rows dropped for a null label.
+    pub dropped_null_labels: usize,
+    /// Holdout results, when a holdout set was given.
+    pub holdout: Option<HoldoutReport>,
+}
+
+/// Trains model `request.model` and builds its bundle (not yet stored).
+///
+/// # Errors
+///
+/// An unknown model (the message lists the known ones); the feature service
+/// cannot be planned; building the training set fails (see [`dataset::build`]);
+/// [`check`] or [`fit`] fail; the holdout set cannot be built or scored; the
+/// bundle does not encode.
+pub fn train(request: &TrainRequest<'_>) -> Result<Trained> {
+    let defs = request.defs;
+    let spec = defs.model(request.model).with_context(|| {
+        let known: Vec<&str> = defs.models.iter().map(|m| m.name.as_str()).collect();
+        format!(
+            "model `{}` is not in the registry head; known models: {}",
+            request.model,
+            if known.is_empty() {
+                "(none; declare a [[model]] in verge.toml and run `verge apply`)".to_owned()
+            } else {
+                known.join(", ")
+            }
+        )
+    })?;
+    let plan = BundleContents::plan(defs, &spec.feature_service)
+        .map_err(|e| anyhow!("model `{}`: {e}", spec.name))?;
+
+    let set = dataset::build(
+        defs,
+        request.repo_root,
+        spec,
+        request.entities.batch,
+        request.entities.place,
+        &request.options,
+    )?;
+    check(spec, &set, request.entities.place)?;
+    let fitted = fit(spec, &set)?;
+
+    let mut metrics: Vec<(String, f64)> = Vec::new();
+    let (name, value) = metrics::score(&fitted.pipeline, &set.rows, &set.labels, "training")?;
+    metrics.push((format!("training_{name}"), value));
+
+    let holdout = match &request.holdout {
+        None => None,
+        Some(h) => {
+            let held = dataset::build(
+                defs,
+                request.repo_root,
+                spec,
+                h.batch,
+                h.place,
+                &request.options,
+            )
+            .context("building the holdout set")?;
+            if held.rows.is_empty() {
+                bail!(
+                    "{} has no rows with a label `{}` ({} dropped for a null label); nothing to score",
+                    h.place,
+                    spec.label,
+                    held.dropped_null_labels
+                );
+            }
+            let (name, value) =
+                metrics::score(&fitted.pipeline, &held.rows, &held.labels, "holdout")?;
+            let metric = if name == "accuracy" {
+                "holdout_accuracy"
+            } else {
+                "holdout_rmse"
+            };
+            metrics.push((metric.to_owned(), value));
+            metrics.push(("holdout_rows".to_owned(), held.rows.len() as f64));
+            Some(HoldoutReport {
+                rows: held.rows.len(),
+                dropped_null_labels: held.dropped_null_labels,
+                metric,
+                value,
+            })
+        }
+    };
+    metrics.sort_by(|a, b| a.0.cmp(&b.0));
+
+    let contents = BundleContents {
+        registry_id: request.registry_id,
+        model: spec.name.clone(),
+        service: spec.feature_service.clone(),
+        entity_keys: plan.entity_keys,
+        request: plan.request,
+        views: plan.views,
+        features: plan.features,
+        pipeline: fitted.pipeline,
+        training: TrainingMetadata {
+            rows: set.rows.len() as u64,
+            data_hash: set.data_hash(),
+            label: spec.label.clone(),
+            metrics,
+            trained_with: fitted.trained_with.to_owned(),
+            trained_at: request.now,
+        },
+    };
+    let bytes = contents
+        .to_bytes()
+        .map_err(|e| anyhow!("encoding the bundle: {e}"))?;
+    // Load it back: the bytes are what the edge will check, so check them here.
+    let id = Bundle::load(&bytes)
+        .map_err(|e| anyhow!("internal: the new bundle does not load: {e}"))?
+        .id();
+    Ok(Trained {
+        id,
+        bytes,
+        contents,
+        label_source: set.label_source,
+        dropped_null_labels: set.dropped_null_labels,
+        holdout,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    /// The versions in the `TRAINED_WITH` constants are the ones Cargo.lock pins,
+    /// so a dependency upgrade cannot leave bundles misreporting their trainer.
+    #[test]
+    fn trained_with_matches_the_lock_file() {
+        let lock =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock")).unwrap();
+        for trained_with in [
+            super::linfa_nb::TRAINED_WITH,
+            super::linfa_logistic::TRAINED_WITH,
+            super::linfa_linear::TRAINED_WITH,
+        ] {
+            let (name, version) = trained_with.split_once(' ').unwrap();
+            let entry = format!("name = \"{name}\"\nversion = \"{version}\"");
+            assert!(lock.contains(&entry), "Cargo.lock has no {entry}");
+        }
+    }
+}
