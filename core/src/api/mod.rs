@@ -18,6 +18,7 @@
 
 mod request;
 mod response;
+mod score;
 
 use alloc::format;
 use alloc::string::String;
@@ -28,6 +29,7 @@ use crate::online::Predictor;
 use crate::{Error, Timestamp};
 
 pub use request::{OnlineRequest, PredictRequest};
+pub use score::score_json;
 
 /// Limits on what one request may ask for.
 ///

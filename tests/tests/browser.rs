@@ -1,0 +1,676 @@
+//! The browser package end to end in headless Chromium.
+//!
+//! The test builds the package with `wasm/build-browser.sh`, builds a bundle and a
+//! snapshot from the UCI horse-colic data with verge-core (the Feast example's
+//! view, plus an on-demand `fever` computed from request data, so the request path
+//! is exercised too), serves `examples/browser` with both on 127.0.0.1, and lets
+//! Debian's Chromium render the page for chosen horses (`?horse=KEY&now=TS`). It
+//! then reads the page's numbers out of the dumped DOM and demands they equal what
+//! the native core answers for the same request through `Api::handle`: label,
+//! classes, probabilities (bit for bit), every feature value, status and event
+//! time, and the ids. It covers fresh rows, nulls, rows past the view's ttl, an
+//! unknown horse, a bad key (the core's 400 message shown on the page) and a
+//! damaged bundle (the loader's message shown on the page).
+//!
+//! Needs `CHROMIUM_BIN` and `WASM_BINDGEN_BIN` (`scripts/setup --print-env`;
+//! `scripts/test` sets them). Without them the test says so loudly and passes, so
+//! a plain `cargo test` works on a machine without a browser.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value as Json, json};
+use verge_core::api::{Api, Limits};
+use verge_core::artifact::{
+    Bundle, BundleContents, Snapshot, SnapshotBuilder, TrainingMetadata, ViewBuilder,
+};
+use verge_core::definition::{
+    Definitions, Encoding, Entity, EstimatorSpec, FeatureRef, FeatureService, FeatureView, Field,
+    Imputation, ModelSpec, OnDemandFeatureView, OnDemandField, Scaling, Source, SourceFormat,
+};
+use verge_core::expr::{Program, Schema};
+use verge_core::pipeline::{ColumnMeta, PipelineParams, fit_pipeline};
+use verge_core::{ContentId, DType, Duration, EntityKey, KeyPart, Timestamp, Value};
+
+/// UCI columns (1-based) of the view's eight clinical fields, in service order.
+const FIELDS: [(usize, &str); 8] = [
+    (4, "rectal_temperature"),
+    (20, "total_protein"),
+    (8, "peripheral_pulse"),
+    (13, "abdominal_distension"),
+    (14, "nasogastric_tube"),
+    (23, "outcome"),
+    (19, "packed_cell_volume"),
+    (16, "nasogastric_reflux_ph"),
+];
+const LABEL: usize = 24;
+const HOSPITAL_NUMBER: usize = 3;
+const VIEW: &str = "horse_colic_stats";
+/// The read time: 25 h after the first visit, so visits in the first hour are past the 1-day ttl.
+const NOW: &str = "2021-07-05T01:00:00Z";
+const FIRST_VISIT: &str = "2021-07-04T00:00:00Z";
+const VISIT_SPACING_MINUTES: i64 = 5;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// One UCI visit: hospital number, the eight fields (null for `?`), the label.
+struct Visit {
+    hospital_number: i64,
+    fields: Vec<Value>,
+    label: i64,
+}
+
+fn read_visits() -> Vec<Visit> {
+    let text =
+        std::fs::read_to_string(workspace().join("examples/horse-colic/data/horse-colic.data"))
+            .unwrap();
+    let mut visits = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        let number = |col: usize| -> Option<f64> {
+            let cell = cells[col - 1];
+            (cell != "?").then(|| cell.parse::<f64>().unwrap())
+        };
+        visits.push(Visit {
+            hospital_number: number(HOSPITAL_NUMBER).unwrap() as i64,
+            fields: FIELDS
+                .iter()
+                .map(|(col, _)| number(*col).map_or(Value::Null, Value::Float64))
+                .collect(),
+            label: number(LABEL).unwrap() as i64,
+        });
+    }
+    assert_eq!(visits.len(), 300, "horse-colic.data has 300 visits");
+    visits
+}
+
+fn definitions() -> Definitions {
+    let mut fields: Vec<Field> = FIELDS
+        .iter()
+        .map(|(_, name)| Field::new(*name, DType::Float64))
+        .collect();
+    fields.push(Field::new("surgical_lesion", DType::Int64));
+    let mut schema = vec![("baseline_temperature".to_string(), DType::Float64)];
+    schema.extend(fields.iter().map(|f| (f.name.clone(), f.dtype)));
+    let fever = Program::compile(
+        "max(rectal_temperature - baseline_temperature, 0)",
+        &Schema::new(schema),
+    )
+    .unwrap();
+    let mut service: Vec<FeatureRef> = FIELDS
+        .iter()
+        .map(|(_, name)| FeatureRef::parse(&format!("{VIEW}:{name}")).unwrap())
+        .collect();
+    service.push(FeatureRef::parse("horse_colic_derived:fever").unwrap());
+    let mut defs = Definitions {
+        project: "horse_colic".into(),
+        entities: vec![Entity {
+            name: "horse".into(),
+            join_keys: vec![Field::new("hospital_number", DType::Int64)],
+            description: String::new(),
+        }],
+        sources: vec![Source {
+            name: "colic_records".into(),
+            path: "data/horse_colic.db".into(),
+            format: SourceFormat::Csv,
+            timestamp_field: "timestamp".into(),
+            created_timestamp_field: None,
+            field_mapping: vec![],
+        }],
+        feature_views: vec![FeatureView {
+            name: VIEW.into(),
+            entities: vec!["horse".into()],
+            source: "colic_records".into(),
+            ttl: Duration::from_days(1),
+            online: true,
+            fields,
+            description: String::new(),
+            owner: String::new(),
+            tags: vec![],
+        }],
+        on_demand_views: vec![OnDemandFeatureView {
+            name: "horse_colic_derived".into(),
+            sources: vec![VIEW.into()],
+            request: vec![Field::new("baseline_temperature", DType::Float64)],
+            fields: vec![OnDemandField {
+                name: "fever".into(),
+                dtype: DType::Float64,
+                program: fever,
+            }],
+        }],
+        feature_services: vec![FeatureService {
+            name: "surgical_lesion_v1".into(),
+            features: service,
+            description: String::new(),
+        }],
+        models: vec![ModelSpec {
+            name: "surgical_lesion".into(),
+            feature_service: "surgical_lesion_v1".into(),
+            label: "surgical_lesion".into(),
+            impute: Imputation::Mean,
+            scale: Scaling::None,
+            encode: Encoding::OneHot,
+            select_k_best: Some(5),
+            estimator: EstimatorSpec::GaussianNb {
+                var_smoothing: 1e-9,
+            },
+        }],
+    };
+    defs.canonicalize();
+    defs
+}
+
+/// The baseline the training rows' `fever` was computed with.
+const TRAINING_BASELINE: f64 = 37.8;
+
+fn bundle_bytes(defs: &Definitions, visits: &[Visit]) -> Vec<u8> {
+    let mut columns: Vec<ColumnMeta> = FIELDS
+        .iter()
+        .map(|(_, name)| ColumnMeta::new(format!("{VIEW}:{name}"), DType::Float64))
+        .collect();
+    columns.push(ColumnMeta::new("horse_colic_derived:fever", DType::Float64));
+    let rows: Vec<Vec<Value>> = visits
+        .iter()
+        .map(|v| {
+            let mut row = v.fields.clone();
+            row.push(match v.fields[0] {
+                Value::Float64(t) => Value::Float64((t - TRAINING_BASELINE).max(0.0)),
+                _ => Value::Null,
+            });
+            row
+        })
+        .collect();
+    let y: Vec<Value> = visits.iter().map(|v| Value::Int64(v.label)).collect();
+    let params = PipelineParams::new(EstimatorSpec::GaussianNb {
+        var_smoothing: 1e-9,
+    })
+    .impute(Some(Imputation::Mean))
+    .select_k_best(Some(5));
+    let pipeline = fit_pipeline(&params, &columns, &rows, &y).unwrap();
+    let plan = BundleContents::plan(defs, "surgical_lesion_v1").unwrap();
+    BundleContents {
+        registry_id: ContentId::of(b"browser test registry"),
+        model: "surgical_lesion".into(),
+        service: "surgical_lesion_v1".into(),
+        entity_keys: plan.entity_keys,
+        request: plan.request,
+        views: plan.views,
+        features: plan.features,
+        pipeline,
+        training: TrainingMetadata {
+            rows: visits.len() as u64,
+            data_hash: ContentId::of(b"horse-colic.data"),
+            label: "surgical_lesion".into(),
+            metrics: vec![],
+            trained_with: "verge-core".into(),
+            trained_at: Timestamp(0),
+        },
+    }
+    .to_bytes()
+    .unwrap()
+}
+
+fn visit_time(i: usize) -> Timestamp {
+    let first = Timestamp::parse_rfc3339(FIRST_VISIT).unwrap();
+    Timestamp(first.0 + i as i64 * VISIT_SPACING_MINUTES * 60_000_000)
+}
+
+/// One row per horse: its latest visit (a horse that came back keeps the later one).
+fn latest_visits(visits: &[Visit]) -> BTreeMap<i64, usize> {
+    let mut latest = BTreeMap::new();
+    for (i, v) in visits.iter().enumerate() {
+        latest.insert(v.hospital_number, i);
+    }
+    latest
+}
+
+fn snapshot_bytes(defs: &Definitions, visits: &[Visit]) -> Vec<u8> {
+    let view = defs.feature_view(VIEW).unwrap();
+    let mut b = ViewBuilder::new(
+        VIEW,
+        defs.join_keys(view),
+        view.fields.clone(),
+        view.ttl,
+        false,
+    );
+    for (&number, &i) in &latest_visits(visits) {
+        let mut values = visits[i].fields.clone();
+        values.push(Value::Int64(visits[i].label));
+        b.push_row(
+            &EntityKey::single(KeyPart::Int64(number)),
+            visit_time(i),
+            None,
+            &values,
+        )
+        .unwrap();
+    }
+    SnapshotBuilder::new(
+        ContentId::of(b"browser test registry"),
+        visit_time(0),
+        Timestamp::parse_rfc3339(NOW).unwrap(),
+    )
+    .with_view(b)
+    .finish()
+    .unwrap()
+}
+
+/// Serves `root` on 127.0.0.1 (one thread per connection) and returns the base URL.
+fn serve(root: PathBuf) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let root = root.clone();
+            std::thread::spawn(move || {
+                let _ = answer(stream, &root);
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("wasm") => "application/wasm",
+        Some("json") => "application/json",
+        Some("ts") => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+fn answer(stream: TcpStream, root: &Path) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
+            break;
+        }
+    }
+    let target = request_line.split_whitespace().nth(1).unwrap_or("/");
+    let path = target.split('?').next().unwrap_or("/");
+    let path = if path == "/" { "/index.html" } else { path };
+    let file = root.join(path.trim_start_matches('/'));
+    let mut stream = stream;
+    match (path.contains(".."), std::fs::read(&file)) {
+        (false, Ok(body)) => {
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+                content_type(&file),
+                body.len()
+            )?;
+            stream.write_all(&body)?;
+        }
+        _ => {
+            let body = b"not found";
+            write!(
+                stream,
+                "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )?;
+            stream.write_all(body)?;
+        }
+    }
+    stream.flush()
+}
+
+/// Renders `url` in headless Chromium and returns the DOM once the page has settled.
+fn render(chromium: &str, url: &str) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let output = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            // Let fetches, Wasm compilation and the page's promises finish before the dump.
+            "--virtual-time-budget=30000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(url)
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success() && dom.contains("id=\"status\""),
+        "chromium failed on {url}: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    dom
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", "\u{a0}")
+        .replace("&amp;", "&")
+}
+
+/// The opening tag carrying `id="id"` and the text right after it, up to the next tag.
+fn element<'a>(dom: &'a str, id: &str) -> (&'a str, String) {
+    let marker = format!("id=\"{id}\"");
+    let at = dom
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no #{id} in the page:\n{dom}"));
+    let start = dom[..at].rfind('<').unwrap();
+    let end = at + dom[at..].find('>').unwrap();
+    let rest = &dom[end + 1..];
+    let text = &rest[..rest.find('<').unwrap_or(rest.len())];
+    (&dom[start..=end], unescape(text))
+}
+
+fn page_state(dom: &str) -> String {
+    let (tag, _) = element(dom, "status");
+    let at = tag.find("data-state=\"").unwrap() + "data-state=\"".len();
+    tag[at..at + tag[at..].find('"').unwrap()].to_string()
+}
+
+/// `(feature name, status)` of each row of the page's feature table, in order.
+fn feature_rows(dom: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = dom;
+    while let Some(at) = rest.find("<tr data-name=\"") {
+        rest = &rest[at + "<tr data-name=\"".len()..];
+        let name = unescape(&rest[..rest.find('"').unwrap()]);
+        let s = rest.find("class=\"status ").unwrap() + "class=\"status ".len();
+        let status = rest[s..s + rest[s..].find('"').unwrap()].to_string();
+        out.push((name, status));
+    }
+    out
+}
+
+/// JSON equality where numbers compare as f64, bit for bit (JavaScript prints
+/// `38.0` as `38`; the value is the same double).
+fn same(a: &Json, b: &Json) -> bool {
+    match (a, b) {
+        (Json::Number(x), Json::Number(y)) => {
+            x.as_f64().unwrap().to_bits() == y.as_f64().unwrap().to_bits()
+        }
+        (Json::Array(x), Json::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        (Json::Object(x), Json::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// What the native core answers for one entity: `/predict`'s one prediction plus ids,
+/// the shape `Runtime.predict` promises.
+fn native_prediction(api: &Api, entity: &Json, request: Option<&Json>) -> Result<Json, String> {
+    let wrap = |row: &Json| -> Json {
+        Json::Object(
+            row.as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), json!([v])))
+                .collect(),
+        )
+    };
+    let mut body = json!({ "entities": wrap(entity) });
+    if let Some(request) = request {
+        body["request_context"] = wrap(request);
+    }
+    let response = api.handle(
+        "POST",
+        "/predict",
+        &serde_json::to_vec(&body).unwrap(),
+        Timestamp::parse_rfc3339(NOW).unwrap(),
+    );
+    let all: Json = serde_json::from_slice(&response.body).unwrap();
+    if response.status != 200 {
+        return Err(all["error"]["message"].as_str().unwrap().to_string());
+    }
+    let mut out = all["predictions"][0].as_object().unwrap().clone();
+    for key in [
+        "model",
+        "bundle_id",
+        "snapshot_id",
+        "registry_id",
+        "feature_names",
+    ] {
+        out.insert(key.into(), all[key].clone());
+    }
+    Ok(Json::Object(out))
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[test]
+fn the_page_shows_what_the_native_core_computes() {
+    let (Ok(chromium), Ok(_)) = (
+        std::env::var("CHROMIUM_BIN"),
+        std::env::var("WASM_BINDGEN_BIN"),
+    ) else {
+        eprintln!(
+            "\n\n*** SKIPPED the browser test: CHROMIUM_BIN and WASM_BINDGEN_BIN must be set \
+             (eval \"$(scripts/setup --print-env)\"; scripts/test does this) ***\n\n"
+        );
+        return;
+    };
+
+    // The site: the example page, the package, the artifacts.
+    let site = tempfile::tempdir().unwrap();
+    let root = site.path();
+    let status = Command::new(workspace().join("wasm/build-browser.sh"))
+        .arg(root.join("pkg"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "wasm/build-browser.sh failed");
+    for file in ["index.html", "app.js"] {
+        std::fs::copy(
+            workspace().join("examples/browser").join(file),
+            root.join(file),
+        )
+        .unwrap();
+    }
+    let visits = read_visits();
+    let defs = definitions();
+    let bundle = bundle_bytes(&defs, &visits);
+    let snapshot = snapshot_bytes(&defs, &visits);
+    std::fs::write(root.join("bundle.bin"), &bundle).unwrap();
+    std::fs::write(root.join("snapshot.bin"), &snapshot).unwrap();
+    // One flipped byte in the payload: the hash check must catch it.
+    let mut damaged = bundle.clone();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0x5a;
+    std::fs::write(root.join("bundle-damaged.bin"), &damaged).unwrap();
+    if let Ok(keep) = std::env::var("VERGE_BROWSER_SITE") {
+        // For a look by hand: `python3 -m http.server` in that directory.
+        let keep = PathBuf::from(keep);
+        std::fs::create_dir_all(keep.join("pkg")).unwrap();
+        for entry in walk(root) {
+            let to = keep.join(entry.strip_prefix(root).unwrap());
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(&entry, to).unwrap();
+        }
+    }
+
+    let api = Api::new(
+        verge_core::online::Predictor::new(
+            Bundle::load(&bundle).unwrap(),
+            Snapshot::load(snapshot.clone()).unwrap(),
+        )
+        .unwrap(),
+        Limits::default(),
+    );
+    let base = serve(root.to_path_buf());
+
+    // Horses that exercise every status, chosen from the data.
+    let latest = latest_visits(&visits);
+    let fresh = |i: usize| {
+        visit_time(i).0 + Duration::from_days(1).as_micros()
+            >= Timestamp::parse_rfc3339(NOW).unwrap().0
+    };
+    let complete = latest
+        .iter()
+        .find(|&(_, &i)| fresh(i) && visits[i].fields.iter().all(|v| !v.is_null()))
+        .map(|(&n, _)| n)
+        .unwrap();
+    let with_nulls = latest
+        .iter()
+        .find(|&(_, &i)| fresh(i) && visits[i].fields.iter().any(Value::is_null))
+        .map(|(&n, _)| n)
+        .unwrap();
+    let stale = latest
+        .iter()
+        .find(|&(_, &i)| !fresh(i))
+        .map(|(&n, _)| n)
+        .unwrap();
+    let unknown = 1_i64;
+    assert!(!latest.contains_key(&unknown));
+
+    let cases: Vec<(i64, Option<Json>, &[&str])> = vec![
+        (
+            complete,
+            Some(json!({"baseline_temperature": 37.5})),
+            &["PRESENT"],
+        ),
+        (
+            with_nulls,
+            Some(json!({"baseline_temperature": 37.2})),
+            &["NULL_VALUE", "PRESENT"],
+        ),
+        (
+            stale,
+            Some(json!({"baseline_temperature": 37.5})),
+            &["OUTSIDE_MAX_AGE"],
+        ),
+        (unknown, None, &["NOT_FOUND"]),
+        (complete, None, &["PRESENT", "NULL_VALUE"]),
+    ];
+    for (horse, request, must_see) in cases {
+        let mut url = format!("{base}/?horse={horse}&now={}", percent_encode(NOW));
+        if let Some(r) = &request {
+            url.push_str(&format!("&req={}", percent_encode(&r.to_string())));
+        }
+        let dom = render(&chromium, &url);
+        assert_eq!(
+            page_state(&dom),
+            "ready",
+            "{url}: the page did not finish:\n{dom}"
+        );
+        let (_, text) = element(&dom, "result-json");
+        let page: Json = serde_json::from_str(&text).unwrap();
+        let native =
+            native_prediction(&api, &json!({"hospital_number": horse}), request.as_ref()).unwrap();
+        assert!(
+            same(&page, &native),
+            "horse {horse}: the page and the native core differ\npage:   {page}\nnative: {native}"
+        );
+
+        // What a person sees: the label, one row per feature with its status, the ids.
+        let (_, label) = element(&dom, "label");
+        assert_eq!(label, native["label"].to_string(), "horse {horse}");
+        let rows = feature_rows(&dom);
+        let names: Vec<&str> = native["feature_names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap())
+            .collect();
+        let statuses: Vec<&str> = native["features"]["statuses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            rows,
+            names
+                .iter()
+                .zip(&statuses)
+                .map(|(n, s)| (n.to_string(), s.to_string()))
+                .collect::<Vec<_>>(),
+            "horse {horse}"
+        );
+        for status in must_see {
+            assert!(
+                statuses.contains(status),
+                "horse {horse} should show {status}: {statuses:?}"
+            );
+        }
+        assert_eq!(
+            element(&dom, "bundle-id").1,
+            Bundle::load(&bundle).unwrap().id().to_string()
+        );
+        assert_eq!(
+            element(&dom, "snapshot-id").1,
+            native["snapshot_id"].as_str().unwrap()
+        );
+        let probabilities = native["probabilities"].as_array().unwrap();
+        assert_eq!(probabilities.len(), 2);
+        assert!(dom.contains(&format!(
+            "{:.2} %",
+            probabilities[0].as_f64().unwrap() * 100.0
+        )));
+    }
+
+    // A key of the wrong type: the core's own 400 message, on the page.
+    let dom = render(
+        &chromium,
+        &format!("{base}/?horse=abc&now={}", percent_encode(NOW)),
+    );
+    assert_eq!(page_state(&dom), "error");
+    let expected = native_prediction(&api, &json!({"hospital_number": "abc"}), None).unwrap_err();
+    assert_eq!(element(&dom, "error").1, expected);
+
+    // A damaged bundle: the loader's message, on the page, and no prediction.
+    let dom = render(
+        &chromium,
+        &format!(
+            "{base}/?bundle=bundle-damaged.bin&horse={complete}&now={}",
+            percent_encode(NOW)
+        ),
+    );
+    assert_eq!(page_state(&dom), "error", "{dom}");
+    let load_error = Bundle::load(&damaged).unwrap_err().to_string();
+    let (_, shown) = element(&dom, "error");
+    assert_eq!(shown, format!("cannot load the bundle: {load_error}"));
+    assert!(element(&dom, "result").0.contains("hidden"));
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
