@@ -26,11 +26,10 @@ use crate::train::{self, EntityInput, TrainRequest, Trained};
 /// training metadata (rows, data hash, metrics). The bundle goes into the
 /// artifact store, the ref `model/MODEL` points at it, and its id is printed.
 /// Definitions come from the registry head, so run `verge apply` first.
-///
-/// Examples:
-///   verge train surgical_lesion --entities entities.csv
-///   verge train surgical_lesion --entities train.csv --holdout test.csv -o model.bundle --json
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  verge train surgical_lesion --entities entities.csv\n  verge train surgical_lesion --entities train.csv --holdout test.csv -o model.bundle --json"
+)]
 pub struct Train {
     /// The model to train (a `[[model]]` name).
     #[arg(value_name = "MODEL")]

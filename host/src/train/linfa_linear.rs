@@ -4,7 +4,9 @@
 //! linfa-linear (pure Rust, no BLAS) appends a column of ones and solves the
 //! least-squares problem by QR, as scikit-learn's `LinearRegression` solves it
 //! by LAPACK's `gelsd`; the two agree to rounding on a well-conditioned problem.
-//! A problem with fewer rows than coefficients is refused before linfa sees it.
+//! A problem with fewer rows than coefficients is refused before linfa sees it;
+//! exactly collinear features (scikit-learn would return its minimum-norm
+//! solution) are an error, since such coefficients are not determined by the data.
 
 use anyhow::{Result, anyhow, bail};
 use linfa::DatasetBase;
@@ -53,8 +55,44 @@ pub fn fit(x: &Matrix, y: &[f64]) -> Result<LinearRegression> {
     let dataset = DatasetBase::new(to_ndarray(x)?, Array1::from(y.to_vec()));
     let model = linfa_linear::LinearRegression::new()
         .fit(&dataset)
-        .map_err(|e| anyhow!("linfa-linear could not fit linear regression: {e}"))?;
+        .map_err(|e| {
+            anyhow!(
+                "linfa-linear could not fit linear regression: {e}; the features may be collinear \
+                 (a one-hot column per category sums to 1, like the intercept): use encode = \"ordinal\" \
+                 or drop duplicated or constant features"
+            )
+        })?;
     LinearRegression::new(model.params().to_vec(), model.intercept()).map_err(|e| {
         anyhow!("{e}; the features may be collinear — drop duplicated or constant features")
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collinear_features() {
+        // b = 2a: the coefficients are not determined by the data.
+        let x = Matrix::from_rows(&[
+            vec![0.0, 0.0],
+            vec![1.0, 2.0],
+            vec![2.0, 4.0],
+            vec![3.0, 6.0],
+        ])
+        .unwrap();
+        let err = fit(&x, &[1.0, 2.0, 3.0, 4.5]).unwrap_err();
+        assert!(format!("{err}").contains("collinear"), "{err}");
+    }
+
+    #[test]
+    fn too_few_rows() {
+        let x = Matrix::from_rows(&[vec![0.0, 1.0], vec![1.0, 0.0]]).unwrap();
+        let err = fit(&x, &[1.0, 2.0]).unwrap_err();
+        assert!(
+            format!("{err}").contains("2 rows cannot determine 2"),
+            "{err}"
+        );
+    }
 }
