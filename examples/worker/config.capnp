@@ -1,0 +1,40 @@
+# workerd configuration: serves the verge worker on 127.0.0.1 with its
+# artifacts read from a directory. Build first (examples/worker/build.sh), then:
+#
+#   VERGE_ADMIN_TOKEN=secret workerd serve examples/worker/config.capnp \
+#     --directory-path artifacts=/path/to/artifacts --socket-addr http=127.0.0.1:8787
+#
+# The artifact directory holds the publish layout (docs/worker.md):
+# manifest.json, bundles/<id>.bin, snapshots/<id>.bin. On Cloudflare, bind
+# ARTIFACTS to a static-assets or R2-backed worker serving the same paths.
+using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+    (name = "verge", worker = .vergeWorker),
+    # The artifact store. Writable so that PUT /admin/artifacts can publish
+    # (workerd writes a temporary file and renames it into place). The
+    # directory comes from `--directory-path artifacts=DIR` (a relative path
+    # here would resolve against workerd's working directory, not this file).
+    (name = "artifacts", disk = (writable = true)),
+  ],
+  sockets = [
+    # `--socket-addr http=HOST:PORT` overrides the address.
+    (name = "http", address = "127.0.0.1:8787", http = (), service = "verge"),
+  ],
+);
+
+const vergeWorker :Workerd.Worker = (
+  modules = [
+    (name = "index.js", esModule = embed "build/index.js"),
+    (name = "index_bg.wasm", wasm = embed "build/index_bg.wasm"),
+  ],
+  compatibilityDate = "2025-09-01",
+  bindings = [
+    (name = "ARTIFACTS", service = "artifacts"),
+    # How long (ms) an isolate trusts the manifest before re-reading it.
+    (name = "MANIFEST_TTL_MS", fromEnvironment = "VERGE_MANIFEST_TTL_MS"),
+    # Bearer token for PUT /admin/artifacts; the route is off when unset.
+    (name = "ADMIN_TOKEN", fromEnvironment = "VERGE_ADMIN_TOKEN"),
+  ],
+);

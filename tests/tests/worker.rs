@@ -1,0 +1,908 @@
+//! The Cloudflare Worker under the real runtime: builds it with
+//! `examples/worker/build.sh`, serves it with `workerd serve` on 127.0.0.1, and
+//! holds every answer to the bytes `Api::handle` gives natively on the same
+//! artifacts. Also: artifacts swapped while requests run (every answer from one
+//! whole pair; the new pair appears), bad manifests refused without an outage,
+//! the admin publish route, and (ignored by default) load figures.
+//!
+//! Needs `WORKERD_BIN` (and the tools `build.sh` takes from `scripts/setup
+//! --print-env`); `scripts/test` sets them. Without `WORKERD_BIN` the tests say
+//! so loudly and pass, so a bare `cargo test` still works.
+//!
+//! Run the load figures with:
+//! `cargo test -p verge-tests --release --test worker -- --ignored --nocapture load_figures`
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration as StdDuration, Instant};
+
+use serde_json::{Value as Json, json};
+use verge_core::api::{Api, Limits};
+use verge_core::artifact::ViewBuilder;
+use verge_core::artifact::{Bundle, BundleContents, Snapshot, SnapshotBuilder, TrainingMetadata};
+use verge_core::definition::{
+    Definitions, Encoding, Entity, EstimatorSpec, FeatureRef, FeatureService, FeatureView, Field,
+    Imputation, ModelSpec, OnDemandFeatureView, OnDemandField, Scaling, Source, SourceFormat,
+};
+use verge_core::expr::Program;
+use verge_core::online::Predictor;
+use verge_core::pipeline::{ColumnMeta, PipelineParams, fit_pipeline};
+use verge_core::{ContentId, DType, Duration, EntityKey, KeyPart, Timestamp, Value};
+
+const ADMIN_TOKEN: &str = "test-token-7f3a";
+/// Entities in the snapshots: enough for 100-entity batches of real rows.
+const ENTITIES: i64 = 2000;
+/// The `now` every timed request carries, so workerd and native agree.
+const NOW: &str = "1970-01-11T00:00:00Z";
+
+// ---------------------------------------------------------------------------
+// Artifacts
+
+fn definitions() -> Definitions {
+    let fields = vec![
+        Field::new("temp", DType::Float64),
+        Field::new("pulse", DType::Float64),
+    ];
+    let mut schema = vec![("ambient".to_string(), DType::Float64)];
+    schema.extend(fields.iter().map(|f| (f.name.clone(), f.dtype)));
+    let program = Program::compile(
+        "max(temp - ambient, 0)",
+        &verge_core::expr::Schema::new(schema),
+    )
+    .unwrap();
+    let mut defs = Definitions {
+        project: "worker-test".into(),
+        entities: vec![Entity {
+            name: "horse".into(),
+            join_keys: vec![Field::new("id", DType::Int64)],
+            description: String::new(),
+        }],
+        sources: vec![Source {
+            name: "records".into(),
+            path: "r.csv".into(),
+            format: SourceFormat::Csv,
+            timestamp_field: "ts".into(),
+            created_timestamp_field: None,
+            field_mapping: vec![],
+        }],
+        feature_views: vec![FeatureView {
+            name: "stats".into(),
+            entities: vec!["horse".into()],
+            source: "records".into(),
+            ttl: Duration::from_days(1),
+            online: true,
+            fields,
+            description: String::new(),
+            owner: String::new(),
+            tags: vec![],
+        }],
+        on_demand_views: vec![OnDemandFeatureView {
+            name: "derived".into(),
+            sources: vec!["stats".into()],
+            request: vec![Field::new("ambient", DType::Float64)],
+            fields: vec![OnDemandField {
+                name: "excess".into(),
+                dtype: DType::Float64,
+                program,
+            }],
+        }],
+        feature_services: vec![FeatureService {
+            name: "svc".into(),
+            features: vec![
+                FeatureRef::parse("stats:temp").unwrap(),
+                FeatureRef::parse("stats:pulse").unwrap(),
+                FeatureRef::parse("derived:excess").unwrap(),
+            ],
+            description: String::new(),
+        }],
+        models: vec![ModelSpec {
+            name: "m".into(),
+            feature_service: "svc".into(),
+            label: "y".into(),
+            impute: Imputation::Mean,
+            scale: Scaling::None,
+            encode: Encoding::OneHot,
+            select_k_best: None,
+            estimator: EstimatorSpec::GaussianNb {
+                var_smoothing: 1e-9,
+            },
+        }],
+    };
+    defs.canonicalize();
+    defs
+}
+
+/// A trained bundle; `variant` shifts the training data so ids differ.
+fn bundle_bytes(defs: &Definitions, variant: u32) -> Vec<u8> {
+    let columns = vec![
+        ColumnMeta::new("stats:temp", DType::Float64),
+        ColumnMeta::new("stats:pulse", DType::Float64),
+        ColumnMeta::new("derived:excess", DType::Float64),
+    ];
+    let shift = f64::from(variant) * 0.3;
+    let temp = |i: usize| 37.0 + (i % 7) as f64 * 0.4 + shift;
+    let rows: Vec<Vec<Value>> = (0..60)
+        .map(|i| {
+            let pulse = if i % 5 == 0 {
+                Value::Null
+            } else {
+                Value::Float64(40.0 + (i * 13 % 50) as f64)
+            };
+            vec![
+                Value::Float64(temp(i)),
+                pulse,
+                Value::Float64((temp(i) - 38.0).max(0.0)),
+            ]
+        })
+        .collect();
+    let y: Vec<Value> = (0..60)
+        .map(|i| Value::Int64(if temp(i) > 38.2 { 1 } else { 2 }))
+        .collect();
+    let params = PipelineParams::new(EstimatorSpec::GaussianNb {
+        var_smoothing: 1e-9,
+    })
+    .impute(Some(Imputation::Mean));
+    let pipeline = fit_pipeline(&params, &columns, &rows, &y).unwrap();
+    let plan = BundleContents::plan(defs, "svc").unwrap();
+    BundleContents {
+        registry_id: ContentId::of(b"registry"),
+        model: "m".into(),
+        service: "svc".into(),
+        entity_keys: plan.entity_keys,
+        request: plan.request,
+        views: plan.views,
+        features: plan.features,
+        pipeline,
+        training: TrainingMetadata {
+            rows: 60,
+            data_hash: ContentId::of(&variant.to_le_bytes()),
+            label: "y".into(),
+            metrics: vec![],
+            trained_with: "verge-core".into(),
+            trained_at: Timestamp(0),
+        },
+    }
+    .to_bytes()
+    .unwrap()
+}
+
+/// A snapshot of `ENTITIES` horses: some with null pulse, some stale at `NOW`.
+fn snapshot_bytes(defs: &Definitions, variant: u32) -> Vec<u8> {
+    let view = defs.feature_view("stats").unwrap();
+    let mut b = ViewBuilder::new(
+        "stats",
+        defs.join_keys(view),
+        view.fields.clone(),
+        view.ttl,
+        false,
+    );
+    let day = Duration::from_days(1).as_micros();
+    for id in 0..ENTITIES {
+        let ts = if id % 17 == 0 { 8 * day } else { 10 * day - id };
+        let temp = 37.0 + (id % 11) as f64 * 0.25 + f64::from(variant) * 0.1;
+        let pulse = if id % 9 == 0 {
+            Value::Null
+        } else {
+            Value::Float64(30.0 + (id % 60) as f64)
+        };
+        b.push_row(
+            &EntityKey::single(KeyPart::Int64(id)),
+            Timestamp(ts),
+            None,
+            &[Value::Float64(temp), pulse],
+        )
+        .unwrap();
+    }
+    SnapshotBuilder::new(
+        ContentId::of(b"registry"),
+        Timestamp(0),
+        Timestamp(10 * day),
+    )
+    .with_view(b)
+    .finish()
+    .unwrap()
+}
+
+/// A bundle + snapshot pair and the native API over it.
+struct Pair {
+    bundle: Vec<u8>,
+    snapshot: Vec<u8>,
+    bundle_id: String,
+    snapshot_id: String,
+    api: Api,
+}
+
+fn pair(variant: u32) -> Pair {
+    let defs = definitions();
+    let bundle = bundle_bytes(&defs, variant);
+    let snapshot = snapshot_bytes(&defs, variant);
+    let b = Bundle::load(&bundle).unwrap();
+    let s = Snapshot::load(snapshot.clone()).unwrap();
+    let (bundle_id, snapshot_id) = (b.id().to_string(), s.id().to_string());
+    let api = Api::new(Predictor::new(b, s).unwrap(), Limits::default());
+    Pair {
+        bundle,
+        snapshot,
+        bundle_id,
+        snapshot_id,
+        api,
+    }
+}
+
+/// Writes a pair in the publish layout: files first, then the manifest by
+/// rename (atomic), exactly as a publisher must.
+fn publish(dir: &Path, p: &Pair) {
+    write_file(dir, &format!("bundles/{}.bin", p.bundle_id), &p.bundle);
+    write_file(
+        dir,
+        &format!("snapshots/{}.bin", p.snapshot_id),
+        &p.snapshot,
+    );
+    let manifest = json!({"bundle": p.bundle_id, "snapshot": p.snapshot_id});
+    write_file(dir, "manifest.json", manifest.to_string().as_bytes());
+}
+
+fn write_file(dir: &Path, rel: &str, bytes: &[u8]) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let tmp = dir.join(format!(".tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// workerd
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `WORKERD_BIN`, or `None` with a loud note (scripts/test always sets it).
+fn workerd_bin() -> Option<PathBuf> {
+    match std::env::var_os("WORKERD_BIN") {
+        Some(bin) => Some(PathBuf::from(bin)),
+        None => {
+            eprintln!(
+                "\n*** SKIPPING the workerd tests: WORKERD_BIN is unset. Run scripts/test, or \
+                 `eval \"$(scripts/setup --print-env)\"` first. ***\n"
+            );
+            None
+        }
+    }
+}
+
+/// Builds the worker once per test binary.
+fn build_worker() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new(repo().join("examples/worker/build.sh"))
+            .status()
+            .expect("run examples/worker/build.sh");
+        assert!(status.success(), "examples/worker/build.sh failed");
+    });
+}
+
+/// A running `workerd serve`, killed (bounded) when dropped.
+///
+/// One at a time per test binary: two servers picking free ports at once can
+/// pick the same one, and on a 2-core machine parallel servers would also
+/// distort the swap timing and the load figures.
+struct Workerd {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    _one_at_a_time: MutexGuard<'static, ()>,
+}
+
+impl Workerd {
+    fn start(artifacts: &Path, ttl_ms: u32) -> Workerd {
+        static ONE: Mutex<()> = Mutex::new(());
+        let bin = workerd_bin().unwrap();
+        build_worker();
+        // A test that failed while holding the lock has still killed its server.
+        let guard = ONE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A free port: bind to 0, read it, release it. Retried on the rare
+        // collision with another process grabbing it in between.
+        for _attempt in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let log = artifacts.with_extension(format!("workerd-{port}.log"));
+            let mut child = Command::new(&bin)
+                .arg("serve")
+                .arg(repo().join("examples/worker/config.capnp"))
+                .arg(format!(
+                    "--directory-path=artifacts={}",
+                    artifacts.display()
+                ))
+                .arg(format!("--socket-addr=http=127.0.0.1:{port}"))
+                .env("VERGE_MANIFEST_TTL_MS", ttl_ms.to_string())
+                .env("VERGE_ADMIN_TOKEN", ADMIN_TOKEN)
+                .stdin(Stdio::null())
+                .stdout(std::fs::File::create(&log).unwrap())
+                .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
+                .spawn()
+                .expect("spawn workerd");
+            let deadline = Instant::now() + StdDuration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                // Listening, and still ours (not another process on the port).
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    std::thread::sleep(StdDuration::from_millis(50));
+                    if let Ok(None) = child.try_wait() {
+                        return Workerd {
+                            child,
+                            port,
+                            log,
+                            _one_at_a_time: guard,
+                        };
+                    }
+                }
+                std::thread::sleep(StdDuration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            eprintln!(
+                "workerd did not come up on {port}:\n{}\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default(),
+                std::fs::read_to_string(log.with_extension("err")).unwrap_or_default()
+            );
+        }
+        panic!("workerd failed to start five times");
+    }
+
+    fn logs(&self) -> String {
+        let out = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let err = std::fs::read_to_string(self.log.with_extension("err")).unwrap_or_default();
+        format!("--- stdout\n{out}\n--- stderr\n{err}")
+    }
+
+    fn client(&self) -> Client {
+        Client::connect(self.port)
+    }
+}
+
+impl Drop for Workerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        // kill() is SIGKILL: the wait is bounded by the kernel reaping it.
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A minimal keep-alive HTTP/1.1 client (no dependencies, no proxies).
+
+struct Client {
+    port: u16,
+    conn: Option<BufReader<TcpStream>>,
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Json {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+impl Client {
+    fn connect(port: u16) -> Client {
+        Client { port, conn: None }
+    }
+
+    fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
+        // One retry on a fresh connection: the server may close an idle one.
+        match self.try_send(method, path, headers, body) {
+            Ok(a) => a,
+            Err(_) => {
+                self.conn = None;
+                self.try_send(method, path, headers, body)
+                    .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+            }
+        }
+    }
+
+    fn try_send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Answer> {
+        if self.conn.is_none() {
+            let s = TcpStream::connect(("127.0.0.1", self.port))?;
+            s.set_nodelay(true)?;
+            s.set_read_timeout(Some(StdDuration::from_secs(30)))?;
+            self.conn = Some(BufReader::new(s));
+        }
+        let conn = self.conn.as_mut().unwrap();
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        let mut bytes = req.into_bytes();
+        bytes.extend_from_slice(body);
+        conn.get_mut().write_all(&bytes)?;
+
+        let mut line = String::new();
+        conn.read_line(&mut line)?;
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+        let (mut length, mut chunked, mut content_type, mut close) =
+            (None, false, String::new(), false);
+        loop {
+            line.clear();
+            conn.read_line(&mut line)?;
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            let (k, v) = l.split_once(':').unwrap_or((l, ""));
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+            match k.as_str() {
+                "content-length" => length = v.parse::<usize>().ok(),
+                "transfer-encoding" => chunked = v.eq_ignore_ascii_case("chunked"),
+                "content-type" => content_type = v.to_string(),
+                "connection" => close = v.eq_ignore_ascii_case("close"),
+                _ => {}
+            }
+        }
+        let mut body = Vec::new();
+        if chunked {
+            loop {
+                line.clear();
+                conn.read_line(&mut line)?;
+                let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
+                    .map_err(|e| {
+                    std::io::Error::other(format!("bad chunk size {line:?}: {e}"))
+                })?;
+                let mut chunk = vec![0; size + 2];
+                conn.read_exact(&mut chunk)?;
+                if size == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..size]);
+            }
+        } else if let Some(n) = length {
+            body.resize(n, 0);
+            conn.read_exact(&mut body)?;
+        } else {
+            conn.read_to_end(&mut body)?;
+            close = true;
+        }
+        if close {
+            self.conn = None;
+        }
+        Ok(Answer {
+            status,
+            content_type,
+            body,
+        })
+    }
+
+    fn post(&mut self, path: &str, body: &Json) -> Answer {
+        self.send("POST", path, &[], body.to_string().as_bytes())
+    }
+
+    fn get(&mut self, path: &str) -> Answer {
+        self.send("GET", path, &[], b"")
+    }
+}
+
+/// Polls `/healthz` until it answers 200 (bounded).
+fn wait_healthy(w: &Workerd) {
+    let mut c = w.client();
+    let deadline = Instant::now() + StdDuration::from_secs(20);
+    loop {
+        let a = c.get("/healthz");
+        if a.status == 200 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never healthy: {a:?}\n{}",
+            w.logs()
+        );
+        std::thread::sleep(StdDuration::from_millis(20));
+    }
+}
+
+fn ids(a: &Answer) -> (String, String) {
+    let j = a.json();
+    (
+        j["bundle_id"].as_str().unwrap().to_string(),
+        j["snapshot_id"].as_str().unwrap().to_string(),
+    )
+}
+
+fn predict_body(ids: impl IntoIterator<Item = i64>) -> Json {
+    let ids: Vec<i64> = ids.into_iter().collect();
+    let ambient: Vec<f64> = ids.iter().map(|i| 20.0 + (*i % 5) as f64).collect();
+    json!({"entities": {"id": ids}, "request_context": {"ambient": ambient}, "now": NOW})
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+
+/// Every request of the HTTP contract, answered by workerd and by `Api::handle`
+/// natively: same status, same bytes.
+#[test]
+fn answers_equal_the_native_api_byte_for_byte() {
+    if workerd_bin().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("artifacts");
+    std::fs::create_dir_all(&store).unwrap();
+    let w = Workerd::start(&store, 50);
+
+    // Nothing published yet: a JSON 503, not a crash.
+    let mut c = w.client();
+    let a = c.get("/healthz");
+    assert_eq!(a.status, 503, "{a:?}");
+    assert!(
+        a.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nothing is published")
+    );
+
+    let p = pair(0);
+    publish(&store, &p);
+    wait_healthy(&w);
+
+    let too_many: Vec<i64> = (0..1001).collect();
+    let cases: Vec<(&str, &str, Vec<u8>)> = vec![
+        ("GET", "/healthz", vec![]),
+        ("GET", "/version", vec![]),
+        ("POST", "/predict", predict_body([1, 2, 17, 9, 99_999]).to_string().into_bytes()),
+        ("POST", "/predict", predict_body(0..100).to_string().into_bytes()),
+        (
+            "POST",
+            "/get-online-features",
+            json!({"features": ["stats:temp", "stats:pulse", "derived:excess"], "entities": {"id": [1, 9, 17, 5000]}, "request_context": {"ambient": [20.0, 21.0, null, 1.0]}, "now": NOW}).to_string().into_bytes(),
+        ),
+        (
+            "POST",
+            "/get-online-features",
+            json!({"feature_service": "svc", "entities": {"id": [3, 4]}, "request_context": {"ambient": [20.0, 21.0]}, "full_feature_names": true, "now": NOW}).to_string().into_bytes(),
+        ),
+        // Malformed JSON, unknown feature, wrong entity type, too many rows.
+        ("POST", "/predict", b"{\"entities\": {\"id\": [1,".to_vec()),
+        ("POST", "/get-online-features", b"not json at all".to_vec()),
+        (
+            "POST",
+            "/get-online-features",
+            json!({"features": ["stats:nope"], "entities": {"id": [1]}, "now": NOW}).to_string().into_bytes(),
+        ),
+        (
+            "POST",
+            "/predict",
+            json!({"entities": {"id": ["abc"]}, "request_context": {"ambient": [1.0]}, "now": NOW}).to_string().into_bytes(),
+        ),
+        (
+            "POST",
+            "/predict",
+            json!({"entities": {"horse_id": [1]}, "now": NOW}).to_string().into_bytes(),
+        ),
+        ("POST", "/predict", predict_body(too_many).to_string().into_bytes()),
+        ("POST", "/predict", vec![]),
+        // Wrong method, unknown route.
+        ("GET", "/predict", vec![]),
+        ("POST", "/healthz", b"{}".to_vec()),
+        ("DELETE", "/version", vec![]),
+        ("GET", "/nope", vec![]),
+        ("GET", "/", vec![]),
+    ];
+    let mut statuses = Vec::new();
+    for (method, path, body) in &cases {
+        let got = c.send(method, path, &[], body);
+        let want = p.api.handle(method, path, body, Timestamp(0));
+        assert_eq!(
+            (got.status, String::from_utf8_lossy(&got.body)),
+            (want.status, String::from_utf8_lossy(&want.body)),
+            "{method} {path} {}",
+            String::from_utf8_lossy(body)
+        );
+        assert_eq!(got.content_type, "application/json", "{method} {path}");
+        statuses.push(got.status);
+    }
+    // The cases really cover the contract's statuses.
+    for s in [200, 400, 404, 405, 413] {
+        assert!(statuses.contains(&s), "no case answered {s}: {statuses:?}");
+    }
+    let v = c.get("/version").json();
+    assert_eq!(v["bundle_id"], p.bundle_id);
+    assert_eq!(v["snapshot_id"], p.snapshot_id);
+    drop(w);
+}
+
+/// A new pair published while clients hammer `/predict`: every answer is
+/// exactly one pair's native answer, each client moves from old to new once
+/// and never back, and a manifest naming a broken pair changes nothing.
+#[test]
+fn artifacts_swap_atomically_under_load() {
+    if workerd_bin().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("artifacts");
+    std::fs::create_dir_all(&store).unwrap();
+    let (a, b) = (pair(0), pair(1));
+    assert_ne!(a.bundle_id, b.bundle_id);
+    assert_ne!(a.snapshot_id, b.snapshot_id);
+    publish(&store, &a);
+    let w = Workerd::start(&store, 20);
+    wait_healthy(&w);
+
+    let body = predict_body([1, 2, 3, 17, 40]).to_string().into_bytes();
+    let want_a = a.api.handle("POST", "/predict", &body, Timestamp(0)).body;
+    let want_b = b.api.handle("POST", "/predict", &body, Timestamp(0)).body;
+    assert_ne!(want_a, want_b);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, seen, body) = (stop.clone(), seen.clone(), body.clone());
+            let (want_a, want_b) = (want_a.clone(), want_b.clone());
+            let port = w.port;
+            std::thread::spawn(move || {
+                let mut c = Client::connect(port);
+                let mut trace = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let got = c.send("POST", "/predict", &[], &body);
+                    assert_eq!(got.status, 200, "{}", String::from_utf8_lossy(&got.body));
+                    let which = if got.body == want_a {
+                        'a'
+                    } else if got.body == want_b {
+                        'b'
+                    } else {
+                        panic!(
+                            "an answer from neither pair: {}",
+                            String::from_utf8_lossy(&got.body)
+                        )
+                    };
+                    trace.push(which);
+                }
+                seen.lock().unwrap().push(trace);
+            })
+        })
+        .collect();
+
+    std::thread::sleep(StdDuration::from_millis(300));
+    publish(&store, &b);
+    let mut c = w.client();
+    let deadline = Instant::now() + StdDuration::from_secs(10);
+    while ids(&c.post("/predict", &predict_body([1])))
+        != (b.bundle_id.clone(), b.snapshot_id.clone())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the new pair never appeared\n{}",
+            w.logs()
+        );
+        std::thread::sleep(StdDuration::from_millis(10));
+    }
+    std::thread::sleep(StdDuration::from_millis(300));
+
+    // A manifest naming a mislabelled snapshot (pair a's bytes under pair b's
+    // snapshot id is refused by hash) and one naming a missing file: the
+    // worker keeps serving b.
+    let broken = pair(2);
+    write_file(
+        &store,
+        &format!("bundles/{}.bin", broken.bundle_id),
+        &broken.bundle,
+    );
+    write_file(
+        &store,
+        &format!("snapshots/{}.bin", broken.snapshot_id),
+        &a.snapshot,
+    );
+    write_file(
+        &store,
+        "manifest.json",
+        json!({"bundle": broken.bundle_id, "snapshot": broken.snapshot_id})
+            .to_string()
+            .as_bytes(),
+    );
+    std::thread::sleep(StdDuration::from_millis(300));
+    write_file(
+        &store,
+        "manifest.json",
+        json!({"bundle": b.bundle_id, "snapshot": "00".repeat(32)})
+            .to_string()
+            .as_bytes(),
+    );
+    std::thread::sleep(StdDuration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    for t in clients {
+        t.join().unwrap();
+    }
+    assert_eq!(
+        ids(&c.post("/predict", &predict_body([1]))),
+        (b.bundle_id.clone(), b.snapshot_id.clone()),
+        "a broken manifest must not take the pair being served away"
+    );
+
+    let traces = seen.lock().unwrap();
+    let total: usize = traces.iter().map(Vec::len).sum();
+    assert!(total > 100, "too few requests ran during the swap: {total}");
+    for trace in traces.iter() {
+        let first_b = trace
+            .iter()
+            .position(|&x| x == 'b')
+            .expect("a client never saw the new pair");
+        assert!(
+            first_b > 0,
+            "a client saw the new pair before it was published"
+        );
+        assert!(
+            trace[first_b..].iter().all(|&x| x == 'b'),
+            "a client went back to the old pair after seeing the new one"
+        );
+    }
+    drop(w);
+}
+
+/// `PUT /admin/artifacts`: refused without the token or with a bad pair;
+/// with both, the pair is stored, the manifest keeps the previous pair, and
+/// the worker serves it at once.
+#[test]
+fn admin_publish_checks_stores_and_swaps() {
+    if workerd_bin().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("artifacts");
+    std::fs::create_dir_all(&store).unwrap();
+    let (a, b) = (pair(0), pair(1));
+    publish(&store, &a);
+    // A long ttl: the swap below must come from the admin route itself.
+    let w = Workerd::start(&store, 600_000);
+    wait_healthy(&w);
+    let mut c = w.client();
+
+    let mut body = b.bundle.clone();
+    body.extend_from_slice(&b.snapshot);
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+
+    let r = c.send("PUT", "/admin/artifacts", &[], &body);
+    assert_eq!(r.status, 401, "{r:?}");
+    let r = c.send(
+        "PUT",
+        "/admin/artifacts",
+        &[("authorization", "Bearer wrong")],
+        &body,
+    );
+    assert_eq!(r.status, 401, "{r:?}");
+    let r = c.send("GET", "/admin/artifacts", &[("authorization", &auth)], b"");
+    assert_eq!(r.status, 405, "{r:?}");
+    // Truncated, trailing bytes, a flipped bit in the snapshot, an
+    // incompatible pair (a snapshot with no `stats` view).
+    for bad in [
+        body[..body.len() - 1].to_vec(),
+        [body.as_slice(), b"x"].concat(),
+        {
+            let mut x = body.clone();
+            let last = x.len() - 1;
+            x[last] ^= 1;
+            x
+        },
+        [
+            b.bundle.as_slice(),
+            &SnapshotBuilder::new(ContentId::of(b"registry"), Timestamp(0), Timestamp(1))
+                .finish()
+                .unwrap(),
+        ]
+        .concat(),
+    ] {
+        let r = c.send("PUT", "/admin/artifacts", &[("authorization", &auth)], &bad);
+        assert_eq!(r.status, 400, "{r:?}");
+        assert!(r.json()["error"]["message"].is_string());
+    }
+    assert_eq!(
+        ids(&c.post("/predict", &predict_body([1]))),
+        (a.bundle_id.clone(), a.snapshot_id.clone())
+    );
+
+    let r = c.send(
+        "PUT",
+        "/admin/artifacts",
+        &[("authorization", &auth)],
+        &body,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["published"]["bundle_id"], b.bundle_id);
+    assert_eq!(r.json()["previous"]["snapshot_id"], a.snapshot_id);
+    assert_eq!(
+        ids(&c.post("/predict", &predict_body([1]))),
+        (b.bundle_id.clone(), b.snapshot_id.clone())
+    );
+    let manifest: Json =
+        serde_json::from_slice(&std::fs::read(store.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        manifest,
+        json!({"bundle": b.bundle_id, "snapshot": b.snapshot_id, "previous": {"bundle": a.bundle_id, "snapshot": a.snapshot_id}})
+    );
+    assert_eq!(
+        std::fs::read(store.join(format!("snapshots/{}.bin", b.snapshot_id))).unwrap(),
+        b.snapshot
+    );
+    drop(w);
+}
+
+/// Latency of single-entity and 100-entity predictions through workerd, from
+/// one keep-alive client on 127.0.0.1 (so it measures the worker, not queueing).
+#[test]
+#[ignore = "load figures: run with --ignored --nocapture"]
+fn load_figures() {
+    if workerd_bin().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("artifacts");
+    std::fs::create_dir_all(&store).unwrap();
+    let p = pair(0);
+    publish(&store, &p);
+    let w = Workerd::start(&store, 1000);
+    wait_healthy(&w);
+    let requests: usize = std::env::var("VERGE_LOAD_REQUESTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5000);
+    let mut c = w.client();
+    for (name, batch) in [("single entity", 1i64), ("100 entities", 100)] {
+        let bodies: Vec<Vec<u8>> = (0..64)
+            .map(|k| {
+                let start = (k * 31) % (ENTITIES - batch);
+                predict_body(start..start + batch).to_string().into_bytes()
+            })
+            .collect();
+        for body in bodies.iter().cycle().take(500) {
+            assert_eq!(c.send("POST", "/predict", &[], body).status, 200);
+        }
+        let mut times = Vec::with_capacity(requests);
+        for body in bodies.iter().cycle().take(requests) {
+            let t = Instant::now();
+            let a = c.send("POST", "/predict", &[], body);
+            times.push(t.elapsed());
+            assert_eq!(a.status, 200);
+        }
+        times.sort();
+        let q = |f: f64| times[((times.len() as f64 * f) as usize).min(times.len() - 1)];
+        println!(
+            "workerd /predict {name}: {requests} requests, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            q(0.50).as_secs_f64() * 1e3,
+            q(0.99).as_secs_f64() * 1e3,
+            q(1.0).as_secs_f64() * 1e3,
+        );
+    }
+    drop(w);
+}
