@@ -467,10 +467,9 @@ fn bundle_probabilities(
         .collect()
 }
 
-// Passes against the `verge train` in the working tree as of this writing; remove
-// the ignore once host/src/cli/train.rs is committed.
+/// Training through the CLI reproduces scikit-learn's selection, accuracy and
+/// probabilities (the fixture `sklearn_k5.json` from `sklearn/reference.py`).
 #[test]
-#[ignore = "needs verge train"]
 fn verge_train_matches_scikit_learn() {
     let ex = Example::prepare();
     let run = verge(
