@@ -768,18 +768,14 @@ impl Definitions {
                     format!("feature service `{}` is not declared", m.feature_service),
                 ),
                 Some(service) => {
-                    if let Some(k) = m.select_k_best
-                        && (k == 0 || k as usize > service.features.len())
-                    {
+                    // k larger than the service is not an error here: one-hot encoding
+                    // widens text features, so the real column count is known only when
+                    // training, and `verge train` reports it there with the count.
+                    if m.select_k_best == Some(0) {
                         push(
                             ObjectKind::Model,
                             &m.name,
-                            format!(
-                                "select_k_best = {k} but feature service `{}` has {} features; use 1..={}",
-                                service.name,
-                                service.features.len(),
-                                service.features.len()
-                            ),
+                            "select_k_best = 0 keeps nothing; use at least 1, or omit it to keep all".into(),
                         );
                     }
                     if service.features.iter().any(|r| r.field == m.label) {
