@@ -351,7 +351,7 @@ fn render(chromium: &str, url: &str) -> String {
         .unwrap();
     let dom = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
-        output.status.success() && dom.contains("id=\"status\""),
+        output.status.success() && dom.contains("</html>"),
         "chromium failed on {url}: {}\nstderr: {}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
@@ -507,6 +507,7 @@ fn the_page_shows_what_the_native_core_computes() {
     let last = damaged.len() - 1;
     damaged[last] ^= 0x5a;
     std::fs::write(root.join("bundle-damaged.bin"), &damaged).unwrap();
+    std::fs::write(root.join("api.html"), API_PAGE).unwrap();
     if let Ok(keep) = std::env::var("VERGE_BROWSER_SITE") {
         // For a look by hand: `python3 -m http.server` in that directory.
         let keep = PathBuf::from(keep);
@@ -660,6 +661,195 @@ fn the_page_shows_what_the_native_core_computes() {
     let (_, shown) = element(&dom, "error");
     assert_eq!(shown, format!("cannot load the bundle: {load_error}"));
     assert!(element(&dom, "result").0.contains("hidden"));
+
+    check_api_page(&chromium, &base, &api, &bundle, &snapshot, complete);
+    check_api_page(&chromium, &base, &api, &bundle, &snapshot, with_nulls);
+}
+
+/// A bare page that drives every `Runtime` method and writes what each returned
+/// (or the message it threw) into `#out` as JSON.
+const API_PAGE: &str = r#"<!doctype html>
+<meta charset="utf-8">
+<pre id="out" data-state="pending">pending</pre>
+<script type="module">
+import init, { Runtime } from "./pkg/verge_wasm.js";
+const out = {};
+const attempt = (f) => { try { return { ok: f() }; } catch (e) { return { error: String(e && e.message) }; } };
+try {
+  await init();
+  const get = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());
+  const bundle = await get("bundle.bin");
+  const snapshot = await get("snapshot.bin");
+  const params = new URLSearchParams(location.search);
+  const horse = Number(params.get("horse"));
+  const now = params.get("now");
+  const rt = Runtime.load(bundle, snapshot);
+  out.hasSnapshot = rt.hasSnapshot;
+  out.online = attempt(() => rt.getOnlineFeatures({
+    feature_service: "surgical_lesion_v1",
+    entities: { hospital_number: [horse, 1] },
+    request_context: { baseline_temperature: [37.5, null] },
+    now,
+  }));
+  out.onlineBad = attempt(() => rt.getOnlineFeatures({ features: ["horse_colic_stats:nope"], entities: { hospital_number: [horse] } }));
+  out.predict = attempt(() => rt.predict({ hospital_number: horse }, { baseline_temperature: 37.5 }, new Date(now)));
+  const p = out.predict.ok;
+  out.scoreArray = attempt(() => rt.score(p.features.values));
+  out.scoreObject = attempt(() => rt.score(Object.fromEntries(p.feature_names.map((n, i) => [n, p.features.values[i]]))));
+  out.scoreBad = attempt(() => rt.score([1, 2]));
+  out.version = attempt(() => rt.version());
+  out.keys = attempt(() => rt.keys(3));
+  out.badNow = attempt(() => rt.predict({ hospital_number: horse }, undefined, "yesterday"));
+  out.badSnapshot = attempt(() => Runtime.load(bundle, snapshot.subarray(0, 100)));
+  const alone = Runtime.load(bundle);
+  out.aloneHasSnapshot = alone.hasSnapshot;
+  out.alonePredict = attempt(() => alone.predict({ hospital_number: horse }));
+  out.aloneOnline = attempt(() => alone.getOnlineFeatures({ features: ["horse_colic_stats:outcome"], entities: { hospital_number: [horse] } }));
+  out.aloneScore = attempt(() => alone.score(p.features.values));
+  out.aloneVersion = attempt(() => alone.version());
+} catch (e) {
+  out.fatal = String(e && e.message || e);
+}
+const pre = document.getElementById("out");
+pre.textContent = JSON.stringify(out);
+pre.dataset.state = "done";
+</script>
+"#;
+
+/// Every `Runtime` method against the native core: `getOnlineFeatures`, `score`
+/// (array and object, with and without a snapshot), `version`, `keys`, and the
+/// messages of the errors they throw.
+fn check_api_page(
+    chromium: &str,
+    base: &str,
+    api: &Api,
+    bundle: &[u8],
+    snapshot: &[u8],
+    horse: i64,
+) {
+    let dom = render(
+        chromium,
+        &format!("{base}/api.html?horse={horse}&now={}", percent_encode(NOW)),
+    );
+    let (tag, text) = element(&dom, "out");
+    assert!(
+        tag.contains("data-state=\"done\""),
+        "the API page did not finish:\n{dom}"
+    );
+    let out: Json = serde_json::from_str(&text).unwrap();
+    assert!(out.get("fatal").is_none(), "{out}");
+    let now = Timestamp::parse_rfc3339(NOW).unwrap();
+    let native = |path: &str, body: Json| -> Json {
+        let r = api.handle("POST", path, &serde_json::to_vec(&body).unwrap(), now);
+        let json: Json = serde_json::from_slice(&r.body).unwrap();
+        if r.status == 200 {
+            json!({ "ok": json })
+        } else {
+            json!({ "error": json["error"]["message"] })
+        }
+    };
+    let expect = |name: &str, want: &Json| {
+        assert!(
+            same(&out[name], want),
+            "{name}: page {} native {want}",
+            out[name]
+        );
+    };
+
+    assert_eq!(out["hasSnapshot"], json!(true));
+    expect(
+        "online",
+        &native(
+            "/get-online-features",
+            json!({
+                "feature_service": "surgical_lesion_v1",
+                "entities": { "hospital_number": [horse, 1] },
+                "request_context": { "baseline_temperature": [37.5, null] },
+                "now": NOW,
+            }),
+        ),
+    );
+    expect(
+        "onlineBad",
+        &native(
+            "/get-online-features",
+            json!({
+                "features": ["horse_colic_stats:nope"], "entities": { "hospital_number": [horse] },
+            }),
+        ),
+    );
+    assert!(out["onlineBad"]["error"].as_str().unwrap().contains("nope"));
+    let predicted = native_prediction(
+        api,
+        &json!({"hospital_number": horse}),
+        Some(&json!({"baseline_temperature": 37.5})),
+    )
+    .unwrap();
+    expect("predict", &json!({ "ok": predicted }));
+
+    // Scoring the features a prediction read gives that prediction, bit for bit.
+    let loaded = Bundle::load(bundle).unwrap();
+    let values = serde_json::to_vec(&predicted["features"]["values"]).unwrap();
+    let scored: Json =
+        serde_json::from_slice(&verge_core::api::score_json(&loaded, &values).unwrap()).unwrap();
+    for key in ["label", "classes", "probabilities"] {
+        assert!(
+            same(&scored[key], &predicted[key]),
+            "{key}: score {scored} predict {predicted}"
+        );
+    }
+    for name in ["scoreArray", "scoreObject", "aloneScore"] {
+        expect(name, &json!({ "ok": scored }));
+    }
+    let bad = verge_core::api::score_json(&loaded, b"[1, 2]")
+        .unwrap_err()
+        .message;
+    expect("scoreBad", &json!({ "error": bad }));
+
+    let version: Json = serde_json::from_slice(&api.version()).unwrap();
+    expect("version", &json!({ "ok": version }));
+    let keys = out["keys"]["ok"].as_array().unwrap();
+    assert_eq!(keys.len(), 3);
+    let table = Snapshot::load(snapshot.to_vec()).unwrap();
+    for k in keys {
+        let number = k["hospital_number"].as_i64().unwrap();
+        assert!(
+            table
+                .lookup(0, &EntityKey::single(KeyPart::Int64(number)))
+                .is_some(),
+            "{k}"
+        );
+    }
+
+    assert!(
+        out["badNow"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("RFC 3339"),
+        "{out}"
+    );
+    let truncated = Snapshot::load(snapshot[..100].to_vec())
+        .unwrap_err()
+        .to_string();
+    expect(
+        "badSnapshot",
+        &json!({ "error": format!("cannot load the snapshot: {truncated}") }),
+    );
+
+    assert_eq!(out["aloneHasSnapshot"], json!(false));
+    for name in ["alonePredict", "aloneOnline"] {
+        assert!(
+            out[name]["error"]
+                .as_str()
+                .unwrap()
+                .contains("without a snapshot"),
+            "{name}: {out}"
+        );
+    }
+    let alone = &out["aloneVersion"]["ok"];
+    assert_eq!(alone["bundle_id"], version["bundle_id"]);
+    assert_eq!(alone["registry_id"], version["registry_id"]);
+    assert!(alone.get("snapshot_id").is_none(), "{alone}");
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
