@@ -1,2 +1,87 @@
-//! Wasm ABI benchmark (being written).
-fn main() {}
+//! The raw Wasm ABI module under wasmtime: per-prediction cost for a horse-colic
+//! bundle (8 float features, mean imputation, SelectKBest k = 5, Gaussian naive
+//! Bayes), against the native core.
+//!
+//! Run: `cargo bench -p verge-host --bench wasm`. Goals (issue 5): ≤ 1 µs per row
+//! amortized over a batch of 1000 through the binary path, ≤ 5 µs for one JSON
+//! call; the module size (≤ 150 KB) is printed at the start.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "../tests/edge_support/mod.rs"]
+mod edge_support;
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use edge_support::{fixture, module, now, wasm_path};
+use verge_core::Value;
+use verge_core::api::{Api, Limits};
+use verge_core::artifact::{Bundle, Snapshot};
+use verge_core::online::Predictor;
+
+fn bench(c: &mut Criterion) {
+    let path = wasm_path();
+    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+    eprintln!(
+        "module {}: {size} bytes ({:.1} KiB)",
+        path.display(),
+        size as f64 / 1024.0
+    );
+
+    let f = fixture(false);
+    let mut rt = module().instantiate().unwrap();
+    rt.load_bundle(&f.bundle).unwrap();
+    rt.load_snapshot(&f.snapshot).unwrap();
+    let api = Api::new(
+        Predictor::new(
+            Bundle::load(&f.bundle).unwrap(),
+            Snapshot::load(f.snapshot.clone()).unwrap(),
+        )
+        .unwrap(),
+        Limits::default(),
+    );
+
+    // 1000 rows cycled from the training set; NaN for missing values.
+    let flat: Vec<f64> = f
+        .rows
+        .iter()
+        .cycle()
+        .take(1000)
+        .flat_map(|r| {
+            r.iter().map(|v| match v {
+                Value::Float64(x) => *x,
+                _ => f64::NAN,
+            })
+        })
+        .collect();
+    let keys: Vec<i64> = f.keys.iter().copied().cycle().take(1000).collect();
+    let body = format!(r#"{{"entities":{{"hospital_number":[{}]}}}}"#, f.keys[0]);
+
+    let mut group = c.benchmark_group("wasm_batch_1000");
+    group.throughput(Throughput::Elements(1000));
+    group.bench_function("score_batch", |b| {
+        b.iter(|| black_box(rt.score_batch(black_box(&flat), 8).unwrap()))
+    });
+    group.bench_function("predict_batch_i64", |b| {
+        b.iter(|| black_box(rt.predict_batch_i64(black_box(&keys), now()).unwrap()))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("single_json_predict");
+    group.bench_function("wasm", |b| {
+        b.iter(|| {
+            black_box(
+                rt.handle("POST", "/predict", body.as_bytes(), now())
+                    .unwrap(),
+            )
+        })
+    });
+    group.bench_function("native", |b| {
+        b.iter(|| black_box(api.handle("POST", "/predict", body.as_bytes(), now())))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

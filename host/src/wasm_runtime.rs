@@ -190,7 +190,9 @@ impl WasmModule {
     /// When the bytes are not a valid module, or it imports anything.
     pub fn from_bytes(bytes: &[u8]) -> anyhow::Result<WasmModule> {
         let engine = Engine::default();
-        let module = Module::new(&engine, bytes).anyhow().context("not a valid Wasm module")?;
+        let module = Module::new(&engine, bytes)
+            .anyhow()
+            .context("not a valid Wasm module")?;
         let out = WasmModule { engine, module };
         let imports = out.imports();
         if !imports.is_empty() {
@@ -258,6 +260,9 @@ impl WasmModule {
     }
 }
 
+/// `verge_handle`'s arguments: method, path and body (pointer, length), `now`.
+type HandleArgs = (u32, u32, u32, u32, u32, u32, i64);
+
 /// The typed exports, looked up once.
 #[derive(Clone)]
 struct Exports {
@@ -267,7 +272,7 @@ struct Exports {
     load_bundle: TypedFunc<(u32, u32), i32>,
     load_snapshot: TypedFunc<(u32, u32), i32>,
     set_limits: TypedFunc<(u32, u32), i32>,
-    handle: TypedFunc<(u32, u32, u32, u32, u32, u32, i64), i32>,
+    handle: TypedFunc<HandleArgs, i32>,
     output_width: TypedFunc<(), i32>,
     model_info: TypedFunc<(), i32>,
     score_batch: TypedFunc<(u32, u32, u32, u32), i32>,
@@ -733,7 +738,7 @@ impl WasmRuntime {
     /// `ERR_INPUT` naming the row for a wrong width or a value the model cannot
     /// take; `ERR_NOT_LOADED` without a bundle.
     pub fn score_batch(&mut self, values: &[f64], cols: usize) -> anyhow::Result<Vec<f64>> {
-        if cols == 0 || values.len() % cols != 0 {
+        if cols == 0 || !values.len().is_multiple_of(cols) {
             bail!("{} values do not make rows of {cols}", values.len());
         }
         let rows = values.len() / cols;

@@ -363,17 +363,14 @@ fn hostile_calls_become_error_codes_and_the_instance_survives() {
         ("verge_load_bundle", vec![i(0xFFFF_FFF0), i(100)]),
         ("verge_load_bundle", vec![i(8), i(u32::MAX)]),
         ("verge_load_snapshot", vec![i(1), i(1)]),
-        (
-            "verge_predict_json",
-            vec![i(0x10_0000), i(10), now_val.clone()],
-        ),
+        ("verge_predict_json", vec![i(0x10_0000), i(10), now_val]),
         (
             "verge_get_online_features_json",
-            vec![i(u32::MAX), i(u32::MAX), now_val.clone()],
+            vec![i(u32::MAX), i(u32::MAX), now_val],
         ),
         (
             "verge_handle",
-            vec![i(0), i(4), i(0), i(8), i(0), i(0), now_val.clone()],
+            vec![i(0), i(4), i(0), i(8), i(0), i(0), now_val],
         ),
         ("verge_free", vec![i(12345), i(8)]),
         (
@@ -383,7 +380,7 @@ fn hostile_calls_become_error_codes_and_the_instance_survives() {
         ("verge_score_batch", vec![i(0), i(10), i(8), i(64)]),
         (
             "verge_predict_batch_i64",
-            vec![i(16), i(1_000_000), now_val.clone(), i(0)],
+            vec![i(16), i(1_000_000), now_val, i(0)],
         ),
     ] {
         let code = rt.call_raw(export, &args).unwrap();
@@ -406,7 +403,7 @@ fn hostile_calls_become_error_codes_and_the_instance_survives() {
     let code = rt
         .call_raw(
             "verge_handle",
-            &[i(p), i(4), i(p), i(4), i(0), i(0), now_val.clone()],
+            &[i(p), i(4), i(p), i(4), i(0), i(0), now_val],
         )
         .unwrap();
     assert_eq!(code, -6);
@@ -440,4 +437,154 @@ fn unload_and_reload_swaps_pairs() {
         -5
     );
     rt.load_snapshot(&other_snapshot()).unwrap();
+}
+
+const VERGE: &str = env!("CARGO_BIN_EXE_verge");
+
+fn verify(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    std::process::Command::new(VERGE)
+        .current_dir(dir)
+        .args([
+            "verify",
+            "--bundle",
+            "model.bundle",
+            "--snapshot",
+            "features.snapshot",
+            "--json",
+        ])
+        .args(extra)
+        .env("VERGE_WASM", edge_support::wasm_path())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn verify_passes_on_every_entity_and_a_sample() {
+    for on_demand in [false, true] {
+        let f = fixture(on_demand);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("model.bundle"), &f.bundle).unwrap();
+        std::fs::write(dir.path().join("features.snapshot"), &f.snapshot).unwrap();
+        let out = verify(dir.path(), &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            summary["rows"],
+            f.keys.len() + 4,
+            "every key plus 4 unknown"
+        );
+        assert_eq!(summary["mismatches"], 0);
+        assert_eq!(summary["largest_difference"], 0.0);
+        // Two requests per row, the batches, /version, /healthz, the binary path.
+        assert!(summary["requests"].as_u64().unwrap() > 2 * f.keys.len() as u64);
+
+        let out = verify(
+            dir.path(),
+            &["--sample", "25", "--seed", "9", "--now", NOW_TEXT],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(summary["rows"], 29);
+
+        // An entity file: join keys plus request data, other columns ignored.
+        std::fs::write(
+            dir.path().join("entities.csv"),
+            "hospital_number,ambient_temperature,label\n530101,20.5,1\n1,,2\n534817,-3,1\n",
+        )
+        .unwrap();
+        let out = verify(dir.path(), &["--entities", "entities.csv"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(summary["rows"], 3);
+    }
+}
+
+const NOW_TEXT: &str = "2021-06-20T00:00:00Z";
+
+#[test]
+fn verify_reports_a_difference_and_bad_setups() {
+    // `check` against an instance serving another bundle: differences found and named.
+    let plain = fixture(false);
+    let derived = fixture(true);
+    let api = native(&plain, Limits::default());
+    let mut rt = wasm(&derived, Limits::default());
+    let row = |k: i64| {
+        let mut keys = serde_json::Map::new();
+        keys.insert("hospital_number".into(), serde_json::json!(k));
+        (keys, serde_json::Map::new())
+    };
+    let rows = vec![row(530101), row(1)];
+    let report = verge_host::cli::verify::check(&api, &mut rt, &rows, now()).unwrap();
+    assert!(report.mismatches > 0);
+    let first = report.first.unwrap();
+    assert!(first.contains("/version"), "{first}");
+    // The same instance serving the right bundle: no differences.
+    let mut rt = wasm(&plain, Limits::default());
+    let report = verge_host::cli::verify::check(&api, &mut rt, &rows, now()).unwrap();
+    assert_eq!((report.mismatches, report.first), (0, None));
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("model.bundle"), &plain.bundle).unwrap();
+    std::fs::write(dir.path().join("features.snapshot"), &plain.snapshot).unwrap();
+    // No module: exit 2 with the build command.
+    let out = std::process::Command::new(VERGE)
+        .current_dir(dir.path())
+        .args([
+            "verify",
+            "--bundle",
+            "model.bundle",
+            "--snapshot",
+            "features.snapshot",
+        ])
+        .env("VERGE_WASM", dir.path().join("nope.wasm"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--profile wasm"));
+    // A module that is not the verge ABI (it imports something): refused.
+    let importing = wat_module_with_import();
+    std::fs::write(dir.path().join("other.wasm"), importing).unwrap();
+    let out = verify(dir.path(), &["--wasm", "other.wasm"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("must import nothing"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // An entity file without the join key.
+    std::fs::write(dir.path().join("e.csv"), "horse\n1\n").unwrap();
+    let out = verify(dir.path(), &["--entities", "e.csv"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no column is a join key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A minimal valid module importing one function (binary form of
+/// `(module (import "env" "f" (func)))`).
+fn wat_module_with_import() -> Vec<u8> {
+    let mut m = b"\0asm\x01\0\0\0".to_vec();
+    m.extend_from_slice(&[0x01, 0x04, 0x01, 0x60, 0x00, 0x00]); // type: () -> ()
+    m.extend_from_slice(&[
+        0x02, 0x09, 0x01, 0x03, b'e', b'n', b'v', 0x01, b'f', 0x00, 0x00,
+    ]);
+    m
 }

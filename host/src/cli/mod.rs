@@ -17,7 +17,9 @@ pub mod output;
 pub mod plan;
 pub mod predict;
 pub mod registry;
+pub mod serve;
 pub mod train;
+pub mod verify;
 
 use std::path::PathBuf;
 
@@ -81,6 +83,8 @@ pub enum Command {
     Build(build::Build),
     Inspect(inspect::Inspect),
     Train(train::Train),
+    Verify(verify::Verify),
+    Serve(serve::Serve),
     #[command(subcommand)]
     Example(example::Example),
 }
@@ -178,6 +182,8 @@ impl Cli {
             Command::Build(c) => c.run(&ctx),
             Command::Inspect(c) => c.run(&ctx),
             Command::Train(c) => c.run(&ctx),
+            Command::Verify(c) => c.run(&ctx),
+            Command::Serve(c) => c.run(&ctx),
             Command::Example(c) => c.run(&ctx),
         }
     }

@@ -236,13 +236,21 @@ fn workspace() -> PathBuf {
 }
 
 /// The raw ABI module: `$VERGE_WASM` if set, else built with cargo (a no-op when
-/// it is up to date) into the workspace target directory.
+/// it is up to date).
+///
+/// The build goes to its own target directory (`target/verge-abi`): the browser
+/// and worker faces build the same crate with other features for the same target
+/// and profile, and in a shared `target/` their module would replace this one
+/// between the build and the load.
 pub fn wasm_path() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         if let Some(p) = std::env::var_os(WASM_ENV) {
             return PathBuf::from(p);
         }
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| workspace().join("target"), PathBuf::from)
+            .join("verge-abi");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .current_dir(workspace())
@@ -254,12 +262,12 @@ pub fn wasm_path() -> PathBuf {
                 "wasm32-unknown-unknown",
                 "--profile",
                 "wasm",
+                "--target-dir",
             ])
+            .arg(&target)
             .status()
             .expect("cannot run cargo to build the Wasm module");
         assert!(status.success(), "building the Wasm module failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map_or_else(|| workspace().join("target"), PathBuf::from);
         target.join(TARGET_SUBPATH)
     })
     .clone()
