@@ -10,6 +10,7 @@
 //! | [`historical`] | the point-in-time join that builds training sets |
 //! | [`materialize`] | online snapshots from sources, merged, sharded |
 //! | [`train`] | `verge train`: training sets, linfa estimators exported into core types, bundles |
+//! | [`pipeline`] | `verge run`: the whole pipeline as memoized steps keyed by their inputs' hashes |
 //! | [`example`] | building the bundled examples' data (the horse-colic SQLite source) |
 //! | [`wasm_runtime`] | the raw Wasm ABI module under wasmtime (`verify`, `serve`) |
 //! | [`cli`] | the `verge` subcommands |
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod example;
 pub mod historical;
 pub mod materialize;
+pub mod pipeline;
 pub mod repo;
 pub mod source;
 pub mod store;

@@ -17,6 +17,7 @@ pub mod output;
 pub mod plan;
 pub mod predict;
 pub mod registry;
+pub mod run;
 pub mod serve;
 pub mod train;
 pub mod verify;
@@ -83,6 +84,7 @@ pub enum Command {
     Build(build::Build),
     Inspect(inspect::Inspect),
     Train(train::Train),
+    Run(run::Run),
     Verify(verify::Verify),
     Serve(serve::Serve),
     #[command(subcommand)]
@@ -182,6 +184,7 @@ impl Cli {
             Command::Build(c) => c.run(&ctx),
             Command::Inspect(c) => c.run(&ctx),
             Command::Train(c) => c.run(&ctx),
+            Command::Run(c) => c.run(&ctx),
             Command::Verify(c) => c.run(&ctx),
             Command::Serve(c) => c.run(&ctx),
             Command::Example(c) => c.run(&ctx),

@@ -19,6 +19,8 @@
 //! | `[[feature_service]]` | `name`, `features` (`"view:field"`), `description` |
 //! | `[[model]]` | `name`, `feature_service`, `label`, `impute` (`mean`; `median`, `most_frequent`, `constant` + `impute_value`), `scale` (`none`; `standard`, `minmax`), `encode` (`one_hot`; `ordinal`), `select_k_best` (all), `estimator` (`gaussian_nb` + `var_smoothing` 1e-9; `logistic_regression` + `c` 1.0, `max_iter` 100; `linear_regression`) |
 //!
+//! | `[run]` | settings of `verge run` (entity files, clock); read by [`crate::pipeline::RunConfig`], never part of the definitions |
+//!
 //! Types are `bool`, `int64`, `float32`, `float64`, `string`. Unknown keys are errors.
 
 mod convert;

@@ -28,6 +28,11 @@ pub(crate) struct RawFile {
     pub feature_service: Vec<RawFeatureService>,
     #[serde(default)]
     pub model: Vec<RawModel>,
+    /// `[run]`: settings of `verge run` (see `crate::pipeline::RunConfig`). Not
+    /// part of the definitions, so it never changes a registry id; it is only
+    /// accepted here so `deny_unknown_fields` lets it through.
+    #[serde(default, rename = "run")]
+    pub _run: Option<toml::Table>,
 }
 
 /// `[[entity]]`.

@@ -227,3 +227,18 @@ fn serde_errors_name_the_table() {
     let p = problems("");
     assert!(p[0].contains("missing field `project`"), "{p:?}");
 }
+
+/// `[run]` holds `verge run`'s settings: accepted, and invisible to the
+/// definitions, so adding or editing it never changes a registry id.
+#[test]
+fn run_table_is_accepted_and_not_a_definition() {
+    let with_run = format!(
+        "{ISSUE_EXAMPLE}\n[run]\ntrain_entities = \"train.csv\"\nnow = \"2021-06-25T12:00:00Z\"\n"
+    );
+    assert_eq!(
+        parse_str(&with_run, "verge.toml").unwrap(),
+        parse_str(ISSUE_EXAMPLE, "verge.toml").unwrap()
+    );
+    let p = problems(&format!("{ISSUE_EXAMPLE}\n[run]\nnow = [\n"));
+    assert!(p[0].contains("TOML parse error"), "{p:?}");
+}
