@@ -112,6 +112,18 @@ pub enum Error {
         message: String,
     },
 
+    /// A trusted public key is configured and an artifact's signature is
+    /// missing, malformed, or not made by that key (`artifact::signature`).
+    #[error("{kind} {id} is refused: {message}")]
+    Signature {
+        /// The artifact kind.
+        kind: &'static str,
+        /// The artifact's content id.
+        id: ContentId,
+        /// What is wrong with the signature, and what to do.
+        message: String,
+    },
+
     /// A request names a feature, view or service that does not exist.
     #[error("unknown {what} `{name}`{}", hint_suffix(.hint))]
     Unknown {

@@ -11,6 +11,8 @@ mod bundle;
 mod codec;
 mod header;
 mod index;
+pub mod manifest;
+pub mod signature;
 mod snapshot;
 mod snapshot_builder;
 
