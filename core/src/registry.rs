@@ -198,19 +198,19 @@ struct VersionRef<'a> {
 /// Decodes with an allocation limit sized to the input: a string or list
 /// cannot claim more bytes than the tier above the payload length, because
 /// bincode reserves a claimed length before it finds out the bytes are missing.
+/// Decoding goes through the artifact codec's frugal serde adapter, which also
+/// keeps serde from reserving room for a claimed sequence length up front.
 fn decode_limited(payload: &[u8]) -> Result<(RegistryVersion, usize)> {
     let standard = bincode::config::standard();
     let result = match payload.len() {
-        ..=0x1_0000 => {
-            bincode::serde::decode_from_slice(payload, standard.with_limit::<0x1_0000>())
-        }
+        ..=0x1_0000 => crate::artifact::decode_capped(payload, standard.with_limit::<0x1_0000>()),
         0x1_0001..=0x10_0000 => {
-            bincode::serde::decode_from_slice(payload, standard.with_limit::<0x10_0000>())
+            crate::artifact::decode_capped(payload, standard.with_limit::<0x10_0000>())
         }
         0x10_0001..=0x100_0000 => {
-            bincode::serde::decode_from_slice(payload, standard.with_limit::<0x100_0000>())
+            crate::artifact::decode_capped(payload, standard.with_limit::<0x100_0000>())
         }
-        _ => bincode::serde::decode_from_slice(payload, standard.with_limit::<MAX_PAYLOAD>()),
+        _ => crate::artifact::decode_capped(payload, standard.with_limit::<MAX_PAYLOAD>()),
     };
     result.map_err(|e| malformed(format!("{e}")))
 }

@@ -6,13 +6,27 @@
 //! Decoding is bounded: bincode refuses any claimed length that would take the
 //! running total of allocated bytes past a limit that grows with the input size,
 //! so a hostile length cannot make the decoder allocate more than a small multiple
-//! of what it was given.
+//! of what it was given. bincode's limit does not cover two allocations made
+//! *before* the bytes behind a length are read, so every decode goes through
+//! [`Frugal`], a serde adapter that closes both: sequences preallocate at most
+//! [`PREALLOC`] elements (serde would reserve up to 1 MiB per sequence on a claimed
+//! length alone), and strings are read by borrowing from the input, so a string
+//! is allocated only once its bytes are known to be there (bincode's owned path
+//! allocates the claimed length first). `core/tests/alloc_bounds.rs` holds the
+//! decoders to 16× the input plus 64 KiB.
 
 use alloc::format;
 use alloc::vec::Vec;
-use bincode::config;
+use core::fmt;
+use core::marker::PhantomData;
+
+use bincode::config::{self, Config};
+use bincode::error::DecodeError;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess,
+    VariantAccess, Visitor,
+};
 
 use crate::{Error, Result};
 
@@ -44,16 +58,16 @@ pub fn decode_payload<T: DeserializeOwned>(bytes: &[u8], kind: &'static str) -> 
         ($($limit:expr),*) => {{
             let need = bytes.len().saturating_mul(8).max(4096);
             $( if need <= $limit {
-                return finish(bincode::serde::decode_from_slice(bytes, base().with_limit::<{ $limit }>()), bytes.len(), kind);
+                return finish(decode_capped(bytes, base().with_limit::<{ $limit }>()), bytes.len(), kind);
             } )*
-            finish(bincode::serde::decode_from_slice(bytes, base().with_limit::<{ usize::MAX }>()), bytes.len(), kind)
+            finish(decode_capped(bytes, base().with_limit::<{ usize::MAX }>()), bytes.len(), kind)
         }};
     }
     with_limit!(1 << 12, 1 << 16, 1 << 20, 1 << 24, 1 << 28, 1 << 31)
 }
 
 fn finish<T>(
-    result: core::result::Result<(T, usize), bincode::error::DecodeError>,
+    result: core::result::Result<(T, usize), DecodeError>,
     len: usize,
     kind: &'static str,
 ) -> Result<T> {
@@ -68,4 +82,260 @@ fn finish<T>(
         });
     }
     Ok(value)
+}
+
+/// bincode's `decode_from_slice` through [`Frugal`]: returns the value and the bytes used.
+///
+/// # Errors
+///
+/// bincode's complaint.
+pub(crate) fn decode_capped<T: DeserializeOwned, C: Config>(
+    bytes: &[u8],
+    config: C,
+) -> core::result::Result<(T, usize), DecodeError> {
+    bincode::serde::seed_decode_from_slice(Frugal(PhantomData::<T>), bytes, config)
+}
+
+/// Most elements a sequence or map reserves room for before its elements are read.
+///
+/// Beyond it a collection grows as elements actually decode, each backed by input bytes.
+const PREALLOC: usize = 16;
+
+/// A serde adapter around a deserializer (and, as a seed, around a type) that
+/// caps every size hint at [`PREALLOC`] and reads owned strings and byte buffers
+/// through their borrowed forms. Everything else is forwarded unchanged, so the
+/// bytes accepted and the values produced are exactly bincode's.
+struct Frugal<T>(T);
+
+impl<'de, T: DeserializeSeed<'de>> DeserializeSeed<'de> for Frugal<T> {
+    type Value = T::Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> core::result::Result<T::Value, D::Error> {
+        self.0.deserialize(Frugal(d))
+    }
+}
+
+macro_rules! forward_deserialize {
+    ($($method:ident($($arg:ident: $ty:ty),*))*) => {$(
+        fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> core::result::Result<V::Value, D::Error> {
+            self.0.$method($($arg,)* Frugal(visitor))
+        }
+    )*};
+}
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for Frugal<D> {
+    type Error = D::Error;
+
+    forward_deserialize! {
+        deserialize_any() deserialize_bool() deserialize_i8() deserialize_i16()
+        deserialize_i32() deserialize_i64() deserialize_i128() deserialize_u8()
+        deserialize_u16() deserialize_u32() deserialize_u64() deserialize_u128()
+        deserialize_f32() deserialize_f64() deserialize_char() deserialize_str()
+        deserialize_bytes() deserialize_option() deserialize_unit()
+        deserialize_unit_struct(name: &'static str)
+        deserialize_newtype_struct(name: &'static str) deserialize_seq()
+        deserialize_tuple(len: usize) deserialize_tuple_struct(name: &'static str, len: usize)
+        deserialize_map()
+        deserialize_struct(name: &'static str, fields: &'static [&'static str])
+        deserialize_enum(name: &'static str, variants: &'static [&'static str])
+        deserialize_identifier() deserialize_ignored_any()
+    }
+
+    // Borrowed first: the string is copied only after its bytes were found.
+    fn deserialize_string<V: Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> core::result::Result<V::Value, D::Error> {
+        self.0.deserialize_str(Frugal(visitor))
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> core::result::Result<V::Value, D::Error> {
+        self.0.deserialize_bytes(Frugal(visitor))
+    }
+
+    fn is_human_readable(&self) -> bool {
+        self.0.is_human_readable()
+    }
+}
+
+macro_rules! forward_visit {
+    ($($method:ident($ty:ty))*) => {$(
+        fn $method<E: de::Error>(self, v: $ty) -> core::result::Result<Self::Value, E> {
+            self.0.$method(v)
+        }
+    )*};
+}
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for Frugal<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.expecting(f)
+    }
+
+    forward_visit! {
+        visit_bool(bool) visit_i8(i8) visit_i16(i16) visit_i32(i32) visit_i64(i64)
+        visit_i128(i128) visit_u8(u8) visit_u16(u16) visit_u32(u32) visit_u64(u64)
+        visit_u128(u128) visit_f32(f32) visit_f64(f64) visit_char(char)
+        visit_str(&str) visit_borrowed_str(&'de str) visit_string(alloc::string::String)
+        visit_bytes(&[u8]) visit_borrowed_bytes(&'de [u8]) visit_byte_buf(Vec<u8>)
+    }
+
+    fn visit_none<E: de::Error>(self) -> core::result::Result<Self::Value, E> {
+        self.0.visit_none()
+    }
+
+    fn visit_unit<E: de::Error>(self) -> core::result::Result<Self::Value, E> {
+        self.0.visit_unit()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> core::result::Result<Self::Value, D::Error> {
+        self.0.visit_some(Frugal(d))
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> core::result::Result<Self::Value, D::Error> {
+        self.0.visit_newtype_struct(Frugal(d))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> core::result::Result<Self::Value, A::Error> {
+        self.0.visit_seq(Frugal(seq))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> core::result::Result<Self::Value, A::Error> {
+        self.0.visit_map(Frugal(map))
+    }
+
+    fn visit_enum<A: EnumAccess<'de>>(
+        self,
+        data: A,
+    ) -> core::result::Result<Self::Value, A::Error> {
+        self.0.visit_enum(Frugal(data))
+    }
+}
+
+impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Frugal<A> {
+    type Error = A::Error;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> core::result::Result<Option<T::Value>, A::Error> {
+        self.0.next_element_seed(Frugal(seed))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.0.size_hint().map(|n| n.min(PREALLOC))
+    }
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Frugal<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> core::result::Result<Option<K::Value>, A::Error> {
+        self.0.next_key_seed(Frugal(seed))
+    }
+
+    fn next_value_seed<W: DeserializeSeed<'de>>(
+        &mut self,
+        seed: W,
+    ) -> core::result::Result<W::Value, A::Error> {
+        self.0.next_value_seed(Frugal(seed))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.0.size_hint().map(|n| n.min(PREALLOC))
+    }
+}
+
+impl<'de, A: EnumAccess<'de>> EnumAccess<'de> for Frugal<A> {
+    type Error = A::Error;
+    type Variant = Frugal<A::Variant>;
+
+    fn variant_seed<S: DeserializeSeed<'de>>(
+        self,
+        seed: S,
+    ) -> core::result::Result<(S::Value, Self::Variant), A::Error> {
+        let (value, variant) = self.0.variant_seed(Frugal(seed))?;
+        Ok((value, Frugal(variant)))
+    }
+}
+
+impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Frugal<A> {
+    type Error = A::Error;
+
+    fn unit_variant(self) -> core::result::Result<(), A::Error> {
+        self.0.unit_variant()
+    }
+
+    fn newtype_variant_seed<S: DeserializeSeed<'de>>(
+        self,
+        seed: S,
+    ) -> core::result::Result<S::Value, A::Error> {
+        self.0.newtype_variant_seed(Frugal(seed))
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> core::result::Result<V::Value, A::Error> {
+        self.0.tuple_variant(len, Frugal(visitor))
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> core::result::Result<V::Value, A::Error> {
+        self.0.struct_variant(fields, Frugal(visitor))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::String;
+    use alloc::vec;
+
+    use super::*;
+
+    #[test]
+    fn frugal_decoding_gives_what_plain_bincode_gives() {
+        #[derive(Debug, PartialEq, Serialize, serde::Deserialize)]
+        enum Shape {
+            Unit,
+            New(u32),
+            Tuple(i64, String),
+            Struct {
+                x: Option<f64>,
+                tags: Vec<(String, Vec<u8>)>,
+            },
+        }
+        let value = vec![
+            Shape::Unit,
+            Shape::New(7),
+            Shape::Tuple(-3, String::from("é☃")),
+            Shape::Struct {
+                x: Some(1.5),
+                tags: vec![(String::from("a"), vec![1, 2, 3])],
+            },
+            Shape::Struct {
+                x: None,
+                tags: vec![],
+            },
+        ];
+        let bytes = encode_payload(&value, "test").unwrap();
+        let plain: (Vec<Shape>, usize) = bincode::serde::decode_from_slice(&bytes, base()).unwrap();
+        assert_eq!(plain.0, value);
+        assert_eq!(decode_payload::<Vec<Shape>>(&bytes, "test").unwrap(), value);
+        // A string whose claimed length runs past the input is refused.
+        assert!(decode_payload::<String>(&[0xfc, 0, 0, 0, 1, b'a'], "test").is_err());
+    }
 }

@@ -160,7 +160,8 @@ impl Header {
         if available < header.payload_len {
             return Err(Error::Truncated {
                 kind: kind.name(),
-                needed: HEADER_LEN as u64 + header.payload_len,
+                // A hostile length may be near u64::MAX: saturate, never overflow.
+                needed: (HEADER_LEN as u64).saturating_add(header.payload_len),
                 available: bytes.len() as u64,
             });
         }

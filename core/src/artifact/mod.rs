@@ -20,6 +20,7 @@ pub use bundle::{
     Bundle, BundleContents, FeaturePlan, InputSource, ServiceFeature, TrainingMetadata,
     ViewRequirement,
 };
+pub(crate) use codec::decode_capped;
 pub use codec::{decode_payload, encode_payload};
 pub use header::{ArtifactKind, HEADER_LEN, Header};
 pub use snapshot::{
