@@ -540,13 +540,23 @@ pub(super) fn build(
         config: ctx.config_path.to_path_buf(),
         quiet: true,
     };
-    crate::cli::build::Build {
-        target: model.to_owned(),
-        output: dir.clone(),
-        snapshot: snapshot.to_string(),
-        json: false,
-    }
-    .run(&cli_ctx)?;
+    // Parsed from arguments, as `verge build` would be: options added to the
+    // command later keep their defaults here without this code changing.
+    let command =
+        <crate::cli::build::Build as clap::Args>::augment_args(clap::Command::new("build"));
+    let matches = command
+        .try_get_matches_from([
+            "build".as_ref(),
+            model.as_ref(),
+            "--output".as_ref(),
+            dir.as_os_str(),
+            "--snapshot".as_ref(),
+            snapshot.to_string().as_ref(),
+        ] as [&std::ffi::OsStr; 6])
+        .context("internal: the build step's arguments")?;
+    <crate::cli::build::Build as clap::FromArgMatches>::from_arg_matches(&matches)
+        .context("internal: the build step's arguments")?
+        .run(&cli_ctx)?;
     let manifest = dir.join("manifest.json");
     let bytes =
         fs::read(&manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
