@@ -654,7 +654,7 @@ mod tests {
     }
 
     fn row(r: usize) -> (EntityKey, Timestamp, Timestamp, Vec<Value>) {
-        let null = |k: usize| (r * 7 + k) % 5 == 0;
+        let null = |k: usize| (r * 7 + k).is_multiple_of(5);
         let pick = |k: usize, v: Value| if null(k) { Value::Null } else { v };
         (
             EntityKey(vec![
@@ -664,7 +664,7 @@ mod tests {
             Timestamp::from_secs(r as i64),
             Timestamp::from_secs(r as i64 + 1),
             vec![
-                pick(0, Value::Bool(r % 3 == 0)),
+                pick(0, Value::Bool(r.is_multiple_of(3))),
                 pick(1, Value::Int64(-(r as i64))),
                 pick(2, Value::Float32(r as f32 / 4.0)),
                 pick(3, Value::Float64(r as f64 * 1.5)),
