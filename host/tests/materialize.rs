@@ -387,7 +387,7 @@ fn a_changed_view_starts_fresh_and_others_carry_over() {
     let first = Snapshot::load(one(&d, &bt, 5, 9, &[])).unwrap();
     // Same view, new ttl: a different fingerprint, so key 2 from before is not kept.
     let changed = defs(Keys::Int, false, 3);
-    let again = Snapshot::load(one(&changed, &bt, 0, 4, &[first.clone()])).unwrap();
+    let again = Snapshot::load(one(&changed, &bt, 0, 4, std::slice::from_ref(&first))).unwrap();
     let t = again.table_index("v").unwrap();
     assert_eq!(again.lookup_int(t, 2), None);
     assert!(again.lookup_int(t, 1).is_some());
@@ -396,7 +396,7 @@ fn a_changed_view_starts_fresh_and_others_carry_over() {
         &d,
         ContentId::of(b"reg"),
         &[],
-        &[first.clone()],
+        std::slice::from_ref(&first),
         Sharding::None,
         |_| panic!("nothing to read"),
     )

@@ -259,7 +259,7 @@ impl ViewBuilder {
         }
     }
 
-    /// Rows pushed so far.
+    /// Rows pushed so far (counting a columnar batch from [`ViewBuilder::push_times`] on).
     #[must_use]
     pub fn rows(&self) -> usize {
         self.rows
@@ -279,6 +279,7 @@ impl ViewBuilder {
         created_ts: Option<Timestamp>,
         values: &[Value],
     ) -> Result<()> {
+        self.check_complete()?;
         if key.parts().len() != self.keys.len() || values.len() != self.columns.len() {
             return Err(Error::Request(format!(
                 "view `{}`: row has {} key parts and {} values, expected {} and {}",
@@ -393,43 +394,56 @@ impl ViewBuilder {
     pub fn push_columns<'a>(
         &mut self,
         rows: usize,
-        mut times: impl FnMut(usize) -> (Timestamp, Option<Timestamp>),
+        times: impl FnMut(usize) -> (Timestamp, Option<Timestamp>),
         mut cell: impl FnMut(ColumnSlot, usize) -> CellRef<'a>,
     ) -> Result<()> {
+        self.check_complete()?;
         let marks = self.marks();
         let ts_marks = (
             self.event_ts.len(),
             self.created_ts.as_ref().map_or(0, Vec::len),
         );
-        match self.push_columns_inner(rows, &mut times, &mut cell) {
-            Ok(()) => {
-                self.rows += rows;
-                Ok(())
+        let start = self.rows;
+        let result = self.push_times(rows, times).and_then(|()| {
+            let slots = (0..self.keys.len())
+                .map(ColumnSlot::Key)
+                .chain((0..self.columns.len()).map(ColumnSlot::Field));
+            for slot in slots.collect::<Vec<_>>() {
+                self.push_column(slot, |r| cell(slot, r))?;
             }
-            Err(e) => {
-                self.rollback(&marks);
-                self.event_ts.truncate(ts_marks.0);
-                if let Some(buf) = &mut self.created_ts {
-                    buf.truncate(ts_marks.1);
-                }
-                Err(e)
+            Ok(())
+        });
+        if result.is_err() {
+            self.rollback(&marks);
+            self.event_ts.truncate(ts_marks.0);
+            if let Some(buf) = &mut self.created_ts {
+                buf.truncate(ts_marks.1);
             }
+            self.rows = start;
         }
+        result
     }
 
-    fn push_columns_inner<'a>(
+    /// Starts a columnar batch of `rows` rows by appending their timestamps (see
+    /// [`ViewBuilder::push_columns`] for `times`); [`ViewBuilder::push_column`]
+    /// then fills each key and field column. Filling one column at a time lets a
+    /// caller free each input column as soon as it is copied, so input and
+    /// snapshot are never both whole in memory.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Request`] when the previous batch still has unfilled columns, or
+    /// a created timestamp is missing (nothing of the batch is kept).
+    pub fn push_times(
         &mut self,
         rows: usize,
-        times: &mut impl FnMut(usize) -> (Timestamp, Option<Timestamp>),
-        cell: &mut impl FnMut(ColumnSlot, usize) -> CellRef<'a>,
+        mut times: impl FnMut(usize) -> (Timestamp, Option<Timestamp>),
     ) -> Result<()> {
-        let name = &self.name;
-        let fail = |what: &str, field: &Field, r: usize, got: CellRef<'_>| {
-            Error::Request(format!(
-                "view `{name}`: {what} `{}` is {}; batch row {r} has {got:?} (or its text passes 4 GiB)",
-                field.name, field.dtype
-            ))
-        };
+        self.check_complete()?;
+        let ts_marks = (
+            self.event_ts.len(),
+            self.created_ts.as_ref().map_or(0, Vec::len),
+        );
         self.event_ts.reserve(rows * 8);
         if let Some(buf) = &mut self.created_ts {
             buf.reserve(rows * 8);
@@ -439,32 +453,78 @@ impl ViewBuilder {
             self.event_ts
                 .extend_from_slice(&event.as_micros().to_le_bytes());
             if let Some(buf) = &mut self.created_ts {
-                let created = created.ok_or_else(|| {
-                    Error::Request(format!(
-                        "view `{name}`: batch row {r} has no created timestamp"
-                    ))
-                })?;
+                let Some(created) = created else {
+                    self.event_ts.truncate(ts_marks.0);
+                    buf.truncate(ts_marks.1);
+                    return Err(Error::Request(format!(
+                        "view `{}`: batch row {r} has no created timestamp",
+                        self.name
+                    )));
+                };
                 buf.extend_from_slice(&created.as_micros().to_le_bytes());
             }
         }
-        for (i, (col, field)) in self.keys.iter_mut().zip(&self.join_keys).enumerate() {
-            col.reserve(rows);
-            for r in 0..rows {
-                let value = cell(ColumnSlot::Key(i), r);
-                if matches!(value, CellRef::Null) || col.push_cell(value).is_err() {
-                    return Err(fail("join key", field, r, value));
-                }
-            }
-        }
-        for (i, (col, field)) in self.columns.iter_mut().zip(&self.fields).enumerate() {
-            col.reserve(rows);
-            for r in 0..rows {
-                let value = cell(ColumnSlot::Field(i), r);
-                col.push_cell(value)
-                    .map_err(|()| fail("field", field, r, value))?;
+        self.rows += rows;
+        Ok(())
+    }
+
+    /// Fills column `slot` of the batch started by [`ViewBuilder::push_times`]:
+    /// `cell(r)` lends row `r` of the batch, for every row the column lacks.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Request`] naming the column and row when a cell has the wrong type,
+    /// a join key is null, text passes 4 GiB, or `slot` does not exist. On error
+    /// the column is left as it was, still to be filled.
+    pub fn push_column<'a>(
+        &mut self,
+        slot: ColumnSlot,
+        mut cell: impl FnMut(usize) -> CellRef<'a>,
+    ) -> Result<()> {
+        let (col, field, what) = match slot {
+            ColumnSlot::Key(i) => (self.keys.get_mut(i), self.join_keys.get(i), "join key"),
+            ColumnSlot::Field(i) => (self.columns.get_mut(i), self.fields.get(i), "field"),
+        };
+        let (Some(col), Some(field)) = (col, field) else {
+            return Err(Error::Request(format!(
+                "view `{}` has no column {slot:?}",
+                self.name
+            )));
+        };
+        let start = col.rows;
+        let rows = self.rows.saturating_sub(start);
+        let mark = col.mark();
+        col.reserve(rows);
+        for r in 0..rows {
+            let value = cell(r);
+            let refused = (what == "join key" && matches!(value, CellRef::Null))
+                || col.push_cell(value).is_err();
+            if refused {
+                col.rollback(mark);
+                return Err(Error::Request(format!(
+                    "view `{}`: {what} `{}` is {}; batch row {r} has {value:?} (or its text passes 4 GiB)",
+                    self.name, field.name, field.dtype
+                )));
             }
         }
         Ok(())
+    }
+
+    /// Refuses to go on while a columnar batch has unfilled columns.
+    fn check_complete(&self) -> Result<()> {
+        let incomplete = self
+            .join_keys
+            .iter()
+            .zip(&self.keys)
+            .chain(self.fields.iter().zip(&self.columns))
+            .find(|(_, c)| c.rows != self.rows);
+        match incomplete {
+            None => Ok(()),
+            Some((field, _)) => Err(Error::Request(format!(
+                "view `{}`: column `{}` of the last batch is not filled; call push_column for it",
+                self.name, field.name
+            ))),
+        }
     }
 
     fn marks(&self) -> Vec<Mark> {
@@ -526,13 +586,17 @@ impl SnapshotBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Request`] for an impossible shard; [`Error::Malformed`] if encoding fails.
+    /// [`Error::Request`] for an impossible shard or a view whose last columnar batch
+    /// has unfilled columns; [`Error::Malformed`] if encoding fails.
     pub fn finish(self) -> Result<Vec<u8>> {
         if self.shard_count == 0 || self.shard_index >= self.shard_count {
             return Err(Error::Request(format!(
                 "shard {} of {} is impossible",
                 self.shard_index, self.shard_count
             )));
+        }
+        for v in &self.views {
+            v.check_complete()?;
         }
         // First pass: place every non-empty buffer in the data section (8-aligned,
         // in a fixed order), without copying anything yet.
@@ -776,5 +840,59 @@ mod tests {
         assert_eq!(dirty.rows(), 5);
         push_some(&mut dirty, 5..11).unwrap();
         assert_eq!(frame(dirty), frame(clean));
+    }
+
+    #[test]
+    fn column_at_a_time_matches_and_incomplete_batches_are_refused() {
+        let rows: Vec<_> = (0..13).map(row).collect();
+        let mut by_row = empty(true);
+        for (key, e, c, values) in &rows {
+            by_row.push_row(key, *e, Some(*c), values).unwrap();
+        }
+        let mut by_col = empty(true);
+        by_col
+            .push_times(rows.len(), |r| (rows[r].1, Some(rows[r].2)))
+            .unwrap();
+        for i in 0..2 {
+            by_col
+                .push_column(ColumnSlot::Key(i), |r| CellRef::from(&rows[r].0.parts()[i]))
+                .unwrap();
+        }
+        for i in 0..5 {
+            if i == 4 {
+                // Unfilled column: no new batch, no row, no finish.
+                assert!(
+                    by_col
+                        .push_times(1, |_| (Timestamp(0), Some(Timestamp(0))))
+                        .is_err()
+                );
+                assert!(
+                    by_col
+                        .push_row(&rows[0].0, rows[0].1, Some(rows[0].2), &rows[0].3)
+                        .is_err()
+                );
+                assert!(
+                    SnapshotBuilder::new(ContentId::of(b"r"), Timestamp::MIN, Timestamp::MAX)
+                        .with_view(by_col.clone())
+                        .finish()
+                        .is_err()
+                );
+                // A wrong type leaves the column unfilled, to be filled again.
+                assert!(
+                    by_col
+                        .push_column(ColumnSlot::Field(4), |_| CellRef::Int64(1))
+                        .is_err()
+                );
+            }
+            by_col
+                .push_column(ColumnSlot::Field(i), |r| CellRef::from(&rows[r].3[i]))
+                .unwrap();
+        }
+        assert!(
+            by_col
+                .push_column(ColumnSlot::Field(9), |_| CellRef::Null)
+                .is_err()
+        );
+        assert_eq!(frame(by_col), frame(by_row));
     }
 }

@@ -128,7 +128,8 @@ pub(crate) struct Segment {
     pub(crate) event: Vec<i64>,
     /// Created times; `i64::MIN` for a null, or for every row when absent.
     pub(crate) created: Option<Vec<i64>>,
-    pub(crate) fields: Vec<TypedCol>,
+    /// Field columns; `None` once copied into the snapshot and released.
+    pub(crate) fields: Vec<Option<TypedCol>>,
     /// `Some((start, end))`: only rows with `start <= event <= end` are candidates.
     pub(crate) window: Option<(i64, i64)>,
 }
@@ -171,9 +172,9 @@ impl Segment {
         }
         let mut cols = Vec::with_capacity(fields.len());
         for f in fields {
-            cols.push(TypedCol::new(column(&f.name)?, f.dtype, &|| {
+            cols.push(Some(TypedCol::new(column(&f.name)?, f.dtype, &|| {
                 format!("feature view `{view}`: field `{}`", f.name)
-            })?);
+            })?));
         }
         let event_col = column(event)?;
         if event_col.null_count() > 0 {
@@ -215,11 +216,11 @@ impl Segment {
             .iter()
             .enumerate()
             .map(|(c, f)| {
-                column_of(
+                Some(column_of(
                     f.dtype,
                     rows,
                     (0..rows).map(|r| snapshot.value(table, c, r)),
-                )
+                ))
             })
             .collect();
         let has_created = meta.created_ts.len != 0;
@@ -241,6 +242,12 @@ impl Segment {
             fields,
             window: None,
         })
+    }
+
+    /// Row `row`'s event and created times (`i64::MIN` for no created time).
+    #[inline]
+    pub(crate) fn times(&self, row: usize) -> (i64, i64) {
+        self.rank(row)
     }
 
     #[inline]
@@ -266,7 +273,7 @@ impl Segment {
         let cols: usize = self
             .keys
             .iter()
-            .chain(&self.fields)
+            .chain(self.fields.iter().flatten())
             .map(|c| c.bytes_at(row))
             .sum();
         cols + 16 + self.fields.len().div_ceil(8)

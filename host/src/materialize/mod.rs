@@ -51,7 +51,7 @@ use anyhow::{Context as _, Result, bail};
 use arrow_array::RecordBatch;
 use serde::{Deserialize, Serialize};
 use verge_core::artifact::{
-    ColumnSlot, Snapshot, SnapshotBuilder, ViewBuilder, shard_of, view_fingerprint,
+    CellRef, ColumnSlot, Snapshot, SnapshotBuilder, ViewBuilder, shard_of, view_fingerprint,
 };
 use verge_core::definition::{Definitions, FeatureView};
 use verge_core::{ContentId, Timestamp};
@@ -294,8 +294,11 @@ pub fn build_snapshots(
         }
     };
     let mut last_error = String::new();
-    for count in counts {
-        let shards = build_shards(registry_id, window, &tables, count)?;
+    let attempts = counts.len();
+    for (attempt, count) in counts.into_iter().enumerate() {
+        // Only the last possible attempt may release the input as it goes.
+        let consume = attempt + 1 == attempts;
+        let shards = build_shards(registry_id, window, &mut tables, count, consume)?;
         if let Sharding::MaxBytes(max) = sharding
             && let Some(big) = shards.iter().find(|s| s.len() as u64 > max)
         {
@@ -324,11 +327,15 @@ struct Table<'d> {
     report: ViewReport,
 }
 
+/// Writes every table into `count` snapshots. With `consume`, each input column
+/// is released as soon as it is copied (and the tables are left empty), so the
+/// input and the snapshot are never both whole in memory.
 fn build_shards(
     registry_id: ContentId,
     window: (Timestamp, Timestamp),
-    tables: &[Table<'_>],
+    tables: &mut [Table<'_>],
     count: u32,
+    consume: bool,
 ) -> Result<Vec<Vec<u8>>> {
     let mut builders: Vec<SnapshotBuilder> = (0..count)
         .map(|i| {
@@ -336,21 +343,27 @@ fn build_shards(
             if count > 1 { b.shard(i, count) } else { b }
         })
         .collect();
-    for t in tables {
+    for t in tables.iter_mut() {
         // Split the (key-sorted) winners by shard, keeping their order.
-        let mut per_shard: Vec<Vec<Pick>> = vec![Vec::new(); count as usize];
-        if count == 1 {
-            per_shard[0].clone_from(&t.picks);
+        let per_shard: Vec<Vec<Pick>> = if count == 1 {
+            vec![if consume {
+                std::mem::take(&mut t.picks)
+            } else {
+                t.picks.clone()
+            }]
         } else {
+            let mut split = vec![Vec::new(); count as usize];
             for &p in &t.picks {
                 let key = key_of(&t.segments, p).context("internal: a winner lost its key")?;
-                if let Some(list) = per_shard.get_mut(shard_of(&key, count) as usize) {
+                if let Some(list) = split.get_mut(shard_of(&key, count) as usize) {
                     list.push(p);
                 }
             }
-        }
-        let mut next = Vec::with_capacity(builders.len());
-        for (builder, picks) in builders.into_iter().zip(per_shard) {
+            split
+        };
+        let context = || format!("writing feature view `{}`", t.view.name);
+        let mut views = Vec::with_capacity(per_shard.len());
+        for picks in &per_shard {
             let mut view = ViewBuilder::new(
                 &t.view.name,
                 t.join_keys.clone(),
@@ -359,42 +372,51 @@ fn build_shards(
                 t.has_created,
             );
             let segs = &t.segments;
-            let seg = |p: &Pick| segs.get(p.seg as usize);
-            view.push_columns(
-                picks.len(),
-                |r| {
-                    let (event, created) = picks
-                        .get(r)
-                        .and_then(|p| seg(p).map(|s| (s, p.row as usize)))
-                        .map_or((i64::MIN, i64::MIN), |(s, row)| {
-                            (
-                                s.event.get(row).copied().unwrap_or(i64::MIN),
-                                s.created
-                                    .as_ref()
-                                    .and_then(|c| c.get(row).copied())
-                                    .unwrap_or(i64::MIN),
-                            )
-                        });
-                    (Timestamp(event), Some(Timestamp(created)))
-                },
-                |slot, r| {
-                    let Some((s, row)) = picks.get(r).and_then(|p| seg(p).map(|s| (s, p.row)))
-                    else {
-                        return verge_core::artifact::CellRef::Null;
-                    };
-                    let col = match slot {
-                        ColumnSlot::Key(i) => s.keys.get(i),
-                        ColumnSlot::Field(i) => s.fields.get(i),
-                    };
-                    col.map_or(verge_core::artifact::CellRef::Null, |c| {
-                        c.cell(row as usize)
-                    })
-                },
-            )
-            .with_context(|| format!("writing feature view `{}`", t.view.name))?;
-            next.push(builder.with_view(view));
+            view.push_times(picks.len(), |r| {
+                let (event, created) = picks
+                    .get(r)
+                    .and_then(|p| segs.get(p.seg as usize).map(|s| s.times(p.row as usize)))
+                    .unwrap_or((i64::MIN, i64::MIN));
+                (Timestamp(event), Some(Timestamp(created)))
+            })
+            .with_context(context)?;
+            views.push(view);
         }
-        builders = next;
+        let columns = (0..t.join_keys.len())
+            .map(ColumnSlot::Key)
+            .chain((0..t.view.fields.len()).map(ColumnSlot::Field));
+        for slot in columns {
+            for (view, picks) in views.iter_mut().zip(&per_shard) {
+                let segs = &t.segments;
+                view.push_column(slot, |r| {
+                    let Some(p) = picks.get(r) else {
+                        return CellRef::Null;
+                    };
+                    let col = segs.get(p.seg as usize).and_then(|s| match slot {
+                        ColumnSlot::Key(i) => s.keys.get(i),
+                        ColumnSlot::Field(i) => s.fields.get(i).and_then(Option::as_ref),
+                    });
+                    col.map_or(CellRef::Null, |c| c.cell(p.row as usize))
+                })
+                .with_context(context)?;
+            }
+            if consume && let ColumnSlot::Field(i) = slot {
+                for s in &mut t.segments {
+                    if let Some(f) = s.fields.get_mut(i) {
+                        *f = None;
+                    }
+                }
+            }
+        }
+        if consume {
+            t.segments = Vec::new();
+        }
+        drop(per_shard);
+        builders = builders
+            .into_iter()
+            .zip(views)
+            .map(|(b, v)| b.with_view(v))
+            .collect();
     }
     builders
         .into_iter()
