@@ -34,11 +34,14 @@
 //! artifact carrying its index and count. `MaxBytes` estimates each row's bytes,
 //! picks `n`, and raises `n` until every shard fits.
 //!
-//! **Speed.** Candidate rows stay in their Arrow arrays; one hash-map pass picks
-//! the winners, a sort orders them by key, and
-//! [`ViewBuilder::push_columns`] copies their cells column by column into the
-//! snapshot layout. 1M rows × 20 float64 columns take well under a second (see
-//! `host/benches/materialize.rs`).
+//! **Speed and memory.** Candidate rows stay in their Arrow arrays; one
+//! hash-map pass picks the winners, a sort orders them by key, and
+//! [`ViewBuilder::push_column`] copies their cells column by column into the
+//! snapshot layout, releasing each source column once copied, so the source and
+//! the snapshot are never both whole in memory. `host/examples/materialize_memory.rs`
+//! measures 1M rows × 20 float64 columns (1M keys); most of its time is the
+//! kernel zeroing fresh pages for the ~180 MiB snapshot.
+//!
 
 mod columns;
 mod time;
