@@ -12,6 +12,7 @@
 //! | [`train`] | `verge train`: training sets, linfa estimators exported into core types, bundles |
 //! | [`pipeline`] | `verge run`: the whole pipeline as memoized steps keyed by their inputs' hashes |
 //! | [`example`] | building the bundled examples' data (the horse-colic SQLite source) |
+//! | [`publish`] | the publish layout edge runtimes read, signing keys, the admin-endpoint client |
 //! | [`wasm_runtime`] | the raw Wasm ABI module under wasmtime (`verify`, `serve`) |
 //! | [`cli`] | the `verge` subcommands |
 #![forbid(unsafe_code)]
@@ -23,6 +24,7 @@ pub mod example;
 pub mod historical;
 pub mod materialize;
 pub mod pipeline;
+pub mod publish;
 pub mod repo;
 pub mod source;
 pub mod store;

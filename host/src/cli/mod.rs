@@ -12,10 +12,12 @@ pub mod get_online_features;
 pub mod historical;
 pub mod init;
 pub mod inspect;
+pub mod keygen;
 pub mod materialize;
 pub mod output;
 pub mod plan;
 pub mod predict;
+pub mod publish;
 pub mod registry;
 pub mod run;
 pub mod serve;
@@ -87,6 +89,8 @@ pub enum Command {
     Run(run::Run),
     Verify(verify::Verify),
     Serve(serve::Serve),
+    Publish(publish::Publish),
+    Keygen(keygen::Keygen),
     #[command(subcommand)]
     Example(example::Example),
 }
@@ -187,6 +191,8 @@ impl Cli {
             Command::Run(c) => c.run(&ctx),
             Command::Verify(c) => c.run(&ctx),
             Command::Serve(c) => c.run(&ctx),
+            Command::Publish(c) => c.run(&ctx),
+            Command::Keygen(c) => c.run(&ctx),
             Command::Example(c) => c.run(&ctx),
         }
     }

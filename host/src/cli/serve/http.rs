@@ -8,7 +8,9 @@
 //! - request line + headers at most [`MAX_HEAD`] bytes (else 431) and
 //!   [`MAX_HEADERS`] headers;
 //! - bodies only with `Content-Length` (chunked gets 411), refused with 413
-//!   *before* reading when the length is over the limit;
+//!   *before* reading when the length is over the limit, which the server's
+//!   [`Admit`] hook picks per request from its line and headers (and may refuse
+//!   the request outright, e.g. a 401 before a large upload is read);
 //! - `Expect: 100-continue` answered only for bodies within the limit;
 //! - keep-alive with an idle timeout, at most [`MAX_REQUESTS_PER_CONNECTION`];
 //! - a fixed pool of threads, each accepting on the shared listener with its own
@@ -34,8 +36,31 @@ pub struct Request {
     pub method: String,
     /// The request target as sent (path and query).
     pub path: String,
+    /// The headers, names lowercased, in the order sent (at most [`MAX_HEADERS`]).
+    pub headers: Vec<(String, String)>,
     /// The body (at most the server's limit).
     pub body: Vec<u8>,
+}
+
+impl Request {
+    /// The value of the first header named `name` (lowercase), if any.
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Decides, from a request's line and headers (its `body` still empty), the
+/// largest body it may send — or refuses it before the body is read.
+pub type Admit = dyn Fn(&Request) -> Result<usize, Answer> + Send + Sync;
+
+/// An [`Admit`] hook that allows every request up to `max_body` bytes.
+#[must_use]
+pub fn admit_all(max_body: usize) -> std::sync::Arc<Admit> {
+    std::sync::Arc::new(move |_: &Request| Ok(max_body))
 }
 
 /// What a handler answers: a status and a JSON body.
@@ -53,13 +78,16 @@ fn reason(status: u16) -> &'static str {
         100 => "Continue",
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        409 => "Conflict",
         408 => "Request Timeout",
         411 => "Length Required",
         413 => "Content Too Large",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
+        503 => "Service Unavailable",
         501 => "Not Implemented",
         505 => "HTTP Version Not Supported",
         _ => "Status",
@@ -99,7 +127,7 @@ fn refuse(status: u16, message: &str) -> Refusal {
 /// Reads one request; `Ok((request, keep_alive))`.
 fn read_request(
     reader: &mut BufReader<TcpStream>,
-    max_body: usize,
+    admit: &Admit,
 ) -> Result<(Request, bool), Refusal> {
     let mut head_bytes = 0usize;
     let mut line = Vec::new();
@@ -150,14 +178,13 @@ fn read_request(
     let mut content_length: Option<usize> = None;
     let mut keep_alive = !http10;
     let mut expect_continue = false;
-    let mut headers = 0;
+    let mut headers = Vec::new();
     loop {
         read_line(reader, &mut line)?;
         if line.is_empty() {
             break;
         }
-        headers += 1;
-        if headers > MAX_HEADERS {
+        if headers.len() >= MAX_HEADERS {
             return Err(refuse(431, &format!("more than {MAX_HEADERS} headers")));
         }
         let header = String::from_utf8_lossy(&line);
@@ -165,7 +192,8 @@ fn read_request(
             return Err(refuse(400, "malformed header line"));
         };
         let value = value.trim();
-        match name.trim().to_ascii_lowercase().as_str() {
+        let name = name.trim().to_ascii_lowercase();
+        match name.as_str() {
             "content-length" => {
                 let n: usize = value
                     .parse()
@@ -192,7 +220,15 @@ fn read_request(
             "expect" => expect_continue = value.eq_ignore_ascii_case("100-continue"),
             _ => {}
         }
+        headers.push((name, value.to_string()));
     }
+    let mut request = Request {
+        method,
+        path,
+        headers,
+        body: Vec::new(),
+    };
+    let max_body = admit(&request).map_err(Refusal::Answer)?;
     let length = content_length.unwrap_or(0);
     if length > max_body {
         return Err(refuse(
@@ -215,15 +251,12 @@ fn read_request(
         Ok(n) if n == length => {}
         _ => return Err(Refusal::Gone),
     }
-    Ok((Request { method, path, body }, keep_alive))
+    request.body = body;
+    Ok((request, keep_alive))
 }
 
 /// Serves one connection until it closes, idles out or errs.
-fn serve_connection(
-    stream: TcpStream,
-    max_body: usize,
-    handler: &mut dyn FnMut(&Request) -> Answer,
-) {
+fn serve_connection(stream: TcpStream, admit: &Admit, handler: &mut dyn FnMut(&Request) -> Answer) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
     let _ = stream.set_write_timeout(Some(IDLE_TIMEOUT));
@@ -233,7 +266,7 @@ fn serve_connection(
     let mut writer = write_half;
     let mut reader = BufReader::new(stream);
     for served in 1..=MAX_REQUESTS_PER_CONNECTION {
-        match read_request(&mut reader, max_body) {
+        match read_request(&mut reader, admit) {
             Ok((request, keep_alive)) => {
                 let keep_alive = keep_alive && served < MAX_REQUESTS_PER_CONNECTION;
                 let answer = handler(&request);
@@ -266,7 +299,7 @@ fn serve_connection(
 }
 
 /// Runs `threads` workers accepting on `listener`, each with the handler
-/// `make_handler(i)` made for it. Returns only if every worker stops (which they
+/// `make_handler(i)` made for it, all admitting requests through `admit`. Returns only if every worker stops (which they
 /// do not, barring a failing listener).
 ///
 /// # Errors
@@ -275,7 +308,7 @@ fn serve_connection(
 pub fn run<H>(
     listener: &TcpListener,
     threads: usize,
-    max_body: usize,
+    admit: &std::sync::Arc<Admit>,
     mut make_handler: impl FnMut(usize) -> anyhow::Result<H>,
 ) -> anyhow::Result<()>
 where
@@ -285,13 +318,14 @@ where
     for i in 0..threads.max(1) {
         let mut handler = make_handler(i)?;
         let listener = listener.try_clone()?;
+        let admit = std::sync::Arc::clone(admit);
         workers.push(
             std::thread::Builder::new()
                 .name(format!("verge-serve-{i}"))
                 .spawn(move || {
                     loop {
                         match listener.accept() {
-                            Ok((stream, _)) => serve_connection(stream, max_body, &mut handler),
+                            Ok((stream, _)) => serve_connection(stream, &*admit, &mut handler),
                             // Out of descriptors and the like: back off, keep serving.
                             Err(_) => std::thread::sleep(Duration::from_millis(50)),
                         }

@@ -1,0 +1,236 @@
+//! Publishing: the directory layout edge runtimes read, signing keys, and the
+//! admin-endpoint client (`verge publish`, `verge keygen`, `verge serve --from`).
+//!
+//! The layout and `manifest.json` are the ones the Cloudflare Worker reads
+//! (`docs/publish.md`; the format is [`verge_core::artifact::manifest`]):
+//!
+//! ```text
+//! DIR/manifest.json                 the current pair (+ signatures) and `previous`
+//! DIR/bundles/<id>.bin, <id>.sig    content-addressed bundles and their signatures
+//! DIR/snapshots/<id>.bin, <id>.sig
+//! DIR/.publish.lock                 kernel lock serialising publishers
+//! ```
+//!
+//! **Crash safety.** Every file is written with [`crate::store::atomic`] (temp
+//! file, fsync, rename, fsync the directory), artifact files first and the
+//! manifest last. A publisher killed at any instant leaves the old manifest
+//! (naming complete, verified files) or the new one (likewise), plus at most a
+//! stray temporary file; rerunning completes the publish.
+//!
+//! **Concurrency.** The manifest is read, updated and replaced under an
+//! exclusive kernel lock ([`crate::store::lock::RefLock`]), so two publishers
+//! never lose each other's `previous`, and a killed one never wedges the
+//! directory (the kernel drops its lock).
+
+pub mod keys;
+pub mod push;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use verge_core::artifact::ArtifactKind;
+use verge_core::artifact::manifest::{MANIFEST_PATH, Manifest, PublishedPair};
+use verge_core::artifact::signature::{PublicKey, Signature, SigningKey};
+use verge_core::online::Predictor;
+
+use crate::store::atomic;
+use crate::store::lock::RefLock;
+
+/// The lock file serialising publishers of one directory.
+pub const LOCK_FILE: &str = ".publish.lock";
+
+/// Signs a pair's two artifacts with `key`.
+#[must_use]
+pub fn sign_pair(mut pair: PublishedPair, key: &SigningKey) -> PublishedPair {
+    pair.bundle_signature = Some(key.sign(ArtifactKind::Bundle, pair.bundle));
+    pair.snapshot_signature = Some(key.sign(ArtifactKind::Snapshot, pair.snapshot));
+    pair
+}
+
+/// A `.sig` file's text: the signature in hex and a newline.
+#[must_use]
+pub fn signature_file_text(signature: &Signature) -> String {
+    format!("{signature}\n")
+}
+
+/// A publish directory (see the module docs for its layout).
+#[derive(Debug, Clone)]
+pub struct PublishDir {
+    root: PathBuf,
+}
+
+impl PublishDir {
+    /// The layout rooted at `root` (nothing is touched until a write).
+    #[must_use]
+    pub fn new(root: &Path) -> PublishDir {
+        PublishDir {
+            root: root.to_path_buf(),
+        }
+    }
+
+    /// The directory.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The manifest, or `None` when nothing was published yet.
+    ///
+    /// # Errors
+    ///
+    /// When the manifest exists but cannot be read or parsed.
+    pub fn read_manifest(&self) -> anyhow::Result<Option<Manifest>> {
+        let path = self.root.join(MANIFEST_PATH);
+        match fs::read(&path) {
+            Ok(bytes) => Manifest::parse(&bytes)
+                .map(Some)
+                .with_context(|| format!("reading {}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    /// Reads the two files `pair` names: `(bundle, snapshot)` bytes.
+    ///
+    /// # Errors
+    ///
+    /// When a file is missing or unreadable.
+    pub fn read_pair(&self, pair: &PublishedPair) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+        let read = |rel: String| {
+            let path = self.root.join(&rel);
+            fs::read(&path).with_context(|| {
+                format!("cannot read {} (named by {MANIFEST_PATH})", path.display())
+            })
+        };
+        Ok((read(pair.bundle_path())?, read(pair.snapshot_path())?))
+    }
+
+    /// Reads and checks the pair `pair` names (see
+    /// [`PublishedPair::check`]); with `key`, its signatures must verify. Also
+    /// checks that any `.sig` file beside an artifact holds the signature the
+    /// manifest records.
+    ///
+    /// # Errors
+    ///
+    /// A missing file, a failed check, or a `.sig` file that disagrees.
+    pub fn check_pair(
+        &self,
+        pair: &PublishedPair,
+        key: Option<&PublicKey>,
+    ) -> anyhow::Result<Predictor> {
+        let (bundle, snapshot) = self.read_pair(pair)?;
+        for (rel, want) in [
+            (pair.bundle_signature_path(), pair.bundle_signature),
+            (pair.snapshot_signature_path(), pair.snapshot_signature),
+        ] {
+            let Some(want) = want else { continue };
+            let path = self.root.join(rel);
+            let text = fs::read_to_string(&path)
+                .with_context(|| format!("cannot read signature {}", path.display()))?;
+            if Signature::parse_hex(&text) != Some(want) {
+                bail!(
+                    "{} does not hold the signature {MANIFEST_PATH} records; publish again",
+                    path.display()
+                );
+            }
+        }
+        pair.check(&bundle, snapshot, key)
+            .with_context(|| format!("checking the pair published in {}", self.root.display()))
+    }
+
+    /// Publishes a pair: writes both artifacts and their signatures (if
+    /// `pair` carries them), then the manifest, keeping the pair it replaces
+    /// as `previous`. The caller has checked the pair
+    /// ([`PublishedPair::receive`]); `pair`'s ids must be those of the bytes.
+    ///
+    /// Returns the manifest written.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors, or an unreadable existing manifest.
+    pub fn publish(
+        &self,
+        bundle: &[u8],
+        snapshot: &[u8],
+        pair: PublishedPair,
+    ) -> anyhow::Result<Manifest> {
+        for dir in ["bundles", "snapshots"] {
+            let dir = self.root.join(dir);
+            fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let _lock = self.lock()?;
+        self.write_artifact(&pair.bundle_path(), bundle)?;
+        self.write_artifact(&pair.snapshot_path(), snapshot)?;
+        for (rel, sig) in [
+            (pair.bundle_signature_path(), pair.bundle_signature),
+            (pair.snapshot_signature_path(), pair.snapshot_signature),
+        ] {
+            if let Some(sig) = sig {
+                let path = self.root.join(rel);
+                atomic::replace(&path, signature_file_text(&sig).as_bytes())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+        }
+        // Files first, manifest last: a reader following the manifest always
+        // finds both files (and their signatures).
+        let manifest = Manifest::next(self.read_manifest()?.as_ref(), pair);
+        self.write_manifest(&manifest)?;
+        Ok(manifest)
+    }
+
+    /// Swaps the current pair with `previous`, after checking the previous
+    /// pair's files (and, with `key`, its signatures).
+    ///
+    /// Returns the manifest written.
+    ///
+    /// # Errors
+    ///
+    /// Nothing published, no previous pair, or a previous pair that fails its
+    /// checks (the manifest is then left as it was).
+    pub fn rollback(&self, key: Option<&PublicKey>) -> anyhow::Result<Manifest> {
+        let _lock = self.lock()?;
+        let manifest = self.read_manifest()?.with_context(|| {
+            format!(
+                "nothing is published in {}: there is nothing to roll back",
+                self.root.display()
+            )
+        })?;
+        let back = manifest.rolled_back().with_context(|| {
+            format!(
+                "{} records no previous pair to roll back to",
+                self.root.join(MANIFEST_PATH).display()
+            )
+        })?;
+        self.check_pair(&back.current, key)
+            .context("the previous pair cannot be served; the manifest is unchanged")?;
+        self.write_manifest(&back)?;
+        Ok(back)
+    }
+
+    fn lock(&self) -> anyhow::Result<RefLock> {
+        fs::create_dir_all(&self.root)
+            .with_context(|| format!("cannot create {}", self.root.display()))?;
+        let path = self.root.join(LOCK_FILE);
+        RefLock::acquire(&path).with_context(|| format!("cannot lock {}", path.display()))
+    }
+
+    /// Writes a content-addressed file once; an existing file with other bytes
+    /// (damaged on disk) is replaced.
+    fn write_artifact(&self, rel: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        let path = self.root.join(rel);
+        let created = atomic::create_once(&path, bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        if !created && fs::read(&path).map(|b| b != bytes).unwrap_or(true) {
+            atomic::replace(&path, bytes)
+                .with_context(|| format!("cannot repair {}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    fn write_manifest(&self, manifest: &Manifest) -> anyhow::Result<()> {
+        let path = self.root.join(MANIFEST_PATH);
+        atomic::replace(&path, &manifest.to_json())
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+}
