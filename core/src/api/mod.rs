@@ -138,7 +138,7 @@ impl From<Error> for ApiError {
 /// let answer = get_online_features_json(&snapshot, body, Timestamp::from_secs(0), Limits::default());
 /// assert_eq!(answer.status, 200);
 /// let text = String::from_utf8(answer.body).unwrap();
-/// assert!(text.contains(r#""values":[60,null],"statuses":["PRESENT","NOT_FOUND"]"#), "{text}");
+/// assert!(text.contains(r#""statuses":["PRESENT","NOT_FOUND"],"values":[60,null]"#), "{text}");
 /// # Ok::<(), verge_core::Error>(())
 /// ```
 #[must_use]
