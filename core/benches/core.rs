@@ -93,7 +93,7 @@ fn snapshot(c: &mut Criterion) {
         sum
     };
     // Cold: uniformly random keys over all 1M entities, so nearly every read misses
-    // the CPU caches (the columns are 4 MB apart). Hot: 1,000 keys that stay in cache,
+    // the CPU caches (the columns are 4 MB apart). Hot: 64 keys whose rows stay in cache,
     // which is what an edge isolate serving its popular entities sees.
     let mut rng = Rng(7);
     c.bench_function("lookup_20_features_1m_cold", |b| {
