@@ -102,7 +102,7 @@ fn snapshot(c: &mut Criterion) {
             black_box(read_all(black_box(key)))
         })
     });
-    let hot: Vec<i64> = (0..1000)
+    let hot: Vec<i64> = (0..64)
         .map(|_| (rng.next() % ENTITIES as u64) as i64 * 7919)
         .collect();
     let mut i = 0;
