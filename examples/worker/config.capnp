@@ -1,12 +1,13 @@
 # workerd configuration: serves the verge worker on 127.0.0.1 with its
 # artifacts read from a directory. Build first (examples/worker/build.sh), then:
 #
-#   VERGE_ADMIN_TOKEN=secret workerd serve examples/worker/config.capnp \
+#   VERGE_ADMIN_TOKEN=secret [VERGE_PUBLIC_KEY=hex] workerd serve examples/worker/config.capnp \
 #     --directory-path artifacts=/path/to/artifacts --socket-addr http=127.0.0.1:8787
 #
-# The artifact directory holds the publish layout (docs/worker.md):
-# manifest.json, bundles/<id>.bin, snapshots/<id>.bin. On Cloudflare, bind
-# ARTIFACTS to a static-assets or R2-backed worker serving the same paths.
+# The artifact directory holds the publish layout (docs/publish.md; `verge
+# publish --to DIR` writes it): manifest.json, bundles/<id>.bin,
+# snapshots/<id>.bin. On Cloudflare, bind ARTIFACTS to a static-assets or
+# R2-backed worker serving the same paths.
 using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
@@ -34,7 +35,11 @@ const vergeWorker :Workerd.Worker = (
     (name = "ARTIFACTS", service = "artifacts"),
     # How long (ms) an isolate trusts the manifest before re-reading it.
     (name = "MANIFEST_TTL_MS", fromEnvironment = "VERGE_MANIFEST_TTL_MS"),
-    # Bearer token for PUT /admin/artifacts; the route is off when unset.
+    # Bearer token for PUT /admin/artifacts and POST /admin/rollback; the
+    # routes are off when unset.
     (name = "ADMIN_TOKEN", fromEnvironment = "VERGE_ADMIN_TOKEN"),
+    # ed25519 public key (64 hex digits, from `verge keygen`): when set, only
+    # pairs signed by it are served or accepted (docs/publish.md).
+    (name = "PUBLIC_KEY", fromEnvironment = "VERGE_PUBLIC_KEY"),
   ],
 );

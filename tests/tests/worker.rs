@@ -3,7 +3,8 @@
 //! holds every answer to the bytes `Api::handle` gives natively on the same
 //! artifacts. Also: artifacts swapped while requests run (every answer from one
 //! whole pair; the new pair appears), bad manifests refused without an outage,
-//! the admin publish route, and (ignored by default) load figures.
+//! the admin publish and rollback routes, signed pairs under `PUBLIC_KEY`,
+//! and (ignored by default) load figures.
 //!
 //! Needs `WORKERD_BIN` (and the tools `build.sh` takes from `scripts/setup
 //! --print-env`); `scripts/test` sets them. Without `WORKERD_BIN` the tests say
@@ -23,7 +24,10 @@ use std::time::{Duration as StdDuration, Instant};
 
 use serde_json::{Value as Json, json};
 use verge_core::api::{Api, Limits};
+use verge_core::artifact::ArtifactKind;
 use verge_core::artifact::ViewBuilder;
+use verge_core::artifact::manifest::{Manifest, PublishedPair};
+use verge_core::artifact::signature::SigningKey;
 use verge_core::artifact::{Bundle, BundleContents, Snapshot, SnapshotBuilder, TrainingMetadata};
 use verge_core::definition::{
     Definitions, Encoding, Entity, EstimatorSpec, FeatureRef, FeatureService, FeatureView, Field,
@@ -301,6 +305,12 @@ struct Workerd {
 
 impl Workerd {
     fn start(artifacts: &Path, ttl_ms: u32) -> Workerd {
+        Workerd::start_with(artifacts, ttl_ms, &[])
+    }
+
+    /// As [`Workerd::start`], with extra environment (e.g. `VERGE_PUBLIC_KEY`);
+    /// an empty value removes the variable instead.
+    fn start_with(artifacts: &Path, ttl_ms: u32, env: &[(&str, &str)]) -> Workerd {
         static ONE: Mutex<()> = Mutex::new(());
         let bin = workerd_bin().unwrap();
         build_worker();
@@ -317,7 +327,16 @@ impl Workerd {
                 .unwrap()
                 .port();
             let log = artifacts.with_extension(format!("workerd-{port}.log"));
-            let mut child = Command::new(&bin)
+            let mut command = Command::new(&bin);
+            command.env("VERGE_ADMIN_TOKEN", ADMIN_TOKEN);
+            for (k, v) in env {
+                if v.is_empty() {
+                    command.env_remove(k);
+                } else {
+                    command.env(k, v);
+                }
+            }
+            let mut child = command
                 .arg("serve")
                 .arg(repo().join("examples/worker/config.capnp"))
                 .arg(format!(
@@ -326,7 +345,6 @@ impl Workerd {
                 ))
                 .arg(format!("--socket-addr=http=127.0.0.1:{port}"))
                 .env("VERGE_MANIFEST_TTL_MS", ttl_ms.to_string())
-                .env("VERGE_ADMIN_TOKEN", ADMIN_TOKEN)
                 .stdin(Stdio::null())
                 .stdout(std::fs::File::create(&log).unwrap())
                 .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
@@ -854,6 +872,194 @@ fn admin_publish_checks_stores_and_swaps() {
     assert_eq!(
         std::fs::read(store.join(format!("snapshots/{}.bin", b.snapshot_id))).unwrap(),
         b.snapshot
+    );
+    drop(w);
+}
+
+/// The signed layout `verge publish --sign-key` writes: both signatures in
+/// the manifest (and `.sig` files beside the artifacts).
+fn publish_signed(dir: &Path, p: &Pair, key: &SigningKey, previous: Option<PublishedPair>) {
+    let pair = signed(p, key);
+    write_file(dir, &format!("bundles/{}.bin", p.bundle_id), &p.bundle);
+    write_file(
+        dir,
+        &format!("snapshots/{}.bin", p.snapshot_id),
+        &p.snapshot,
+    );
+    let manifest = Manifest {
+        current: pair,
+        previous,
+    };
+    write_file(dir, "manifest.json", &manifest.to_json());
+}
+
+fn signed(p: &Pair, key: &SigningKey) -> PublishedPair {
+    let (b, s) = (
+        ContentId::parse_hex(&p.bundle_id).unwrap(),
+        ContentId::parse_hex(&p.snapshot_id).unwrap(),
+    );
+    PublishedPair {
+        bundle: b,
+        snapshot: s,
+        bundle_signature: Some(key.sign(ArtifactKind::Bundle, b)),
+        snapshot_signature: Some(key.sign(ArtifactKind::Snapshot, s)),
+    }
+}
+
+/// With `PUBLIC_KEY` set, the worker serves and accepts only pairs signed by
+/// that key: unsigned or foreign-signed manifests and uploads are refused and
+/// the served pair stays live; `POST /admin/rollback` swaps back (and forth),
+/// checking the pair it returns to.
+#[test]
+fn public_key_refuses_unsigned_pairs_and_rollback_swaps_back() {
+    if workerd_bin().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("artifacts");
+    std::fs::create_dir_all(&store).unwrap();
+    let key = SigningKey::from_seed(&[0x42; 32]);
+    let stranger = SigningKey::from_seed(&[0x43; 32]);
+    let public = key.public_key().to_string();
+    let (a, b, c) = (pair(0), pair(1), pair(2));
+
+    // An unsigned pair under a public key: 503 naming the reason, not served.
+    publish(&store, &a);
+    let w = Workerd::start_with(&store, 20, &[("VERGE_PUBLIC_KEY", &public)]);
+    let mut client = w.client();
+    let r = client.get("/healthz");
+    assert_eq!(r.status, 503, "{r:?}");
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("unsigned"), "{message}");
+
+    publish_signed(&store, &a, &key, None);
+    wait_healthy(&w);
+    let served = |c: &mut Client| ids(&c.post("/predict", &predict_body([1])));
+    let pair_a = (a.bundle_id.clone(), a.snapshot_id.clone());
+    let pair_b = (b.bundle_id.clone(), b.snapshot_id.clone());
+    assert_eq!(served(&mut client), pair_a);
+
+    // A manifest naming a pair signed by another key: a keeps being served.
+    publish_signed(&store, &b, &stranger, None);
+    std::thread::sleep(StdDuration::from_millis(300));
+    assert_eq!(served(&mut client), pair_a, "{}", w.logs());
+    publish_signed(&store, &a, &key, None);
+
+    // Uploads: unsigned, a bad signature header, a signature of another
+    // artifact, and another key's signatures are all 400; a stays live.
+    let mut body = b.bundle.clone();
+    body.extend_from_slice(&b.snapshot);
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let good = signed(&b, &key);
+    let foreign = signed(&b, &stranger);
+    let other = signed(&c, &key);
+    let (bs, ss) = ("x-verge-bundle-signature", "x-verge-snapshot-signature");
+    let hex = |s: Option<verge_core::artifact::signature::Signature>| s.unwrap().to_string();
+    for (headers, why) in [
+        (vec![], "unsigned"),
+        (
+            vec![(bs, "zz".to_string()), (ss, hex(good.snapshot_signature))],
+            "128 hex digits",
+        ),
+        (
+            vec![
+                (bs, hex(other.bundle_signature)),
+                (ss, hex(good.snapshot_signature)),
+            ],
+            "does not verify",
+        ),
+        (
+            vec![
+                (bs, hex(foreign.bundle_signature)),
+                (ss, hex(foreign.snapshot_signature)),
+            ],
+            "does not verify",
+        ),
+        (vec![(bs, hex(good.bundle_signature))], "unsigned"),
+    ] {
+        let mut h: Vec<(&str, &str)> = vec![("authorization", &auth)];
+        h.extend(headers.iter().map(|(k, v)| (*k, v.as_str())));
+        let r = client.send("PUT", "/admin/artifacts", &h, &body);
+        assert_eq!(r.status, 400, "{why}: {r:?}");
+        let m = r.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(m.contains(why), "{why}: {m}");
+        assert_eq!(served(&mut client), pair_a);
+    }
+    let r = client.send(
+        "PUT",
+        "/admin/artifacts",
+        &[
+            ("authorization", &auth),
+            (bs, &hex(good.bundle_signature)),
+            (ss, &hex(good.snapshot_signature)),
+        ],
+        &body,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(served(&mut client), pair_b);
+    let manifest = Manifest::parse(&std::fs::read(store.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest.current, good);
+    assert_eq!(manifest.previous, Some(signed(&a, &key)));
+    assert_eq!(
+        std::fs::read_to_string(store.join(format!("bundles/{}.sig", b.bundle_id))).unwrap(),
+        format!("{}\n", hex(good.bundle_signature))
+    );
+
+    // Rollback: refused without the token or with the wrong method; swaps
+    // back to a, then forward to b.
+    let r = client.send("POST", "/admin/rollback", &[], b"");
+    assert_eq!(r.status, 401, "{r:?}");
+    let r = client.send("GET", "/admin/rollback", &[("authorization", &auth)], b"");
+    assert_eq!(r.status, 405, "{r:?}");
+    for want in [&pair_a, &pair_b] {
+        let r = client.send("POST", "/admin/rollback", &[("authorization", &auth)], b"");
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["published"]["bundle_id"], want.0.as_str());
+        assert_eq!(&served(&mut client), want);
+    }
+    // A rollback target that no longer verifies is refused; b stays.
+    let mut tampered = manifest;
+    tampered.previous = Some(signed(&a, &stranger));
+    write_file(&store, "manifest.json", &tampered.to_json());
+    let r = client.send("POST", "/admin/rollback", &[("authorization", &auth)], b"");
+    assert_eq!(r.status, 503, "{r:?}");
+    assert_eq!(served(&mut client), pair_b);
+    // No previous pair at all: 409.
+    publish_signed(&store, &b, &key, None);
+    let r = client.send("POST", "/admin/rollback", &[("authorization", &auth)], b"");
+    assert_eq!(r.status, 409, "{r:?}");
+    drop(w);
+}
+
+/// Without `VERGE_ADMIN_TOKEN` (workerd binds the unset variable as `null`)
+/// the admin routes answer 404 and everything else keeps working.
+#[test]
+fn admin_routes_are_off_without_a_token() {
+    if workerd_bin().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("artifacts");
+    std::fs::create_dir_all(&store).unwrap();
+    let a = pair(0);
+    publish(&store, &a);
+    let w = Workerd::start_with(&store, 50, &[("VERGE_ADMIN_TOKEN", "")]);
+    wait_healthy(&w);
+    let mut c = w.client();
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    for (method, path) in [("PUT", "/admin/artifacts"), ("POST", "/admin/rollback")] {
+        let r = c.send(method, path, &[("authorization", &auth)], b"");
+        assert_eq!(r.status, 404, "{method} {path}: {r:?}");
+        assert!(
+            r.json()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("off")
+        );
+    }
+    assert_eq!(
+        ids(&c.post("/predict", &predict_body([1]))),
+        (a.bundle_id.clone(), a.snapshot_id.clone())
     );
     drop(w);
 }

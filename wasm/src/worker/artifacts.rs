@@ -7,122 +7,79 @@
 //! the publish layout (`docs/worker.md`):
 //!
 //! ```text
-//! manifest.json             {"bundle": "<64 hex>", "snapshot": "<64 hex>", "previous": {...}}
-//! bundles/<bundle id>.bin   a bundle, named by its content id
+//! manifest.json             {"bundle": id, "snapshot": id, "bundle_signature"?, "snapshot_signature"?, "previous"?}
+//! bundles/<bundle id>.bin   a bundle, named by its content id (and <id>.sig, when signed)
 //! snapshots/<snapshot id>.bin
 //! ```
+//!
+//! The format and the checks are the core's
+//! ([`verge_core::artifact::manifest`]), shared with `verge publish` and
+//! `verge serve`; `docs/publish.md` describes them once.
 //!
 //! Artifact files are immutable and content-addressed; publishing writes the
 //! new files first and replaces `manifest.json` last, so a reader that follows
 //! the manifest always finds a complete pair. A pair is used only after its
 //! header (magic, version, length, BLAKE3 hash) checks out, its id is the one
-//! the manifest named (a mislabelled file is refused, not served), and
-//! `Predictor::new` accepts the bundle and snapshot together.
+//! the manifest named (a mislabelled file is refused, not served), its
+//! signatures verify when `PUBLIC_KEY` is set, and `Predictor::new` accepts
+//! the bundle and snapshot together.
 
 use verge_core::api::{Api, ApiError, Limits};
-use verge_core::artifact::{ArtifactKind, Bundle, HEADER_LEN, Header, Snapshot};
-use verge_core::online::Predictor;
-use verge_core::{ContentId, Error};
+use verge_core::artifact::signature::PublicKey;
 use worker::js_sys::Uint8Array;
 use worker::{Env, Fetcher, Method, RequestInit};
 
-/// The service binding that serves (and, for the admin route, stores) artifacts.
+pub use verge_core::artifact::manifest::{
+    MANIFEST_PATH, Manifest, PublishedPair as Pair, split_publish_body,
+};
+
+/// The service binding that serves (and, for the admin routes, stores) artifacts.
 pub const BINDING: &str = "ARTIFACTS";
 
-/// The pointer to the current pair, relative to the binding's root.
-pub const MANIFEST_PATH: &str = "manifest.json";
+/// The variable holding the public key artifacts must be signed with.
+pub const PUBLIC_KEY_VAR: &str = "PUBLIC_KEY";
 
 /// Host part of the URLs sent to the binding. A service binding ignores the
 /// host and routes on the path, so any name works; this one reads well in logs.
 const ORIGIN: &str = "https://artifacts/";
 
-/// The largest manifest read: it holds two ids, so anything bigger is not one.
-const MAX_MANIFEST_BYTES: usize = 16 * 1024;
-
-/// A bundle id and a snapshot id: what is (or is to be) served together.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Pair {
-    /// The bundle's content id.
-    pub bundle: ContentId,
-    /// The snapshot's content id.
-    pub snapshot: ContentId,
+/// A text binding (a variable or a secret), or `None` when it is absent,
+/// `null` or not a string.
+///
+/// Not `Env::var` / `Env::secret`: workerd binds an unset `fromEnvironment`
+/// variable as `null`, and workers-rs 0.8 then calls `constructor()` on it,
+/// which throws inside Rust and leaves the isolate hung.
+#[must_use]
+pub fn text_binding(env: &Env, name: &str) -> Option<String> {
+    let env: &wasm_bindgen::JsValue = env.as_ref();
+    js_sys::Reflect::get(env, &name.into())
+        .ok()
+        .and_then(|v| v.as_string())
 }
 
-impl Pair {
-    /// Where the bundle lives in the layout.
-    #[must_use]
-    pub fn bundle_path(&self) -> String {
-        format!("bundles/{}.bin", self.bundle)
+/// The public key pairs must be signed with: `None` when `PUBLIC_KEY` is
+/// unset or empty (signatures are then not required).
+///
+/// # Errors
+///
+/// 503 when `PUBLIC_KEY` is set but is not a key: the worker then serves
+/// nothing rather than serving unverified artifacts.
+pub fn public_key(env: &Env) -> Result<Option<PublicKey>, ApiError> {
+    let Some(text) = text_binding(env, PUBLIC_KEY_VAR) else {
+        return Ok(None);
+    };
+    if text.trim().is_empty() {
+        return Ok(None);
     }
-
-    /// Where the snapshot lives in the layout.
-    #[must_use]
-    pub fn snapshot_path(&self) -> String {
-        format!("snapshots/{}.bin", self.snapshot)
-    }
-
-    fn to_json(self) -> serde_json::Value {
-        serde_json::json!({
-            "bundle": self.bundle.to_string(),
-            "snapshot": self.snapshot.to_string(),
-        })
-    }
-
-    fn from_json(value: &serde_json::Value, what: &str) -> Result<Pair, String> {
-        let id = |field: &str| {
-            let text = value.get(field).and_then(serde_json::Value::as_str);
-            text.and_then(ContentId::parse_hex).ok_or_else(|| {
-                format!("{what}.{field} must be a content id (64 hex digits); found {text:?}")
-            })
-        };
-        Ok(Pair {
-            bundle: id("bundle")?,
-            snapshot: id("snapshot")?,
-        })
-    }
-}
-
-/// `manifest.json`: the pair to serve and, for rollback, the pair before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Manifest {
-    /// The pair to serve.
-    pub current: Pair,
-    /// The pair served before `current`, if the publisher recorded it.
-    pub previous: Option<Pair>,
-}
-
-impl Manifest {
-    /// Parses `{"bundle": id, "snapshot": id, "previous": {"bundle": id, "snapshot": id}?}`.
-    ///
-    /// # Errors
-    ///
-    /// A message naming the field that is missing or not a 64-digit hex id.
-    pub fn parse(bytes: &[u8]) -> Result<Manifest, String> {
-        let value: serde_json::Value = serde_json::from_slice(bytes)
-            .map_err(|e| format!("{MANIFEST_PATH} is not JSON: {e}"))?;
-        let previous = match value.get("previous") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(previous) => Some(Pair::from_json(previous, "manifest.previous")?),
-        };
-        Ok(Manifest {
-            current: Pair::from_json(&value, "manifest")?,
-            previous,
-        })
-    }
-
-    /// The manifest as JSON, the shape [`Manifest::parse`] reads.
-    #[must_use]
-    pub fn to_json(&self) -> Vec<u8> {
-        let mut value = self.current.to_json();
-        if let (Some(previous), Some(map)) = (self.previous, value.as_object_mut()) {
-            map.insert("previous".into(), previous.to_json());
-        }
-        serde_json::to_vec(&value).unwrap_or_default()
-    }
+    PublicKey::parse_hex(&text).map(Some).ok_or_else(|| {
+        unavailable(format!(
+            "{PUBLIC_KEY_VAR} is set but is not an ed25519 public key (64 hex digits, as `verge keygen` prints); nothing is served until it is fixed"
+        ))
+    })
 }
 
 /// A 503: the worker has nothing (valid) to serve yet.
-fn unavailable(message: String) -> ApiError {
+pub fn unavailable(message: String) -> ApiError {
     ApiError {
         status: 503,
         message,
@@ -179,97 +136,24 @@ pub async fn read_manifest(store: &Fetcher) -> Result<Option<Manifest>, ApiError
     let Some(bytes) = get(store, MANIFEST_PATH).await? else {
         return Ok(None);
     };
-    if bytes.len() > MAX_MANIFEST_BYTES {
-        return Err(unavailable(format!(
-            "{MANIFEST_PATH} is {} bytes; a manifest is two ids, at most {MAX_MANIFEST_BYTES} bytes",
-            bytes.len()
-        )));
-    }
-    Manifest::parse(&bytes).map(Some).map_err(unavailable)
+    Manifest::parse(&bytes)
+        .map(Some)
+        .map_err(|e| unavailable(e.to_string()))
 }
 
-/// Fetches the pair `manifest` names and checks it (see [`check_pair`]).
+/// Fetches the pair `pair` names and checks it ([`Pair::check`]: headers,
+/// ids, signatures when `key` is set, compatibility).
 ///
 /// # Errors
 ///
 /// 503 when a file is missing or fails a check; the message names the file.
-pub async fn load(store: &Fetcher, pair: Pair) -> Result<Api, ApiError> {
+pub async fn load(store: &Fetcher, pair: Pair, key: Option<&PublicKey>) -> Result<Api, ApiError> {
     let bundle = get_required(store, &pair.bundle_path()).await?;
     let snapshot = get_required(store, &pair.snapshot_path()).await?;
-    check_pair(Some(pair), &bundle, snapshot).map_err(|e| unavailable(e.message))
-}
-
-/// Checks a bundle and a snapshot and pairs them into an [`Api`].
-///
-/// The loaders check magic, format version, length and BLAKE3 hash; `expected`
-/// (the ids a manifest promised) must match the hashes; and `Predictor::new`
-/// must accept the two together (every view the bundle reads is in the
-/// snapshot with the same shape).
-///
-/// # Errors
-///
-/// 400 naming the artifact that failed and why.
-pub fn check_pair(
-    expected: Option<Pair>,
-    bundle: &[u8],
-    snapshot: Vec<u8>,
-) -> Result<Api, ApiError> {
-    let bad = |what: &str, e: Error| ApiError::bad_request(format!("the {what} is refused: {e}"));
-    let bundle = Bundle::load(bundle).map_err(|e| bad("bundle", e))?;
-    let snapshot = Snapshot::load(snapshot).map_err(|e| bad("snapshot", e))?;
-    if let Some(expected) = expected {
-        for (what, want, got) in [
-            ("bundle", expected.bundle, bundle.id()),
-            ("snapshot", expected.snapshot, snapshot.id()),
-        ] {
-            if want != got {
-                return Err(ApiError::bad_request(format!(
-                    "the {what} file named {want} holds {got}; the artifact store is corrupt or mislabelled"
-                )));
-            }
-        }
-    }
-    let predictor = Predictor::new(bundle, snapshot).map_err(|e| bad("bundle/snapshot pair", e))?;
+    let predictor = pair
+        .check(&bundle, snapshot, key)
+        .map_err(|e| unavailable(format!("the published pair is refused: {e}")))?;
     Ok(Api::new(predictor, Limits::default()))
-}
-
-/// Splits a publish body, `bundle ‖ snapshot` (each a whole framed artifact),
-/// using the length in each header.
-///
-/// # Errors
-///
-/// 400 when either part is missing, truncated, not the right kind, or when
-/// bytes follow the snapshot.
-pub fn split_publish_body(body: &[u8]) -> Result<(&[u8], &[u8]), ApiError> {
-    let bad = |what: &str, e: Error| {
-        ApiError::bad_request(format!(
-            "the body must be a bundle followed by a snapshot; the {what} header is refused: {e}"
-        ))
-    };
-    let framed_len = |bytes: &[u8], kind: ArtifactKind, what: &str| {
-        let header = Header::peek(bytes, kind).map_err(|e| bad(what, e))?;
-        usize::try_from(header.payload_len)
-            .ok()
-            .and_then(|len| len.checked_add(HEADER_LEN))
-            .filter(|&len| len <= bytes.len())
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "the {what} claims {} payload bytes but the body holds only {}",
-                    header.payload_len,
-                    bytes.len().saturating_sub(HEADER_LEN)
-                ))
-            })
-    };
-    let bundle_len = framed_len(body, ArtifactKind::Bundle, "bundle")?;
-    let (bundle, rest) = body.split_at(bundle_len);
-    let snapshot_len = framed_len(rest, ArtifactKind::Snapshot, "snapshot")?;
-    if snapshot_len != rest.len() {
-        return Err(ApiError::bad_request(format!(
-            "{} bytes follow the snapshot; send exactly a bundle then a snapshot",
-            rest.len() - snapshot_len
-        )));
-    }
-    Ok((bundle, rest))
 }
 
 /// Writes `bytes` to `path` through the binding (`PUT`).

@@ -11,8 +11,8 @@
 //! that at a time while the others keep answering from the current pair, so a
 //! publish costs the isolate one manifest read and one load, not a stampede.
 //! A manifest that names a different pair (newer, or older for a rollback) is
-//! loaded, checked and swapped in; if it fails a check, the isolate keeps the
-//! pair it has and logs why. Loads carry a ticket, and a load finishing after a
+//! loaded, checked (signatures too, when `PUBLIC_KEY` is set) and swapped in;
+//! if it fails a check, the isolate keeps the pair it has and logs why. Loads carry a ticket, and a load finishing after a
 //! later one never overwrites it, so out-of-order completions cannot roll the
 //! isolate back.
 
@@ -147,7 +147,8 @@ async fn refresh(env: &Env, ticket: u64) -> Result<Arc<Api>, ApiError> {
     if let Some(api) = same {
         return Ok(api);
     }
-    let api = Arc::new(artifacts::load(&store, pair).await?);
+    let key = artifacts::public_key(env)?;
+    let api = Arc::new(artifacts::load(&store, pair, key.as_ref()).await?);
     Ok(install(ticket, pair, api))
 }
 

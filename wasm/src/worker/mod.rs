@@ -15,7 +15,7 @@
 //!   swapped by replacing one `Arc<Api>`: a request clones that `Arc` once and
 //!   keeps it for its whole life, so it never sees half of a swap;
 //! - [`routes`]: the named handlers, plus `PUT /admin/artifacts` for publishing
-//!   a new pair over HTTP behind a bearer token.
+//!   a new pair over HTTP and `POST /admin/rollback`, behind a bearer token.
 //!
 //! Nothing here panics on external input (a panic kills the isolate): every
 //! failure, including ones inside workers-rs, becomes a JSON error response of
@@ -27,7 +27,8 @@
 //! |---|---|---|
 //! | `ARTIFACTS` | service binding | serves `manifest.json`, `bundles/<id>.bin`, `snapshots/<id>.bin`; accepts `PUT` for the admin route |
 //! | `MANIFEST_TTL_MS` | text | how long a checked manifest is trusted; default 1000 |
-//! | `ADMIN_TOKEN` | secret | bearer token for `PUT /admin/artifacts`; the route is off without it |
+//! | `ADMIN_TOKEN` | secret | bearer token for `PUT /admin/artifacts` and `POST /admin/rollback`; the routes are off without it |
+//! | `PUBLIC_KEY` | text | ed25519 public key (64 hex); when set, only pairs signed by it are served or accepted |
 
 pub mod artifacts;
 pub mod cache;
@@ -46,6 +47,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         .on_async("/healthz", routes::healthz)
         .on_async("/version", routes::version)
         .on_async("/admin/artifacts", routes::publish)
+        .on_async("/admin/rollback", routes::rollback)
         .or_else_any_method_async("/", routes::fallback)
         .or_else_any_method_async("/*path", routes::fallback);
     match router.run(req, env).await {
