@@ -25,8 +25,9 @@ use std::process::Command;
 
 use serde_json::{Value as Json, json};
 use verge_core::api::{Api, Limits};
+use verge_core::artifact::signature::SigningKey;
 use verge_core::artifact::{
-    Bundle, BundleContents, Snapshot, SnapshotBuilder, TrainingMetadata, ViewBuilder,
+    ArtifactKind, Bundle, BundleContents, Snapshot, SnapshotBuilder, TrainingMetadata, ViewBuilder,
 };
 use verge_core::definition::{
     Definitions, Encoding, Entity, EstimatorSpec, FeatureRef, FeatureService, FeatureView, Field,
@@ -508,6 +509,16 @@ fn the_page_shows_what_the_native_core_computes() {
     damaged[last] ^= 0x5a;
     std::fs::write(root.join("bundle-damaged.bin"), &damaged).unwrap();
     std::fs::write(root.join("api.html"), API_PAGE).unwrap();
+    let (key, other) = signing_keys();
+    let b = Bundle::load(&bundle).unwrap().id();
+    let s = Snapshot::load(snapshot.clone()).unwrap().id();
+    let signatures = json!({
+        "publicKey": key.public_key().to_string(),
+        "otherKey": other.public_key().to_string(),
+        "bundle": key.sign(ArtifactKind::Bundle, b).to_string(),
+        "snapshot": key.sign(ArtifactKind::Snapshot, s).to_string(),
+    });
+    std::fs::write(root.join("signatures.json"), signatures.to_string()).unwrap();
     if let Ok(keep) = std::env::var("VERGE_BROWSER_SITE") {
         // For a look by hand: `python3 -m http.server` in that directory.
         let keep = PathBuf::from(keep);
@@ -701,6 +712,16 @@ try {
   out.keys = attempt(() => rt.keys(3));
   out.badNow = attempt(() => rt.predict({ hospital_number: horse }, undefined, "yesterday"));
   out.badSnapshot = attempt(() => Runtime.load(bundle, snapshot.subarray(0, 100)));
+  const trust = await (await fetch("signatures.json")).json();
+  const signedOpts = { publicKey: trust.publicKey, bundleSignature: trust.bundle, snapshotSignature: trust.snapshot };
+  out.signed = attempt(() => Runtime.load(bundle, snapshot, signedOpts).version());
+  out.unsigned = attempt(() => Runtime.load(bundle, snapshot, { publicKey: trust.publicKey }));
+  out.otherKey = attempt(() => Runtime.load(bundle, snapshot, { ...signedOpts, publicKey: trust.otherKey }));
+  out.swappedSignatures = attempt(() => Runtime.load(bundle, snapshot, { ...signedOpts, bundleSignature: trust.snapshot, snapshotSignature: trust.bundle }));
+  out.unsignedSnapshot = attempt(() => Runtime.load(bundle, snapshot, { ...signedOpts, snapshotSignature: undefined }));
+  out.badKey = attempt(() => Runtime.load(bundle, snapshot, { publicKey: "xyz" }));
+  out.signedBundleOnly = attempt(() => Runtime.load(bundle, undefined, { publicKey: trust.publicKey, bundleSignature: trust.bundle }).hasSnapshot);
+  out.noKeyNoCheck = attempt(() => Runtime.load(bundle, snapshot, { bundleSignature: trust.snapshot }).hasSnapshot);
   const alone = Runtime.load(bundle);
   out.aloneHasSnapshot = alone.hasSnapshot;
   out.alonePredict = attempt(() => alone.predict({ hospital_number: horse }));
@@ -846,10 +867,59 @@ fn check_api_page(
             "{name}: {out}"
         );
     }
+    // Signatures (`Runtime.load(bundle, snapshot, {publicKey, ...})`): the
+    // core's own refusals, word for word.
+    let (key, other) = signing_keys();
+    let public = key.public_key();
+    let (b, s) = (loaded.id(), table.id());
+    let (bsig, ssig) = (
+        key.sign(ArtifactKind::Bundle, b),
+        key.sign(ArtifactKind::Snapshot, s),
+    );
+    expect("signed", &json!({ "ok": version }));
+    let refusal = |r: Result<(), verge_core::Error>| json!({ "error": r.unwrap_err().to_string() });
+    expect(
+        "unsigned",
+        &refusal(public.verify(ArtifactKind::Bundle, b, None)),
+    );
+    expect(
+        "otherKey",
+        &refusal(
+            other
+                .public_key()
+                .verify(ArtifactKind::Bundle, b, Some(&bsig)),
+        ),
+    );
+    expect(
+        "swappedSignatures",
+        &refusal(public.verify(ArtifactKind::Bundle, b, Some(&ssig))),
+    );
+    expect(
+        "unsignedSnapshot",
+        &refusal(public.verify(ArtifactKind::Snapshot, s, None)),
+    );
+    assert!(
+        out["badKey"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("publicKey"),
+        "{out}"
+    );
+    expect("signedBundleOnly", &json!({ "ok": false }));
+    expect("noKeyNoCheck", &json!({ "ok": true }));
+
     let alone = &out["aloneVersion"]["ok"];
     assert_eq!(alone["bundle_id"], version["bundle_id"]);
     assert_eq!(alone["registry_id"], version["registry_id"]);
     assert!(alone.get("snapshot_id").is_none(), "{alone}");
+}
+
+/// The key the test signs with, and a stranger's.
+fn signing_keys() -> (SigningKey, SigningKey) {
+    (
+        SigningKey::from_seed(&[7; 32]),
+        SigningKey::from_seed(&[8; 32]),
+    )
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

@@ -9,6 +9,10 @@
 //! const rt = Runtime.load(bundleBytes, snapshotBytes);
 //! const p = rt.predict({ hospital_number: 530101 });
 //! console.log(p.label, p.probabilities, p.features.statuses);
+//! // Only artifacts signed by a known key (signatures from manifest.json):
+//! const trusted = Runtime.load(bundleBytes, snapshotBytes, {
+//!   publicKey, bundleSignature: m.bundle_signature, snapshotSignature: m.snapshot_signature,
+//! });
 //! ```
 //!
 //! Every answer is the JSON the HTTP API gives (`docs/http.md`), produced by
@@ -24,7 +28,8 @@ use js_sys::{Date, JSON};
 use serde_json::{Map, Value as Json, json};
 use verge_core::Timestamp;
 use verge_core::api::{Api, Limits, Response, score_json};
-use verge_core::artifact::{Bundle, FORMAT_VERSION, ServiceFeature, Snapshot};
+use verge_core::artifact::signature::{PublicKey, Signature};
+use verge_core::artifact::{ArtifactKind, Bundle, FORMAT_VERSION, ServiceFeature, Snapshot};
 use verge_core::online::Predictor;
 use verge_core::value::KeyPart;
 use wasm_bindgen::prelude::*;
@@ -115,6 +120,19 @@ export interface VersionInfo {
 /** A named, typed field. */
 export interface FieldInfo { name: string; dtype: string; }
 
+/**
+ * Options of `Runtime.load`. With `publicKey`, both artifacts must carry
+ * signatures made by that key (`verge publish --sign-key`), or loading throws.
+ */
+export interface LoadOptions {
+  /** ed25519 public key, 64 hex digits (as `verge keygen` prints it). */
+  publicKey?: string;
+  /** The bundle's signature, 128 hex digits (`bundle_signature` in manifest.json, or `bundles/<id>.sig`). */
+  bundleSignature?: string;
+  /** The snapshot's signature, 128 hex digits (`snapshot_signature` in manifest.json). */
+  snapshotSignature?: string;
+}
+
 /** `Runtime.describe`: what the bundle expects and returns. */
 export interface ModelInfo {
   model: string;
@@ -132,6 +150,9 @@ extern "C" {
     /// A `Uint8Array` or nothing.
     #[wasm_bindgen(typescript_type = "Uint8Array | undefined | null")]
     pub type OptionalBytes;
+    /// `LoadOptions | undefined | null`.
+    #[wasm_bindgen(typescript_type = "LoadOptions | undefined | null")]
+    pub type LoadOptionsArg;
     /// `EntityRow`.
     #[wasm_bindgen(typescript_type = "EntityRow")]
     pub type EntityRowArg;
@@ -271,6 +292,74 @@ fn scalar_json(value: &verge_core::Value) -> Json {
     }
 }
 
+/// What `Runtime.load`'s options ask to be verified.
+struct Trust {
+    key: Option<PublicKey>,
+    bundle: Option<Signature>,
+    snapshot: Option<Signature>,
+}
+
+impl Trust {
+    /// Reads `LoadOptions` (absent: nothing to verify).
+    fn read(options: &JsValue) -> Result<Trust, JsError> {
+        if options.is_undefined() || options.is_null() {
+            return Ok(Trust {
+                key: None,
+                bundle: None,
+                snapshot: None,
+            });
+        }
+        let options = from_js(options, "the load options")?;
+        let text = |field: &str| -> Result<Option<String>, JsError> {
+            match &options[field] {
+                Json::Null => Ok(None),
+                Json::String(s) => Ok(Some(s.clone())),
+                other => Err(js_error(format!(
+                    "options.{field} must be a hex string; found {other}"
+                ))),
+            }
+        };
+        let signature = |field: &str| -> Result<Option<Signature>, JsError> {
+            text(field)?
+                .map(|t| {
+                    Signature::parse_hex(&t).ok_or_else(|| {
+                        js_error(format!(
+                            "options.{field} must be 128 hex digits (an ed25519 signature)"
+                        ))
+                    })
+                })
+                .transpose()
+        };
+        let key = text("publicKey")?
+            .map(|t| {
+                PublicKey::parse_hex(&t).ok_or_else(|| {
+                    js_error(
+                        "options.publicKey must be 64 hex digits of an ed25519 public key (as `verge keygen` prints it)",
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(Trust {
+            key,
+            bundle: signature("bundleSignature")?,
+            snapshot: signature("snapshotSignature")?,
+        })
+    }
+
+    /// With a public key, the artifact `id` of `kind` must be signed by it.
+    fn check(&self, kind: ArtifactKind, id: verge_core::ContentId) -> Result<(), JsError> {
+        let Some(key) = &self.key else {
+            return Ok(());
+        };
+        let signature = match kind {
+            ArtifactKind::Snapshot => self.snapshot.as_ref(),
+            _ => self.bundle.as_ref(),
+        };
+        key.verify(kind, id, signature)
+            .map_err(|e| js_error(e.to_string()))
+    }
+}
+
 const NO_SNAPSHOT: &str = "this runtime was loaded without a snapshot, so it has no online features: \
 pass snapshot bytes to Runtime.load, or use score() with feature values you already have";
 
@@ -295,15 +384,24 @@ impl Runtime {
     /// Loads a bundle and, optionally, a snapshot (or one shard of one).
     ///
     /// Both are checked before use: magic, format version, content hash, and that
-    /// the snapshot holds every view the bundle reads, with the same shape.
+    /// the snapshot holds every view the bundle reads, with the same shape. With
+    /// `options.publicKey`, each artifact's signature (`options.bundleSignature`,
+    /// `options.snapshotSignature`) must also verify with that key.
     ///
     /// # Errors
     ///
-    /// A JS `Error` with the core's message when either artifact is damaged or
-    /// they do not fit each other.
-    pub fn load(bundle: &[u8], snapshot: OptionalBytes) -> Result<Runtime, JsError> {
+    /// A JS `Error` with the core's message when either artifact is damaged,
+    /// unsigned or signed by another key (given a public key), or they do not
+    /// fit each other.
+    pub fn load(
+        bundle: &[u8],
+        snapshot: OptionalBytes,
+        options: LoadOptionsArg,
+    ) -> Result<Runtime, JsError> {
+        let trust = Trust::read(&options.into())?;
         let bundle =
             Bundle::load(bundle).map_err(|e| js_error(format!("cannot load the bundle: {e}")))?;
+        trust.check(ArtifactKind::Bundle, bundle.id())?;
         let snapshot: JsValue = snapshot.into();
         if snapshot.is_undefined() || snapshot.is_null() {
             return Ok(Runtime {
@@ -316,6 +414,7 @@ impl Runtime {
             .to_vec();
         let snapshot = Snapshot::load(bytes)
             .map_err(|e| js_error(format!("cannot load the snapshot: {e}")))?;
+        trust.check(ArtifactKind::Snapshot, snapshot.id())?;
         let predictor = Predictor::new(bundle, snapshot).map_err(|e| {
             js_error(format!(
                 "the bundle and the snapshot do not fit each other: {e}"
