@@ -251,7 +251,10 @@ fn ok_status(status: u16, body: &[u8], what: &str) -> anyhow::Result<()> {
 }
 
 /// The typed request of a body: feature refs and the `driver_id` column.
-fn typed(body: &[u8]) -> anyhow::Result<(Vec<FeatureRef>, Vec<(String, Vec<KeyPart>)>)> {
+/// Join-key columns as the core's online reader takes them: name and values.
+type EntityColumns = Vec<(String, Vec<KeyPart>)>;
+
+fn typed(body: &[u8]) -> anyhow::Result<(Vec<FeatureRef>, EntityColumns)> {
     let json: Json = serde_json::from_slice(body).context("a request body is not JSON")?;
     let features = json["features"]
         .as_array()
