@@ -81,9 +81,7 @@ fn deep_json_is_a_400_not_a_stack_overflow() {
     for depth in [129usize, 10_000, 30_000] {
         let arrays = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
         let objects = format!("{}1{}", r#"{"a":"#.repeat(depth), "}".repeat(depth));
-        let inside = format!(
-            r#"{{"features": ["stats:temp"], "entities": {{"id": [{arrays}]}}}}"#
-        );
+        let inside = format!(r#"{{"features": ["stats:temp"], "entities": {{"id": [{arrays}]}}}}"#);
         for body in [&arrays, &objects, &inside] {
             for route in ROUTES {
                 let api = if body.len() > fixture::limits().max_body_bytes {
@@ -97,7 +95,11 @@ fn deep_json_is_a_400_not_a_stack_overflow() {
     }
     // Unclosed nesting at the size limit: still a 400, quickly.
     let open = "[".repeat(fixture::limits().max_body_bytes);
-    assert_error(&post(&api, ROUTES[0], open.as_bytes()), 400, "malformed JSON");
+    assert_error(
+        &post(&api, ROUTES[0], open.as_bytes()),
+        400,
+        "malformed JSON",
+    );
     // 128 levels are within the limit: the body parses and is refused for its shape.
     let nested = format!("{}{}", "[".repeat(127), "]".repeat(127));
     let body = format!(r#"{{"entities": {{"id": {nested}}}}}"#);
@@ -130,7 +132,8 @@ fn huge_numbers_are_refused_for_what_they_are() {
         assert!(String::from_utf8(r.body).unwrap().contains("NOT_FOUND"));
     }
     // Huge but finite request data is a value like any other.
-    let body = br#"{"entities": {"id": [1]}, "request_context": {"ambient": [1.7976931348623157e308]}}"#;
+    let body =
+        br#"{"entities": {"id": [1]}, "request_context": {"ambient": [1.7976931348623157e308]}}"#;
     assert_eq!(post(&api, "/predict", body).status, 200);
     let body = br#"{"entities": {"id": [1]}, "request_context": {"ambient": [1e309]}}"#;
     assert_error(&post(&api, "/predict", body), 400, "malformed JSON");
@@ -139,7 +142,17 @@ fn huge_numbers_are_refused_for_what_they_are() {
 #[test]
 fn nan_and_infinity_literals_are_malformed_json() {
     let api = fixture::api();
-    for literal in ["NaN", "Infinity", "-Infinity", "nan", "inf", "+1", "0x10", ".5", "01"] {
+    for literal in [
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "nan",
+        "inf",
+        "+1",
+        "0x10",
+        ".5",
+        "01",
+    ] {
         let body = format!(
             r#"{{"entities": {{"id": [1]}}, "request_context": {{"ambient": [{literal}]}}}}"#
         );
@@ -183,7 +196,8 @@ fn duplicate_keys_are_refused_not_silently_merged() {
     for body in bodies {
         assert_error(&post(&api, "/predict", body.as_bytes()), 400, "twice");
     }
-    let body = r#"{"features": ["stats:temp"], "features": ["stats:pulse"], "entities": {"id": [1]}}"#;
+    let body =
+        r#"{"features": ["stats:temp"], "features": ["stats:pulse"], "entities": {"id": [1]}}"#;
     assert_error(&post(&api, ROUTES[0], body.as_bytes()), 400, "twice");
     // The same name in `entities` and `request_context` was already refused.
     let body = r#"{"entities": {"id": [1], "ambient": [1]}, "request_context": {"ambient": [2]}}"#;
@@ -198,36 +212,102 @@ fn wrong_types_everywhere_are_400_naming_the_field() {
         ("null", "JSON object"),
         ("\"text\"", "JSON object"),
         ("", "malformed JSON"),
-        (r#"{"features": "stats:temp", "entities": {"id": [1]}}"#, "features"),
-        (r#"{"features": [1], "entities": {"id": [1]}}"#, "view:field"),
-        (r#"{"features": [["stats:temp"]], "entities": {"id": [1]}}"#, "view:field"),
+        (
+            r#"{"features": "stats:temp", "entities": {"id": [1]}}"#,
+            "features",
+        ),
+        (
+            r#"{"features": [1], "entities": {"id": [1]}}"#,
+            "view:field",
+        ),
+        (
+            r#"{"features": [["stats:temp"]], "entities": {"id": [1]}}"#,
+            "view:field",
+        ),
         (r#"{"features": [], "entities": {"id": [1]}}"#, "empty"),
-        (r#"{"feature_service": 3, "entities": {"id": [1]}}"#, "feature_service"),
-        (r#"{"feature_service": "svc", "features": ["stats:temp"], "entities": {"id": [1]}}"#, "not both"),
+        (
+            r#"{"feature_service": 3, "entities": {"id": [1]}}"#,
+            "feature_service",
+        ),
+        (
+            r#"{"feature_service": "svc", "features": ["stats:temp"], "entities": {"id": [1]}}"#,
+            "not both",
+        ),
         (r#"{"features": ["stats:temp"]}"#, "entities"),
-        (r#"{"features": ["stats:temp"], "entities": []}"#, "entities"),
-        (r#"{"features": ["stats:temp"], "entities": {"id": 1}}"#, "array"),
-        (r#"{"features": ["stats:temp"], "entities": {"id": []}}"#, "no rows"),
-        (r#"{"features": ["stats:temp"], "entities": {"id": ["1"]}}"#, "int64"),
-        (r#"{"features": ["stats:temp"], "entities": {"id": [true]}}"#, "int64"),
-        (r#"{"features": ["stats:temp"], "entities": {"id": [null]}}"#, "int64"),
-        (r#"{"features": ["stats:temp"], "entities": {"id": [{}]}}"#, "int64"),
-        (r#"{"features": ["stats:temp"], "entities": {"id": [1, 2], "ambient": [1]}}"#, "values"),
-        (r#"{"features": ["stats:temp"], "entities": {"id": [1]}, "request_context": []}"#, "request_context"),
-        (r#"{"features": ["stats:temp"], "entities": {"id": [1]}, "request_context": {"ambient": ["hot"]}}"#, "float64"),
-        (r#"{"features": ["stats:temp"], "entities": {"id": [1]}, "request_context": {"ambient": [[1]]}}"#, "float64"),
-        (r#"{"features": ["stats:temp"], "entities": {"id": [1]}, "full_feature_names": "yes"}"#, "full_feature_names"),
-        (r#"{"features": ["stats:temp"], "entities": {"id": [1]}, "now": 5}"#, "now"),
-        (r#"{"features": ["stats:temp"], "entities": {"id": [1]}, "now": "yesterday"}"#, "RFC 3339"),
-        (r#"{"features": ["stats:temp"], "entities": {"id": [1]}, "now": "9999999-01-01T00:00:00Z"}"#, "RFC 3339"),
+        (
+            r#"{"features": ["stats:temp"], "entities": []}"#,
+            "entities",
+        ),
+        (
+            r#"{"features": ["stats:temp"], "entities": {"id": 1}}"#,
+            "array",
+        ),
+        (
+            r#"{"features": ["stats:temp"], "entities": {"id": []}}"#,
+            "no rows",
+        ),
+        (
+            r#"{"features": ["stats:temp"], "entities": {"id": ["1"]}}"#,
+            "int64",
+        ),
+        (
+            r#"{"features": ["stats:temp"], "entities": {"id": [true]}}"#,
+            "int64",
+        ),
+        (
+            r#"{"features": ["stats:temp"], "entities": {"id": [null]}}"#,
+            "int64",
+        ),
+        (
+            r#"{"features": ["stats:temp"], "entities": {"id": [{}]}}"#,
+            "int64",
+        ),
+        (
+            r#"{"features": ["stats:temp"], "entities": {"id": [1, 2], "ambient": [1]}}"#,
+            "values",
+        ),
+        (
+            r#"{"features": ["stats:temp"], "entities": {"id": [1]}, "request_context": []}"#,
+            "request_context",
+        ),
+        (
+            r#"{"features": ["stats:temp"], "entities": {"id": [1]}, "request_context": {"ambient": ["hot"]}}"#,
+            "float64",
+        ),
+        (
+            r#"{"features": ["stats:temp"], "entities": {"id": [1]}, "request_context": {"ambient": [[1]]}}"#,
+            "float64",
+        ),
+        (
+            r#"{"features": ["stats:temp"], "entities": {"id": [1]}, "full_feature_names": "yes"}"#,
+            "full_feature_names",
+        ),
+        (
+            r#"{"features": ["stats:temp"], "entities": {"id": [1]}, "now": 5}"#,
+            "now",
+        ),
+        (
+            r#"{"features": ["stats:temp"], "entities": {"id": [1]}, "now": "yesterday"}"#,
+            "RFC 3339",
+        ),
+        (
+            r#"{"features": ["stats:temp"], "entities": {"id": [1]}, "now": "9999999-01-01T00:00:00Z"}"#,
+            "RFC 3339",
+        ),
     ];
     for (body, needle) in online {
         assert_error(&post(&api, ROUTES[0], body.as_bytes()), 400, needle);
     }
     let predict = [
         (r#"{"entities": {"id": ["1"]}}"#, "int64"),
-        (r#"{"entities": {"id": [1]}, "request_context": {"ambient": [false]}}"#, "float64"),
-        (r#"{"entities": {"id": [1]}, "features": ["stats:temp"]}"#, "unknown field"),
+        (
+            r#"{"entities": {"id": [1]}, "request_context": {"ambient": [false]}}"#,
+            "float64",
+        ),
+        (
+            r#"{"entities": {"id": [1]}, "features": ["stats:temp"]}"#,
+            "unknown field",
+        ),
         (r#"{"entities": {"ambient": [1]}}"#, "id"),
     ];
     for (body, needle) in predict {
@@ -239,13 +319,34 @@ fn wrong_types_everywhere_are_400_naming_the_field() {
 fn unknown_names_are_400_with_what_is_known() {
     let api = fixture::api();
     let cases = [
-        (r#"{"features": ["stats:nope"], "entities": {"id": [1]}}"#, "stats:temp"),
-        (r#"{"features": ["nope:temp"], "entities": {"id": [1]}}"#, "unknown feature"),
-        (r#"{"features": ["temp"], "entities": {"id": [1]}}"#, "view:field"),
-        (r#"{"features": [":"], "entities": {"id": [1]}}"#, "view:field"),
-        (r#"{"feature_service": "other", "entities": {"id": [1]}}"#, "`svc`"),
-        (r#"{"features": ["stats:temp"], "entities": {"horse": [1]}}"#, "known: id"),
-        (r#"{"features": ["stats:temp"], "entities": {"id": [1]}, "extra": 1}"#, "unknown field `extra`"),
+        (
+            r#"{"features": ["stats:nope"], "entities": {"id": [1]}}"#,
+            "stats:temp",
+        ),
+        (
+            r#"{"features": ["nope:temp"], "entities": {"id": [1]}}"#,
+            "unknown feature",
+        ),
+        (
+            r#"{"features": ["temp"], "entities": {"id": [1]}}"#,
+            "view:field",
+        ),
+        (
+            r#"{"features": [":"], "entities": {"id": [1]}}"#,
+            "view:field",
+        ),
+        (
+            r#"{"feature_service": "other", "entities": {"id": [1]}}"#,
+            "`svc`",
+        ),
+        (
+            r#"{"features": ["stats:temp"], "entities": {"horse": [1]}}"#,
+            "known: id",
+        ),
+        (
+            r#"{"features": ["stats:temp"], "entities": {"id": [1]}, "extra": 1}"#,
+            "unknown field `extra`",
+        ),
     ];
     for (body, needle) in cases {
         assert_error(&post(&api, ROUTES[0], body.as_bytes()), 400, needle);
@@ -270,10 +371,17 @@ fn ids(n: usize) -> String {
 fn too_many_entities_get_413_with_the_configured_limit() {
     let api = fixture::api();
     let max = fixture::limits().max_entities;
-    let at = format!(r#"{{"features": ["stats:temp"], "entities": {{"id": [{}]}}}}"#, ids(max));
+    let at = format!(
+        r#"{{"features": ["stats:temp"], "entities": {{"id": [{}]}}}}"#,
+        ids(max)
+    );
     assert_eq!(post(&api, ROUTES[0], at.as_bytes()).status, 200);
     let over = format!(r#"{{"entities": {{"id": [{}]}}}}"#, ids(max + 1));
-    assert_error(&post(&api, "/predict", over.as_bytes()), 413, "limit is 100");
+    assert_error(
+        &post(&api, "/predict", over.as_bytes()),
+        413,
+        "limit is 100",
+    );
     // The limit is configurable, and counts request-data rows as well.
     let tight = Api::new(
         api.predictor().clone(),
@@ -294,11 +402,19 @@ fn a_repeated_feature_list_cannot_multiply_the_work() {
     // would be 80 million cells to compute and print. A feature may be asked once.
     let default = Api::new(fixture::api().predictor().clone(), Limits::default());
     let features = vec![r#""stats:temp""#; 70_000].join(",");
-    let body = format!(r#"{{"features": [{features}], "entities": {{"id": [{}]}}}}"#, ids(1000));
+    let body = format!(
+        r#"{{"features": [{features}], "entities": {{"id": [{}]}}}}"#,
+        ids(1000)
+    );
     assert!(body.len() <= 1 << 20);
     assert_error(&post(&default, ROUTES[0], body.as_bytes()), 400, "twice");
-    let body = r#"{"features": ["stats:temp", "stats:pulse", "stats:temp"], "entities": {"id": [1]}}"#;
-    assert_error(&post(&default, ROUTES[0], body.as_bytes()), 400, "`stats:temp` is requested twice");
+    let body =
+        r#"{"features": ["stats:temp", "stats:pulse", "stats:temp"], "entities": {"id": [1]}}"#;
+    assert_error(
+        &post(&default, ROUTES[0], body.as_bytes()),
+        400,
+        "`stats:temp` is requested twice",
+    );
 }
 
 #[test]
