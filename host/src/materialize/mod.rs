@@ -28,6 +28,7 @@
 //! | `refs/artifacts/snapshot/latest-shard-<i>` | shard `i` of the latest sharded snapshot |
 //! | `artifacts/<manifest id>.shards.json` | a sharded snapshot's manifest: count, window, shard ids |
 //! | `materialize.json` | per view: fingerprint, materialized windows, last end; the latest ids |
+//! | `materialize.lock` | kernel lock held by a materialization from reading the state to writing it |
 //!
 //! **Sharding.** With [`Sharding::Count`] or [`Sharding::MaxBytes`] every key goes
 //! to shard [`shard_of`]`(key, n)`, and each shard is a complete snapshot
@@ -61,6 +62,7 @@ use verge_core::{ContentId, Timestamp};
 
 use crate::artifacts::ArtifactStore;
 use crate::store::atomic;
+use crate::store::lock::RefLock;
 use columns::{Pick, Segment, key_of, winners};
 
 pub use time::parse_time;
@@ -76,6 +78,9 @@ pub fn shard_ref(i: u32) -> String {
 
 /// The state file, relative to the repository root.
 pub const STATE_FILE: &str = ".verge/materialize.json";
+
+/// The lock serialising materializations, relative to the repository root.
+pub const LOCK_FILE: &str = ".verge/materialize.lock";
 
 /// A feature view and the window to materialize it for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -590,6 +595,12 @@ pub fn materialize(
     sharding: Sharding,
 ) -> Result<Materialized> {
     let store = ArtifactStore::open(repo_root);
+    // One materialization at a time per repository: each reads the latest
+    // snapshot and the state, builds on them and replaces both, so two at
+    // once would each drop the other's rows and windows (a lost update). The
+    // kernel drops the lock if the holder dies, so a killed run never wedges
+    // the next one.
+    let _lock = lock(repo_root)?;
     let mut state = State::load(repo_root)?;
     let previous = load_previous(&store, &state)?;
     let built = build_snapshots(defs, registry_id, windows, &previous, sharding, |view| {
@@ -667,6 +678,16 @@ pub fn materialize(
         views: built.views,
         window: built.window,
     })
+}
+
+/// Takes the repository's materialization lock ([`LOCK_FILE`]), waiting for
+/// a running materialization to finish.
+fn lock(repo_root: &Path) -> Result<RefLock> {
+    let path = repo_root.join(LOCK_FILE);
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    RefLock::acquire(&path).with_context(|| format!("cannot lock {}", path.display()))
 }
 
 /// The latest snapshot (every shard of it), as the state file records, else as
