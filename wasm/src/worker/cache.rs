@@ -56,9 +56,10 @@ impl Drop for RefreshGuard {
 }
 
 fn ttl_ms(env: &Env) -> f64 {
-    env.var("MANIFEST_TTL_MS")
-        .ok()
-        .and_then(|v| v.to_string().trim().parse::<f64>().ok())
+    // An unset `fromEnvironment` binding reaches the worker as null, which `env.var`
+    // cannot read without a JS exception; read it as optional text instead.
+    artifacts::text_binding(env, "MANIFEST_TTL_MS")
+        .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|ms| ms.is_finite() && *ms >= 0.0)
         .unwrap_or(DEFAULT_TTL_MS)
 }
