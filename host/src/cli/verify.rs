@@ -111,7 +111,7 @@ impl Rng {
 }
 
 /// One entity row: join key → value, request field → value.
-type Row = (Map<String, Json>, Map<String, Json>);
+pub type Row = (Map<String, Json>, Map<String, Json>);
 
 impl Verify {
     /// Runs the command.
@@ -203,7 +203,9 @@ impl Verify {
 /// Entity rows per batched request.
 const BATCH: usize = 100;
 
-fn key_json(part: &KeyPart) -> Json {
+/// A join-key value as JSON, as the HTTP API takes it.
+#[must_use]
+pub fn key_json(part: &KeyPart) -> Json {
     match part {
         KeyPart::Int64(v) => json!(v),
         KeyPart::String(s) => json!(s),
@@ -230,15 +232,12 @@ fn request_value(field: &Field, rng: &mut Rng) -> Json {
     }
 }
 
-fn rows_from_snapshot(
-    bundle: &Bundle,
-    snapshot: &Snapshot,
-    sample: Option<usize>,
-    rng: &mut Rng,
-) -> Vec<Row> {
-    let contents = bundle.contents();
+/// Every key of the bundle's views present in the snapshot, once each, sorted;
+/// request data empty. `verify` and `verge run`'s verify step both start here.
+#[must_use]
+pub fn snapshot_key_rows(bundle: &Bundle, snapshot: &Snapshot) -> Vec<Row> {
     let mut rows: Vec<Row> = Vec::new();
-    for view in &contents.views {
+    for view in &bundle.contents().views {
         let Some(t) = snapshot.table_index(&view.name) else {
             continue;
         };
@@ -258,6 +257,17 @@ fn rows_from_snapshot(
     }
     rows.sort_by_key(|(k, _)| Json::Object(k.clone()).to_string());
     rows.dedup_by(|a, b| a.0 == b.0);
+    rows
+}
+
+fn rows_from_snapshot(
+    bundle: &Bundle,
+    snapshot: &Snapshot,
+    sample: Option<usize>,
+    rng: &mut Rng,
+) -> Vec<Row> {
+    let contents = bundle.contents();
+    let mut rows = snapshot_key_rows(bundle, snapshot);
     if let Some(n) = sample {
         // Partial Fisher–Yates: the first n are a uniform sample.
         let n = n.min(rows.len());

@@ -11,14 +11,15 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use serde_json::{Map, Value as Json, json};
 use verge_core::ContentId;
+use verge_core::DType;
 use verge_core::api::{Api, Limits};
 use verge_core::artifact::{ArtifactKind, Bundle, BundleContents, Header, Snapshot};
 use verge_core::definition::{Definitions, FeatureRef, Source};
-use verge_core::{DType, KeyPart};
 
 use super::{Ctx, Key, Step, StepReport};
 use crate::artifacts::kind_of;
 use crate::cli::get_online_features::predictor;
+use crate::cli::verify::{Row, snapshot_key_rows};
 use crate::historical::{HistoricalOptions, historical as join};
 use crate::materialize::{
     LATEST, Sharding, State, ViewWindow, build_snapshots, incremental_windows,
@@ -580,34 +581,11 @@ pub(super) fn build(
     ))
 }
 
-/// One entity row for `verify`: join keys, and request data.
-type Row = (Map<String, Json>, Map<String, Json>);
-
 /// Every key of the bundle's views in the snapshot, plus one key no snapshot
 /// holds (so NOT_FOUND is compared too); request fields are null.
 fn verify_rows(bundle: &Bundle, snapshot: &Snapshot) -> Vec<Row> {
     let contents = bundle.contents();
-    let mut rows: Vec<Row> = Vec::new();
-    for view in &contents.views {
-        let Some(t) = snapshot.table_index(&view.name) else {
-            continue;
-        };
-        let n = snapshot
-            .table(t)
-            .map_or(0, verge_core::artifact::ViewTable::rows);
-        for r in 0..n {
-            let Some(key) = snapshot.key(t, r) else {
-                continue;
-            };
-            let mut keys = Map::new();
-            for (field, part) in view.join_keys.iter().zip(key.parts()) {
-                keys.insert(field.name.clone(), key_json(part));
-            }
-            rows.push((keys, Map::new()));
-        }
-    }
-    rows.sort_by_key(|(k, _)| Json::Object(k.clone()).to_string());
-    rows.dedup_by(|a, b| a.0 == b.0);
+    let mut rows = snapshot_key_rows(bundle, snapshot);
     let unknown: Map<String, Json> = contents
         .entity_keys
         .iter()
@@ -631,12 +609,7 @@ fn verify_rows(bundle: &Bundle, snapshot: &Snapshot) -> Vec<Row> {
     rows
 }
 
-pub(super) fn key_json(part: &KeyPart) -> Json {
-    match part {
-        KeyPart::Int64(v) => json!(v),
-        KeyPart::String(s) => json!(s),
-    }
-}
+pub(super) use crate::cli::verify::key_json;
 
 /// The module compiled from `bytes`, compiled once per process: compiling is
 /// most of `verify`'s time, and a process that runs several pipelines (a
