@@ -276,6 +276,36 @@ mod tests {
         assert_eq!(key.public_key().to_string(), RFC_PUBLIC);
     }
 
+    /// The worked example of docs/format.md, "Signatures".
+    #[test]
+    fn the_documented_example_holds() {
+        let key = SigningKey::from_seed(&decode_hex(RFC_SEED).unwrap());
+        let id = ContentId::of(b"");
+        assert_eq!(
+            id.to_string(),
+            "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
+        );
+        let message: String = signed_message(ArtifactKind::Bundle, id)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            message,
+            "76657267652d61727469666163742d763100\
+             56524742\
+             af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
+        );
+        let sig = key.sign(ArtifactKind::Bundle, id);
+        assert_eq!(
+            sig.to_string(),
+            "30eb6f40259122bcd0b4d137f858d7ea105093af28164bfc654847b120e0634e\
+             7fa78988cadd60967eae67d238d94a2e222556d7e5a333036013fce8df92e606"
+        );
+        key.public_key()
+            .verify(ArtifactKind::Bundle, id, Some(&sig))
+            .unwrap();
+    }
+
     #[test]
     fn sign_and_verify_bind_kind_and_id() {
         let key = SigningKey::from_seed(&[1; 32]);
