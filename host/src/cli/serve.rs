@@ -83,7 +83,9 @@ pub struct Serve {
     /// Largest request body in bytes (larger get 413 before being read).
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_body_bytes)]
     pub max_body_bytes: usize,
-    /// Worker threads (each holds one Wasm instance with its own copy of the artifacts).
+    /// Worker threads (each holds one Wasm instance with its own copy of the
+    /// artifacts, and serves one connection at a time, keep-alive included:
+    /// give more threads than concurrent clients, or admin requests queue).
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: u16,
     /// The Wasm module (default: `$VERGE_WASM`, else the workspace build).
