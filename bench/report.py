@@ -121,6 +121,11 @@ def collect(res, size):
             (open(os.path.join(res, f)).read().split()[:3] if os.path.exists(os.path.join(res, f)) else None)
             for f in ("loadavg-start.txt", "loadavg-end.txt")
         ],
+        "tree": (open(os.path.join(res, "tree.txt")).read().strip() if os.path.exists(os.path.join(res, "tree.txt")) else "not recorded"),
+        "finished": (
+            datetime.datetime.fromtimestamp(os.path.getmtime(os.path.join(res, "loadavg-end.txt")), datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            if os.path.exists(os.path.join(res, "loadavg-end.txt")) else "unknown"
+        ),
         "serve_missing": os.path.exists(os.path.join(res, "verge-serve-missing.txt")),
         "worker_failed": (open(os.path.join(res, "worker-failed.txt")).read().strip()
                           if os.path.exists(os.path.join(res, "worker-failed.txt")) else None),
@@ -367,7 +372,7 @@ def machine():
     except OSError:
         pass
     try:
-        mem = subprocess.run(["free", "-h"], capture_output=True, text=True, check=False).stdout.strip()
+        mem = subprocess.run(["free", "-h"], capture_output=True, text=True, check=False).stdout.rstrip()
     except OSError:
         mem = ""
     return cpu, cores, mem
@@ -475,7 +480,7 @@ def main():
         mem,
         "```",
         "",
-        f"- verge: {v['verge']} (commit {v['verge_commit']}), {v['rust']}",
+        f"- verge: {v['verge']}, {v['rust']} (report written at commit {v['verge_commit']}; each size names the tree it measured)",
         f"- {v['python']}; Feast and the packages that matter to it (as resolved by `pip install feast`):",
         "",
         "```",
@@ -521,6 +526,8 @@ def main():
             "",
             f"## Size `{c['size']}`: {m.get('keys', 0):,} keys × {m.get('rows_per_key')} rows × {m.get('features')} features "
             f"({m.get('source_rows', 0):,} source rows), {m.get('entity_rows', 0):,} entity rows",
+            "",
+            f"Measurements finished {c['finished']}; verge built from the working tree at commit {c['tree']}.",
             "",
             f"Load average (1/5/15 min) at the start: {' '.join(c['loadavg'][0] or ['?'])}; at the end: "
             f"{' '.join(c['loadavg'][1] or ['?'])} (on {cores} cores; above {cores} means other work shared the machine "
