@@ -527,7 +527,7 @@ def main():
             f"## Size `{c['size']}`: {m.get('keys', 0):,} keys × {m.get('rows_per_key')} rows × {m.get('features')} features "
             f"({m.get('source_rows', 0):,} source rows), {m.get('entity_rows', 0):,} entity rows",
             "",
-            f"Measurements finished {c['finished']}; verge built from the working tree at commit {c['tree']}.",
+            f"Measurements finished {c['finished']}; verge measured: {c['tree']}.",
             "",
             f"Load average (1/5/15 min) at the start: {' '.join(c['loadavg'][0] or ['?'])}; at the end: "
             f"{' '.join(c['loadavg'][1] or ['?'])} (on {cores} cores; above {cores} means other work shared the machine "
