@@ -277,21 +277,6 @@ fn millis_to_timestamp(ms: f64) -> Result<Timestamp, JsError> {
     Ok(Timestamp((ms * 1000.0).round() as i64))
 }
 
-/// A class value as JSON, printed as the HTTP API prints values.
-fn scalar_json(value: &verge_core::Value) -> Json {
-    use verge_core::Value;
-    match value {
-        Value::Null => Json::Null,
-        Value::Bool(b) => Json::Bool(*b),
-        Value::Int64(i) => Json::from(*i),
-        Value::Float32(x) => {
-            serde_json::Number::from_f64(f64::from(*x)).map_or(Json::Null, Json::Number)
-        }
-        Value::Float64(x) => serde_json::Number::from_f64(*x).map_or(Json::Null, Json::Number),
-        Value::String(s) => Json::String(s.clone()),
-    }
-}
-
 /// What `Runtime.load`'s options ask to be verified.
 struct Trust {
     key: Option<PublicKey>,
@@ -581,11 +566,11 @@ impl Runtime {
                 | ServiceFeature::OnDemand { name, dtype, .. } => field(name, *dtype),
             })
             .collect();
-        let classes = c
-            .pipeline
-            .estimator()
-            .classes()
-            .map(|cs| cs.iter().map(scalar_json).collect::<Vec<_>>());
+        let classes = c.pipeline.estimator().classes().map(|cs| {
+            cs.iter()
+                .map(verge_core::api::value_to_json)
+                .collect::<Vec<_>>()
+        });
         let body = json!({
             "model": c.model,
             "feature_service": c.service,

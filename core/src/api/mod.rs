@@ -29,6 +29,7 @@ use crate::online::Predictor;
 use crate::{Error, Timestamp};
 
 pub use request::{OnlineRequest, PredictRequest};
+pub use response::value_to_json;
 pub use score::score_json;
 
 /// Limits on what one request may ask for.

@@ -16,8 +16,10 @@ use crate::online::{FeatureValue, Predictor};
 use crate::pipeline::Prediction;
 use crate::value::{EntityKey, KeyPart, Value};
 
-/// A value as JSON; non-finite floats become null (JSON has no NaN).
-pub(crate) fn value_to_json(value: &Value) -> Json {
+/// A value as JSON, exactly as every API answer prints it; non-finite floats
+/// become null (JSON has no NaN).
+#[must_use]
+pub fn value_to_json(value: &Value) -> Json {
     match value {
         Value::Null => Json::Null,
         Value::Bool(b) => Json::Bool(*b),
