@@ -679,8 +679,13 @@ fn join_view(
     Ok(UInt32Array::from(winners))
 }
 
-/// The value of a joined or request column at `row`, as the core's [`Value`].
-fn value_at(array: &dyn Array, row: usize) -> Result<Value> {
+/// The value of a joined, request or converted column at `row`, as the core's
+/// [`Value`] (the one Arrow-to-core cell conversion; training uses it too).
+///
+/// # Errors
+///
+/// A column type the sources never produce.
+pub fn value_at(array: &dyn Array, row: usize) -> Result<Value> {
     if array.is_null(row) {
         return Ok(Value::Null);
     }

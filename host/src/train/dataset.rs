@@ -19,15 +19,13 @@
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
-use arrow_array::cast::AsArray as _;
-use arrow_array::types::{Float32Type, Float64Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use verge_core::definition::{Definitions, FeatureRef, ModelSpec, ResolvedFeature};
 use verge_core::pipeline::ColumnMeta;
 use verge_core::{ContentId, DType, Value};
 
-use crate::historical::{HistoricalOptions, historical_with};
+use crate::historical::{HistoricalOptions, historical_with, value_at};
 use crate::source::{self, Origin, Target, convert_array};
 
 /// Where a model's label was found.
@@ -345,21 +343,6 @@ fn label_values(array: &dyn Array, label: &str, place: &str) -> Result<Vec<Value
     (0..typed.len())
         .map(|i| value_at(typed.as_ref(), i))
         .collect()
-}
-
-/// One cell of a converted column as the core's [`Value`].
-fn value_at(array: &dyn Array, row: usize) -> Result<Value> {
-    if array.is_null(row) {
-        return Ok(Value::Null);
-    }
-    Ok(match array.data_type() {
-        DataType::Boolean => Value::Bool(array.as_boolean().value(row)),
-        DataType::Int64 => Value::Int64(array.as_primitive::<Int64Type>().value(row)),
-        DataType::Float32 => Value::Float32(array.as_primitive::<Float32Type>().value(row)),
-        DataType::Float64 => Value::Float64(array.as_primitive::<Float64Type>().value(row)),
-        DataType::Utf8 => Value::String(array.as_string::<i32>().value(row).to_owned()),
-        other => bail!("internal: unexpected column type {other}"),
-    })
 }
 
 #[cfg(test)]
