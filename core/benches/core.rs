@@ -7,8 +7,10 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use verge_core::api::{Limits, get_online_features_json};
 use verge_core::artifact::{Snapshot, SnapshotBuilder, ViewBuilder};
-use verge_core::definition::Field;
+use verge_core::definition::{FeatureRef, Field};
+use verge_core::online::get_online_features;
 use verge_core::{ContentId, DType, Duration, EntityKey, KeyPart, Timestamp, Value};
 
 const ENTITIES: usize = 1_000_000;
@@ -110,6 +112,41 @@ fn snapshot(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) % hot.len();
             black_box(read_all(black_box(hot[i])))
+        })
+    });
+
+    // What `POST /get-online-features` runs for snapshot features: the typed read
+    // (statuses, ttl, event times), then the whole call with JSON parse and render.
+    let refs: Vec<FeatureRef> = (0..FEATURES)
+        .map(|i| FeatureRef::parse(&format!("v:f{i}")).unwrap())
+        .collect();
+    c.bench_function("online_read_20_features_1m_hot", |b| {
+        b.iter(|| {
+            i = (i + 1) % hot.len();
+            let entities = [("id".to_owned(), vec![KeyPart::Int64(hot[i])])];
+            black_box(get_online_features(&snapshot, &refs, &entities, Timestamp(0)).unwrap())
+        })
+    });
+    let names: Vec<String> = refs
+        .iter()
+        .map(|r| format!("\"{}:{}\"", r.view, r.field))
+        .collect();
+    let bodies: Vec<Vec<u8>> = hot
+        .iter()
+        .map(|k| {
+            format!(
+                r#"{{"features":[{}],"entities":{{"id":[{k}]}}}}"#,
+                names.join(",")
+            )
+            .into_bytes()
+        })
+        .collect();
+    c.bench_function("api_get_online_features_20_1m_hot", |b| {
+        b.iter(|| {
+            i = (i + 1) % bodies.len();
+            let answer =
+                get_online_features_json(&snapshot, &bodies[i], Timestamp(0), Limits::default());
+            black_box(answer.body.len())
         })
     });
 }

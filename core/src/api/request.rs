@@ -11,7 +11,7 @@ use super::{ApiError, Limits};
 use crate::Timestamp;
 use crate::artifact::Snapshot;
 use crate::definition::{FeatureRef, Field};
-use crate::online::Predictor;
+use crate::online::{Predictor, SnapshotField};
 use crate::value::{DType, KeyPart, Value};
 
 /// Where a requested feature is read from.
@@ -19,13 +19,8 @@ use crate::value::{DType, KeyPart, Value};
 pub(crate) enum Source {
     /// Feature `i` of the bundle's service (plain or on-demand).
     Service(usize),
-    /// Field `column` of snapshot table `table`, outside the service.
-    Snapshot {
-        /// Snapshot table.
-        table: usize,
-        /// Field index.
-        column: usize,
-    },
+    /// A snapshot field outside the service.
+    Snapshot(SnapshotField),
 }
 
 /// A feature in the response: its reference, its output name and its source.
@@ -462,7 +457,9 @@ impl OnlineRequest {
                         .position(|f| f.name == feature.field)
                 });
                 match (table, column) {
-                    (Some(table), Some(column)) => Source::Snapshot { table, column },
+                    (Some(table), Some(column)) => {
+                        Source::Snapshot(SnapshotField { table, column })
+                    }
                     _ => {
                         let known: Vec<&str> = contents.features.iter().map(|f| f.name()).collect();
                         return Err(ApiError::bad_request(format!(
@@ -543,7 +540,7 @@ impl OnlineRequest {
             };
             features.push(Requested {
                 feature,
-                source: Source::Snapshot { table, column },
+                source: Source::Snapshot(SnapshotField { table, column }),
             });
         }
         check_repeats(

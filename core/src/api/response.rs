@@ -12,9 +12,9 @@ use super::ApiError;
 use super::request::{OnlineRequest, PredictRequest, Source};
 use crate::Timestamp;
 use crate::artifact::{FORMAT_VERSION, Snapshot};
-use crate::online::{FeatureValue, Predictor};
+use crate::online::{FeatureValue, Predictor, SnapshotRead};
 use crate::pipeline::Prediction;
-use crate::value::{EntityKey, KeyPart, Value};
+use crate::value::{KeyPart, Value};
 
 /// A value as JSON, exactly as every API answer prints it; non-finite floats
 /// become null (JSON has no NaN).
@@ -110,6 +110,7 @@ pub(crate) fn online_from(
     } else {
         Vec::new()
     };
+    let mut snapshot_read = SnapshotRead::new(snapshot, &rows.keys, rows.len, now);
     for requested in &request.features {
         let f = &requested.feature;
         names.push(if request.full_feature_names {
@@ -120,38 +121,14 @@ pub(crate) fn online_from(
         let values: Vec<FeatureValue> = match requested.source {
             Source::Service(i) => service_rows
                 .iter()
-                .map(|r| {
-                    r.get(i).cloned().unwrap_or(FeatureValue {
-                        value: Value::Null,
-                        status: crate::online::FeatureStatus::NotFound,
-                        event_ts: None,
-                    })
-                })
+                .map(|r| r.get(i).cloned().unwrap_or(FeatureValue::NOT_FOUND))
                 .collect(),
-            Source::Snapshot { table, column } => {
-                let meta = &snapshot.meta().views[table];
-                let mut key_columns = Vec::with_capacity(meta.join_keys.len());
-                for k in &meta.join_keys {
-                    let (_, values) = rows
-                        .keys
-                        .iter()
-                        .find(|(name, _)| *name == k.name)
-                        .ok_or_else(|| {
-                            ApiError::bad_request(format!(
-                                "feature `{f}` needs join key `{}` in `entities`",
-                                k.name
-                            ))
-                        })?;
-                    key_columns.push(values);
-                }
-                (0..rows.len)
-                    .map(|i| {
-                        let key = EntityKey(key_columns.iter().map(|c| c[i].clone()).collect());
-                        let row = snapshot.lookup(table, &key);
-                        crate::online::read_row(snapshot, table, row, column, meta.ttl, now)
-                    })
-                    .collect()
-            }
+            Source::Snapshot(field) => snapshot_read.field(field).map_err(|missing| {
+                ApiError::bad_request(format!(
+                    "feature `{f}` needs join key `{}` in `entities`",
+                    missing.key
+                ))
+            })?,
         };
         results.push(column(&values));
     }

@@ -1,116 +1,18 @@
-//! Online reads and prediction: the path every edge request takes.
+//! [`Predictor`]: a bundle and a snapshot checked against each other once, then
+//! asked for one entity's service features (plain and on-demand) and predictions.
 //!
-//! A [`Predictor`] pairs a bundle with a snapshot. Building it checks that the two
-//! agree on every view the bundle reads (same fingerprint: name, join keys, fields
-//! and ttl) and resolves each feature to a snapshot column once, so a request only
-//! hashes its key, reads values in place and runs the pipeline.
-//!
-//! Statuses follow Feast: `PRESENT`, `NULL_VALUE` (the row has the key but the
-//! value is null), `NOT_FOUND` (no row for the key) and `OUTSIDE_MAX_AGE`
-//! (`now - event_ts > ttl`; the value is then treated as missing, exactly as the
-//! point-in-time join treats a row outside the ttl window).
+//! The pairing check runs when the pair is loaded, not per request, so a request
+//! only finds its rows, reads values in place and runs the pipeline.
 
 use alloc::format;
-use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::{FeatureStatus, FeatureValue, PredictionOutput, read_row};
 use crate::artifact::{Bundle, BundleContents, InputSource, ServiceFeature, Snapshot};
-use crate::definition::FeatureRef;
 use crate::pipeline::Prediction;
-use crate::time::{Duration, Timestamp};
+use crate::time::Timestamp;
 use crate::value::{EntityKey, KeyPart, Value};
-use crate::{ContentId, DType, Error, Result};
-
-/// What an online read found for one feature of one entity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum FeatureStatus {
-    /// A value was found and is fresh.
-    Present,
-    /// The entity's row holds null for this feature.
-    NullValue,
-    /// No row for the entity key.
-    NotFound,
-    /// The row is older than the view's ttl at `now`.
-    OutsideMaxAge,
-}
-
-impl FeatureStatus {
-    /// Feast's spelling (`PRESENT`, `NULL_VALUE`, `NOT_FOUND`, `OUTSIDE_MAX_AGE`).
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            FeatureStatus::Present => "PRESENT",
-            FeatureStatus::NullValue => "NULL_VALUE",
-            FeatureStatus::NotFound => "NOT_FOUND",
-            FeatureStatus::OutsideMaxAge => "OUTSIDE_MAX_AGE",
-        }
-    }
-}
-
-/// One feature value as read online.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FeatureValue {
-    /// The value; null unless `status` is `Present`.
-    pub value: Value,
-    /// What the read found.
-    pub status: FeatureStatus,
-    /// The row's event time, when a row was found.
-    pub event_ts: Option<Timestamp>,
-}
-
-impl FeatureValue {
-    const NOT_FOUND: FeatureValue = FeatureValue {
-        value: Value::Null,
-        status: FeatureStatus::NotFound,
-        event_ts: None,
-    };
-}
-
-/// A prediction with its provenance.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PredictionOutput {
-    /// Class probabilities and label, or a value.
-    pub prediction: Prediction,
-    /// The service's features as read and computed, in service order.
-    pub features: Vec<FeatureValue>,
-    /// The bundle that predicted.
-    pub bundle_id: ContentId,
-    /// The snapshot the features came from.
-    pub snapshot_id: ContentId,
-}
-
-/// Checks a single table row against the ttl at `now`.
-pub(crate) fn read_row(
-    snapshot: &Snapshot,
-    table: usize,
-    row: Option<usize>,
-    column: usize,
-    ttl: Duration,
-    now: Timestamp,
-) -> FeatureValue {
-    let Some(row) = row else {
-        return FeatureValue::NOT_FOUND;
-    };
-    let event_ts = snapshot.event_ts(table, row);
-    if !ttl.is_zero() && now.saturating_since(event_ts) > ttl {
-        return FeatureValue {
-            value: Value::Null,
-            status: FeatureStatus::OutsideMaxAge,
-            event_ts: Some(event_ts),
-        };
-    }
-    let value = snapshot.value(table, column, row);
-    let status = if value.is_null() {
-        FeatureStatus::NullValue
-    } else {
-        FeatureStatus::Present
-    };
-    FeatureValue {
-        value,
-        status,
-        event_ts: Some(event_ts),
-    }
-}
+use crate::{DType, Error, Result};
 
 /// A bundle and a snapshot checked against each other, ready to answer requests.
 ///
@@ -387,103 +289,4 @@ fn coerce(value: Value, dtype: Option<DType>) -> Value {
         }
         _ => value,
     }
-}
-
-/// One column of a Feast-shaped online response.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OnlineColumn {
-    /// The feature's name (`field`, or `view__field` with full names).
-    pub name: String,
-    /// One value per requested entity.
-    pub values: Vec<FeatureValue>,
-}
-
-/// Reads plain feature-view fields straight from a snapshot, Feast's
-/// `get_online_features` without on-demand features.
-///
-/// `entities` holds one column per join key: `(name, values)`, all the same length.
-///
-/// # Errors
-///
-/// [`Error::Unknown`] for a view or field not in the snapshot; [`Error::Request`]
-/// for ragged entity columns or a missing join key.
-pub fn get_online_features(
-    snapshot: &Snapshot,
-    features: &[FeatureRef],
-    entities: &[(String, Vec<KeyPart>)],
-    now: Timestamp,
-) -> Result<Vec<OnlineColumn>> {
-    let n = entities.first().map_or(0, |(_, v)| v.len());
-    if let Some((name, _)) = entities.iter().find(|(_, v)| v.len() != n) {
-        return Err(Error::Request(format!(
-            "entity column `{name}` has a different length from the others"
-        )));
-    }
-    let mut out = Vec::with_capacity(features.len());
-    for r in features {
-        let table = snapshot
-            .table_index(&r.view)
-            .ok_or_else(|| Error::Unknown {
-                what: "feature view",
-                name: r.view.clone(),
-                hint: Some(format!(
-                    "the snapshot holds: {}",
-                    snapshot
-                        .meta()
-                        .views
-                        .iter()
-                        .map(|v| v.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            })?;
-        let meta = &snapshot.meta().views[table];
-        let column = meta
-            .fields
-            .iter()
-            .position(|f| f.name == r.field)
-            .ok_or_else(|| Error::Unknown {
-                what: "feature",
-                name: format!("{r}"),
-                hint: Some(format!(
-                    "`{}` has: {}",
-                    r.view,
-                    meta.fields
-                        .iter()
-                        .map(|f| f.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            })?;
-        let mut key_columns = Vec::with_capacity(meta.join_keys.len());
-        for k in &meta.join_keys {
-            let (_, values) = entities
-                .iter()
-                .find(|(name, _)| *name == k.name)
-                .ok_or_else(|| {
-                    Error::Request(format!(
-                        "view `{}` needs join key `{}` in `entities`",
-                        r.view, k.name
-                    ))
-                })?;
-            key_columns.push(values);
-        }
-        let mut values = Vec::with_capacity(n);
-        for i in 0..n {
-            let key = EntityKey(key_columns.iter().map(|c| c[i].clone()).collect());
-            values.push(read_row(
-                snapshot,
-                table,
-                snapshot.lookup(table, &key),
-                column,
-                meta.ttl,
-                now,
-            ));
-        }
-        out.push(OnlineColumn {
-            name: r.field.clone(),
-            values,
-        });
-    }
-    Ok(out)
 }

@@ -1,0 +1,125 @@
+//! Online reads and prediction: the path every edge request takes.
+//!
+//! There is one read path, in two layers that every face goes through:
+//!
+//! - [`get_online_features`] and [`SnapshotRead`] (in `read`): Feast's
+//!   `get_online_features` for plain feature-view fields straight from a snapshot.
+//!   `POST /get-online-features` runs exactly this for every field outside the
+//!   model's service, so the benchmarks in `core/benches` measure what production runs.
+//! - [`Predictor`] (in `predictor`): a bundle paired with a snapshot. Building it
+//!   checks that the two agree on every view the bundle reads (same fingerprint:
+//!   name, join keys, fields and ttl) and resolves each feature to a snapshot column
+//!   once, so a request only hashes its key, reads values in place, computes
+//!   on-demand features and runs the pipeline.
+//!
+//! Both read a row through one function, so statuses and ttl are applied the same
+//! way everywhere. Statuses follow Feast: `PRESENT`, `NULL_VALUE` (the row has the
+//! key but the value is null), `NOT_FOUND` (no row for the key) and
+//! `OUTSIDE_MAX_AGE` (`now - event_ts > ttl`; the value is then treated as missing,
+//! exactly as the point-in-time join treats a row outside the ttl window).
+
+mod predictor;
+mod read;
+
+use alloc::vec::Vec;
+
+use crate::ContentId;
+use crate::artifact::Snapshot;
+use crate::pipeline::Prediction;
+use crate::time::{Duration, Timestamp};
+use crate::value::Value;
+
+pub use predictor::Predictor;
+pub use read::{MissingJoinKey, OnlineColumn, SnapshotField, SnapshotRead, get_online_features};
+
+/// What an online read found for one feature of one entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FeatureStatus {
+    /// A value was found and is fresh.
+    Present,
+    /// The entity's row holds null for this feature.
+    NullValue,
+    /// No row for the entity key.
+    NotFound,
+    /// The row is older than the view's ttl at `now`.
+    OutsideMaxAge,
+}
+
+impl FeatureStatus {
+    /// Feast's spelling (`PRESENT`, `NULL_VALUE`, `NOT_FOUND`, `OUTSIDE_MAX_AGE`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FeatureStatus::Present => "PRESENT",
+            FeatureStatus::NullValue => "NULL_VALUE",
+            FeatureStatus::NotFound => "NOT_FOUND",
+            FeatureStatus::OutsideMaxAge => "OUTSIDE_MAX_AGE",
+        }
+    }
+}
+
+/// One feature value as read online.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureValue {
+    /// The value; null unless `status` is `Present`.
+    pub value: Value,
+    /// What the read found.
+    pub status: FeatureStatus,
+    /// The row's event time, when a row was found.
+    pub event_ts: Option<Timestamp>,
+}
+
+impl FeatureValue {
+    /// What a read answers for a key no row holds.
+    pub(crate) const NOT_FOUND: FeatureValue = FeatureValue {
+        value: Value::Null,
+        status: FeatureStatus::NotFound,
+        event_ts: None,
+    };
+}
+
+/// A prediction with its provenance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictionOutput {
+    /// Class probabilities and label, or a value.
+    pub prediction: Prediction,
+    /// The service's features as read and computed, in service order.
+    pub features: Vec<FeatureValue>,
+    /// The bundle that predicted.
+    pub bundle_id: ContentId,
+    /// The snapshot the features came from.
+    pub snapshot_id: ContentId,
+}
+
+/// Checks a single table row against the ttl at `now`.
+pub(crate) fn read_row(
+    snapshot: &Snapshot,
+    table: usize,
+    row: Option<usize>,
+    column: usize,
+    ttl: Duration,
+    now: Timestamp,
+) -> FeatureValue {
+    let Some(row) = row else {
+        return FeatureValue::NOT_FOUND;
+    };
+    let event_ts = snapshot.event_ts(table, row);
+    if !ttl.is_zero() && now.saturating_since(event_ts) > ttl {
+        return FeatureValue {
+            value: Value::Null,
+            status: FeatureStatus::OutsideMaxAge,
+            event_ts: Some(event_ts),
+        };
+    }
+    let value = snapshot.value(table, column, row);
+    let status = if value.is_null() {
+        FeatureStatus::NullValue
+    } else {
+        FeatureStatus::Present
+    };
+    FeatureValue {
+        value,
+        status,
+        event_ts: Some(event_ts),
+    }
+}
