@@ -13,19 +13,18 @@
 #![allow(unsafe_code)] // the counting allocator: a test-only wrapper around `System`
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod fuzz_support;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::path::Path;
 
-use fuzz_support as fixture;
 use verge_core::Error;
 use verge_core::artifact::{
     ArtifactKind, Bundle, HEADER_LEN, Header, Snapshot, SnapshotMeta, decode_payload,
     encode_payload,
 };
 use verge_core::registry::RegistryVersion;
+use verge_test_kit::rng::Rng;
+use verge_test_kit::tiny as fixture;
 
 /// Peak allocation allowed per input byte.
 const MULTIPLE: usize = 16;
@@ -198,22 +197,6 @@ fn seeds(loader: Loader) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// A small deterministic PRNG (xorshift64*), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 /// bincode's varint encoding of a length: the form a hostile length takes.
 fn varint(n: u64) -> Vec<u8> {
     match n {
@@ -227,22 +210,22 @@ fn varint(n: u64) -> Vec<u8> {
 /// One random edit of `payload`: a byte set, a huge length spliced in, a cut or a copy.
 fn mutate(rng: &mut Rng, payload: &mut Vec<u8>) {
     if payload.is_empty() {
-        payload.push(rng.next() as u8);
+        payload.push(rng.next_u64() as u8);
         return;
     }
-    let at = rng.below(payload.len());
-    match rng.below(5) {
-        0 => payload[at] = rng.next() as u8,
-        1 => payload[at] ^= 1 << rng.below(8),
+    let at = rng.index(payload.len());
+    match rng.index(5) {
+        0 => payload[at] = rng.next_u64() as u8,
+        1 => payload[at] ^= 1 << rng.index(8),
         2 => {
-            let huge = [1u64 << 20, 1 << 32, 1 << 40, u64::MAX >> 1][rng.below(4)];
+            let huge = [1u64 << 20, 1 << 32, 1 << 40, u64::MAX >> 1][rng.index(4)];
             payload.splice(at..=at, varint(huge));
         }
         3 => payload.truncate(at),
         _ => {
-            let len = rng.below(16).min(payload.len() - at);
+            let len = rng.index(16).min(payload.len() - at);
             let chunk = payload[at..at + len].to_vec();
-            let to = rng.below(payload.len());
+            let to = rng.index(payload.len());
             payload.splice(to..to, chunk);
         }
     }
@@ -266,18 +249,18 @@ fn seeds_stay_within_the_bound() {
 
 #[test]
 fn random_mutations_stay_within_the_bound() {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     for loader in [Loader::Snapshot, Loader::Bundle, Loader::Registry] {
         for (name, seed) in seeds(loader) {
             for round in 0..400 {
                 let mut bytes = seed.clone();
-                for _ in 0..=rng.below(4) {
+                for _ in 0..=rng.index(4) {
                     mutate(&mut rng, &mut bytes);
                 }
                 loader.check(&bytes, &format!("{name} raw mutation {round}"));
                 // Re-framed: the hash matches, so the payload decoder sees the edit.
                 let mut payload = loader.payload(&seed);
-                for _ in 0..=rng.below(4) {
+                for _ in 0..=rng.index(4) {
                     mutate(&mut rng, &mut payload);
                 }
                 loader.check(

@@ -4,15 +4,13 @@
 //! a JSON error body naming the problem — never a panic, a 500 or a hang.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod fuzz_support;
-
 use std::time::{Duration, Instant};
 
-use fuzz_support as fixture;
 use serde_json::Value as Json;
 use verge_core::api::{Api, Limits, Response};
 use verge_core::artifact::{Bundle, Snapshot};
 use verge_core::online::Predictor;
+use verge_test_kit::tiny as fixture;
 
 fn post(api: &Api, path: &str, body: &[u8]) -> Response {
     let started = Instant::now();

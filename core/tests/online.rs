@@ -1,211 +1,17 @@
 //! The online path end to end in the core: definitions → fitted pipeline → bundle
-//! bytes + snapshot bytes → Predictor, checked against the pipeline run by hand.
+//! bytes + snapshot bytes → Predictor, checked against the pipeline run by hand,
+//! on the test kit's plain tiny deployment.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use proptest::prelude::*;
-use verge_core::artifact::{
-    Bundle, BundleContents, Snapshot, SnapshotBuilder, TrainingMetadata, ViewBuilder,
-};
-use verge_core::definition::{
-    Definitions, Encoding, Entity, EstimatorSpec, FeatureRef, FeatureService, FeatureView, Field,
-    Imputation, ModelSpec, OnDemandFeatureView, OnDemandField, Scaling, Source, SourceFormat,
-};
-use verge_core::expr::Program;
+use verge_core::artifact::{Bundle, Snapshot};
+use verge_core::definition::FeatureRef;
 use verge_core::online::{FeatureStatus, Predictor, get_online_features};
-use verge_core::pipeline::{ColumnMeta, PipelineParams, fit_pipeline};
-use verge_core::{ContentId, DType, Duration, EntityKey, Error, KeyPart, Timestamp, Value};
-
-fn definitions(fields: &[&str]) -> Definitions {
-    let view_fields: Vec<Field> = fields
-        .iter()
-        .map(|f| Field::new(*f, DType::Float64))
-        .collect();
-    let view = FeatureView {
-        name: "stats".into(),
-        entities: vec!["horse".into()],
-        source: "records".into(),
-        ttl: Duration::from_days(1),
-        online: true,
-        fields: view_fields.clone(),
-        description: String::new(),
-        owner: String::new(),
-        tags: vec![],
-    };
-    let mut schema = vec![("ambient".to_string(), DType::Float64)];
-    schema.extend(view_fields.iter().map(|f| (f.name.clone(), f.dtype)));
-    let program = Program::compile(
-        "max(temp - ambient, 0)",
-        &verge_core::expr::Schema::new(schema),
-    )
-    .unwrap();
-    let mut defs = Definitions {
-        project: "test".into(),
-        entities: vec![Entity {
-            name: "horse".into(),
-            join_keys: vec![Field::new("id", DType::Int64)],
-            description: String::new(),
-        }],
-        sources: vec![Source {
-            name: "records".into(),
-            path: "r.csv".into(),
-            format: SourceFormat::Csv,
-            timestamp_field: "ts".into(),
-            created_timestamp_field: None,
-            field_mapping: vec![],
-        }],
-        feature_views: vec![view],
-        on_demand_views: vec![OnDemandFeatureView {
-            name: "derived".into(),
-            sources: vec!["stats".into()],
-            request: vec![Field::new("ambient", DType::Float64)],
-            fields: vec![OnDemandField {
-                name: "excess".into(),
-                dtype: DType::Float64,
-                program,
-            }],
-        }],
-        feature_services: vec![FeatureService {
-            name: "svc".into(),
-            features: vec![
-                FeatureRef::parse("stats:temp").unwrap(),
-                FeatureRef::parse("stats:pulse").unwrap(),
-                FeatureRef::parse("derived:excess").unwrap(),
-            ],
-            description: String::new(),
-        }],
-        models: vec![ModelSpec {
-            name: "m".into(),
-            feature_service: "svc".into(),
-            label: "y".into(),
-            impute: Imputation::Mean,
-            scale: Scaling::None,
-            encode: Encoding::OneHot,
-            select_k_best: Some(2),
-            estimator: EstimatorSpec::GaussianNb {
-                var_smoothing: 1e-9,
-            },
-        }],
-    };
-    defs.canonicalize();
-    defs
-}
-
-fn bundle_bytes(defs: &Definitions) -> Vec<u8> {
-    let columns = vec![
-        ColumnMeta::new("stats:temp", DType::Float64),
-        ColumnMeta::new("stats:pulse", DType::Float64),
-        ColumnMeta::new("derived:excess", DType::Float64),
-    ];
-    let rows: Vec<Vec<Value>> = (0..40)
-        .map(|i| {
-            let t = 37.0 + (i % 7) as f64 * 0.4;
-            let p = if i % 5 == 0 {
-                Value::Null
-            } else {
-                Value::Float64(40.0 + (i * 13 % 50) as f64)
-            };
-            vec![Value::Float64(t), p, Value::Float64((t - 38.0f64).max(0.0))]
-        })
-        .collect();
-    let y: Vec<Value> = (0..40)
-        .map(|i| {
-            Value::Int64(if (37.0 + (i % 7) as f64 * 0.4) > 38.2 {
-                1
-            } else {
-                2
-            })
-        })
-        .collect();
-    let params = PipelineParams::new(EstimatorSpec::GaussianNb {
-        var_smoothing: 1e-9,
-    })
-    .impute(Some(Imputation::Mean))
-    .select_k_best(Some(2));
-    let pipeline = fit_pipeline(&params, &columns, &rows, &y).unwrap();
-    let plan = BundleContents::plan(defs, "svc").unwrap();
-    BundleContents {
-        registry_id: ContentId::of(b"registry"),
-        model: "m".into(),
-        service: "svc".into(),
-        entity_keys: plan.entity_keys,
-        request: plan.request,
-        views: plan.views,
-        features: plan.features,
-        pipeline,
-        training: TrainingMetadata {
-            rows: 40,
-            data_hash: ContentId::of(b"data"),
-            label: "y".into(),
-            metrics: vec![],
-            trained_with: "verge-core".into(),
-            trained_at: Timestamp(0),
-        },
-    }
-    .to_bytes()
-    .unwrap()
-}
-
-fn snapshot_bytes(defs: &Definitions) -> Vec<u8> {
-    let view = defs.feature_view("stats").unwrap();
-    let mut b = ViewBuilder::new(
-        "stats",
-        defs.join_keys(view),
-        view.fields.clone(),
-        view.ttl,
-        false,
-    );
-    let day = Duration::from_days(1).as_micros();
-    let pad = |mut v: Vec<Value>| {
-        v.resize(view.fields.len(), Value::Null);
-        v
-    };
-    // id 1: fresh; id 2: null pulse; id 3: a day and a microsecond old at `now`.
-    b.push_row(
-        &key(1),
-        Timestamp(10 * day),
-        None,
-        &pad(vec![Value::Float64(39.0), Value::Float64(80.0)]),
-    )
-    .unwrap();
-    b.push_row(
-        &key(2),
-        Timestamp(10 * day),
-        None,
-        &pad(vec![Value::Float64(37.5), Value::Null]),
-    )
-    .unwrap();
-    b.push_row(
-        &key(3),
-        Timestamp(9 * day - 1),
-        None,
-        &pad(vec![Value::Float64(38.0), Value::Float64(60.0)]),
-    )
-    .unwrap();
-    SnapshotBuilder::new(
-        ContentId::of(b"registry"),
-        Timestamp(0),
-        Timestamp(10 * day),
-    )
-    .with_view(b)
-    .finish()
-    .unwrap()
-}
-
-fn key(id: i64) -> EntityKey {
-    EntityKey::single(KeyPart::Int64(id))
-}
-
-fn now() -> Timestamp {
-    Timestamp(10 * Duration::from_days(1).as_micros())
-}
+use verge_core::{Error, KeyPart, Timestamp, Value};
+use verge_test_kit::tiny::{Tiny, now};
 
 fn predictor() -> Predictor {
-    let defs = definitions(&["temp", "pulse"]);
-    Predictor::new(
-        Bundle::load(&bundle_bytes(&defs)).unwrap(),
-        Snapshot::load(snapshot_bytes(&defs)).unwrap(),
-    )
-    .unwrap()
+    Tiny::plain().predictor()
 }
 
 #[test]
@@ -312,18 +118,16 @@ fn bad_requests_are_errors_not_panics() {
 
 #[test]
 fn incompatible_pairs_are_refused() {
-    let defs = definitions(&["temp", "pulse"]);
-    let other = definitions(&["temp", "pulse", "extra"]);
-    let bundle = Bundle::load(&bundle_bytes(&defs)).unwrap();
-    let err = Predictor::new(bundle, Snapshot::load(snapshot_bytes(&other)).unwrap()).unwrap_err();
+    let bundle = Bundle::load(&Tiny::plain().bundle_bytes()).unwrap();
+    let other = Tiny::plain().with_field("extra").snapshot_bytes();
+    let err = Predictor::new(bundle, Snapshot::load(other).unwrap()).unwrap_err();
     assert!(matches!(err, Error::Incompatible { .. }), "{err}");
     assert!(err.to_string().contains("its fields differ"), "{err}");
 }
 
 #[test]
 fn feast_shaped_reads_straight_from_a_snapshot() {
-    let defs = definitions(&["temp", "pulse"]);
-    let snapshot = Snapshot::load(snapshot_bytes(&defs)).unwrap();
+    let snapshot = Snapshot::load(Tiny::plain().snapshot_bytes()).unwrap();
     let refs = [FeatureRef::parse("stats:pulse").unwrap()];
     let entities = vec![(
         "id".to_string(),
@@ -354,7 +158,7 @@ proptest! {
 
     #[test]
     fn damaged_bundles_are_refused(at in any::<prop::sample::Index>(), bit in 0u8..8) {
-        let mut bytes = bundle_bytes(&definitions(&["temp", "pulse"]));
+        let mut bytes = Tiny::plain().bundle_bytes();
         let at = at.index(bytes.len());
         bytes[at] ^= 1 << bit;
         prop_assert!(Bundle::load(&bytes).is_err());
@@ -362,7 +166,7 @@ proptest! {
 
     #[test]
     fn truncated_bundles_are_refused(cut in any::<prop::sample::Index>()) {
-        let bytes = bundle_bytes(&definitions(&["temp", "pulse"]));
+        let bytes = Tiny::plain().bundle_bytes();
         let cut = cut.index(bytes.len());
         let truncated = matches!(Bundle::load(&bytes[..cut]), Err(Error::Truncated { .. }));
         prop_assert!(truncated);
@@ -372,9 +176,8 @@ proptest! {
 /// Bundle bytes are deterministic: the same inputs give the same id.
 #[test]
 fn bundles_are_content_addressed() {
-    let defs = definitions(&["temp", "pulse"]);
-    let a = Bundle::load(&bundle_bytes(&defs)).unwrap();
-    let b = Bundle::load(&bundle_bytes(&defs)).unwrap();
+    let a = Bundle::load(&Tiny::plain().bundle_bytes()).unwrap();
+    let b = Bundle::load(&Tiny::plain().bundle_bytes()).unwrap();
     assert_eq!(a.id(), b.id());
     assert_eq!(a.contents().features.len(), 3);
 }
