@@ -11,23 +11,33 @@
 //! | [`materialize`] | online snapshots from sources, merged, sharded |
 //! | [`train`] | `verge train`: training sets, linfa estimators exported into core types, bundles |
 //! | [`pipeline`] | `verge run`: the whole pipeline as memoized steps keyed by their inputs' hashes |
-//! | [`example`] | building the bundled examples' data (the horse-colic SQLite source) |
+//! | [`resolve`] | finding artifacts by path, id, prefix or ref; pairing a bundle with a snapshot |
+//! | [`request`] | typed API request bodies from `NAME=VALUE` text |
+//! | [`edge_pair`] | the checked bundle + snapshot pair an edge loads, written as one directory |
+//! | [`verify`] | native core against the Wasm module, byte for byte |
+//! | [`serve`] | `verge serve`'s HTTP server over a live, swappable pair |
 //! | [`publish`] | the publish layout edge runtimes read, signing keys, the admin-endpoint client |
-//! | [`wasm_runtime`] | the raw Wasm ABI module under wasmtime (`verify`, `serve`) |
-//! | [`cli`] | the `verge` subcommands |
+//! | [`wasm_runtime`] | the raw Wasm ABI module under wasmtime, and the one built into the binary |
+//!
+//! The library never parses arguments and never prints: the `verge` binary's
+//! command modules (`src/cli/`, declared from `src/main.rs`) do that, each one
+//! calling a function here.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod artifacts;
-pub mod cli;
-pub mod example;
+pub mod edge_pair;
 pub mod historical;
 pub mod materialize;
 pub mod pipeline;
 pub mod publish;
 pub mod repo;
+pub mod request;
+pub mod resolve;
+pub mod serve;
 pub mod source;
 pub mod store;
 pub mod table_io;
 pub mod train;
+pub mod verify;
 pub mod wasm_runtime;

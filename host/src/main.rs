@@ -4,11 +4,13 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use clap::Parser as _;
-use verge_host::cli::{Cli, ERROR_CODE};
+use clap::{CommandFactory as _, FromArgMatches as _};
+mod cli;
+
+use cli::{Cli, ERROR_CODE};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     match cli.run() {
         Ok(status) => ExitCode::from(status.code()),
         // `verge registry log | head` closing the pipe is not a failure.
@@ -29,4 +31,19 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// Parses the arguments; `--version` also names the Wasm module built into
+/// this binary, the one `verify` and `serve` run unless told otherwise.
+fn parse() -> Cli {
+    let version = format!(
+        "{} (Wasm ABI module {}, {} bytes)",
+        env!("CARGO_PKG_VERSION"),
+        verge_host::wasm_runtime::embedded_id(),
+        verge_host::wasm_runtime::EMBEDDED.len()
+    );
+    // clap wants a `'static` version string; this one lives for the process.
+    let version: &'static str = Box::leak(version.into_boxed_str());
+    let matches = Cli::command().version(version).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }

@@ -16,7 +16,7 @@
 //! use verge_host::wasm_runtime::WasmModule;
 //!
 //! # fn main() -> anyhow::Result<()> {
-//! let module = WasmModule::load(&WasmModule::locate()?)?;
+//! let module = WasmModule::configured()?;
 //! let mut runtime = module.instantiate()?;
 //! runtime.load_bundle(&std::fs::read("model.bundle")?)?;
 //! runtime.load_snapshot(&std::fs::read("features.snapshot")?)?;
@@ -32,22 +32,46 @@
 //! # }
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use verge_core::Timestamp;
+use std::sync::{Mutex, PoisonError};
+
+use verge_core::{ContentId, Timestamp};
 use wasmtime::{Engine, Instance, Linker, Memory, Module, Store, TypedFunc, Val};
 
 /// The environment variable that points at the module file.
 pub const WASM_ENV: &str = "VERGE_WASM";
 
-/// The command that builds the module.
+/// The command that builds the module by hand (the binary embeds its own).
 pub const BUILD_COMMAND: &str =
     "cargo build -p verge-wasm --target wasm32-unknown-unknown --profile wasm";
 
-/// Where the module lands under a cargo target directory.
-pub const TARGET_SUBPATH: &str = "wasm32-unknown-unknown/wasm/verge_wasm.wasm";
+/// The raw ABI module this binary was built with (`host/build.rs` compiles
+/// `verge-wasm` for `wasm32-unknown-unknown` with the `wasm` profile).
+pub const EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/verge_wasm.wasm"));
+
+/// The content id (BLAKE3) of [`EMBEDDED`], as `verge --version` prints it.
+#[must_use]
+pub fn embedded_id() -> ContentId {
+    ContentId::of(EMBEDDED)
+}
+
+/// Compiles module bytes once per process per content: a process that
+/// verifies several pipelines (a workflow worker, the tests) pays it once.
+fn compile_once(bytes: &[u8]) -> anyhow::Result<WasmModule> {
+    static MODULES: Mutex<Vec<(ContentId, WasmModule)>> = Mutex::new(Vec::new());
+    let id = ContentId::of(bytes);
+    let mut modules = MODULES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, m)) = modules.iter().find(|(k, _)| *k == id) {
+        return Ok(m.clone());
+    }
+    let module = WasmModule::from_bytes(bytes)?;
+    modules.push((id, module.clone()));
+    Ok(module)
+}
 
 /// The ABI version this host speaks (`verge_abi_version`).
 pub const ABI_VERSION: i32 = 1;
@@ -110,62 +134,86 @@ impl fmt::Debug for WasmModule {
 }
 
 impl WasmModule {
-    /// Finds the module file: `$VERGE_WASM` if set, else the workspace target
-    /// directory next to the running executable, `$CARGO_TARGET_DIR`, or this
-    /// crate's workspace `target/`.
+    /// The module this process answers with: `$VERGE_WASM` when set (an
+    /// override, for testing a module built elsewhere), else the module built
+    /// into this binary ([`EMBEDDED`]). Compiled once per process and shared:
+    /// compiling is most of `verify`'s time.
     ///
     /// # Errors
     ///
-    /// When `$VERGE_WASM` names a missing file, or no candidate exists; the
-    /// message gives the build command.
-    pub fn locate() -> anyhow::Result<PathBuf> {
-        if let Some(path) = std::env::var_os(WASM_ENV) {
-            let path = PathBuf::from(path);
-            if path.is_file() {
-                return Ok(path);
-            }
-            bail!(
-                "${WASM_ENV} is {} but there is no file there; build the module with `{BUILD_COMMAND}` or fix ${WASM_ENV}",
-                path.display()
-            );
+    /// When `$VERGE_WASM` names a file that is missing, unreadable, not a
+    /// module, or a module that imports anything.
+    pub fn configured() -> anyhow::Result<WasmModule> {
+        match Self::override_path() {
+            Some(path) => Self::load_cached(&path),
+            None => Self::embedded(),
         }
-        let candidates = Self::candidates();
-        if let Some(found) = candidates.iter().find(|p| p.is_file()) {
-            return Ok(found.clone());
-        }
-        bail!(
-            "the Wasm ABI module is not built (looked at {}); build it with `{BUILD_COMMAND}` or point ${WASM_ENV} at a verge_wasm.wasm",
-            candidates
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
     }
 
-    fn candidates() -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        // target/<profile>/verge (or target/<profile>/deps/test-binary).
-        if let Ok(exe) = std::env::current_exe() {
-            for dir in exe.ancestors().skip(1).take(3) {
-                if dir.file_name().is_some_and(|n| n == "target")
-                    || dir.join(".rustc_info.json").is_file()
-                {
-                    out.push(dir.join(TARGET_SUBPATH));
-                    break;
-                }
+    /// Where [`Self::configured`] reads the module from, for messages:
+    /// `$VERGE_WASM`'s path, or `embedded` with the module's content id.
+    #[must_use]
+    pub fn configured_source() -> String {
+        match Self::override_path() {
+            Some(path) => path.display().to_string(),
+            None => format!("embedded module {}", embedded_id().short()),
+        }
+    }
+
+    /// `$VERGE_WASM`, when set and not empty.
+    #[must_use]
+    pub fn override_path() -> Option<PathBuf> {
+        std::env::var_os(WASM_ENV)
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    }
+
+    /// The module built into this binary, compiled once per process.
+    ///
+    /// # Errors
+    ///
+    /// Only if wasmtime cannot compile for this machine.
+    pub fn embedded() -> anyhow::Result<WasmModule> {
+        compile_once(EMBEDDED).context("compiling the embedded Wasm module")
+    }
+
+    /// The bytes [`Self::configured`] (or an explicit `path`) compiles, and
+    /// where they come from: for keying a memoized check by the module's
+    /// content before paying for a compile.
+    ///
+    /// # Errors
+    ///
+    /// When the chosen file cannot be read.
+    pub fn configured_bytes(path: Option<&Path>) -> anyhow::Result<(String, Cow<'static, [u8]>)> {
+        match path.map(Path::to_path_buf).or_else(Self::override_path) {
+            Some(path) => {
+                let bytes = std::fs::read(&path)
+                    .with_context(|| format!("cannot read the Wasm module {}", path.display()))?;
+                Ok((path.display().to_string(), Cow::Owned(bytes)))
             }
+            None => Ok((Self::configured_source(), Cow::Borrowed(EMBEDDED))),
         }
-        if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-            out.push(Path::new(&dir).join(TARGET_SUBPATH));
-        }
-        out.push(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../target")
-                .join(TARGET_SUBPATH),
-        );
-        out.dedup();
-        out
+    }
+
+    /// Compiles module bytes once per process per content (a clone of the
+    /// first compile afterwards).
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::from_bytes`].
+    pub fn from_bytes_cached(bytes: &[u8]) -> anyhow::Result<WasmModule> {
+        compile_once(bytes)
+    }
+
+    /// The module at `path`, compiled once per process per content.
+    fn load_cached(path: &Path) -> anyhow::Result<WasmModule> {
+        let bytes = std::fs::read(path).with_context(|| {
+            format!(
+                "cannot read the Wasm module {} (${WASM_ENV}); unset ${WASM_ENV} to use the module built into verge, or build one with `{BUILD_COMMAND}`",
+                path.display()
+            )
+        })?;
+        compile_once(&bytes).with_context(|| format!("in {}", path.display()))
     }
 
     /// Compiles the module at `path`.
@@ -176,7 +224,7 @@ impl WasmModule {
     pub fn load(path: &Path) -> anyhow::Result<WasmModule> {
         let bytes = std::fs::read(path).with_context(|| {
             format!(
-                "cannot read the Wasm module {}; build it with `{BUILD_COMMAND}`",
+                "cannot read the Wasm module {}; leave out --wasm to use the module built into verge, or build one with `{BUILD_COMMAND}`",
                 path.display()
             )
         })?;

@@ -530,13 +530,13 @@ fn verify_reports_a_difference_and_bad_setups() {
         (keys, serde_json::Map::new())
     };
     let rows = vec![row(530101), row(1)];
-    let report = verge_host::cli::verify::check(&api, &mut rt, &rows, now()).unwrap();
+    let report = verge_host::verify::check(&api, &mut rt, &rows, now()).unwrap();
     assert!(report.mismatches > 0);
     let first = report.first.unwrap();
     assert!(first.contains("/version"), "{first}");
     // The same instance serving the right bundle: no differences.
     let mut rt = wasm(&plain, Limits::default());
-    let report = verge_host::cli::verify::check(&api, &mut rt, &rows, now()).unwrap();
+    let report = verge_host::verify::check(&api, &mut rt, &rows, now()).unwrap();
     assert_eq!((report.mismatches, report.first), (0, None));
 
     let dir = tempfile::tempdir().unwrap();

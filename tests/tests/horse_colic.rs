@@ -1,8 +1,8 @@
 //! The horse-colic example end to end through the real `verge` binary.
 //!
 //! Each test copies `examples/horse-colic` (its verge.toml and the UCI files) into
-//! a temporary directory, builds the SQLite source with `verge example
-//! horse-colic-db`, applies, and checks what the point-in-time join returns
+//! a temporary directory, builds the SQLite source with the example's converter
+//! `horse-colic-prepare`, applies, and checks what the point-in-time join returns
 //! against the UCI files read directly here (a separate, plain parser, so the
 //! converter is not checked against itself):
 //!
@@ -59,28 +59,60 @@ fn example_dir() -> PathBuf {
 /// Builds `verge` (once per test binary) next to this test binary and returns its path.
 fn verge_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        // This binary is TARGET/PROFILE/deps/horse_colic-HASH.
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-        let target_dir = profile_dir.parent().unwrap();
-        let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
-            "debug" => "dev".to_owned(),
-            other => other.to_owned(),
-        };
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "verge-host", "--bin", "verge"])
-            .args(["--profile", &profile])
-            .arg("--target-dir")
-            .arg(target_dir)
-            .current_dir(workspace())
-            .status()
-            .unwrap();
-        assert!(status.success(), "building verge failed");
-        let bin = profile_dir.join(format!("verge{}", std::env::consts::EXE_SUFFIX));
-        assert!(bin.is_file(), "{} was not built", bin.display());
-        bin
-    })
+    BIN.get_or_init(|| built_bin("verge-host", "verge"))
+}
+
+/// Builds `package`'s binary `bin` with cargo into this test binary's target
+/// directory and profile, and returns its path.
+fn built_bin(package: &str, bin: &str) -> PathBuf {
+    // This binary is TARGET/PROFILE/deps/horse_colic-HASH.
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    let target_dir = profile_dir.parent().unwrap();
+    let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
+        "debug" => "dev".to_owned(),
+        other => other.to_owned(),
+    };
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", package, "--bin", bin])
+        .args(["--profile", &profile])
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(workspace())
+        .status()
+        .unwrap();
+    assert!(status.success(), "building {bin} failed");
+    let path = profile_dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
+    assert!(path.is_file(), "{} was not built", path.display());
+    path
+}
+
+/// Builds the example's converter `horse-colic-prepare` (package
+/// `verge-example-horse-colic`) next to this test binary, as [`verge_bin`] does.
+fn prepare_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| built_bin("verge-example-horse-colic", "horse-colic-prepare"))
+}
+
+/// Runs `horse-colic-prepare ARGS` in `dir` and insists on exit code `code`.
+#[track_caller]
+fn prepare(dir: &Path, args: &[&str], code: i32) -> Run {
+    let out = Command::new(prepare_bin())
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_eq!(
+        run.code, code,
+        "horse-colic-prepare {args:?}\nstdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    run
 }
 
 /// One run's exit code and output.
@@ -130,11 +162,9 @@ impl Example {
         for f in ["horse-colic.data", "horse-colic.test"] {
             std::fs::copy(src.join("data").join(f), dir.join("data").join(f)).unwrap();
         }
-        let run = verge(
+        let run = prepare(
             &dir,
             &[
-                "example",
-                "horse-colic-db",
                 "--data",
                 "data/horse-colic.data",
                 "--test",
@@ -352,18 +382,7 @@ fn converter_errors_name_the_file_line_and_field() {
         format!("{}\n{}\n{short}\n", line(&good[0]), line(&good[1])),
     )
     .unwrap();
-    let run = verge(
-        tmp.path(),
-        &[
-            "example",
-            "horse-colic-db",
-            "--data",
-            "bad.data",
-            "-o",
-            "colic.db",
-        ],
-        2,
-    );
+    let run = prepare(tmp.path(), &["--data", "bad.data", "-o", "colic.db"], 2);
     assert!(
         run.stderr.contains("bad.data:3: 27 fields, expected 28"),
         "{}",
@@ -377,18 +396,7 @@ fn converter_errors_name_the_file_line_and_field() {
     let mut row = good[0].clone();
     row[7] = Some("x".into());
     std::fs::write(tmp.path().join("bad.data"), line(&row)).unwrap();
-    let run = verge(
-        tmp.path(),
-        &[
-            "example",
-            "horse-colic-db",
-            "--data",
-            "bad.data",
-            "-o",
-            "colic.db",
-        ],
-        2,
-    );
+    let run = prepare(tmp.path(), &["--data", "bad.data", "-o", "colic.db"], 2);
     assert!(
         run.stderr
             .contains("bad.data:1: field 8 (`peripheral pulse`): cannot read `x`"),

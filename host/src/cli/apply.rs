@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::output::{change_json, counts_text, id_json, print_json};
 use super::{Ctx, ExitStatus};
-use crate::store::apply::{Applied, ApplyOptions, apply, now};
+use verge_host::store::apply::{Applied, ApplyOptions, apply, now};
 
 /// Record verge.toml as a new registry version and print its id.
 ///

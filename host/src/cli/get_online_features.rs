@@ -3,26 +3,20 @@
 //!
 //! The answer is produced by the core's API code ([`verge_core::api`]), the same
 //! function every edge face calls, so the CLI prints exactly what a worker would.
-//! This module also holds the helpers the reading commands share: finding and
-//! loading artifacts, and turning `KEY=VALUE` arguments into request JSON typed
-//! by the join keys and request fields.
-
-use std::fs;
-use std::path::PathBuf;
+//! Artifacts resolve through [`verge_host::resolve`] and `KEY=VALUE` arguments
+//! become typed request JSON through [`verge_host::request`].
 
 use anyhow::{Context as _, bail};
 use clap::{ArgGroup, Args};
-use serde_json::{Map, Value as Json, json};
-use verge_core::api::{Api, Limits, Response, get_online_features_json};
-use verge_core::artifact::{Bundle, Snapshot};
-use verge_core::definition::Field;
-use verge_core::online::Predictor;
-use verge_core::{DType, Timestamp};
+use serde_json::{Map, Value as Json};
+use verge_core::Timestamp;
+use verge_core::api::{Api, Response, get_online_features_json};
 
 use super::materialize::now;
 use super::{Ctx, ExitStatus};
-use crate::artifacts::ArtifactStore;
-use crate::materialize::{LATEST, parse_time};
+use verge_host::materialize::{LATEST, parse_time};
+use verge_host::request::{encode, entity_json, key_fields, local_limits, request_json};
+use verge_host::resolve::pair_predictor;
 
 /// Read online feature values from a snapshot, as `POST /get-online-features` does.
 ///
@@ -74,10 +68,11 @@ impl GetOnlineFeatures {
     /// API refuses (its message is reported).
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         let now = read_time(self.now.as_deref())?;
-        let snapshot = load_snapshot(ctx, &self.snapshot)?;
+        let repo = ctx.repository();
+        let snapshot = repo.load_snapshot(&self.snapshot)?;
         let bundle = match (&self.bundle, &self.service) {
-            (Some(b), _) => Some(load_bundle(ctx, b)?),
-            (None, Some(service)) => Some(load_bundle(ctx, &model_ref_for(ctx, service)?)?),
+            (Some(b), _) => Some(repo.load_bundle(b)?),
+            (None, Some(service)) => Some(repo.load_bundle(&repo.model_ref_for(service)?)?),
             (None, None) => None,
         };
         let mut body = Map::new();
@@ -94,7 +89,7 @@ impl GetOnlineFeatures {
         if self.full_feature_names {
             body.insert("full_feature_names".into(), Json::Bool(true));
         }
-        let limits = cli_limits();
+        let limits = local_limits();
         let answer = match bundle {
             Some(bundle) => {
                 let contents = bundle.contents();
@@ -106,7 +101,7 @@ impl GetOnlineFeatures {
                         request_json(&self.requests, &contents.request)?,
                     );
                 }
-                let api = Api::new(predictor(bundle, snapshot)?, limits);
+                let api = Api::new(pair_predictor(bundle, snapshot)?, limits);
                 api.handle("POST", "/get-online-features", &encode(&body)?, now)
             }
             None => {
@@ -122,18 +117,6 @@ impl GetOnlineFeatures {
         };
         print_answer(&answer)
     }
-}
-
-/// No request-size limits on the command line: the caller is local.
-pub(crate) fn cli_limits() -> Limits {
-    Limits {
-        max_body_bytes: usize::MAX,
-        max_entities: usize::MAX,
-    }
-}
-
-pub(crate) fn encode(body: &Map<String, Json>) -> anyhow::Result<Vec<u8>> {
-    serde_json::to_vec(body).context("encoding the request")
 }
 
 /// Prints a 200 answer's body; turns any other into an error carrying its message.
@@ -152,186 +135,10 @@ pub(crate) fn print_answer(answer: &Response) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-/// Reads and checks the snapshot `spec` names (path, id, prefix or ref).
-pub(crate) fn load_snapshot(ctx: &Ctx, spec: &str) -> anyhow::Result<Snapshot> {
-    let path = locate(ctx, spec, "snapshot")?;
-    let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    Snapshot::load(bytes).with_context(|| format!("loading snapshot {}", path.display()))
-}
-
-/// Reads and checks the bundle `spec` names (path, id, prefix or ref).
-pub(crate) fn load_bundle(ctx: &Ctx, spec: &str) -> anyhow::Result<Bundle> {
-    let path = locate(ctx, spec, "bundle")?;
-    let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    Bundle::load(&bytes).with_context(|| format!("loading bundle {}", path.display()))
-}
-
-pub(crate) fn locate(ctx: &Ctx, spec: &str, what: &str) -> anyhow::Result<PathBuf> {
-    ArtifactStore::open(&ctx.repo).locate(spec).with_context(|| {
-        if spec == LATEST {
-            format!(
-                "no {what} `{spec}`: run `verge materialize` first (a sharded snapshot is `snapshot/latest-shard-<i>`)"
-            )
-        } else {
-            format!("finding {what} `{spec}`")
-        }
-    })
-}
-
-/// The `model/<name>` ref of the model serving feature service `service`.
-pub(crate) fn model_ref_for(ctx: &Ctx, service: &str) -> anyhow::Result<String> {
-    let (_, version) = ctx
-        .store()
-        .read_head()?
-        .context("the registry is empty; run `verge apply` first, or give --bundle")?;
-    let models: Vec<&str> = version
-        .definitions
-        .models
-        .iter()
-        .filter(|m| m.feature_service == service)
-        .map(|m| m.name.as_str())
-        .collect();
-    match models.as_slice() {
-        [one] => Ok(format!("model/{one}")),
-        [] => bail!("no model uses feature service `{service}`; give the bundle with --bundle"),
-        many => bail!(
-            "models {} all use feature service `{service}`; pick one with --bundle model/NAME",
-            many.join(", ")
-        ),
-    }
-}
-
-/// Pairs a bundle and a snapshot, saying what to do when they disagree.
-pub(crate) fn predictor(bundle: Bundle, snapshot: Snapshot) -> anyhow::Result<Predictor> {
-    let (b, s) = (bundle.id(), snapshot.id());
-    Predictor::new(bundle, snapshot).with_context(|| {
-        format!(
-            "bundle {} and snapshot {} do not fit together; materialize again with the registry the model was trained on",
-            b.short(),
-            s.short()
-        )
-    })
-}
-
-/// Every join key a request may name: the bundle's, then the snapshot's.
-pub(crate) fn key_fields(bundle_keys: &[Field], snapshot: &Snapshot) -> Vec<Field> {
-    let mut keys = bundle_keys.to_vec();
-    for k in snapshot.meta().views.iter().flat_map(|v| &v.join_keys) {
-        if !keys.iter().any(|e| e.name == k.name) {
-            keys.push(k.clone());
-        }
-    }
-    keys
-}
-
-fn split_pair<'a>(text: &'a str, flag: &str) -> anyhow::Result<(&'a str, &'a str)> {
-    text.split_once('=')
-        .map(|(k, v)| (k.trim(), v))
-        .filter(|(k, _)| !k.is_empty())
-        .with_context(|| format!("{flag} `{text}` is not NAME=VALUE"))
-}
-
-/// `--entity KEY=VALUE...` as the request's `entities` object, typed by `keys`.
-pub(crate) fn entity_json(pairs: &[String], keys: &[Field]) -> anyhow::Result<Json> {
-    let mut columns: Map<String, Json> = Map::new();
-    for pair in pairs {
-        let (name, text) = split_pair(pair, "--entity")?;
-        let Some(field) = keys.iter().find(|k| k.name == name) else {
-            let known: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
-            bail!(
-                "--entity `{name}` is not a join key here; join keys: {}",
-                known.join(", ")
-            );
-        };
-        let value = match field.dtype {
-            DType::Int64 => Json::from(text.trim().parse::<i64>().with_context(|| {
-                format!("--entity {name}: `{text}` is not an integer (the join key is int64)")
-            })?),
-            _ => Json::String(text.to_owned()),
-        };
-        push(&mut columns, name, value);
-    }
-    Ok(Json::Object(columns))
-}
-
-/// `--request NAME=VALUE...` as `request_context`, typed by the bundle's request fields.
-pub(crate) fn request_json(pairs: &[String], fields: &[Field]) -> anyhow::Result<Json> {
-    let mut columns: Map<String, Json> = Map::new();
-    for pair in pairs {
-        let (name, text) = split_pair(pair, "--request")?;
-        let Some(field) = fields.iter().find(|f| f.name == name) else {
-            let known: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
-            bail!(
-                "--request `{name}` is not a request field of this model; request fields: {}",
-                if known.is_empty() {
-                    "(none)".to_owned()
-                } else {
-                    known.join(", ")
-                }
-            );
-        };
-        let t = text.trim();
-        let bad = || format!("--request {name}: `{text}` is not a {}", field.dtype);
-        let value = if t.is_empty() || t == "null" {
-            Json::Null
-        } else {
-            match field.dtype {
-                DType::Bool => Json::Bool(t.parse::<bool>().with_context(bad)?),
-                DType::Int64 => Json::from(t.parse::<i64>().with_context(bad)?),
-                DType::Float32 | DType::Float64 => {
-                    let x = t.parse::<f64>().with_context(bad)?;
-                    serde_json::Number::from_f64(x)
-                        .map(Json::Number)
-                        .with_context(bad)?
-                }
-                DType::String => Json::String(text.to_owned()),
-            }
-        };
-        push(&mut columns, name, value);
-    }
-    Ok(Json::Object(columns))
-}
-
-fn push(columns: &mut Map<String, Json>, name: &str, value: Json) {
-    match columns.get_mut(name) {
-        Some(Json::Array(values)) => values.push(value),
-        _ => {
-            columns.insert(name.to_owned(), json!([value]));
-        }
-    }
-}
-
 /// `--now` or the clock.
 pub(crate) fn read_time(now_flag: Option<&str>) -> anyhow::Result<Timestamp> {
     match now_flag {
         Some(t) => parse_time(t, now()).context("--now"),
         None => Ok(now()),
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pairs_become_typed_columns() {
-        let keys = [
-            Field::new("id", DType::Int64),
-            Field::new("name", DType::String),
-        ];
-        let json = entity_json(&["id=1".into(), "name=a=b".into(), "id=2".into()], &keys).unwrap();
-        assert_eq!(json, json!({"id": [1, 2], "name": ["a=b"]}));
-        assert!(entity_json(&["id=x".into()], &keys).is_err());
-        assert!(entity_json(&["other=1".into()], &keys).is_err());
-        assert!(entity_json(&["novalue".into()], &keys).is_err());
-        let fields = [
-            Field::new("t", DType::Float64),
-            Field::new("ok", DType::Bool),
-        ];
-        let json =
-            request_json(&["t=21.5".into(), "ok=true".into(), "t=".into()], &fields).unwrap();
-        assert_eq!(json, json!({"t": [21.5, null], "ok": [true]}));
-        assert!(request_json(&["t=warm".into()], &fields).is_err());
     }
 }

@@ -8,8 +8,8 @@ use verge_core::definition::{Definitions, FeatureRef};
 
 use super::output::spinner;
 use super::{Ctx, ExitStatus};
-use crate::historical::{HistoricalOptions, historical};
-use crate::table_io::{read_entity_table, write_table};
+use verge_host::historical::{HistoricalOptions, historical};
+use verge_host::table_io::{read_entity_table, write_table};
 
 /// Build a point-in-time correct training set.
 ///

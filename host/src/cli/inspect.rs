@@ -18,7 +18,7 @@ use verge_core::{ContentId, Value};
 
 use super::output::print_json;
 use super::{Ctx, ExitStatus};
-use crate::artifacts::{ArtifactStore, kind_of};
+use verge_host::artifacts::{ArtifactStore, kind_of};
 
 /// Show an artifact's header, ids, registry version, sizes and contents.
 ///

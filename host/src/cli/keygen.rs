@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{Ctx, ExitStatus};
-use crate::publish::keys;
+use verge_host::publish::keys;
 
 /// Make an ed25519 key for signing bundles and snapshots.
 ///

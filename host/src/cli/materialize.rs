@@ -1,5 +1,5 @@
 //! `verge materialize` and `verge materialize-incremental`: online snapshots from
-//! the sources, merged into the latest one (see [`crate::materialize`]).
+//! the sources, merged into the latest one (see [`verge_host::materialize`]).
 
 use anyhow::{Context as _, bail};
 use clap::Args;
@@ -8,7 +8,7 @@ use verge_core::{ContentId, Timestamp};
 
 use super::output::{print_json, spinner};
 use super::{Ctx, ExitStatus};
-use crate::materialize::{
+use verge_host::materialize::{
     Materialized, Sharding, State, ViewWindow, incremental_windows, materialize, online_view,
     parse_time,
 };

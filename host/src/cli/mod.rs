@@ -7,7 +7,6 @@
 
 pub mod apply;
 pub mod build;
-pub mod example;
 pub mod get_online_features;
 pub mod historical;
 pub mod init;
@@ -30,7 +29,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use verge_core::definition::Definitions;
 
-use crate::store::Store;
+use verge_host::resolve::Repository;
+use verge_host::store::Store;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -55,7 +55,7 @@ pub struct Cli {
     pub dir: PathBuf,
 
     /// The declarations file, relative to DIR.
-    #[arg(long, value_name = "FILE", global = true, default_value = crate::repo::CONFIG_FILE)]
+    #[arg(long, value_name = "FILE", global = true, default_value = verge_host::repo::CONFIG_FILE)]
     pub config: PathBuf,
 
     /// Print only results (ids, data); no progress or summaries on stderr.
@@ -91,8 +91,6 @@ pub enum Command {
     Serve(serve::Serve),
     Publish(publish::Publish),
     Keygen(keygen::Keygen),
-    #[command(subcommand)]
-    Example(example::Example),
 }
 
 /// How a command ended when it did not fail outright.
@@ -130,6 +128,12 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The repository, for the library's functions.
+    #[must_use]
+    pub fn repository(&self) -> Repository {
+        Repository::new(&self.repo, &self.config)
+    }
+
     /// The repository's registry.
     #[must_use]
     pub fn store(&self) -> Store {
@@ -140,9 +144,9 @@ impl Ctx {
     ///
     /// # Errors
     ///
-    /// As [`crate::repo::load`].
+    /// As [`verge_host::repo::load`].
     pub fn definitions(&self) -> anyhow::Result<Definitions> {
-        crate::repo::load(&self.config)
+        verge_host::repo::load(&self.config)
     }
 
     /// Prints a line for humans on stderr unless `--quiet`. A closed stderr is ignored.
@@ -193,7 +197,6 @@ impl Cli {
             Command::Serve(c) => c.run(&ctx),
             Command::Publish(c) => c.run(&ctx),
             Command::Keygen(c) => c.run(&ctx),
-            Command::Example(c) => c.run(&ctx),
         }
     }
 }

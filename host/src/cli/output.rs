@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value as Json, json};
-use verge_core::registry::{Change, ChangeOp};
+use verge_core::registry::Change;
 use verge_core::{ContentId, Timestamp};
 
 /// RFC 3339 in UTC with whole seconds (`2021-06-25T16:36:27Z`), or with
@@ -49,23 +49,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (y, m, d)
 }
 
-/// Counts of created, updated and deleted objects.
-#[must_use]
-pub fn counts(changes: &[Change]) -> (usize, usize, usize) {
-    let count = |op| changes.iter().filter(|c| c.op == op).count();
-    (
-        count(ChangeOp::Created),
-        count(ChangeOp::Updated),
-        count(ChangeOp::Deleted),
-    )
-}
-
-/// `+2 ~1 -0`.
-#[must_use]
-pub fn counts_text(changes: &[Change]) -> String {
-    let (c, u, d) = counts(changes);
-    format!("+{c} ~{u} -{d}")
-}
+pub use verge_host::store::apply::{counts, counts_text};
 
 /// One change as JSON: `{"op": "created", "kind": "feature_view", "name": "..."}`.
 #[must_use]

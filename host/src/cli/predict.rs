@@ -4,12 +4,11 @@ use clap::Args;
 use serde_json::Map;
 use verge_core::api::Api;
 
-use super::get_online_features::{
-    cli_limits, encode, entity_json, key_fields, load_bundle, load_snapshot, predictor,
-    print_answer, read_time, request_json,
-};
+use super::get_online_features::{print_answer, read_time};
 use super::{Ctx, ExitStatus};
-use crate::materialize::LATEST;
+use verge_host::materialize::LATEST;
+use verge_host::request::{encode, entity_json, key_fields, local_limits, request_json};
+use verge_host::resolve::pair_predictor;
 
 /// Predict for entities: online read + request data → on-demand features →
 /// fitted transforms → model, exactly as the edge does.
@@ -49,8 +48,9 @@ impl Predict {
     /// API refuses (its message is reported).
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         let now = read_time(self.now.as_deref())?;
-        let bundle = load_bundle(ctx, &self.bundle)?;
-        let snapshot = load_snapshot(ctx, &self.snapshot)?;
+        let repo = ctx.repository();
+        let bundle = repo.load_bundle(&self.bundle)?;
+        let snapshot = repo.load_snapshot(&self.snapshot)?;
         let contents = bundle.contents();
         let mut body = Map::new();
         body.insert(
@@ -67,7 +67,7 @@ impl Predict {
             );
         }
         let body: Vec<u8> = encode(&body)?;
-        let api = Api::new(predictor(bundle, snapshot)?, cli_limits());
+        let api = Api::new(pair_predictor(bundle, snapshot)?, local_limits());
         print_answer(&api.handle("POST", "/predict", &body, now))
     }
 }

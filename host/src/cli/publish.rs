@@ -10,12 +10,12 @@ use serde_json::{Value as Json, json};
 use verge_core::artifact::manifest::{Manifest, PublishedPair};
 use verge_core::artifact::signature::PublicKey;
 
-use super::build::EdgePair;
 use super::output::print_json;
 use super::{Ctx, ExitStatus};
-use crate::materialize::LATEST;
-use crate::publish::push::{self, Endpoint};
-use crate::publish::{PublishDir, keys, sign_pair};
+use verge_host::edge_pair::EdgePair;
+use verge_host::materialize::LATEST;
+use verge_host::publish::push::{self, Endpoint};
+use verge_host::publish::{PublishDir, keys, sign_pair};
 
 /// Publish a model's bundle and a snapshot for the edge, or roll back.
 ///
@@ -135,7 +135,7 @@ impl Publish {
                 .target
                 .as_deref()
                 .context("name the model (or feature service) to publish")?;
-            let edge = EdgePair::resolve(ctx, target, &self.snapshot)?;
+            let edge = EdgePair::resolve(&ctx.repository(), target, &self.snapshot)?;
             let pair = match &self.sign_key {
                 Some(path) => sign_pair(edge.pair, &keys::read_key_file(path)?),
                 None => edge.pair,

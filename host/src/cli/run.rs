@@ -1,5 +1,5 @@
 //! `verge run`: the whole pipeline declared in `verge.toml`, memoized, then a
-//! prediction for a random entity (see [`crate::pipeline`]).
+//! prediction for a random entity (see [`verge_host::pipeline`]).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -10,7 +10,7 @@ use serde_json::{Value as Json, json};
 
 use super::output::{print_json, spinner};
 use super::{Ctx, ExitStatus};
-use crate::pipeline::{self, Event, Outcome, RandomPrediction, RunOptions, StepReport};
+use verge_host::pipeline::{self, Event, Outcome, RandomPrediction, RunOptions, StepReport};
 
 /// Run the pipeline: apply → historical → train → materialize → build → verify.
 ///
@@ -173,7 +173,8 @@ impl Run {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         let now = match &self.now {
             Some(t) => Some(
-                crate::materialize::parse_time(t, crate::store::apply::now()).context("--now")?,
+                verge_host::materialize::parse_time(t, verge_host::store::apply::now())
+                    .context("--now")?,
             ),
             None => None,
         };

@@ -10,11 +10,11 @@ use verge_core::{Timestamp, Value};
 
 use super::output::{print_json, spinner};
 use super::{Ctx, ExitStatus};
-use crate::artifacts::ArtifactStore;
-use crate::historical::HistoricalOptions;
-use crate::store::atomic;
-use crate::table_io::read_entity_table;
-use crate::train::{self, EntityInput, TrainRequest, Trained};
+use verge_host::artifacts::ArtifactStore;
+use verge_host::historical::HistoricalOptions;
+use verge_host::store::atomic;
+use verge_host::table_io::read_entity_table;
+use verge_host::train::{self, EntityInput, TrainRequest, Trained};
 
 /// Train a model declared in `verge.toml` and store its bundle.
 ///
@@ -57,7 +57,7 @@ impl Train {
     /// # Errors
     ///
     /// An empty registry, an unknown model, unreadable inputs, bad training data
-    /// (see [`crate::train::train`]), or a failed write.
+    /// (see [`verge_host::train::train`]), or a failed write.
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         let started = Instant::now();
         let (head, version) = ctx

@@ -9,8 +9,8 @@
 //! | `historical` | training (and holdout) set of the model's service ([`crate::historical`]) | hash of the CSV files `verge historical` would write | registry id, model, entity files' contents, the service's source files' contents |
 //! | `train` | fits the recipe, stores the bundle ([`crate::train`]) | bundle id | registry id, model, the `historical` output, the run's clock |
 //! | `materialize` | a complete snapshot of the online views ([`crate::materialize::build_snapshots`]) | snapshot id | registry id, window, the online views' source files' contents |
-//! | `build` | the edge pair in `build_dir` ([`crate::cli::build`]) | hash of `manifest.json` | bundle id, snapshot id, directory |
-//! | `verify` | every snapshot key natively and under wasmtime ([`crate::cli::verify::check`]) | hash of the check report | bundle id, snapshot id, the Wasm module's contents, the clock |
+//! | `build` | the edge pair in `build_dir` ([`crate::edge_pair`]) | hash of `manifest.json` | bundle id, snapshot id, directory |
+//! | `verify` | every snapshot key natively and under wasmtime ([`crate::verify::run`]) | hash of the check report | bundle id, snapshot id, the Wasm module's contents, the clock |
 //!
 //! Every key also holds verge's version and the step's name ([`Key`]). A step
 //! whose key is in the memo ([`ArtifactStore::memo_get`]) and whose output still
@@ -126,7 +126,7 @@ pub struct RunOptions {
     pub now: Option<Timestamp>,
     /// Recompute every step even when its key is in the memo.
     pub force: bool,
-    /// The Wasm ABI module for `verify` (default: [`crate::wasm_runtime::WasmModule::locate`]).
+    /// The Wasm ABI module for `verify` (default: [`crate::wasm_runtime::WasmModule::configured`]).
     pub wasm: Option<PathBuf>,
 }
 

@@ -12,7 +12,9 @@ use verge_core::artifact::{ArtifactKind, Bundle, Snapshot};
 use verge_core::{ContentId, Timestamp};
 
 use crate::artifacts::ArtifactStore;
-use crate::cli::get_online_features::{cli_limits, predictor};
+use crate::request::local_limits;
+use crate::resolve::pair_predictor;
+use crate::verify::key_json;
 
 /// A prediction for a randomly drawn entity.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,7 +86,7 @@ pub fn predict_random(
         .context("internal: a snapshot row has no key")?;
     let mut entity = Map::new();
     for (field, part) in view.join_keys.iter().zip(key.parts()) {
-        entity.insert(field.name.clone(), super::steps::key_json(part));
+        entity.insert(field.name.clone(), key_json(part));
     }
     let entities: Map<String, Json> = entity
         .iter()
@@ -102,7 +104,7 @@ pub fn predict_random(
     }
     body.insert("now".into(), json!(now.to_rfc3339()));
     let request = Json::Object(body);
-    let api = Api::new(predictor(bundle, snapshot)?, cli_limits());
+    let api = Api::new(pair_predictor(bundle, snapshot)?, local_limits());
     let answer = api.handle(
         "POST",
         "/predict",

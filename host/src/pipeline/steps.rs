@@ -5,28 +5,26 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Value as Json, json};
 use verge_core::ContentId;
-use verge_core::DType;
-use verge_core::api::{Api, Limits};
 use verge_core::artifact::{ArtifactKind, Bundle, BundleContents, Header, Snapshot};
 use verge_core::definition::{Definitions, FeatureRef, Source};
 
 use super::{Ctx, Key, Step, StepReport};
 use crate::artifacts::kind_of;
-use crate::cli::get_online_features::predictor;
-use crate::cli::verify::{Row, snapshot_key_rows};
+use crate::edge_pair::EdgePair;
 use crate::historical::{HistoricalOptions, historical as join};
 use crate::materialize::{
     LATEST, Sharding, State, ViewWindow, build_snapshots, incremental_windows,
 };
+use crate::resolve::Repository;
 use crate::store::apply::{Applied, ApplyOptions};
 use crate::table_io::{read_entity_table, write_table};
 use crate::train::{EntityInput, TrainRequest};
+use crate::verify::{Entities, Verification};
 use crate::wasm_runtime::WasmModule;
 
 /// Where `historical` keeps its training sets, under the repository.
@@ -91,7 +89,7 @@ pub(super) fn apply(ctx: &Ctx<'_>) -> anyhow::Result<(StepReport, Definitions)> 
             false,
             format!(
                 "{count} definitions, new version ({})",
-                crate::cli::output::counts_text(changes)
+                crate::store::apply::counts_text(changes)
             ),
         ),
     };
@@ -536,28 +534,9 @@ pub(super) fn build(
             started,
         ));
     }
-    let cli_ctx = crate::cli::Ctx {
-        repo: ctx.repo.to_path_buf(),
-        config: ctx.config_path.to_path_buf(),
-        quiet: true,
-    };
-    // Parsed from arguments, as `verge build` would be: options added to the
-    // command later keep their defaults here without this code changing.
-    let command =
-        <crate::cli::build::Build as clap::Args>::augment_args(clap::Command::new("build"));
-    let matches = command
-        .try_get_matches_from([
-            "build".as_ref(),
-            model.as_ref(),
-            "--output".as_ref(),
-            dir.as_os_str(),
-            "--snapshot".as_ref(),
-            snapshot.to_string().as_ref(),
-        ] as [&std::ffi::OsStr; 6])
-        .context("internal: the build step's arguments")?;
-    <crate::cli::build::Build as clap::FromArgMatches>::from_arg_matches(&matches)
-        .context("internal: the build step's arguments")?
-        .run(&cli_ctx)?;
+    // `verge build`'s own library call, with its defaults.
+    let repo = Repository::new(ctx.repo, ctx.config_path);
+    EdgePair::resolve(&repo, model, &snapshot.to_string())?.write_dir(&dir, None)?;
     let manifest = dir.join("manifest.json");
     let bytes =
         fs::read(&manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
@@ -581,51 +560,6 @@ pub(super) fn build(
     ))
 }
 
-/// Every key of the bundle's views in the snapshot, plus one key no snapshot
-/// holds (so NOT_FOUND is compared too); request fields are null.
-fn verify_rows(bundle: &Bundle, snapshot: &Snapshot) -> Vec<Row> {
-    let contents = bundle.contents();
-    let mut rows = snapshot_key_rows(bundle, snapshot);
-    let unknown: Map<String, Json> = contents
-        .entity_keys
-        .iter()
-        .map(|f| {
-            let v = match f.dtype {
-                DType::String => json!("verge-run-unknown"),
-                _ => json!(-1),
-            };
-            (f.name.clone(), v)
-        })
-        .collect();
-    rows.push((unknown, Map::new()));
-    for (keys, request) in &mut rows {
-        for f in &contents.entity_keys {
-            keys.entry(f.name.clone()).or_insert(Json::Null);
-        }
-        for f in &contents.request {
-            request.insert(f.name.clone(), Json::Null);
-        }
-    }
-    rows
-}
-
-pub(super) use crate::cli::verify::key_json;
-
-/// The module compiled from `bytes`, compiled once per process: compiling is
-/// most of `verify`'s time, and a process that runs several pipelines (a
-/// workflow worker, the tests) should pay it once.
-fn compiled(bytes: &[u8]) -> anyhow::Result<WasmModule> {
-    static MODULES: Mutex<Vec<(ContentId, WasmModule)>> = Mutex::new(Vec::new());
-    let id = ContentId::of(bytes);
-    let mut modules = MODULES.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some((_, m)) = modules.iter().find(|(k, _)| *k == id) {
-        return Ok(m.clone());
-    }
-    let module = WasmModule::from_bytes(bytes)?;
-    modules.push((id, module.clone()));
-    Ok(module)
-}
-
 /// `verify`: every key of the snapshot through the native core and the Wasm
 /// module. A difference is a failed check (returned, not memoized), not an error.
 pub(super) fn verify(
@@ -635,12 +569,7 @@ pub(super) fn verify(
     wasm: Option<&Path>,
 ) -> anyhow::Result<(StepReport, Option<String>)> {
     let started = Instant::now();
-    let wasm_path = match wasm {
-        Some(p) => p.to_path_buf(),
-        None => WasmModule::locate()?,
-    };
-    let wasm_bytes =
-        fs::read(&wasm_path).with_context(|| format!("cannot read {}", wasm_path.display()))?;
+    let (wasm_source, wasm_bytes) = WasmModule::configured_bytes(wasm)?;
     let key = Key::new("verify")
         .id("bundle", bundle)
         .id("snapshot", snapshot)
@@ -673,25 +602,15 @@ pub(super) fn verify(
         fs::read(ctx.store.path(bundle, ArtifactKind::Bundle)).context("cannot read the bundle")?;
     let snapshot_bytes = fs::read(ctx.store.path(snapshot, ArtifactKind::Snapshot))
         .context("cannot read the snapshot")?;
-    let b = Bundle::load(&bundle_bytes).context("loading the bundle")?;
-    let s = Snapshot::load(snapshot_bytes.clone()).context("loading the snapshot")?;
-    let module =
-        compiled(&wasm_bytes).with_context(|| format!("compiling {}", wasm_path.display()))?;
-    let mut runtime = module.instantiate()?;
-    let limits = Limits {
-        max_body_bytes: u32::MAX as usize,
-        max_entities: 100,
+    let module = WasmModule::from_bytes_cached(&wasm_bytes)
+        .with_context(|| format!("compiling {wasm_source}"))?;
+    let job = Verification {
+        bundle: &bundle_bytes,
+        snapshot: &snapshot_bytes,
+        entities: Entities::EveryKey,
+        now: Some(ctx.now),
     };
-    runtime.set_limits(limits)?;
-    runtime
-        .load_bundle(&bundle_bytes)
-        .context("the Wasm module refused the bundle")?;
-    runtime
-        .load_snapshot(&snapshot_bytes)
-        .context("the Wasm module refused the snapshot")?;
-    let rows = verify_rows(&b, &s);
-    let api = Api::new(predictor(b, s)?, limits);
-    let checked = crate::cli::verify::check(&api, &mut runtime, &rows, ctx.now)?;
+    let checked = crate::verify::run(&module, &job)?.report;
     let body = json!({
         "bundle": bundle.to_string(),
         "snapshot": snapshot.to_string(),

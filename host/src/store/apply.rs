@@ -7,7 +7,7 @@
 
 use anyhow::Context as _;
 use verge_core::definition::Definitions;
-use verge_core::registry::{Change, RegistryVersion, diff};
+use verge_core::registry::{Change, ChangeOp, RegistryVersion, diff};
 use verge_core::{ContentId, Timestamp};
 
 use super::{Conflict, Store};
@@ -121,4 +121,22 @@ pub fn now() -> Timestamp {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
     Timestamp::from_micros(micros)
+}
+
+/// Counts of created, updated and deleted objects.
+#[must_use]
+pub fn counts(changes: &[Change]) -> (usize, usize, usize) {
+    let count = |op| changes.iter().filter(|c| c.op == op).count();
+    (
+        count(ChangeOp::Created),
+        count(ChangeOp::Updated),
+        count(ChangeOp::Deleted),
+    )
+}
+
+/// `+2 ~1 -0`.
+#[must_use]
+pub fn counts_text(changes: &[Change]) -> String {
+    let (c, u, d) = counts(changes);
+    format!("+{c} ~{u} -{d}")
 }

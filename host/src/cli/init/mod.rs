@@ -11,7 +11,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 
 use super::{Ctx, ExitStatus};
-use crate::store::atomic;
+use verge_host::store::atomic;
 
 /// The files written, relative to the new repository.
 const FILES: [(&str, &str); 4] = [
@@ -61,6 +61,7 @@ impl Init {
         let dir = self.target.display();
         ctx.note(&format!(
             "Created a feature repository in {dir}. Next:\n  \
+             verge -C {dir} run            # the whole pipeline, memoized\n  \
              verge -C {dir} apply\n  \
              verge -C {dir} historical --entities entities.csv --service surgery_v1 -o training.csv"
         ));

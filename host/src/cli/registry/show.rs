@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::super::output::{id_json, print_json, rfc3339};
 use super::{Ctx, ExitStatus};
-use crate::repo::render::to_toml;
+use verge_host::repo::render::to_toml;
 
 /// Print one registry version's definitions, old or new.
 ///

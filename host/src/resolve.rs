@@ -1,0 +1,217 @@
+//! Finding a repository's artifacts: a bundle or snapshot named by a path, an
+//! id or unique prefix, or a ref; the model that serves a feature service; a
+//! bundle and a snapshot paired into a [`Predictor`].
+//!
+//! Every command that reads artifacts, `verge run`'s steps, `serve` and
+//! `publish` resolve through [`Repository`], so a spec means the same thing
+//! everywhere and the errors say what to run.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use verge_core::artifact::{Bundle, Snapshot};
+use verge_core::definition::Definitions;
+use verge_core::online::Predictor;
+
+use crate::artifacts::ArtifactStore;
+use crate::materialize::LATEST;
+use crate::store::Store;
+
+/// A feature repository: its root directory and its declarations file.
+///
+/// # Examples
+///
+/// ```
+/// use verge_host::resolve::Repository;
+/// let dir = tempfile::tempdir()?;
+/// let repo = Repository::new(dir.path(), dir.path().join("verge.toml"));
+/// let err = repo.load_snapshot("snapshot/latest").unwrap_err();
+/// assert!(format!("{err:#}").contains("run `verge materialize` first"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Repository {
+    root: PathBuf,
+    config: PathBuf,
+}
+
+/// Which artifact a spec should name, for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wanted {
+    /// A model (or feature) bundle.
+    Bundle,
+    /// A snapshot.
+    Snapshot,
+}
+
+impl Wanted {
+    fn noun(self) -> &'static str {
+        match self {
+            Wanted::Bundle => "bundle",
+            Wanted::Snapshot => "snapshot",
+        }
+    }
+}
+
+impl Repository {
+    /// The repository at `root` declared by `config` (a path relative to the
+    /// process's directory, or absolute).
+    #[must_use]
+    pub fn new(root: impl Into<PathBuf>, config: impl Into<PathBuf>) -> Repository {
+        Repository {
+            root: root.into(),
+            config: config.into(),
+        }
+    }
+
+    /// The repository's root directory.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The declarations file.
+    #[must_use]
+    pub fn config(&self) -> &Path {
+        &self.config
+    }
+
+    /// The repository's registry.
+    #[must_use]
+    pub fn store(&self) -> Store {
+        Store::open(&self.root)
+    }
+
+    /// The repository's content-addressed bundles and snapshots.
+    #[must_use]
+    pub fn artifacts(&self) -> ArtifactStore {
+        ArtifactStore::open(&self.root)
+    }
+
+    /// Parses and validates the declarations file.
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::repo::load`].
+    pub fn definitions(&self) -> anyhow::Result<Definitions> {
+        crate::repo::load(&self.config)
+    }
+
+    /// The file `spec` (path, id, unique prefix or ref) names.
+    ///
+    /// # Errors
+    ///
+    /// When nothing or more than one artifact matches; for `snapshot/latest`
+    /// the message says to materialize first.
+    pub fn locate(&self, spec: &str, wanted: Wanted) -> anyhow::Result<PathBuf> {
+        let what = wanted.noun();
+        self.artifacts().locate(spec).with_context(|| {
+            if spec == LATEST {
+                format!(
+                    "no {what} `{spec}`: run `verge materialize` first (a sharded snapshot is `snapshot/latest-shard-<i>`)"
+                )
+            } else {
+                format!("finding {what} `{spec}`")
+            }
+        })
+    }
+
+    /// Reads the bytes of the artifact `spec` names, with its path.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::locate`], or an unreadable file.
+    pub fn read(&self, spec: &str, wanted: Wanted) -> anyhow::Result<(PathBuf, Vec<u8>)> {
+        let path = self.locate(spec, wanted)?;
+        let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        Ok((path, bytes))
+    }
+
+    /// Reads and checks the snapshot `spec` names.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::read`], or a snapshot that fails its checks.
+    pub fn load_snapshot(&self, spec: &str) -> anyhow::Result<Snapshot> {
+        let (path, bytes) = self.read(spec, Wanted::Snapshot)?;
+        Snapshot::load(bytes).with_context(|| format!("loading snapshot {}", path.display()))
+    }
+
+    /// Reads and checks the bundle `spec` names.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::read`], or a bundle that fails its checks.
+    pub fn load_bundle(&self, spec: &str) -> anyhow::Result<Bundle> {
+        let (path, bytes) = self.read(spec, Wanted::Bundle)?;
+        Bundle::load(&bytes).with_context(|| format!("loading bundle {}", path.display()))
+    }
+
+    /// The `model/<name>` ref of the one model serving feature service `service`.
+    ///
+    /// # Errors
+    ///
+    /// An empty registry, or no model (or several) using the service.
+    pub fn model_ref_for(&self, service: &str) -> anyhow::Result<String> {
+        let (_, version) = self
+            .store()
+            .read_head()?
+            .context("the registry is empty; run `verge apply` first, or give --bundle")?;
+        let models: Vec<&str> = version
+            .definitions
+            .models
+            .iter()
+            .filter(|m| m.feature_service == service)
+            .map(|m| m.name.as_str())
+            .collect();
+        match models.as_slice() {
+            [one] => Ok(format!("model/{one}")),
+            [] => bail!("no model uses feature service `{service}`; give the bundle with --bundle"),
+            many => bail!(
+                "models {} all use feature service `{service}`; pick one with --bundle model/NAME",
+                many.join(", ")
+            ),
+        }
+    }
+
+    /// The bundle ref of `target`: a trained model's `model/<name>`, or that of
+    /// the model serving feature service `target`.
+    ///
+    /// # Errors
+    ///
+    /// When `target` is neither.
+    pub fn bundle_ref_for(&self, target: &str) -> anyhow::Result<String> {
+        let model_ref = format!("model/{target}");
+        if self
+            .artifacts()
+            .get_ref(&model_ref)
+            .ok()
+            .flatten()
+            .is_some()
+        {
+            return Ok(model_ref);
+        }
+        self.model_ref_for(target).with_context(|| {
+            format!(
+                "`{target}` is neither a trained model (no ref {model_ref}; run `verge train {target}`) nor a feature service a model uses"
+            )
+        })
+    }
+}
+
+/// Pairs a bundle and a snapshot, saying what to do when they disagree.
+///
+/// # Errors
+///
+/// When the two were built from incompatible registry versions.
+pub fn pair_predictor(bundle: Bundle, snapshot: Snapshot) -> anyhow::Result<Predictor> {
+    let (b, s) = (bundle.id(), snapshot.id());
+    Predictor::new(bundle, snapshot).with_context(|| {
+        format!(
+            "bundle {} and snapshot {} do not fit together; materialize again with the registry the model was trained on",
+            b.short(),
+            s.short()
+        )
+    })
+}

@@ -1,0 +1,361 @@
+//! `verge serve`'s server: the HTTP API of `docs/http.md` over a live,
+//! atomically swappable pair, answered by the raw Wasm ABI module under
+//! wasmtime (the very code the edge runs) or natively.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`http`] | a bounded HTTP/1.1 server on `std::net` |
+//! | [`admin`] | the live pair and the admin routes that swap it |
+//!
+//! [`Server::bind`] checks the starting pair and binds the address; the caller
+//! prints where it listens, then [`Server::run`] serves until the process stops.
+
+pub mod admin;
+pub mod http;
+
+use std::fs;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use verge_core::Timestamp;
+use verge_core::api::{Api, Limits};
+use verge_core::artifact::manifest::PublishedPair;
+use verge_core::artifact::signature::{PublicKey, Signature};
+use verge_core::online::Predictor;
+
+use crate::publish::PublishDir;
+use crate::resolve::{Repository, Wanted};
+use crate::wasm_runtime::{WasmModule, WasmRuntime};
+use admin::{AdminConfig, Live, Served};
+use http::{Answer, Request, error_body};
+
+/// What to serve first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A bundle and a snapshot of a repository (path, id, prefix or ref each).
+    Pair {
+        /// The bundle's spec.
+        bundle: String,
+        /// The snapshot's spec.
+        snapshot: String,
+    },
+    /// The pair a publish directory's manifest names; admin publishes and
+    /// rollbacks are written back to it.
+    PublishDir(PathBuf),
+}
+
+/// Which code answers requests.
+#[derive(Debug, Clone)]
+pub enum Engine {
+    /// The native core.
+    Native,
+    /// One instance of this module per worker thread.
+    Wasm(WasmModule),
+}
+
+/// Everything [`Server::bind`] needs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The pair to start with.
+    pub source: Source,
+    /// The admin bearer token (`None`: the admin routes are off, 404).
+    pub admin_token: Option<String>,
+    /// Serve only pairs signed by this key.
+    pub public_key: Option<PublicKey>,
+    /// The address to listen on (port 0 picks a free port).
+    pub addr: String,
+    /// Request limits.
+    pub limits: Limits,
+    /// Worker threads.
+    pub threads: usize,
+    /// Native core or Wasm module.
+    pub engine: Engine,
+}
+
+/// A bound server with its starting pair checked, ready to [`run`](Server::run).
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    live: Arc<Live>,
+    options: ServeOptions,
+    /// One loaded instance per thread (Wasm engine only), made before the
+    /// caller announces the address, so a module that cannot load fails first.
+    runtimes: Vec<WasmRuntime>,
+    /// Problems that did not stop the server (e.g. a previous pair that can no
+    /// longer be served, so rollback is off), for the caller to report.
+    pub warnings: Vec<String>,
+}
+
+/// The starting pair: ids, predictor, bundle bytes, and the previous pair.
+type Start = (
+    PublishedPair,
+    Predictor,
+    Vec<u8>,
+    Option<(PublishedPair, Predictor, Vec<u8>)>,
+);
+
+/// The request time: the wall clock, in µs.
+fn now() -> Timestamp {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    Timestamp(micros)
+}
+
+/// Answers through the Wasm instance; an ABI failure or trap is a 500 (the
+/// runtime rebuilds a trapped instance on the next call).
+fn wasm_answer(runtime: &mut WasmRuntime, request: &Request) -> Answer {
+    match runtime.handle(&request.method, &request.path, &request.body, now()) {
+        Ok(answer) => answer,
+        Err(e) => (500, error_body(500, &format!("{e:#}"))),
+    }
+}
+
+/// The detached signature beside an artifact file (`bundle.bin` → `bundle.sig`,
+/// `bundles/<id>.bin` → `bundles/<id>.sig`), if there is one.
+fn signature_beside(path: &Path) -> anyhow::Result<Option<Signature>> {
+    let sig = path.with_extension("sig");
+    match fs::read_to_string(&sig) {
+        Ok(text) => Signature::parse_hex(&text)
+            .map(Some)
+            .with_context(|| format!("{} is not a signature (128 hex digits)", sig.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", sig.display())),
+    }
+}
+
+/// A Wasm instance loaded with one generation of the served pair.
+fn wasm_instance(
+    module: &WasmModule,
+    limits: Limits,
+    served: &Served,
+) -> anyhow::Result<WasmRuntime> {
+    let mut runtime = module.instantiate()?;
+    runtime.set_limits(limits)?;
+    runtime
+        .load_bundle(&served.bundle)
+        .context("the Wasm module refused the bundle")?;
+    runtime
+        .load_snapshot(served.snapshot_bytes())
+        .context("the Wasm module refused the snapshot")?;
+    Ok(runtime)
+}
+
+impl Server {
+    /// Checks the starting pair natively (the clearest errors, whatever the
+    /// engine; signatures too when a key is trusted) and binds the address.
+    ///
+    /// # Errors
+    ///
+    /// Unreadable, unsigned (with a public key) or incompatible artifacts, an
+    /// empty publish directory, an address that cannot be bound.
+    pub fn bind(repo: &Repository, options: ServeOptions) -> anyhow::Result<Server> {
+        let mut warnings = Vec::new();
+        let key = options.public_key.as_ref();
+        let ((pair, predictor, bundle_bytes, previous), dir) = match &options.source {
+            Source::PublishDir(path) => {
+                let dir = PublishDir::new(path);
+                (start_from_dir(&dir, key, &mut warnings)?, Some(dir))
+            }
+            Source::Pair { bundle, snapshot } => {
+                (start_from_repo(repo, bundle, snapshot, key)?, None)
+            }
+        };
+        let limits = options.limits;
+        let live = Arc::new(Live::new(
+            pair,
+            Api::new(predictor, limits),
+            bundle_bytes,
+            AdminConfig {
+                token: options.admin_token.clone(),
+                public_key: options.public_key,
+                dir,
+                limits,
+            },
+        ));
+        if let Some((p, predictor, bundle)) = previous {
+            live.set_previous(p, Api::new(predictor, limits), bundle);
+        }
+        let mut runtimes = Vec::new();
+        if let Engine::Wasm(module) = &options.engine {
+            let first = live.current();
+            for _ in 0..options.threads {
+                runtimes.push(wasm_instance(module, limits, &first)?);
+            }
+        }
+        let listener = TcpListener::bind(&options.addr)
+            .with_context(|| format!("cannot listen on {} (--addr)", options.addr))?;
+        Ok(Server {
+            listener,
+            live,
+            options,
+            runtimes,
+            warnings,
+        })
+    }
+
+    /// The address the server listens on.
+    ///
+    /// # Errors
+    ///
+    /// When the socket cannot tell (it always can once bound).
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// The live pair, for swapping it from the same process.
+    #[must_use]
+    pub fn live(&self) -> &Arc<Live> {
+        &self.live
+    }
+
+    /// Serves until the process is stopped.
+    ///
+    /// # Errors
+    ///
+    /// When a Wasm instance cannot be made for a worker thread.
+    pub fn run(self) -> anyhow::Result<()> {
+        let threads = self.options.threads;
+        let limits = self.options.limits;
+        let live = self.live;
+        let admit: Arc<http::Admit> = {
+            let live = Arc::clone(&live);
+            let max = limits.max_body_bytes;
+            Arc::new(move |r: &Request| live.admit(r, max))
+        };
+        match self.options.engine {
+            Engine::Native => http::run(&self.listener, threads, &admit, |_| {
+                let live = Arc::clone(&live);
+                Ok(move |r: &Request| {
+                    if Live::is_admin(r) {
+                        return live.handle_admin(r);
+                    }
+                    let served = live.current();
+                    let response = served.api.handle(&r.method, &r.path, &r.body, now());
+                    (response.status, response.body)
+                })
+            }),
+            Engine::Wasm(module) => {
+                let wasm = WasmThreads {
+                    module: Arc::new(module),
+                    runtimes: self.runtimes,
+                    limits,
+                };
+                run_wasm(&self.listener, threads, &admit, &live, wasm)
+            }
+        }
+    }
+}
+
+/// What the Wasm engine's threads start from.
+struct WasmThreads {
+    module: Arc<WasmModule>,
+    runtimes: Vec<WasmRuntime>,
+    limits: Limits,
+}
+
+/// Serves with one Wasm instance per thread, each moving to a swapped-in pair
+/// as a whole on its next request.
+fn run_wasm(
+    listener: &TcpListener,
+    threads: usize,
+    admit: &Arc<http::Admit>,
+    live: &Arc<Live>,
+    wasm: WasmThreads,
+) -> anyhow::Result<()> {
+    let WasmThreads {
+        module,
+        mut runtimes,
+        limits,
+    } = wasm;
+    http::run(listener, threads, admit, |_| {
+        let mut runtime = runtimes.pop().context("one runtime per thread")?;
+        let mut loaded = 0;
+        let (live, module) = (Arc::clone(live), Arc::clone(&module));
+        Ok(move |r: &Request| {
+            if Live::is_admin(r) {
+                return live.handle_admin(r);
+            }
+            let served = live.current();
+            if served.generation != loaded {
+                // A swap happened: this thread's instance moves to the new pair
+                // as a whole, or keeps the old one and says why (the pair was
+                // checked natively, so this is an out-of-memory or a module bug).
+                match wasm_instance(&module, limits, &served) {
+                    Ok(fresh) => {
+                        runtime = fresh;
+                        loaded = served.generation;
+                    }
+                    Err(e) => {
+                        let message =
+                            format!("loading the new pair into the Wasm instance failed: {e:#}");
+                        return (503, error_body(503, &message));
+                    }
+                }
+            }
+            wasm_answer(&mut runtime, r)
+        })
+    })
+}
+
+/// The pair a publish directory's manifest names, and its previous pair when
+/// that still checks out (else a warning: rollback is off until the next publish).
+fn start_from_dir(
+    dir: &PublishDir,
+    public_key: Option<&PublicKey>,
+    warnings: &mut Vec<String>,
+) -> anyhow::Result<Start> {
+    let manifest = dir.read_manifest()?.with_context(|| {
+        format!(
+            "nothing is published in {}; run `verge publish MODEL --to {}` first",
+            dir.root().display(),
+            dir.root().display()
+        )
+    })?;
+    let predictor = dir.check_pair(&manifest.current, public_key)?;
+    let bundle_bytes = dir.read_pair(&manifest.current)?.0;
+    let previous = manifest
+        .previous
+        .and_then(|p| match dir.check_pair(&p, public_key) {
+            Ok(predictor) => Some((p, predictor, dir.read_pair(&p).ok()?.0)),
+            Err(e) => {
+                warnings.push(format!(
+                    "the previous pair in {} cannot be served, so rollback is off until the next publish: {e:#}",
+                    dir.root().display()
+                ));
+                None
+            }
+        });
+    Ok((manifest.current, predictor, bundle_bytes, previous))
+}
+
+/// A repository's bundle and snapshot, with the signatures beside their files.
+fn start_from_repo(
+    repo: &Repository,
+    bundle: &str,
+    snapshot: &str,
+    public_key: Option<&PublicKey>,
+) -> anyhow::Result<Start> {
+    let (bundle_path, bundle_bytes) = repo.read(bundle, Wanted::Bundle)?;
+    let (snapshot_path, snapshot_bytes) = repo.read(snapshot, Wanted::Snapshot)?;
+    let (mut pair, predictor) = PublishedPair::receive(
+        &bundle_bytes,
+        snapshot_bytes,
+        signature_beside(&bundle_path)?,
+        signature_beside(&snapshot_path)?,
+        public_key,
+    )
+    .with_context(|| {
+        format!(
+            "loading bundle {} with snapshot {}",
+            bundle_path.display(),
+            snapshot_path.display()
+        )
+    })?;
+    if public_key.is_none() {
+        (pair.bundle_signature, pair.snapshot_signature) = (None, None);
+    }
+    Ok((pair, predictor, bundle_bytes, None))
+}
