@@ -14,9 +14,9 @@ use verge_core::artifact::{ArtifactKind, Bundle, HEADER_LEN, Header, ServiceFeat
 use verge_core::online::Predictor;
 use verge_core::{EntityKey, KeyPart, Value};
 
-/// The fixture deployment, shared with `core/tests` so findings replay as tests.
-#[path = "../../core/tests/fuzz_support/mod.rs"]
-pub mod fixture;
+/// The fixture deployment (the test kit's tiny one), shared with `core/tests` so
+/// findings replay as tests.
+pub use verge_test_kit::tiny as fixture;
 
 /// HTTP methods the `api_handle` target picks from with its first byte.
 pub const METHODS: &[&str] = &["POST", "GET", "PUT", "DELETE", "post", ""];
