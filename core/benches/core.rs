@@ -12,20 +12,11 @@ use verge_core::artifact::{Snapshot, SnapshotBuilder, ViewBuilder};
 use verge_core::definition::{FeatureRef, Field};
 use verge_core::online::get_online_features;
 use verge_core::{ContentId, DType, Duration, EntityKey, KeyPart, Timestamp, Value};
+// Seeded, so every run measures the same snapshot.
+use verge_test_kit::rng::Rng;
 
 const ENTITIES: usize = 1_000_000;
 const FEATURES: usize = 20;
-
-/// xorshift64*: a seeded generator so every run measures the same snapshot.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
 
 fn big_snapshot() -> Vec<u8> {
     let fields: Vec<Field> = (0..FEATURES)
@@ -38,11 +29,11 @@ fn big_snapshot() -> Vec<u8> {
         Duration::from_days(1),
         false,
     );
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     let mut values = vec![Value::Null; FEATURES];
     for key in 0..ENTITIES as i64 {
         for v in &mut values {
-            let r = rng.next();
+            let r = rng.next_u64();
             // About 5% nulls, as in the benchmark data.
             *v = if r.is_multiple_of(20) {
                 Value::Null
@@ -97,15 +88,15 @@ fn snapshot(c: &mut Criterion) {
     // Cold: uniformly random keys over all 1M entities, so nearly every read misses
     // the CPU caches (the columns are 4 MB apart). Hot: 64 keys whose rows stay in cache,
     // which is what an edge isolate serving its popular entities sees.
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     c.bench_function("lookup_20_features_1m_cold", |b| {
         b.iter(|| {
-            let key = (rng.next() % ENTITIES as u64) as i64 * 7919;
+            let key = (rng.next_u64() % ENTITIES as u64) as i64 * 7919;
             black_box(read_all(black_box(key)))
         })
     });
     let hot: Vec<i64> = (0..64)
-        .map(|_| (rng.next() % ENTITIES as u64) as i64 * 7919)
+        .map(|_| (rng.next_u64() % ENTITIES as u64) as i64 * 7919)
         .collect();
     let mut i = 0;
     c.bench_function("lookup_20_features_1m_hot", |b| {

@@ -14,7 +14,7 @@ use verge_core::definition::{EstimatorSpec, Imputation};
 use verge_core::pipeline::{ColumnMeta, PipelineParams, Scratch, fit_pipeline};
 use verge_core::{DType, Value};
 
-const TRAIN: &str = include_str!("../tests/fixtures/horse-colic/horse-colic.data");
+const TRAIN: &str = verge_test_kit::horse_colic::DATA;
 /// UCI columns of the Feast view's 8 features, and the label (surgical lesion).
 const COLUMNS: [usize; 8] = [4, 20, 8, 13, 14, 23, 19, 16];
 const LABEL: usize = 24;
