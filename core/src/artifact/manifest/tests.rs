@@ -1,0 +1,97 @@
+//! Unit tests for the publish manifest: round trips, field errors, rollback, body splitting.
+
+use super::*;
+use crate::artifact::signature::SigningKey;
+
+fn pair(n: u8) -> PublishedPair {
+    PublishedPair::unsigned(ContentId([n; 32]), ContentId([n + 1; 32]))
+}
+
+#[test]
+fn manifest_round_trips_with_and_without_signatures() {
+    let key = SigningKey::from_seed(&[4; 32]);
+    let mut signed = pair(1);
+    signed.bundle_signature = Some(key.sign(ArtifactKind::Bundle, signed.bundle));
+    signed.snapshot_signature = Some(key.sign(ArtifactKind::Snapshot, signed.snapshot));
+    for m in [
+        Manifest::next(None, pair(1)),
+        Manifest::next(None, signed),
+        Manifest::next(Some(&Manifest::next(None, signed)), pair(5)),
+    ] {
+        assert_eq!(Manifest::parse(&m.to_json()).unwrap(), m);
+    }
+    // The worker's original shape (no signatures) still parses.
+    let text = format!(
+        r#"{{"bundle":"{}","snapshot":"{}"}}"#,
+        "ab".repeat(32),
+        "cd".repeat(32)
+    );
+    let m = Manifest::parse(text.as_bytes()).unwrap();
+    assert_eq!(m.current.bundle_signature, None);
+    assert_eq!(m.previous, None);
+}
+
+#[test]
+fn bad_manifests_name_the_field() {
+    let id = "ab".repeat(32);
+    for (text, field) in [
+        (format!(r#"{{"snapshot":"{id}"}}"#), "manifest.bundle"),
+        (
+            format!(r#"{{"bundle":"{id}","snapshot":"xyz"}}"#),
+            "manifest.snapshot",
+        ),
+        (
+            format!(r#"{{"bundle":"{id}","snapshot":"{id}","bundle_signature":"00"}}"#),
+            "manifest.bundle_signature",
+        ),
+        (
+            format!(r#"{{"bundle":"{id}","snapshot":"{id}","previous":{{"bundle":"{id}"}}}}"#),
+            "manifest.previous.snapshot",
+        ),
+        (
+            format!(r#"{{"bundle":"{id}","snapshot":"{id}","previous":7}}"#),
+            "manifest.previous",
+        ),
+        ("[1,2".into(), "not JSON"),
+    ] {
+        let e = Manifest::parse(text.as_bytes()).unwrap_err().to_string();
+        assert!(e.contains(field), "{field}: {e}");
+    }
+    let huge = alloc::vec![b' '; MAX_MANIFEST_BYTES + 1];
+    assert!(Manifest::parse(&huge).is_err());
+}
+
+#[test]
+fn next_and_rollback_keep_one_previous() {
+    let (a, b, c) = (pair(1), pair(3), pair(5));
+    let m1 = Manifest::next(None, a);
+    assert_eq!(m1.previous, None);
+    assert_eq!(m1.rolled_back(), None);
+    let m2 = Manifest::next(Some(&m1), b);
+    assert_eq!(m2.previous, Some(a));
+    // Republishing the served pair keeps the rollback target.
+    assert_eq!(Manifest::next(Some(&m2), b).previous, Some(a));
+    let m3 = Manifest::next(Some(&m2), c);
+    assert_eq!(m3.previous, Some(b));
+    let back = m3.rolled_back().unwrap();
+    assert_eq!((back.current, back.previous), (b, Some(c)));
+    assert_eq!(back.rolled_back().unwrap(), m3);
+}
+
+#[test]
+fn publish_bodies_split_by_header_lengths() {
+    let bundle = Header::frame(ArtifactKind::Bundle, b"bundle payload");
+    let snapshot = Header::frame(ArtifactKind::Snapshot, b"snapshot");
+    let body = [bundle.as_slice(), &snapshot].concat();
+    let (b, s) = split_publish_body(&body).unwrap();
+    assert_eq!((b, s), (bundle.as_slice(), snapshot.as_slice()));
+    for bad in [
+        &body[..body.len() - 1],
+        &[body.as_slice(), b"x"].concat(),
+        bundle.as_slice(),
+        &[snapshot.as_slice(), &bundle].concat(),
+        b"",
+    ] {
+        assert!(split_publish_body(bad).is_err());
+    }
+}

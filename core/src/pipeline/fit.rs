@@ -1,0 +1,185 @@
+//! Fitting the pipeline's stages on training rows: [`fit_transforms`] (encoders,
+//! imputer, scaler, selector) and [`fit_pipeline`] (the same, then the estimator).
+//!
+//! Fitting prepares each row with the very code serving runs (`FittedTransforms::prepare`),
+//! so a training row and a served row of equal values become equal numbers.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::{
+    ColumnMeta, ColumnPrep, FittedPipeline, FittedTransforms, InputColumn, PipelineParams,
+    TransformParts,
+};
+use crate::definition::{Encoding, EstimatorSpec};
+use crate::model::{Estimator, GaussianNbParams, encode_labels};
+use crate::transform::{
+    Matrix, OneHotEncoder, OrdinalEncoder, Scaler, SelectKBest, SimpleImputer, check_finite,
+};
+use crate::value::{DType, Value};
+use crate::{Error, Result};
+
+/// Training data after the fitted transforms, ready for an estimator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedTraining {
+    /// The fitted stages.
+    pub transforms: FittedTransforms,
+    /// The training rows as the estimator will see them.
+    pub x: Matrix,
+}
+
+fn pipeline_fit_error(message: String) -> Error {
+    Error::Fit {
+        stage: "pipeline",
+        message,
+    }
+}
+
+/// Fits encoders, imputer, scaler and selector on training rows (values in
+/// `columns` order) and returns them with the transformed training matrix, for the
+/// host to train an estimator on before calling [`FittedTransforms::with_estimator`].
+///
+/// # Errors
+///
+/// [`Error::Fit`] for an empty training set, rows of the wrong width, a label count
+/// that differs from the row count, a value of the wrong type or infinite (naming
+/// the column and row), a column with no values to impute or encode from, a missing
+/// value without an imputer, `k` larger than the column count, selection for a
+/// regressor, or a constant label.
+pub fn fit_transforms(
+    params: &PipelineParams,
+    columns: &[ColumnMeta],
+    rows: &[Vec<Value>],
+    y: &[Value],
+) -> Result<PreparedTraining> {
+    if rows.is_empty() {
+        return Err(pipeline_fit_error(
+            "the training set is empty; check the entity rows and the time window".into(),
+        ));
+    }
+    if columns.is_empty() {
+        return Err(pipeline_fit_error("the model has no input features".into()));
+    }
+    if y.len() != rows.len() {
+        return Err(pipeline_fit_error(format!(
+            "{} rows but {} labels; give one label per row",
+            rows.len(),
+            y.len()
+        )));
+    }
+    if let Some((i, row)) = rows
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.len() != columns.len())
+    {
+        return Err(pipeline_fit_error(format!(
+            "training row {i} has {} values but there are {} features",
+            row.len(),
+            columns.len()
+        )));
+    }
+    let mut inputs = Vec::with_capacity(columns.len());
+    for (j, column) in columns.iter().enumerate() {
+        let values = rows.iter().filter_map(|r| match r.get(j) {
+            Some(Value::String(s)) => Some(s.as_str()),
+            _ => None,
+        });
+        let prep = match (column.dtype, params.encode) {
+            (DType::String, Encoding::Ordinal) => {
+                ColumnPrep::Ordinal(OrdinalEncoder::fit(&column.name, values)?)
+            }
+            (DType::String, Encoding::OneHot) => {
+                ColumnPrep::OneHot(OneHotEncoder::fit(&column.name, values)?)
+            }
+            _ => ColumnPrep::Numeric,
+        };
+        inputs.push(InputColumn {
+            name: column.name.clone(),
+            prep,
+        });
+    }
+    let mut transforms = FittedTransforms::from_parts(TransformParts {
+        inputs,
+        imputer: None,
+        scaler: None,
+        selector: None,
+    })?;
+    // Training rows go through the very preparation code serving runs.
+    let mut x = Matrix::with_cols(transforms.width);
+    let mut buffer = Vec::with_capacity(transforms.width);
+    for (i, row) in rows.iter().enumerate() {
+        transforms.prepare(row, &mut buffer).map_err(|e| match e {
+            Error::Request(m) => pipeline_fit_error(format!("training row {i}: {m}")),
+            other => other,
+        })?;
+        x.push_row(&buffer)?;
+    }
+    let names = transforms.prepared_names();
+    match params.impute {
+        Some(strategy) => {
+            let imputer = SimpleImputer::fit(&x, strategy, &names)?;
+            imputer.transform(&mut x)?;
+            transforms.parts.imputer = Some(imputer);
+        }
+        None => check_finite(&x, &names, "pipeline", false)?,
+    }
+    if let Some(scaler) = Scaler::fit(&x, params.scale, &names)? {
+        scaler.transform(&mut x)?;
+        transforms.parts.scaler = Some(scaler);
+    }
+    if let Some(k) = params.select_k_best {
+        if !params.estimator.is_classifier() {
+            return Err(pipeline_fit_error(
+                "select_k_best ranks features by ANOVA F against class labels; \
+                 it does not apply to a regressor"
+                    .into(),
+            ));
+        }
+        let (_, labels) = encode_labels(y)?;
+        let selector = SelectKBest::fit(&x, &labels, k, &names)?;
+        x = x.select_columns(selector.support())?;
+        transforms.parts.selector = Some(selector);
+    }
+    Ok(PreparedTraining {
+        transforms: FittedTransforms::from_parts(transforms.parts)?,
+        x,
+    })
+}
+
+/// Fits a whole pipeline: [`fit_transforms`], then Gaussian naive Bayes in the
+/// core. Other estimators are trained on the host (linfa or smartcore) and joined
+/// with [`FittedTransforms::with_estimator`].
+///
+/// # Errors
+///
+/// As [`fit_transforms`] and [`GaussianNbParams::fit`] (a constant label, a zero
+/// variance), and [`Error::Fit`] for an estimator the core does not train.
+pub fn fit_pipeline(
+    params: &PipelineParams,
+    columns: &[ColumnMeta],
+    rows: &[Vec<Value>],
+    y: &[Value],
+) -> Result<FittedPipeline> {
+    let estimator_name = match params.estimator {
+        EstimatorSpec::GaussianNb { .. } => None,
+        EstimatorSpec::LogisticRegression { .. } => Some("logistic regression"),
+        EstimatorSpec::LinearRegression => Some("linear regression"),
+    };
+    if let Some(name) = estimator_name {
+        return Err(pipeline_fit_error(format!(
+            "{name} is trained by the host (`verge train`); the core fits Gaussian naive Bayes only. \
+             Use fit_transforms, train on its matrix, then FittedTransforms::with_estimator"
+        )));
+    }
+    let prepared = fit_transforms(params, columns, rows, y)?;
+    let EstimatorSpec::GaussianNb { var_smoothing } = params.estimator else {
+        return Err(pipeline_fit_error("unsupported estimator".into()));
+    };
+    let model = GaussianNbParams::new()
+        .var_smoothing(var_smoothing)
+        .fit(&prepared.x, y)?;
+    prepared
+        .transforms
+        .with_estimator(Estimator::GaussianNb(model))
+}
