@@ -17,6 +17,8 @@
 //! | [`pipeline`] | fitted transforms followed by an estimator |
 //! | [`artifact`] | the byte formats: header, bundle, snapshot (see `docs/format.md`) |
 //! | [`online`] | online reads with statuses, and prediction |
+//! | [`api`] | the HTTP API's JSON, the admin routes' rules, model info and version |
+//! | [`abi`] | the raw Wasm ABI's version and return codes, shared by module and hosts |
 //!
 //! # Examples
 //!
@@ -40,6 +42,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod abi;
 pub mod api;
 pub mod artifact;
 pub mod definition;

@@ -16,6 +16,8 @@
 //! bad request, 404 for an unknown route, 405 for a wrong method, 413 for a body
 //! or batch over the limits, and 500 for a failure inside verge.
 
+pub mod admin;
+mod info;
 mod request;
 mod response;
 mod score;
@@ -28,8 +30,9 @@ use crate::artifact::Snapshot;
 use crate::online::Predictor;
 use crate::{Error, Timestamp};
 
+pub use info::{error_message, model_info, output_width, version};
 pub use request::{OnlineRequest, PredictRequest};
-pub use response::value_to_json;
+pub use response::{key_to_json, value_to_json};
 pub use score::score_json;
 
 /// Limits on what one request may ask for.
@@ -267,6 +270,6 @@ impl Api {
     /// `GET /version`: the ids of what is being served.
     #[must_use]
     pub fn version(&self) -> Vec<u8> {
-        response::version(&self.predictor)
+        version(self.predictor.bundle(), Some(self.predictor.snapshot()))
     }
 }

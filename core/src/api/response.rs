@@ -11,7 +11,7 @@ use serde_json::{Map, Value as Json, json};
 use super::ApiError;
 use super::request::{OnlineRequest, PredictRequest, Source};
 use crate::Timestamp;
-use crate::artifact::{FORMAT_VERSION, Snapshot};
+use crate::artifact::Snapshot;
 use crate::online::{FeatureValue, Predictor, SnapshotRead};
 use crate::pipeline::Prediction;
 use crate::value::{KeyPart, Value};
@@ -32,7 +32,9 @@ pub fn value_to_json(value: &Value) -> Json {
     }
 }
 
-fn key_to_json(part: &KeyPart) -> Json {
+/// An entity key part as JSON, exactly as every API answer prints it.
+#[must_use]
+pub fn key_to_json(part: &KeyPart) -> Json {
     match part {
         KeyPart::Int64(i) => Json::from(*i),
         KeyPart::String(s) => Json::String(s.clone()),
@@ -199,21 +201,4 @@ pub(crate) fn predict(
         "feature_names": contents.features.iter().map(|f| f.name()).collect::<Vec<_>>(),
         "predictions": predictions,
     }))
-}
-
-pub(crate) fn version(predictor: &Predictor) -> Vec<u8> {
-    let contents = predictor.bundle().contents();
-    let meta = predictor.snapshot().meta();
-    let body = json!({
-        "model": contents.model,
-        "feature_service": contents.service,
-        "bundle_id": format!("{}", predictor.bundle().id()),
-        "snapshot_id": format!("{}", predictor.snapshot().id()),
-        "registry_id": format!("{}", contents.registry_id),
-        "snapshot_registry_id": format!("{}", meta.registry_id),
-        "snapshot_window_end": meta.window_end.to_rfc3339(),
-        "format_version": FORMAT_VERSION,
-        "verge_version": env!("CARGO_PKG_VERSION"),
-    });
-    serde_json::to_vec(&body).unwrap_or_default()
 }

@@ -87,6 +87,14 @@ impl ServiceFeature {
             ServiceFeature::View { name, .. } | ServiceFeature::OnDemand { name, .. } => name,
         }
     }
+
+    /// The feature's type.
+    #[must_use]
+    pub fn dtype(&self) -> DType {
+        match self {
+            ServiceFeature::View { dtype, .. } | ServiceFeature::OnDemand { dtype, .. } => *dtype,
+        }
+    }
 }
 
 /// What training saw and how well the model did.
