@@ -24,190 +24,13 @@ use super::snapshot::{
 };
 use crate::definition::Field;
 use crate::time::{Duration, Timestamp};
-use crate::value::{DType, EntityKey, KeyPart, Value};
+use crate::value::{DType, EntityKey, Value};
 use crate::{ContentId, Error, Result};
 
-/// One column being built.
-#[derive(Debug, Clone)]
-struct ColumnBuf {
-    dtype: DType,
-    validity: Vec<u8>,
-    any_null: bool,
-    offsets: Vec<u8>,
-    data: Vec<u8>,
-    rows: usize,
-}
+mod column;
 
-impl ColumnBuf {
-    fn new(dtype: DType) -> Self {
-        let offsets = if dtype == DType::String {
-            0u32.to_le_bytes().to_vec()
-        } else {
-            Vec::new()
-        };
-        ColumnBuf {
-            dtype,
-            validity: Vec::new(),
-            any_null: false,
-            offsets,
-            data: Vec::new(),
-            rows: 0,
-        }
-    }
-
-    /// Makes room for `rows` more rows of fixed-width data.
-    fn reserve(&mut self, rows: usize) {
-        let width = match self.dtype {
-            DType::Int64 | DType::Float64 => 8,
-            DType::Float32 => 4,
-            DType::Bool | DType::String => 0,
-        };
-        self.data.reserve(rows * width);
-        self.validity.reserve(rows.div_ceil(8));
-        if self.dtype == DType::String {
-            self.offsets.reserve(rows * 4);
-        }
-    }
-
-    fn push(&mut self, value: &Value) -> core::result::Result<(), ()> {
-        self.push_cell(CellRef::from(value))
-    }
-
-    fn push_cell(&mut self, value: CellRef<'_>) -> core::result::Result<(), ()> {
-        // Type first, so a mismatch leaves the buffers untouched.
-        match (self.dtype, value) {
-            (_, CellRef::Null)
-            | (DType::Bool, CellRef::Bool(_))
-            | (DType::Int64, CellRef::Int64(_))
-            | (DType::Float32, CellRef::Float32(_))
-            | (DType::Float64, CellRef::Float64(_))
-            | (DType::String, CellRef::Str(_)) => {}
-            _ => return Err(()),
-        }
-        let present = !matches!(value, CellRef::Null);
-        let row = self.rows;
-        if row.is_multiple_of(8) {
-            self.validity.push(0);
-            if self.dtype == DType::Bool {
-                self.data.push(0);
-            }
-        }
-        if present {
-            if let Some(last) = self.validity.last_mut() {
-                *last |= 1 << (row % 8);
-            }
-        } else {
-            self.any_null = true;
-        }
-        match (self.dtype, value) {
-            (DType::Bool, CellRef::Bool(b)) => {
-                if b && let Some(last) = self.data.last_mut() {
-                    *last |= 1 << (row % 8);
-                }
-            }
-            (DType::Int64, CellRef::Int64(v)) => self.data.extend_from_slice(&v.to_le_bytes()),
-            (DType::Int64, _) => self.data.extend_from_slice(&0i64.to_le_bytes()),
-            (DType::Float32, CellRef::Float32(v)) => self.data.extend_from_slice(&v.to_le_bytes()),
-            (DType::Float32, _) => self.data.extend_from_slice(&0f32.to_le_bytes()),
-            (DType::Float64, CellRef::Float64(v)) => self.data.extend_from_slice(&v.to_le_bytes()),
-            (DType::Float64, _) => self.data.extend_from_slice(&0f64.to_le_bytes()),
-            (DType::String, value) => {
-                if let CellRef::Str(s) = value {
-                    self.data.extend_from_slice(s.as_bytes());
-                }
-                // Past 4 GiB of text: the caller rolls the whole row or batch back.
-                let end = u32::try_from(self.data.len()).map_err(|_| ())?;
-                self.offsets.extend_from_slice(&end.to_le_bytes());
-            }
-            (DType::Bool, _) => {}
-        }
-        self.rows += 1;
-        Ok(())
-    }
-
-    /// The buffer lengths now, to roll back to if a later cell of the same batch fails.
-    fn mark(&self) -> Mark {
-        Mark {
-            validity: self.validity.len(),
-            offsets: self.offsets.len(),
-            data: self.data.len(),
-            rows: self.rows,
-            any_null: self.any_null,
-        }
-    }
-
-    /// Forgets every row pushed since `mark`.
-    fn rollback(&mut self, mark: Mark) {
-        self.validity.truncate(mark.validity);
-        self.offsets.truncate(mark.offsets);
-        self.data.truncate(mark.data);
-        self.rows = mark.rows;
-        self.any_null = mark.any_null;
-        // Bits of rows past the mark may sit in the last kept bitmap byte.
-        let keep = (1u16 << (mark.rows % 8)) as u8;
-        if !mark.rows.is_multiple_of(8) {
-            let mask = keep.wrapping_sub(1);
-            if let Some(last) = self.validity.last_mut() {
-                *last &= mask;
-            }
-            if self.dtype == DType::Bool
-                && let Some(last) = self.data.last_mut()
-            {
-                *last &= mask;
-            }
-        }
-    }
-}
-
-/// Buffer lengths of a [`ColumnBuf`] at some row.
-#[derive(Debug, Clone, Copy)]
-struct Mark {
-    validity: usize,
-    offsets: usize,
-    data: usize,
-    rows: usize,
-    any_null: bool,
-}
-
-/// A cell lent to [`ViewBuilder::push_columns`]: a value of some [`DType`] (text
-/// borrowed, not owned), or null.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum CellRef<'a> {
-    /// No value.
-    Null,
-    /// A boolean.
-    Bool(bool),
-    /// A 64-bit integer.
-    Int64(i64),
-    /// A 32-bit float.
-    Float32(f32),
-    /// A 64-bit float.
-    Float64(f64),
-    /// Text.
-    Str(&'a str),
-}
-
-impl<'a> From<&'a Value> for CellRef<'a> {
-    fn from(value: &'a Value) -> Self {
-        match value {
-            Value::Null => CellRef::Null,
-            Value::Bool(b) => CellRef::Bool(*b),
-            Value::Int64(v) => CellRef::Int64(*v),
-            Value::Float32(v) => CellRef::Float32(*v),
-            Value::Float64(v) => CellRef::Float64(*v),
-            Value::String(s) => CellRef::Str(s),
-        }
-    }
-}
-
-impl<'a> From<&'a KeyPart> for CellRef<'a> {
-    fn from(part: &'a KeyPart) -> Self {
-        match part {
-            KeyPart::Int64(v) => CellRef::Int64(*v),
-            KeyPart::String(s) => CellRef::Str(s),
-        }
-    }
-}
+pub use column::CellRef;
+use column::{ColumnBuf, Mark};
 
 /// Which column [`ViewBuilder::push_columns`] asks a cell for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -598,8 +421,23 @@ impl SnapshotBuilder {
         for v in &self.views {
             v.check_complete()?;
         }
-        // First pass: place every non-empty buffer in the data section (8-aligned,
-        // in a fixed order), without copying anything yet.
+        let (views, data_len) = self.layout();
+        let meta = SnapshotMeta {
+            registry_id: self.registry_id,
+            window_start: self.window_start,
+            window_end: self.window_end,
+            shard_index: self.shard_index,
+            shard_count: self.shard_count,
+            views,
+        };
+        let meta_bytes = encode_payload(&meta, "snapshot")?;
+        Ok(write_framed(self.views, &meta, meta_bytes, data_len))
+    }
+
+    /// The first pass of [`SnapshotBuilder::finish`]: every table's metadata, with
+    /// each non-empty buffer placed in the data section, and the section's length.
+    fn layout(&self) -> (Vec<ViewTableMeta>, usize) {
+        // Placed 8-aligned, in a fixed order, without copying anything yet.
         let mut data_len = 0usize;
         let mut put = |len: usize| -> Segment {
             if len == 0 {
@@ -651,53 +489,53 @@ impl SnapshotBuilder {
                 .as_ref()
                 .map_or(Segment::default(), |c| put(c.len()));
         }
-        let meta = SnapshotMeta {
-            registry_id: self.registry_id,
-            window_start: self.window_start,
-            window_end: self.window_end,
-            shard_index: self.shard_index,
-            shard_count: self.shard_count,
-            views,
-        };
-        let meta_bytes = encode_payload(&meta, "snapshot")?;
-
-        // Second pass: copy each buffer to its place in the framed output and free
-        // it at once, so the builder and the output are never both whole.
-        let data_start = align8(8 + meta_bytes.len());
-        let mut out = Vec::with_capacity(HEADER_LEN + data_start + data_len);
-        out.resize(HEADER_LEN, 0);
-        out.extend_from_slice(&(meta_bytes.len() as u64).to_le_bytes());
-        out.extend_from_slice(&meta_bytes);
-        drop(meta_bytes);
-        let base = HEADER_LEN + data_start;
-        let mut copy = |seg: Segment, bytes: Vec<u8>| {
-            if seg.len != 0 {
-                out.resize(base + seg.offset as usize, 0);
-                out.extend_from_slice(&bytes);
-            }
-        };
-        let mut timestamps = Vec::with_capacity(self.views.len());
-        for (v, meta) in self.views.into_iter().zip(&meta.views) {
-            for (col, seg) in v
-                .keys
-                .into_iter()
-                .zip(&meta.keys)
-                .chain(v.columns.into_iter().zip(&meta.columns))
-            {
-                copy(seg.validity, col.validity);
-                copy(seg.offsets, col.offsets);
-                copy(seg.data, col.data);
-            }
-            timestamps.push((v.event_ts, v.created_ts));
-        }
-        for ((event, created), meta) in timestamps.into_iter().zip(&meta.views) {
-            copy(meta.event_ts, event);
-            copy(meta.created_ts, created.unwrap_or_default());
-        }
-        out.resize(base + data_len, 0);
-        Header::frame_in_place(ArtifactKind::Snapshot, &mut out);
-        Ok(out)
+        (views, data_len)
     }
+}
+
+/// The second pass of [`SnapshotBuilder::finish`]: header space, the metadata,
+/// then each buffer copied to its place and freed at once, so the builder and the
+/// output are never both whole; then the header over it all.
+fn write_framed(
+    views: Vec<ViewBuilder>,
+    meta: &SnapshotMeta,
+    meta_bytes: Vec<u8>,
+    data_len: usize,
+) -> Vec<u8> {
+    let data_start = align8(8 + meta_bytes.len());
+    let mut out = Vec::with_capacity(HEADER_LEN + data_start + data_len);
+    out.resize(HEADER_LEN, 0);
+    out.extend_from_slice(&(meta_bytes.len() as u64).to_le_bytes());
+    out.extend_from_slice(&meta_bytes);
+    drop(meta_bytes);
+    let base = HEADER_LEN + data_start;
+    let mut copy = |seg: Segment, bytes: Vec<u8>| {
+        if seg.len != 0 {
+            out.resize(base + seg.offset as usize, 0);
+            out.extend_from_slice(&bytes);
+        }
+    };
+    let mut timestamps = Vec::with_capacity(views.len());
+    for (v, table) in views.into_iter().zip(&meta.views) {
+        for (col, seg) in v
+            .keys
+            .into_iter()
+            .zip(&table.keys)
+            .chain(v.columns.into_iter().zip(&table.columns))
+        {
+            copy(seg.validity, col.validity);
+            copy(seg.offsets, col.offsets);
+            copy(seg.data, col.data);
+        }
+        timestamps.push((v.event_ts, v.created_ts));
+    }
+    for ((event, created), table) in timestamps.into_iter().zip(&meta.views) {
+        copy(table.event_ts, event);
+        copy(table.created_ts, created.unwrap_or_default());
+    }
+    out.resize(base + data_len, 0);
+    Header::frame_in_place(ArtifactKind::Snapshot, &mut out);
+    out
 }
 
 #[cfg(test)]

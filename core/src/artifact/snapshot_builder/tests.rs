@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::artifact::Snapshot;
+use crate::value::KeyPart;
 use alloc::vec;
 
 fn fields() -> Vec<Field> {

@@ -1,0 +1,192 @@
+//! One column as it is built: its data, offsets (text) and validity bytes laid out
+//! exactly as the snapshot stores them, with marks to roll back a half-pushed
+//! batch; and [`CellRef`], the borrowed cell a caller lends to fill it.
+//!
+//! Kept apart from the builders so that the byte layout of a column lives in one
+//! place, next to nothing else.
+
+use alloc::vec::Vec;
+
+use crate::value::{DType, KeyPart, Value};
+
+/// One column being built.
+#[derive(Debug, Clone)]
+pub(super) struct ColumnBuf {
+    pub(super) dtype: DType,
+    pub(super) validity: Vec<u8>,
+    pub(super) any_null: bool,
+    pub(super) offsets: Vec<u8>,
+    pub(super) data: Vec<u8>,
+    pub(super) rows: usize,
+}
+
+impl ColumnBuf {
+    pub(super) fn new(dtype: DType) -> Self {
+        let offsets = if dtype == DType::String {
+            0u32.to_le_bytes().to_vec()
+        } else {
+            Vec::new()
+        };
+        ColumnBuf {
+            dtype,
+            validity: Vec::new(),
+            any_null: false,
+            offsets,
+            data: Vec::new(),
+            rows: 0,
+        }
+    }
+
+    /// Makes room for `rows` more rows of fixed-width data.
+    pub(super) fn reserve(&mut self, rows: usize) {
+        let width = match self.dtype {
+            DType::Int64 | DType::Float64 => 8,
+            DType::Float32 => 4,
+            DType::Bool | DType::String => 0,
+        };
+        self.data.reserve(rows * width);
+        self.validity.reserve(rows.div_ceil(8));
+        if self.dtype == DType::String {
+            self.offsets.reserve(rows * 4);
+        }
+    }
+
+    pub(super) fn push(&mut self, value: &Value) -> Result<(), ()> {
+        self.push_cell(CellRef::from(value))
+    }
+
+    pub(super) fn push_cell(&mut self, value: CellRef<'_>) -> Result<(), ()> {
+        // Type first, so a mismatch leaves the buffers untouched.
+        match (self.dtype, value) {
+            (_, CellRef::Null)
+            | (DType::Bool, CellRef::Bool(_))
+            | (DType::Int64, CellRef::Int64(_))
+            | (DType::Float32, CellRef::Float32(_))
+            | (DType::Float64, CellRef::Float64(_))
+            | (DType::String, CellRef::Str(_)) => {}
+            _ => return Err(()),
+        }
+        let present = !matches!(value, CellRef::Null);
+        let row = self.rows;
+        if row.is_multiple_of(8) {
+            self.validity.push(0);
+            if self.dtype == DType::Bool {
+                self.data.push(0);
+            }
+        }
+        if present {
+            if let Some(last) = self.validity.last_mut() {
+                *last |= 1 << (row % 8);
+            }
+        } else {
+            self.any_null = true;
+        }
+        match (self.dtype, value) {
+            (DType::Bool, CellRef::Bool(b)) => {
+                if b && let Some(last) = self.data.last_mut() {
+                    *last |= 1 << (row % 8);
+                }
+            }
+            (DType::Int64, CellRef::Int64(v)) => self.data.extend_from_slice(&v.to_le_bytes()),
+            (DType::Int64, _) => self.data.extend_from_slice(&0i64.to_le_bytes()),
+            (DType::Float32, CellRef::Float32(v)) => self.data.extend_from_slice(&v.to_le_bytes()),
+            (DType::Float32, _) => self.data.extend_from_slice(&0f32.to_le_bytes()),
+            (DType::Float64, CellRef::Float64(v)) => self.data.extend_from_slice(&v.to_le_bytes()),
+            (DType::Float64, _) => self.data.extend_from_slice(&0f64.to_le_bytes()),
+            (DType::String, value) => {
+                if let CellRef::Str(s) = value {
+                    self.data.extend_from_slice(s.as_bytes());
+                }
+                // Past 4 GiB of text: the caller rolls the whole row or batch back.
+                let end = u32::try_from(self.data.len()).map_err(|_| ())?;
+                self.offsets.extend_from_slice(&end.to_le_bytes());
+            }
+            (DType::Bool, _) => {}
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// The buffer lengths now, to roll back to if a later cell of the same batch fails.
+    pub(super) fn mark(&self) -> Mark {
+        Mark {
+            validity: self.validity.len(),
+            offsets: self.offsets.len(),
+            data: self.data.len(),
+            rows: self.rows,
+            any_null: self.any_null,
+        }
+    }
+
+    /// Forgets every row pushed since `mark`.
+    pub(super) fn rollback(&mut self, mark: Mark) {
+        self.validity.truncate(mark.validity);
+        self.offsets.truncate(mark.offsets);
+        self.data.truncate(mark.data);
+        self.rows = mark.rows;
+        self.any_null = mark.any_null;
+        // Bits of rows past the mark may sit in the last kept bitmap byte.
+        let keep = (1u16 << (mark.rows % 8)) as u8;
+        if !mark.rows.is_multiple_of(8) {
+            let mask = keep.wrapping_sub(1);
+            if let Some(last) = self.validity.last_mut() {
+                *last &= mask;
+            }
+            if self.dtype == DType::Bool
+                && let Some(last) = self.data.last_mut()
+            {
+                *last &= mask;
+            }
+        }
+    }
+}
+
+/// Buffer lengths of a [`ColumnBuf`] at some row.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Mark {
+    validity: usize,
+    offsets: usize,
+    data: usize,
+    rows: usize,
+    any_null: bool,
+}
+
+/// A cell lent to [`ViewBuilder::push_columns`]: a value of some [`DType`] (text
+/// borrowed, not owned), or null.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CellRef<'a> {
+    /// No value.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A 64-bit integer.
+    Int64(i64),
+    /// A 32-bit float.
+    Float32(f32),
+    /// A 64-bit float.
+    Float64(f64),
+    /// Text.
+    Str(&'a str),
+}
+
+impl<'a> From<&'a Value> for CellRef<'a> {
+    fn from(value: &'a Value) -> Self {
+        match value {
+            Value::Null => CellRef::Null,
+            Value::Bool(b) => CellRef::Bool(*b),
+            Value::Int64(v) => CellRef::Int64(*v),
+            Value::Float32(v) => CellRef::Float32(*v),
+            Value::Float64(v) => CellRef::Float64(*v),
+            Value::String(s) => CellRef::Str(s),
+        }
+    }
+}
+
+impl<'a> From<&'a KeyPart> for CellRef<'a> {
+    fn from(part: &'a KeyPart) -> Self {
+        match part {
+            KeyPart::Int64(v) => CellRef::Int64(*v),
+            KeyPart::String(s) => CellRef::Str(s),
+        }
+    }
+}
