@@ -111,10 +111,14 @@ function formatValue(v) {
   return typeof v === "number" ? String(v) : JSON.stringify(v);
 }
 
-function render(result) {
+// `answer` is POST /predict's answer for one entity, exactly as the core gives it
+// (the same JSON the worker and `verge serve` send): ids, feature names, and one
+// prediction.
+function render(answer) {
+  const result = answer.predictions[0];
   $("result").hidden = false;
   $("features-section").hidden = false;
-  $("result-json").textContent = JSON.stringify(result);
+  $("result-json").textContent = JSON.stringify(answer);
   $("label").textContent = result.label === undefined ? "" : formatValue(result.label);
 
   const bars = $("probabilities");
@@ -135,7 +139,7 @@ function render(result) {
 
   const body = $("features");
   body.replaceChildren();
-  result.feature_names.forEach((name, i) => {
+  answer.feature_names.forEach((name, i) => {
     const tr = document.createElement("tr");
     tr.dataset.name = name;
     const status = result.features.statuses[i];
@@ -149,10 +153,10 @@ function render(result) {
     body.append(tr);
   });
 
-  $("model").textContent = result.model;
-  $("bundle-id").textContent = result.bundle_id;
-  $("snapshot-id").textContent = result.snapshot_id;
-  $("registry-id").textContent = result.registry_id;
+  $("model").textContent = answer.model;
+  $("bundle-id").textContent = answer.bundle_id;
+  $("snapshot-id").textContent = answer.snapshot_id;
+  $("registry-id").textContent = answer.registry_id;
 }
 
 function predict() {

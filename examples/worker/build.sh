@@ -23,7 +23,7 @@ profile="${VERGE_WORKER_PROFILE:-wasm}"
 # worker-build runs `cargo build` on the crate at the given path; arguments after
 # the path go to cargo. Its output directory is relative to that crate, so pass
 # an absolute one.
-"$WORKER_BUILD_BIN" --profile "$profile" --out-dir "$out" "$root/wasm" --features worker >&2
+"$WORKER_BUILD_BIN" --profile "$profile" --out-dir "$out" "$root/wasm" --no-default-features --features worker >&2
 
 for f in index.js index_bg.wasm; do
   if [ ! -s "$out/$f" ]; then

@@ -73,8 +73,9 @@ fn compile_once(bytes: &[u8]) -> anyhow::Result<WasmModule> {
     Ok(module)
 }
 
-/// The ABI version this host speaks (`verge_abi_version`).
-pub const ABI_VERSION: i32 = 1;
+/// The ABI version this host speaks and the names of the return codes: the
+/// core's, which the module itself returns, so the two sides cannot drift.
+pub use verge_core::abi::{ABI_VERSION, code_name, codes};
 
 /// A negative return code from the module, with its last error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,22 +86,6 @@ pub struct AbiError {
     pub code: i32,
     /// `verge_last_error`.
     pub message: String,
-}
-
-/// The name of an ABI return code.
-#[must_use]
-pub fn code_name(code: i32) -> &'static str {
-    match code {
-        0 => "OK",
-        -1 => "ERR_POINTER",
-        -2 => "ERR_OUT_OF_MEMORY",
-        -3 => "ERR_ARTIFACT",
-        -4 => "ERR_INCOMPATIBLE",
-        -5 => "ERR_NOT_LOADED",
-        -6 => "ERR_INPUT",
-        -7 => "ERR_INTERNAL",
-        _ => "unknown code",
-    }
 }
 
 impl fmt::Display for AbiError {
@@ -498,7 +483,7 @@ impl WasmRuntime {
             let message = self.last_error()?;
             return Err(AbiError {
                 export: "verge_alloc",
-                code: -2,
+                code: codes::ERR_OUT_OF_MEMORY,
                 message,
             }
             .into());
@@ -737,6 +722,13 @@ impl WasmRuntime {
         })?;
         self.check("verge_model_info", code)?;
         serde_json::from_slice(&self.result()?).context("the module's model info is not JSON")
+    }
+
+    /// The size of the instance's linear memory in bytes. Wasm memory only
+    /// grows, so this is the peak of every request the instance has answered.
+    #[must_use]
+    pub fn memory_bytes(&self) -> usize {
+        self.exports.memory.data_size(&self.store)
     }
 
     /// Floats per row the batch paths write (the class count, or 1).

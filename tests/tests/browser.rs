@@ -419,8 +419,8 @@ fn same(a: &Json, b: &Json) -> bool {
     }
 }
 
-/// What the native core answers for one entity: `/predict`'s one prediction plus ids,
-/// the shape `Runtime.predict` promises.
+/// What the native core answers for one entity: `/predict`'s answer, unchanged,
+/// which is what `Runtime.predict` returns.
 fn native_prediction(api: &Api, entity: &Json, request: Option<&Json>) -> Result<Json, String> {
     let wrap = |row: &Json| -> Json {
         Json::Object(
@@ -445,17 +445,8 @@ fn native_prediction(api: &Api, entity: &Json, request: Option<&Json>) -> Result
     if response.status != 200 {
         return Err(all["error"]["message"].as_str().unwrap().to_string());
     }
-    let mut out = all["predictions"][0].as_object().unwrap().clone();
-    for key in [
-        "model",
-        "bundle_id",
-        "snapshot_id",
-        "registry_id",
-        "feature_names",
-    ] {
-        out.insert(key.into(), all[key].clone());
-    }
-    Ok(Json::Object(out))
+    assert_eq!(all["predictions"].as_array().unwrap().len(), 1, "{all}");
+    Ok(all)
 }
 
 fn percent_encode(text: &str) -> String {
@@ -604,8 +595,9 @@ fn the_page_shows_what_the_native_core_computes() {
         );
 
         // What a person sees: the label, one row per feature with its status, the ids.
+        let one = &native["predictions"][0];
         let (_, label) = element(&dom, "label");
-        assert_eq!(label, native["label"].to_string(), "horse {horse}");
+        assert_eq!(label, one["label"].to_string(), "horse {horse}");
         let rows = feature_rows(&dom);
         let names: Vec<&str> = native["feature_names"]
             .as_array()
@@ -613,7 +605,7 @@ fn the_page_shows_what_the_native_core_computes() {
             .iter()
             .map(|n| n.as_str().unwrap())
             .collect();
-        let statuses: Vec<&str> = native["features"]["statuses"]
+        let statuses: Vec<&str> = one["features"]["statuses"]
             .as_array()
             .unwrap()
             .iter()
@@ -642,7 +634,7 @@ fn the_page_shows_what_the_native_core_computes() {
             element(&dom, "snapshot-id").1,
             native["snapshot_id"].as_str().unwrap()
         );
-        let probabilities = native["probabilities"].as_array().unwrap();
+        let probabilities = one["probabilities"].as_array().unwrap();
         assert_eq!(probabilities.len(), 2);
         assert!(dom.contains(&format!(
             "{:.2} %",
@@ -704,11 +696,13 @@ try {
   }));
   out.onlineBad = attempt(() => rt.getOnlineFeatures({ features: ["horse_colic_stats:nope"], entities: { hospital_number: [horse] } }));
   out.predict = attempt(() => rt.predict({ hospital_number: horse }, { baseline_temperature: 37.5 }, new Date(now)));
-  const p = out.predict.ok;
+  const answer = out.predict.ok;
+  const p = answer.predictions[0];
   out.scoreArray = attempt(() => rt.score(p.features.values));
-  out.scoreObject = attempt(() => rt.score(Object.fromEntries(p.feature_names.map((n, i) => [n, p.features.values[i]]))));
+  out.scoreObject = attempt(() => rt.score(Object.fromEntries(answer.feature_names.map((n, i) => [n, p.features.values[i]]))));
   out.scoreBad = attempt(() => rt.score([1, 2]));
   out.version = attempt(() => rt.version());
+  out.describe = attempt(() => rt.describe());
   out.keys = attempt(() => rt.keys(3));
   out.badNow = attempt(() => rt.predict({ hospital_number: horse }, undefined, "yesterday"));
   out.badSnapshot = attempt(() => Runtime.load(bundle, snapshot.subarray(0, 100)));
@@ -728,6 +722,7 @@ try {
   out.aloneOnline = attempt(() => alone.getOnlineFeatures({ features: ["horse_colic_stats:outcome"], entities: { hospital_number: [horse] } }));
   out.aloneScore = attempt(() => alone.score(p.features.values));
   out.aloneVersion = attempt(() => alone.version());
+  out.aloneDescribe = attempt(() => alone.describe());
 } catch (e) {
   out.fatal = String(e && e.message || e);
 }
@@ -810,12 +805,13 @@ fn check_api_page(
 
     // Scoring the features a prediction read gives that prediction, bit for bit.
     let loaded = Bundle::load(bundle).unwrap();
-    let values = serde_json::to_vec(&predicted["features"]["values"]).unwrap();
+    let one = &predicted["predictions"][0];
+    let values = serde_json::to_vec(&one["features"]["values"]).unwrap();
     let scored: Json =
         serde_json::from_slice(&verge_core::api::score_json(&loaded, &values).unwrap()).unwrap();
     for key in ["label", "classes", "probabilities"] {
         assert!(
-            same(&scored[key], &predicted[key]),
+            same(&scored[key], &one[key]),
             "{key}: score {scored} predict {predicted}"
         );
     }
@@ -908,10 +904,27 @@ fn check_api_page(
     expect("signedBundleOnly", &json!({ "ok": false }));
     expect("noKeyNoCheck", &json!({ "ok": true }));
 
+    // One version shape: without a snapshot, the same keys, the snapshot's null.
     let alone = &out["aloneVersion"]["ok"];
     assert_eq!(alone["bundle_id"], version["bundle_id"]);
     assert_eq!(alone["registry_id"], version["registry_id"]);
-    assert!(alone.get("snapshot_id").is_none(), "{alone}");
+    for key in ["snapshot_id", "snapshot_registry_id", "snapshot_window_end"] {
+        assert!(alone[key].is_null() && version[key].is_string(), "{key}: {alone}");
+    }
+    let key_set = |j: &Json| j.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(key_set(alone), key_set(&version));
+    let bundle_only: Json =
+        serde_json::from_slice(&verge_core::api::version(&loaded, None)).unwrap();
+    expect("aloneVersion", &json!({ "ok": bundle_only }));
+
+    // One model-info shape: the core's, as the raw ABI's verge_model_info gives it.
+    for (name, has_snapshot) in [("describe", true), ("aloneDescribe", false)] {
+        let info: Json =
+            serde_json::from_slice(&verge_core::api::model_info(&loaded, has_snapshot)).unwrap();
+        assert_eq!(info["has_snapshot"], json!(has_snapshot));
+        assert_eq!(info["feature_names"], predicted["feature_names"]);
+        expect(name, &json!({ "ok": info }));
+    }
 }
 
 /// The key the test signs with, and a stranger's.

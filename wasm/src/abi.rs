@@ -31,33 +31,9 @@ use std::cell::RefCell;
 use memory::MemoryError;
 use state::{Failure, STATE, State};
 
-/// Return codes of the exports. Non-negative codes are successes (`verge_handle`
-/// returns the HTTP status); negative ones are failures, with a message at
-/// `verge_last_error_ptr/len`.
-pub mod codes {
-    /// Success.
-    pub const OK: i32 = 0;
-    /// A pointer/length pair is not inside a live buffer from `verge_alloc`, or a
-    /// `verge_free` does not match an allocation.
-    pub const ERR_POINTER: i32 = -1;
-    /// The module's memory cannot grow enough.
-    pub const ERR_OUT_OF_MEMORY: i32 = -2;
-    /// The bytes are not a valid artifact of the expected kind (magic, version,
-    /// hash, truncation, contents).
-    pub const ERR_ARTIFACT: i32 = -3;
-    /// The bundle and the snapshot were built from incompatible definitions.
-    pub const ERR_INCOMPATIBLE: i32 = -4;
-    /// The call needs a bundle (and a snapshot) that is not loaded yet.
-    pub const ERR_NOT_LOADED: i32 = -5;
-    /// Bad arguments: non-UTF-8 method or path, a wrong row width, a feature value
-    /// the model cannot take, a model the batch path does not fit.
-    pub const ERR_INPUT: i32 = -6;
-    /// A failure inside verge (a bug: please report it).
-    pub const ERR_INTERNAL: i32 = -7;
-}
-
-/// The ABI's version; bumped on any incompatible change to the exports.
-pub const ABI_VERSION: i32 = 1;
+/// Return codes of the exports and the ABI's version: the core's, which every
+/// host imports too (`verge_core::abi`), so the two sides cannot drift.
+pub use verge_core::abi::{ABI_VERSION, codes};
 
 thread_local! {
     static LAST_ERROR: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };

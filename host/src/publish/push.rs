@@ -21,10 +21,9 @@ use anyhow::{Context as _, bail};
 use serde_json::Value as Json;
 use verge_core::artifact::manifest::PublishedPair;
 
-/// Request header carrying the bundle's signature (128 hex digits).
-pub const BUNDLE_SIGNATURE_HEADER: &str = "x-verge-bundle-signature";
-/// Request header carrying the snapshot's signature (128 hex digits).
-pub const SNAPSHOT_SIGNATURE_HEADER: &str = "x-verge-snapshot-signature";
+/// The request headers carrying the signatures (128 hex digits): the core's
+/// names, which the receivers read.
+pub use verge_core::api::admin::{BUNDLE_SIGNATURE_HEADER, SNAPSHOT_SIGNATURE_HEADER};
 
 /// How long a push may wait for the receiver (it hashes and checks the pair).
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -225,10 +224,7 @@ fn accepted(what: &str, (status, body): (u16, Vec<u8>)) -> anyhow::Result<Json> 
             )
         });
     }
-    let message = json
-        .as_ref()
-        .and_then(|j| j["error"]["message"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+    let message = verge_core::api::error_message(&body);
     let hint = match status {
         401 => " (check the token in the --token-env variable)",
         404 => {

@@ -9,26 +9,27 @@
 //! their expensive checks (hashing a snapshot, signatures, `Predictor::new`)
 //! before taking the first, so serving never waits on a check.
 //!
-//! The routes behave as the worker's (`docs/publish.md`): 404 when the server
-//! has no admin token, 401 without `Authorization: Bearer <token>` (compared in
-//! constant time, and checked before the body is read), 400 for a pair that
-//! fails its checks — the pair being served stays live — and 200 with
-//! `{"published": {...}, "previous": {...} or null}`.
+//! The routes' rules are the core's ([`verge_core::api::admin`]), the very
+//! code the worker runs (`docs/publish.md`): 404 when the server has no admin
+//! token, 401 without `Authorization: Bearer <token>` (compared in constant
+//! time, and checked before the body is read), 404/405 for another route or
+//! method, 413 over the size limit, 400 for a pair that fails its checks — the
+//! pair being served stays live — and 200 with
+//! `{"published": {...}, "previous": {...} or null}`. What is left here is
+//! I/O: storing files and swapping the served pair.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use serde_json::{Value as Json, json};
-use verge_core::api::{Api, Limits};
-use verge_core::artifact::manifest::{PublishedPair, split_publish_body};
-use verge_core::artifact::signature::{PublicKey, Signature};
+use verge_core::api::admin::{self, AdminGuard, AdminRoute};
+use verge_core::api::{Api, ApiError, Limits};
+use verge_core::artifact::manifest::PublishedPair;
+use verge_core::artifact::signature::PublicKey;
 
-use super::http::{Answer, Request, error_body};
+use super::http::{Answer, Request};
 use crate::publish::PublishDir;
-use crate::publish::push::{BUNDLE_SIGNATURE_HEADER, SNAPSHOT_SIGNATURE_HEADER};
 
-/// The largest publish body: a bundle and a snapshot that each fit an edge KV
-/// value (25 MiB), as the worker allows.
-pub const MAX_PUBLISH_BYTES: usize = 50 << 20;
+/// The largest publish body (the core's limit, the worker's too).
+pub use verge_core::api::admin::MAX_PUBLISH_BYTES;
 
 /// One checked pair and everything needed to serve it.
 #[derive(Debug)]
@@ -86,17 +87,18 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Compares two byte strings in time independent of where they differ.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 fn refuse(status: u16, message: &str) -> Answer {
-    (status, error_body(status, message))
+    reply(
+        ApiError {
+            status,
+            message: message.into(),
+        }
+        .into_response(),
+    )
 }
 
-fn pair_json(p: &PublishedPair) -> Json {
-    json!({"bundle_id": p.bundle.to_string(), "snapshot_id": p.snapshot.to_string()})
+fn reply(response: verge_core::api::Response) -> Answer {
+    (response.status, response.body)
 }
 
 impl Live {
@@ -135,15 +137,17 @@ impl Live {
         Arc::clone(&lock(&self.pairs).current)
     }
 
-    /// Whether `request` goes to the admin routes rather than the API.
+    /// Whether `request` goes to the admin routes rather than the API (the
+    /// core's rule, query strings stripped).
     #[must_use]
     pub fn is_admin(request: &Request) -> bool {
-        request.path == "/admin" || request.path.starts_with("/admin/")
+        admin::is_admin_path(&request.path)
     }
 
     /// The [`super::http::Admit`] decision: API requests get `api_max` bytes;
-    /// admin requests are refused (404 off, 401 unauthenticated) before their
-    /// body is read, and otherwise get [`MAX_PUBLISH_BYTES`].
+    /// admin requests are refused (404 off, 401 unauthenticated, 404/405 for
+    /// another route or method) before their body is read, and otherwise get
+    /// [`MAX_PUBLISH_BYTES`].
     ///
     /// # Errors
     ///
@@ -152,100 +156,53 @@ impl Live {
         if !Live::is_admin(request) {
             return Ok(api_max);
         }
-        self.authorize(request)?;
+        self.route(request)?;
         Ok(MAX_PUBLISH_BYTES)
     }
 
-    fn authorize(&self, request: &Request) -> Result<(), Answer> {
-        let Some(token) = &self.config.token else {
-            return Err(refuse(
-                404,
-                "the admin routes are off: start `verge serve` with --admin-token-env VAR",
-            ));
+    /// The core's admin decision for `request`.
+    fn route(&self, request: &Request) -> Result<AdminRoute, Answer> {
+        let guard = AdminGuard {
+            token: self.config.token.as_deref(),
+            enable_hint: "start `verge serve` with --admin-token-env VAR",
+            token_source: "the value of --admin-token-env",
         };
-        let given = request.header("authorization").unwrap_or_default();
-        let mut expected = String::with_capacity(token.len() + 7);
-        expected.push_str("Bearer ");
-        expected.push_str(token);
-        let ok = same_secret(given.as_bytes(), expected.as_bytes());
-        drop(zeroize::Zeroizing::new(expected));
-        if ok {
-            Ok(())
-        } else {
-            Err(refuse(
-                401,
-                "send `Authorization: Bearer <token>` (the value of --admin-token-env) to use the admin routes",
-            ))
-        }
+        guard
+            .admit(
+                &request.method,
+                &request.path,
+                request.header("authorization"),
+            )
+            .map_err(|e| reply(e.into_response()))
     }
 
     /// Answers an admin request.
     pub fn handle_admin(&self, request: &Request) -> Answer {
-        if let Err(answer) = self.authorize(request) {
-            return answer;
-        }
-        let (route, method) = (request.path.as_str(), request.method.as_str());
-        match (route, method) {
-            ("/admin/artifacts", "PUT") => self.publish(request),
-            ("/admin/rollback", "POST") => self.rollback(),
-            ("/admin/artifacts", _) => refuse(
-                405,
-                &format!("{method} is not allowed on /admin/artifacts; use PUT"),
-            ),
-            ("/admin/rollback", _) => refuse(
-                405,
-                &format!("{method} is not allowed on /admin/rollback; use POST"),
-            ),
-            _ => refuse(
-                404,
-                &format!(
-                    "no admin route {route}; use PUT /admin/artifacts or POST /admin/rollback"
-                ),
-            ),
-        }
-    }
-
-    fn signature(request: &Request, header: &str) -> Result<Option<Signature>, Answer> {
-        match request.header(header) {
-            None => Ok(None),
-            Some(text) => Signature::parse_hex(text).map(Some).ok_or_else(|| {
-                refuse(
-                    400,
-                    &format!("the {header} header must be 128 hex digits (an ed25519 signature)"),
-                )
-            }),
+        match self.route(request) {
+            Ok(AdminRoute::Publish) => self.publish(request),
+            Ok(AdminRoute::Rollback) => self.rollback(),
+            Err(answer) => answer,
         }
     }
 
     fn publish(&self, request: &Request) -> Answer {
-        let (bundle, snapshot) = match split_publish_body(&request.body) {
-            Ok(parts) => parts,
-            Err(e) => return refuse(400, &e.to_string()),
-        };
-        let signatures = Live::signature(request, BUNDLE_SIGNATURE_HEADER)
-            .and_then(|b| Live::signature(request, SNAPSHOT_SIGNATURE_HEADER).map(|s| (b, s)));
-        let (bundle_sig, snapshot_sig) = match signatures {
-            Ok(sigs) => sigs,
-            Err(answer) => return answer,
-        };
         // Checked before any lock: hashing a large snapshot must not stall
         // requests, nor another admin call's swap.
-        let checked = PublishedPair::receive(
-            bundle,
-            snapshot.to_vec(),
-            bundle_sig,
-            snapshot_sig,
+        let upload = match admin::receive(
+            &request.body,
+            request.header(admin::BUNDLE_SIGNATURE_HEADER),
+            request.header(admin::SNAPSHOT_SIGNATURE_HEADER),
             self.config.public_key.as_ref(),
-        );
-        let (pair, predictor) = match checked {
-            Ok(checked) => checked,
-            Err(e) => {
-                return refuse(
-                    400,
-                    &format!("the pair is refused and the served pair stays live: {e}"),
-                );
-            }
+        ) {
+            Ok(upload) => upload,
+            Err(e) => return reply(e.into_response()),
         };
+        let admin::Upload {
+            bundle,
+            snapshot,
+            pair,
+            predictor,
+        } = upload;
         let _admin = lock(&self.admin);
         if let Some(dir) = &self.config.dir
             && let Err(e) = dir.publish(bundle, snapshot, pair)
@@ -268,18 +225,15 @@ impl Live {
             pairs.previous = Some(Arc::clone(&pairs.current));
         }
         pairs.current = served;
-        let answer = json!({
-            "published": pair_json(&pair),
-            "previous": pairs.previous.as_ref().map(|p| pair_json(&p.pair)),
-        });
+        let answer = admin::answer(&pair, pairs.previous.as_ref().map(|p| &p.pair));
         drop(pairs);
-        (200, serde_json::to_vec(&answer).unwrap_or_default())
+        reply(answer)
     }
 
     fn rollback(&self) -> Answer {
         let _admin = lock(&self.admin);
         let Some(previous) = lock(&self.pairs).previous.clone() else {
-            return refuse(409, "there is no previous pair to roll back to");
+            return reply(admin::nothing_to_roll_back().into_response());
         };
         if let Some(dir) = &self.config.dir
             && let Err(e) = dir.rollback(self.config.public_key.as_ref())
@@ -299,11 +253,11 @@ impl Live {
         });
         let replaced = std::mem::replace(&mut pairs.current, restored);
         pairs.previous = Some(replaced);
-        let answer = json!({
-            "published": pair_json(&pairs.current.pair),
-            "previous": pairs.previous.as_ref().map(|p| pair_json(&p.pair)),
-        });
+        let answer = admin::answer(
+            &pairs.current.pair,
+            pairs.previous.as_ref().map(|p| &p.pair),
+        );
         drop(pairs);
-        (200, serde_json::to_vec(&answer).unwrap_or_default())
+        reply(answer)
     }
 }

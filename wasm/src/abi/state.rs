@@ -6,14 +6,12 @@
 
 use std::cell::RefCell;
 
-use serde_json::json;
 use verge_core::api::{Api, Limits};
-use verge_core::artifact::{Bundle, Snapshot};
-use verge_core::online::Predictor;
 use verge_core::pipeline::{Prediction, PredictionView, Scratch};
-use verge_core::{DType, Error, KeyPart, Timestamp, Value};
+use verge_core::{DType, KeyPart, Timestamp, Value};
 
-use super::codes::{ERR_ARTIFACT, ERR_INCOMPATIBLE, ERR_INPUT, ERR_NOT_LOADED};
+use crate::loaded::{self, LoadError, Loaded};
+use verge_core::abi::codes::{ERR_ARTIFACT, ERR_INCOMPATIBLE, ERR_INPUT, ERR_NOT_LOADED};
 
 /// A failed call: the code the export returns and the message `verge_last_error` shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,24 +29,22 @@ impl Failure {
     }
 }
 
-fn artifact_failure(what: &str, e: &Error) -> Failure {
-    let code = match e {
-        Error::Incompatible { .. } => ERR_INCOMPATIBLE,
-        _ => ERR_ARTIFACT,
-    };
-    Failure::new(code, format!("cannot load the {what}: {e}"))
+impl From<LoadError> for Failure {
+    fn from(e: LoadError) -> Self {
+        let code = if e.is_incompatible() {
+            ERR_INCOMPATIBLE
+        } else {
+            ERR_ARTIFACT
+        };
+        Failure::new(code, e.to_string())
+    }
 }
 
 /// What is loaded, and the answer buffers.
 #[derive(Debug, Default)]
 pub(crate) struct State {
-    limits: Limits,
-    /// A bundle waiting for its snapshot (`None` once paired into `api`).
-    bundle: Option<Bundle>,
-    /// A snapshot waiting for its bundle (`None` once paired into `api`).
-    snapshot: Option<Snapshot>,
-    /// The pair being served.
-    api: Option<Api>,
+    /// The bundle and snapshot, paired or waiting (the layer every face shares).
+    loaded: Loaded,
     /// The last answer (JSON), read by `verge_result_ptr/len`.
     pub(crate) result: Vec<u8>,
     /// Reused by the batch paths so a warm batch does not allocate per row.
@@ -63,24 +59,22 @@ thread_local! {
     pub(crate) static STATE: RefCell<State> = RefCell::new(State::default());
 }
 
-impl State {
-    fn bundle(&self) -> Option<&Bundle> {
-        self.api
-            .as_ref()
-            .map(|a| a.predictor().bundle())
-            .or(self.bundle.as_ref())
-    }
+fn no_bundle() -> Failure {
+    Failure::new(
+        ERR_NOT_LOADED,
+        "no bundle loaded: call verge_load_bundle first",
+    )
+}
 
+impl State {
     fn api(&self) -> Result<&Api, Failure> {
-        self.api.as_ref().ok_or_else(|| {
-            let missing = match (&self.bundle, &self.snapshot) {
-                (None, None) => "a bundle and a snapshot",
-                (Some(_), None) => "a snapshot",
-                _ => "a bundle",
-            };
+        self.loaded.api().ok_or_else(|| {
             Failure::new(
                 ERR_NOT_LOADED,
-                format!("nothing to serve yet: load {missing} first (verge_load_bundle, verge_load_snapshot)"),
+                format!(
+                    "nothing to serve yet: load {} first (verge_load_bundle, verge_load_snapshot)",
+                    self.loaded.missing()
+                ),
             )
         })
     }
@@ -88,62 +82,31 @@ impl State {
     /// Loads a bundle. Paired with the snapshot already loaded, if any; a bundle the
     /// snapshot does not fit is refused and the previous state kept.
     pub(crate) fn load_bundle(&mut self, bytes: &[u8]) -> Result<(), Failure> {
-        let bundle = Bundle::load(bytes).map_err(|e| artifact_failure("bundle", &e))?;
-        let snapshot = match (&self.snapshot, &self.api) {
-            (Some(s), _) => Some(s.clone()),
-            (None, Some(api)) => Some(api.predictor().snapshot().clone()),
-            (None, None) => None,
-        };
-        match snapshot {
-            None => self.bundle = Some(bundle),
-            Some(snapshot) => self.pair(bundle, snapshot)?,
-        }
-        Ok(())
+        let bundle = loaded::bundle(bytes)?;
+        Ok(self.loaded.set_bundle(bundle)?)
     }
 
     /// Loads a snapshot (or one shard of one), as [`State::load_bundle`] does a bundle.
     pub(crate) fn load_snapshot(&mut self, bytes: Vec<u8>) -> Result<(), Failure> {
-        let snapshot = Snapshot::load(bytes).map_err(|e| artifact_failure("snapshot", &e))?;
-        let bundle = match (&self.bundle, &self.api) {
-            (Some(b), _) => Some(b.clone()),
-            (None, Some(api)) => Some(api.predictor().bundle().clone()),
-            (None, None) => None,
-        };
-        match bundle {
-            None => self.snapshot = Some(snapshot),
-            Some(bundle) => self.pair(bundle, snapshot)?,
-        }
-        Ok(())
-    }
-
-    fn pair(&mut self, bundle: Bundle, snapshot: Snapshot) -> Result<(), Failure> {
-        let predictor =
-            Predictor::new(bundle, snapshot).map_err(|e| artifact_failure("pair", &e))?;
-        self.api = Some(Api::new(predictor, self.limits));
-        self.bundle = None;
-        self.snapshot = None;
-        Ok(())
+        let snapshot = loaded::snapshot(bytes)?;
+        Ok(self.loaded.set_snapshot(snapshot)?)
     }
 
     /// Drops everything loaded.
     pub(crate) fn unload(&mut self) {
-        self.api = None;
-        self.bundle = None;
-        self.snapshot = None;
+        self.loaded.unload();
     }
 
     /// Sets the request limits (zero keeps a limit's current value).
     pub(crate) fn set_limits(&mut self, max_body_bytes: usize, max_entities: usize) {
+        let mut limits: Limits = self.loaded.limits();
         if max_body_bytes > 0 {
-            self.limits.max_body_bytes = max_body_bytes;
+            limits.max_body_bytes = max_body_bytes;
         }
         if max_entities > 0 {
-            self.limits.max_entities = max_entities;
+            limits.max_entities = max_entities;
         }
-        if let Some(api) = self.api.take() {
-            let predictor = api.predictor().clone();
-            self.api = Some(Api::new(predictor, self.limits));
-        }
+        self.loaded.set_limits(limits);
     }
 
     /// Answers one HTTP request into `result`; returns the status.
@@ -165,64 +128,20 @@ impl State {
 
     /// Floats per row that the batch paths write: the class count, or 1 for a regressor.
     pub(crate) fn output_width(&self) -> Result<usize, Failure> {
-        let bundle = self.bundle().ok_or_else(|| {
-            Failure::new(
-                ERR_NOT_LOADED,
-                "no bundle loaded: call verge_load_bundle first",
-            )
-        })?;
-        let estimator = bundle.contents().pipeline.estimator();
-        Ok(estimator.classes().map_or(1, <[Value]>::len))
+        let bundle = self.loaded.bundle().ok_or_else(no_bundle)?;
+        Ok(verge_core::api::output_width(bundle))
     }
 
     /// The input width of [`State::score_batch`]: the service's feature count.
     pub(crate) fn input_width(&self) -> Result<usize, Failure> {
-        let bundle = self.bundle().ok_or_else(|| {
-            Failure::new(
-                ERR_NOT_LOADED,
-                "no bundle loaded: call verge_load_bundle first",
-            )
-        })?;
+        let bundle = self.loaded.bundle().ok_or_else(no_bundle)?;
         Ok(bundle.contents().features.len())
     }
 
-    /// Describes the loaded bundle as JSON into `result`.
+    /// The core's model info for the loaded bundle (one shape for every face)
+    /// into `result`.
     pub(crate) fn model_info(&mut self) -> Result<(), Failure> {
-        let bundle = self.bundle().ok_or_else(|| {
-            Failure::new(
-                ERR_NOT_LOADED,
-                "no bundle loaded: call verge_load_bundle first",
-            )
-        })?;
-        let c = bundle.contents();
-        let field =
-            |f: &verge_core::definition::Field| json!({"name": f.name, "dtype": f.dtype.name()});
-        let classes = c.pipeline.estimator().classes().map(|cs| {
-            cs.iter()
-                .map(|v| match v {
-                    Value::Int64(i) => json!(i),
-                    Value::Bool(b) => json!(b),
-                    Value::String(s) => json!(s),
-                    Value::Float64(x) => json!(x),
-                    Value::Float32(x) => json!(f64::from(*x)),
-                    Value::Null => json!(null),
-                })
-                .collect::<Vec<_>>()
-        });
-        let info = json!({
-            "model": c.model,
-            "feature_service": c.service,
-            "bundle_id": format!("{}", bundle.id()),
-            "registry_id": format!("{}", c.registry_id),
-            "feature_names": c.features.iter().map(|f| f.name()).collect::<Vec<_>>(),
-            "entity_keys": c.entity_keys.iter().map(field).collect::<Vec<_>>(),
-            "request": c.request.iter().map(field).collect::<Vec<_>>(),
-            "classes": classes,
-            "outputs": c.pipeline.estimator().classes().map_or(1, <[Value]>::len),
-            "snapshot_loaded": self.api.is_some(),
-        });
-        self.result = serde_json::to_vec(&info)
-            .map_err(|e| Failure::new(super::codes::ERR_INTERNAL, format!("cannot encode: {e}")))?;
+        self.result = self.loaded.model_info().ok_or_else(no_bundle)?;
         Ok(())
     }
 
@@ -243,18 +162,13 @@ impl State {
             ));
         }
         let State {
-            api,
-            bundle,
+            loaded,
             scratch,
             row,
             ..
         } = self;
-        let Some(bundle) = api
-            .as_ref()
-            .map(|a| a.predictor().bundle())
-            .or(bundle.as_ref())
-        else {
-            return Err(Failure::new(ERR_NOT_LOADED, "no bundle loaded"));
+        let Some(bundle) = loaded.bundle() else {
+            return Err(no_bundle());
         };
         let pipeline = &bundle.contents().pipeline;
         out.clear();

@@ -15,7 +15,9 @@
 //!   swapped by replacing one `Arc<Api>`: a request clones that `Arc` once and
 //!   keeps it for its whole life, so it never sees half of a swap;
 //! - [`routes`]: the named handlers, plus `PUT /admin/artifacts` for publishing
-//!   a new pair over HTTP and `POST /admin/rollback`, behind a bearer token.
+//!   a new pair over HTTP and `POST /admin/rollback`, behind a bearer token
+//!   (the routes' rules are the core's, [`verge_core::api::admin`], shared with
+//!   `verge serve`).
 //!
 //! Nothing here panics on external input (a panic kills the isolate): every
 //! failure, including ones inside workers-rs, becomes a JSON error response of
@@ -46,8 +48,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         .on_async("/predict", routes::predict)
         .on_async("/healthz", routes::healthz)
         .on_async("/version", routes::version)
-        .on_async("/admin/artifacts", routes::publish)
-        .on_async("/admin/rollback", routes::rollback)
+        .on_async("/admin/*path", routes::admin_route)
         .or_else_any_method_async("/", routes::fallback)
         .or_else_any_method_async("/*path", routes::fallback);
     match router.run(req, env).await {
