@@ -8,17 +8,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "../tests/edge_support/mod.rs"]
-mod edge_support;
-
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use edge_support::{fixture, module, now, wasm_path};
 use verge_core::Value;
 use verge_core::api::{Api, Limits};
 use verge_core::artifact::{Bundle, Snapshot};
 use verge_core::online::Predictor;
+use verge_host::wasm_runtime::WasmModule;
+use verge_test_kit::horse_colic::{fixture, now};
+use verge_test_kit::wasm::module_path as wasm_path;
 
 fn bench(c: &mut Criterion) {
     let path = wasm_path();
@@ -30,7 +29,7 @@ fn bench(c: &mut Criterion) {
     );
 
     let f = fixture(false);
-    let mut rt = module().instantiate().unwrap();
+    let mut rt = WasmModule::load(&path).unwrap().instantiate().unwrap();
     rt.load_bundle(&f.bundle).unwrap();
     rt.load_snapshot(&f.snapshot).unwrap();
     let api = Api::new(

@@ -28,6 +28,7 @@ use std::sync::OnceLock;
 use verge_core::Value;
 use verge_core::artifact::Bundle;
 use verge_core::model::Prediction;
+use verge_test_kit::cli::{Run, Verge, built_bin};
 
 /// UCI columns (1-based) of the view's fields, the service's 8 then the label.
 const FIELDS: [(usize, &str); 9] = [
@@ -45,50 +46,12 @@ const HOSPITAL_NUMBER: usize = 3;
 const VIEW: &str = "horse_colic_stats";
 const SERVICE: &str = "surgical_lesion_v1";
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
 fn example_dir() -> PathBuf {
-    workspace().join("examples/horse-colic")
-}
-
-/// Builds `verge` (once per test binary) next to this test binary and returns its path.
-fn verge_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| built_bin("verge-host", "verge"))
-}
-
-/// Builds `package`'s binary `bin` with cargo into this test binary's target
-/// directory and profile, and returns its path.
-fn built_bin(package: &str, bin: &str) -> PathBuf {
-    // This binary is TARGET/PROFILE/deps/horse_colic-HASH.
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let target_dir = profile_dir.parent().unwrap();
-    let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
-        "debug" => "dev".to_owned(),
-        other => other.to_owned(),
-    };
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", package, "--bin", bin])
-        .args(["--profile", &profile])
-        .arg("--target-dir")
-        .arg(target_dir)
-        .current_dir(workspace())
-        .status()
-        .unwrap();
-    assert!(status.success(), "building {bin} failed");
-    let path = profile_dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.is_file(), "{} was not built", path.display());
-    path
+    verge_test_kit::workspace().join("examples/horse-colic")
 }
 
 /// Builds the example's converter `horse-colic-prepare` (package
-/// `verge-example-horse-colic`) next to this test binary, as [`verge_bin`] does.
+/// `verge-example-horse-colic`) next to this test binary, as the kit builds `verge`.
 fn prepare_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| built_bin("verge-example-horse-colic", "horse-colic-prepare"))
@@ -97,16 +60,12 @@ fn prepare_bin() -> &'static Path {
 /// Runs `horse-colic-prepare ARGS` in `dir` and insists on exit code `code`.
 #[track_caller]
 fn prepare(dir: &Path, args: &[&str], code: i32) -> Run {
-    let out = Command::new(prepare_bin())
+    let run: Run = Command::new(prepare_bin())
         .current_dir(dir)
         .args(args)
         .output()
-        .unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+        .unwrap()
+        .into();
     assert_eq!(
         run.code, code,
         "horse-colic-prepare {args:?}\nstdout:\n{}\nstderr:\n{}",
@@ -115,34 +74,10 @@ fn prepare(dir: &Path, args: &[&str], code: i32) -> Run {
     run
 }
 
-/// One run's exit code and output.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `verge -C dir ARGS` and insists on exit code `code`.
+/// Runs `verge -C dir ARGS` (the binary built by the kit) and insists on exit code `code`.
 #[track_caller]
 fn verge(dir: &Path, args: &[&str], code: i32) -> Run {
-    let out = Command::new(verge_bin())
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert_eq!(
-        run.code, code,
-        "verge {args:?}\nstdout:\n{}\nstderr:\n{}",
-        run.stdout, run.stderr
-    );
-    run
+    Verge::find().run_expect(dir, args, code)
 }
 
 /// The example copied into a temporary directory, converted and applied.

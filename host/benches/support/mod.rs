@@ -11,24 +11,8 @@ use verge_core::definition::{
 };
 use verge_core::{DType, Duration};
 
-/// xorshift64*: tiny, seeded, good enough to scatter benchmark data.
-#[derive(Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.max(1))
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-}
+/// The seeded generator that scatters the data (the test kit's).
+pub use verge_test_kit::rng::Rng;
 
 /// Sizes of a generated data set.
 #[derive(Debug)]

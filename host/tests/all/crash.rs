@@ -12,17 +12,10 @@
 //! The kill moments come from a seeded generator; the seed is printed, and
 //! `VERGE_CRASH_SEED=<seed>` replays a run. `VERGE_CRASH_ROUNDS` sets the kills
 //! per command (default 20).
-#![allow(clippy::unwrap_used, missing_docs)]
-
-#[path = "cli/support.rs"]
-#[allow(dead_code)]
-mod support;
-
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Repo, run_expect, verge};
 use verge_core::ContentId;
 use verge_core::artifact::Snapshot;
 use verge_core::artifact::manifest::Manifest;
@@ -30,38 +23,9 @@ use verge_core::artifact::signature::PublicKey;
 use verge_host::artifacts::ArtifactStore;
 use verge_host::materialize::{LATEST, State};
 use verge_host::publish::PublishDir;
+use verge_test_kit::rng::Rng;
 
-/// xorshift64*: enough randomness for kill moments, and replayable.
-struct Rng(u64);
-
-impl Rng {
-    fn from_env(test: &str) -> Rng {
-        let seed = std::env::var("VERGE_CRASH_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos() as u64
-                    | 1
-            });
-        // Shown with --nocapture, and by the harness when the test fails.
-        println!("{test}: VERGE_CRASH_SEED={seed}");
-        Rng(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
+use crate::support::{Repo, run_expect, verge};
 
 fn rounds() -> usize {
     std::env::var("VERGE_CRASH_ROUNDS")
@@ -179,7 +143,10 @@ const DAYS: [(&str, &str); 5] = [
 
 #[test]
 fn killed_materializes_leave_a_readable_repository() {
-    let mut rng = Rng::from_env("killed_materializes_leave_a_readable_repository");
+    let mut rng = Rng::from_env(
+        "VERGE_CRASH_SEED",
+        "killed_materializes_leave_a_readable_repository",
+    );
     let repo = Repo::init();
     run_expect(&repo.path, &["apply", "-m", "first"], 0);
     let window = duration_of(&repo.path, &["materialize", DAYS[0].0, DAYS[0].1]).mul_f64(1.3);
@@ -205,7 +172,10 @@ fn killed_materializes_leave_a_readable_repository() {
 
 #[test]
 fn killed_applies_leave_a_readable_registry() {
-    let mut rng = Rng::from_env("killed_applies_leave_a_readable_registry");
+    let mut rng = Rng::from_env(
+        "VERGE_CRASH_SEED",
+        "killed_applies_leave_a_readable_registry",
+    );
     let repo = Repo::init();
     let base = repo.config();
     let window = duration_of(&repo.path, &["apply", "-m", "base"]).mul_f64(1.3);
@@ -242,7 +212,10 @@ fn killed_applies_leave_a_readable_registry() {
 
 #[test]
 fn killed_publishes_leave_a_servable_directory() {
-    let mut rng = Rng::from_env("killed_publishes_leave_a_servable_directory");
+    let mut rng = Rng::from_env(
+        "VERGE_CRASH_SEED",
+        "killed_publishes_leave_a_servable_directory",
+    );
     let repo = Repo::init();
     run_expect(&repo.path, &["apply", "-m", "first"], 0);
     run_expect(

@@ -1,6 +1,5 @@
 //! The point-in-time join held to DESIGN.md's semantics: a property test against a
 //! plain nested-loop reference, pinned cases, and an end-to-end run from files.
-#![allow(clippy::unwrap_used, missing_docs)]
 
 use std::sync::Arc;
 

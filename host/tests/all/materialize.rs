@@ -2,7 +2,6 @@
 //! window and keep the greatest `(event_ts, created_ts)`, the last in the source
 //! on a complete tie. Plus merge semantics (an older window never overwrites
 //! newer values; incremental equals one-shot), fingerprint changes and sharding.
-#![allow(clippy::unwrap_used, missing_docs)]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,22 +1,17 @@
 //! The online commands end to end on `verge init` repositories, through the built
 //! binary: materialize (windows, ties, merging, incremental, shards), reading
 //! (`get-online-features` statuses), `predict`, `build`, `inspect`, and bad input.
-#![allow(clippy::unwrap_used, missing_docs)]
-
-#[path = "cli/support.rs"]
-#[allow(dead_code)]
-mod support;
-
 use std::path::{Path, PathBuf};
 
 use serde_json::Value as Json;
-use support::{Repo, run_expect};
 use verge_core::artifact::{Bundle, BundleContents, Snapshot, TrainingMetadata, shard_of};
 use verge_core::definition::{EstimatorSpec, Imputation};
 use verge_core::online::Predictor;
 use verge_core::pipeline::{ColumnMeta, PipelineParams, fit_pipeline};
 use verge_core::{ContentId, EntityKey, KeyPart, Timestamp, Value};
 use verge_host::artifacts::ArtifactStore;
+
+use crate::support::{Repo, run_expect};
 
 const T0: &str = "2021-06-01T00:00:00Z";
 const T3: &str = "2021-06-03T00:00:00Z";

@@ -9,16 +9,8 @@
 //!   material ever appears in any output or artifact), 405, 409;
 //! - a pair published and rolled back while clients hammer `/predict` (Wasm
 //!   mode): every answer is exactly one whole pair's answer.
-#![allow(clippy::unwrap_used, missing_docs)]
-
-#[path = "cli/support.rs"]
-#[allow(dead_code)]
-mod support;
-
-mod edge_support;
-
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,12 +18,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
-use support::{Repo, Run, run_expect, verge};
 use verge_core::Timestamp;
 use verge_core::api::{Api, Limits};
 use verge_core::artifact::manifest::{Manifest, PublishedPair};
 use verge_core::artifact::signature::PublicKey;
 use verge_host::publish::PublishDir;
+use verge_test_kit::http::{Answer, Client};
+
+use crate::support::{Repo, Run, run_expect, verge, wasm_path};
 
 const T0: &str = "2021-06-01T00:00:00Z";
 const T3: &str = "2021-06-03T00:00:00Z";
@@ -330,7 +324,7 @@ impl Server {
             .arg(&repo.path)
             .args(["serve", "--addr", "127.0.0.1:0", "--threads", "3"])
             .args(args)
-            .env("VERGE_WASM", edge_support::wasm_path())
+            .env("VERGE_WASM", wasm_path())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr).unwrap());
         match token {
@@ -370,92 +364,13 @@ fn rand_u32() -> u32 {
         .subsec_nanos()
 }
 
-/// One keep-alive connection; reconnects once when the server closed it.
-struct Client {
-    addr: SocketAddr,
-    conn: Option<BufReader<TcpStream>>,
-}
-
-impl Client {
-    fn new(addr: SocketAddr) -> Client {
-        Client { addr, conn: None }
-    }
-
-    fn send(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> (u16, Vec<u8>) {
-        match self.try_send(method, path, headers, body) {
-            Ok(a) => a,
-            Err(_) => {
-                self.conn = None;
-                self.try_send(method, path, headers, body).unwrap()
-            }
-        }
-    }
-
-    fn try_send(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> std::io::Result<(u16, Vec<u8>)> {
-        if self.conn.is_none() {
-            let s = TcpStream::connect(self.addr)?;
-            s.set_nodelay(true)?;
-            s.set_read_timeout(Some(Duration::from_secs(60)))?;
-            self.conn = Some(BufReader::new(s));
-        }
-        let conn = self.conn.as_mut().unwrap();
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nhost: t\r\ncontent-length: {}\r\n",
-            body.len()
-        );
-        for (k, v) in headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str("\r\n");
-        let mut raw = head.into_bytes();
-        raw.extend_from_slice(body);
-        conn.get_mut().write_all(&raw)?;
-        let mut line = String::new();
-        if conn.read_line(&mut line)? == 0 {
-            return Err(std::io::Error::other("closed"));
-        }
-        let status: u16 = line[9..12].parse().map_err(std::io::Error::other)?;
-        let (mut length, mut close) = (0usize, false);
-        loop {
-            line.clear();
-            conn.read_line(&mut line)?;
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some(v) = l.strip_prefix("content-length: ") {
-                length = v.parse().unwrap();
-            }
-            close |= l == "connection: close";
-        }
-        let mut body = vec![0; length];
-        conn.read_exact(&mut body)?;
-        if close {
-            self.conn = None;
-        }
-        Ok((status, body))
-    }
-}
-
 fn message(body: &[u8]) -> String {
     let j: Json = serde_json::from_slice(body).unwrap();
     j["error"]["message"].as_str().unwrap().to_string()
 }
 
-fn served_ids(c: &mut Client) -> (String, String) {
-    let (status, body) = c.send("GET", "/version", &[], b"");
+fn served_ids(c: &Client) -> (String, String) {
+    let Answer { status, body, .. } = c.get("/version");
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let v: Json = serde_json::from_slice(&body).unwrap();
     (
@@ -525,8 +440,8 @@ fn serve_checks_signatures_and_guards_the_admin_routes() {
 
     // Admin off: 404.
     let off = Server::start(&repo, &["--from", "site", "--native"], None).unwrap();
-    let mut c = Client::new(off.addr);
-    let (status, _) = c.send(
+    let c = Client::new(off.addr);
+    let Answer { status, .. } = c.send(
         "POST",
         "/admin/rollback",
         &[("authorization", &format!("Bearer {TOKEN}"))],
@@ -550,22 +465,23 @@ fn serve_checks_signatures_and_guards_the_admin_routes() {
     )
     .unwrap();
     let url = server.url();
-    let mut c = Client::new(server.addr);
-    assert_eq!(served_ids(&mut c), ids_of(&m1.current));
+    let c = Client::new(server.addr);
+    assert_eq!(served_ids(&c), ids_of(&m1.current));
     let auth = format!("Bearer {TOKEN}");
 
     // The token: missing, wrong, or wrong by one character → 401, before the
     // body is read; the token never comes from argv.
     for given in [None, Some("Bearer nope"), Some(&auth[..auth.len() - 1])] {
         let headers: Vec<(&str, &str)> = given.iter().map(|g| ("authorization", *g)).collect();
-        let (status, body) = c.send("PUT", "/admin/artifacts", &headers, b"not even artifacts");
+        let Answer { status, body, .. } =
+            c.send("PUT", "/admin/artifacts", &headers, b"not even artifacts");
         assert_eq!(status, 401, "{}", String::from_utf8_lossy(&body));
     }
-    let (status, _) = c.send("GET", "/admin/artifacts", &[("authorization", &auth)], b"");
+    let Answer { status, .. } = c.send("GET", "/admin/artifacts", &[("authorization", &auth)], b"");
     assert_eq!(status, 405);
-    let (status, _) = c.send("POST", "/admin/nope", &[("authorization", &auth)], b"");
+    let Answer { status, .. } = c.send("POST", "/admin/nope", &[("authorization", &auth)], b"");
     assert_eq!(status, 404);
-    let (status, body) = c.send(
+    let Answer { status, body, .. } = c.send(
         "PUT",
         "/admin/artifacts",
         &[("authorization", &auth)],
@@ -610,7 +526,7 @@ fn serve_checks_signatures_and_guards_the_admin_routes() {
         Some(TOKEN),
     );
     assert!(r.stderr.contains("does not verify"), "{}", r.stderr);
-    assert_eq!(served_ids(&mut c), ids_of(&m1.current));
+    assert_eq!(served_ids(&c), ids_of(&m1.current));
     let good = push(
         &repo,
         &[
@@ -639,14 +555,14 @@ fn serve_checks_signatures_and_guards_the_admin_routes() {
         answer["url"]["previous"]["snapshot_id"],
         m1.current.snapshot.to_string()
     );
-    assert_eq!(served_ids(&mut c), ids_of(&m2.current));
+    assert_eq!(served_ids(&c), ids_of(&m2.current));
 
     // A tampered signature header: 400, and m2 stays.
     let bundle = std::fs::read(repo.path.join("site").join(m2.current.bundle_path())).unwrap();
     let snapshot = std::fs::read(repo.path.join("site").join(m2.current.snapshot_path())).unwrap();
     let mut sig = m2.current.snapshot_signature.unwrap();
     sig.0[63] ^= 0x10;
-    let (status, body) = c.send(
+    let Answer { status, body, .. } = c.send(
         "PUT",
         "/admin/artifacts",
         &[
@@ -661,16 +577,16 @@ fn serve_checks_signatures_and_guards_the_admin_routes() {
     );
     assert_eq!(status, 400);
     assert!(message(&body).contains("does not verify"));
-    assert_eq!(served_ids(&mut c), ids_of(&m2.current));
+    assert_eq!(served_ids(&c), ids_of(&m2.current));
 
     // Rollback over HTTP, then forward again; the directory follows.
     let r = push(&repo, &["--rollback", "--url", &url], Some(TOKEN));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(served_ids(&mut c), ids_of(&m1.current));
+    assert_eq!(served_ids(&c), ids_of(&m1.current));
     assert_eq!(manifest(&repo.path.join("site")).current, m1.current);
     let r = push(&repo, &["--rollback", "--url", &url], Some(TOKEN));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(served_ids(&mut c), ids_of(&m2.current));
+    assert_eq!(served_ids(&c), ids_of(&m2.current));
 
     // Neither the token nor the key's secret shows up anywhere.
     let seed = seed_hex(&repo.path.join("release.key"));
@@ -744,10 +660,12 @@ fn serve_swaps_whole_pairs_under_load() {
             );
             let addr = server.addr;
             std::thread::spawn(move || {
-                let mut c = Client::new(addr);
+                let c = Client::new(addr);
                 let (mut one, mut two) = (0, 0);
                 while !stop.load(Ordering::Relaxed) {
-                    let (status, got) = c.send("POST", "/predict", &[], &body);
+                    let Answer {
+                        status, body: got, ..
+                    } = c.send("POST", "/predict", &[], &body);
                     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&got));
                     if got == want1 {
                         one += 1;
@@ -790,7 +708,7 @@ fn serve_swaps_whole_pairs_under_load() {
         one > 10 && two > 10,
         "both pairs must have answered: {one} / {two}"
     );
-    let mut c = Client::new(server.addr);
-    assert_eq!(served_ids(&mut c), ids_of(&m2.current));
+    let c = Client::new(server.addr);
+    assert_eq!(served_ids(&c), ids_of(&m2.current));
     assert_eq!(manifest(&site).current, m2.current);
 }

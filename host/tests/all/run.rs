@@ -14,53 +14,67 @@
 //!
 //! Most scenarios run the library in-process (the pipeline is a library; the
 //! Wasm module is compiled once per process), a few go through the binary.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
-
-mod edge_support;
-
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value as Json;
 use verge_core::ContentId;
 use verge_host::pipeline::{self, Outcome, RunOptions, Step};
 
-const RUN_TABLE: &str =
-    "\n[run]\ntrain_entities = \"entities.csv\"\nnow = \"2021-06-06T12:00:00Z\"\n";
+use crate::support::{Run, verge, wasm_path};
 
-fn verge(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_verge"))
+/// The `[run]` table `verge init` writes, where a run starts.
+const RUN_TABLE_HEAD: &str = "\n[run]\n";
+
+/// `verge -C dir ARGS` with the tests' module: (code, stdout, stderr).
+fn verge_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let Run {
+        code,
+        stdout,
+        stderr,
+    } = verge()
         .arg("-C")
         .arg(dir)
         .args(args)
-        .env("VERGE_WASM", edge_support::wasm_path())
+        .env("VERGE_WASM", wasm_path())
         .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .unwrap()
+        .into();
+    (code, stdout, stderr)
 }
 
-/// `verge init`'s sample repository plus a `[run]` table.
+/// `verge init`'s sample repository, whose `[run]` table `verge run` uses as is.
 fn sample() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("repo");
-    let (code, _, err) = verge(tmp.path(), &["init", "repo"]);
+    let (code, _, err) = verge_in(tmp.path(), &["init", "repo"]);
     assert_eq!(code, 0, "{err}");
-    let config = dir.join("verge.toml");
-    let mut text = fs::read_to_string(&config).unwrap();
-    text.push_str(RUN_TABLE);
-    fs::write(&config, text).unwrap();
+    let text = fs::read_to_string(dir.join("verge.toml")).unwrap();
+    let table = run_table(&text);
+    assert!(
+        table.contains("train_entities = \"entities.csv\""),
+        "{table}"
+    );
+    assert!(table.contains("now = \"2021-06-06T12:00:00Z\""), "{table}");
     (tmp, dir)
+}
+
+/// The `[run]` table of `text`: from its header to the next table or the end.
+fn run_table(text: &str) -> &str {
+    let start = text
+        .find(RUN_TABLE_HEAD)
+        .expect("verge init writes a [run] table")
+        + 1;
+    let len = text[start + 1..]
+        .find("\n[")
+        .map_or(text.len() - start, |n| n + 2);
+    &text[start..start + len]
 }
 
 fn run(dir: &Path, force: bool) -> Outcome {
     let options = RunOptions {
         force,
-        wasm: Some(edge_support::wasm_path()),
+        wasm: Some(wasm_path()),
         ..RunOptions::default()
     };
     let outcome =
@@ -156,7 +170,7 @@ fn the_run_writes_what_the_subcommands_write() {
     let outcome = run(&dir, false);
 
     // `verge historical` writes byte for byte the training set the run keyed on.
-    let (code, _, err) = verge(
+    let (code, _, err) = verge_in(
         &dir,
         &[
             "historical",
@@ -176,7 +190,7 @@ fn the_run_writes_what_the_subcommands_write() {
     assert_eq!(fs::read(&stored).unwrap(), csv, "{}", stored.display());
 
     // `verge materialize` over the run's window gives the run's snapshot.
-    let (code, out, err) = verge(
+    let (code, out, err) = verge_in(
         &dir,
         &[
             "materialize",
@@ -217,7 +231,7 @@ fn the_binary_shows_steps_and_names_a_failing_one() {
     let vitals = dir.join("data/vitals.csv");
     let good = fs::read_to_string(&vitals).unwrap();
     edit(&vitals, "temperature,", "temp,");
-    let (code, out, err) = verge(&dir, &["run"]);
+    let (code, out, err) = verge_in(&dir, &["run"]);
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(err.contains("step `historical` failed"), "{err}");
     assert!(
@@ -232,7 +246,7 @@ fn the_binary_shows_steps_and_names_a_failing_one() {
     );
 
     fs::write(&vitals, good).unwrap();
-    let (code, out, err) = verge(&dir, &["run"]);
+    let (code, out, err) = verge_in(&dir, &["run"]);
     assert_eq!(code, 0, "{out}\n{err}");
     for step in Step::ALL {
         assert!(out.contains(&format!("  {:<12} ", step.name())), "{out}");
@@ -240,7 +254,7 @@ fn the_binary_shows_steps_and_names_a_failing_one() {
     assert!(out.contains("Prediction for hospital_number"), "{out}");
     assert!(out.contains("--seed 42"), "{out}");
 
-    let (code, out, err) = verge(&dir, &["run", "--json", "--seed", "7"]);
+    let (code, out, err) = verge_in(&dir, &["run", "--json", "--seed", "7"]);
     assert_eq!(code, 0, "{err}");
     let report: Json = serde_json::from_str(&out).unwrap();
     let steps = report["steps"].as_array().unwrap();
@@ -255,8 +269,8 @@ fn the_binary_shows_steps_and_names_a_failing_one() {
     // Without a [run] table the message shows one to copy.
     let config = dir.join("verge.toml");
     let text = fs::read_to_string(&config).unwrap();
-    fs::write(&config, text.replace(RUN_TABLE, "")).unwrap();
-    let (code, _, err) = verge(&dir, &["run"]);
+    fs::write(&config, text.replace(run_table(&text), "")).unwrap();
+    let (code, _, err) = verge_in(&dir, &["run"]);
     assert_eq!(code, 2);
     assert!(err.contains("no [run] table"), "{err}");
     assert!(err.contains("train_entities = "), "{err}");

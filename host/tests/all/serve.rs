@@ -1,22 +1,20 @@
 //! `verge serve` end to end: the real binary on 127.0.0.1 with an ephemeral port,
 //! in Wasm and native mode, answering real HTTP requests with the bytes
 //! `Api::handle` and `verge predict` give, and the error statuses of docs/http.md.
-#![allow(clippy::unwrap_used)]
-
-mod edge_support;
-
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Child, Stdio};
 
-use edge_support::{fixture, wasm_path};
 use verge_core::api::{Api, Limits};
 use verge_core::artifact::{Bundle, Snapshot};
 use verge_core::online::Predictor;
+use verge_test_kit::horse_colic::fixture;
+use verge_test_kit::http::Client;
+use verge_test_kit::http::raw::{self, exchange, read_response};
 
-const VERGE: &str = env!("CARGO_BIN_EXE_verge");
+use crate::support::{verge, wasm_path};
+
 const NOW: &str = "2021-07-05T12:00:00Z";
 
 /// A running `verge serve`, killed on drop.
@@ -33,7 +31,7 @@ impl Drop for Server {
 }
 
 fn start(dir: &Path, native: bool) -> Server {
-    let mut cmd = Command::new(VERGE);
+    let mut cmd = verge();
     cmd.current_dir(dir)
         .args([
             "serve",
@@ -70,47 +68,6 @@ fn start(dir: &Path, native: bool) -> Server {
     Server { child, addr }
 }
 
-/// Sends raw bytes, reads one response: (status, headers, body).
-fn exchange(stream: &mut TcpStream, raw: &[u8]) -> (u16, String, Vec<u8>) {
-    stream.write_all(raw).unwrap();
-    read_response(stream)
-}
-
-fn read_response(stream: &mut TcpStream) -> (u16, String, Vec<u8>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        let n = reader.read_line(&mut line).unwrap();
-        assert!(n > 0, "connection closed mid-head: {head:?}");
-        if line == "\r\n" {
-            break;
-        }
-        head.push_str(&line);
-    }
-    let status = head[9..12].parse().unwrap();
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length: "))
-        .map_or(0, |n| n.trim().parse().unwrap());
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).unwrap();
-    (status, head, body)
-}
-
-fn request(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut raw = format!(
-        "{method} {path} HTTP/1.1\r\nhost: test\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    raw.extend_from_slice(body);
-    let (status, _, body) = exchange(&mut s, &raw);
-    (status, body)
-}
-
 fn setup() -> (tempfile::TempDir, Api) {
     let f = fixture(true);
     let dir = tempfile::tempdir().unwrap();
@@ -133,6 +90,7 @@ fn setup() -> (tempfile::TempDir, Api) {
 fn check_server(native: bool) {
     let (dir, api) = setup();
     let server = start(dir.path(), native);
+    let client = Client::new(server.addr);
     let now = verge_core::Timestamp::parse_rfc3339(NOW).unwrap();
     let predict = format!(
         r#"{{"entities":{{"hospital_number":[530101,534817,1]}},"request_context":{{"ambient_temperature":[20,null,31.5]}},"now":"{NOW}"}}"#
@@ -162,7 +120,8 @@ fn check_server(native: bool) {
         ("GET", "/predict", "", 405),
         ("PUT", "/get-online-features", "{}", 405),
     ] {
-        let (got_status, got) = request(server.addr, method, path, body.as_bytes());
+        let answer = client.send(method, path, &[], body.as_bytes());
+        let (got_status, got) = (answer.status, answer.body);
         let want = api.handle(method, path, body.as_bytes(), now);
         assert_eq!(
             got_status,
@@ -178,7 +137,7 @@ fn check_server(native: bool) {
     }
 
     // The same answer `verge predict` prints.
-    let out = Command::new(VERGE)
+    let out = verge()
         .current_dir(dir.path())
         .args([
             "predict",
@@ -203,7 +162,8 @@ fn check_server(native: bool) {
     let body = format!(
         r#"{{"entities":{{"hospital_number":[530101]}},"request_context":{{"ambient_temperature":[20]}},"now":"{NOW}"}}"#
     );
-    let (status, served) = request(server.addr, "POST", "/predict", body.as_bytes());
+    let served = client.send("POST", "/predict", &[], body.as_bytes());
+    let (status, served) = (served.status, served.body);
     assert_eq!(status, 200);
     assert_eq!(
         String::from_utf8_lossy(&served),
@@ -211,49 +171,46 @@ fn check_server(native: bool) {
     );
 
     // 413 on the declared length alone: nothing past the head is ever sent.
-    let mut s = TcpStream::connect(server.addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut s = raw::connect(server.addr);
     let (status, head, body) = exchange(
         &mut s,
-        b"POST /predict HTTP/1.1\r\ncontent-length: 10000000000\r\n\r\n",
+        b"POST /predict HTTP/1.1\r\nhost: t\r\ncontent-length: 10000000000\r\n\r\n",
     );
     assert_eq!(status, 413, "{head}");
     assert!(head.contains("connection: close"));
     assert!(String::from_utf8_lossy(&body).contains("the limit is 4096"));
     // A body just over the limit, sent whole, is refused the same way.
     let big = vec![b' '; 4097];
-    assert_eq!(request(server.addr, "POST", "/predict", &big).0, 413);
+    assert_eq!(raw::request(server.addr, "POST", "/predict", &big).0, 413);
 
     // Keep-alive: several requests on one connection, then malformed ones.
-    let mut s = TcpStream::connect(server.addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut s = raw::connect(server.addr);
     for _ in 0..3 {
-        let (status, head, body) = exchange(&mut s, b"GET /healthz HTTP/1.1\r\n\r\n");
+        let (status, head, body) = exchange(&mut s, b"GET /healthz HTTP/1.1\r\nhost: t\r\n\r\n");
         assert_eq!((status, body.as_slice()), (200, &br#"{"status":"ok"}"#[..]));
         assert!(head.contains("connection: keep-alive"));
     }
     let (status, _, _) = exchange(&mut s, b"NOT-HTTP\r\n\r\n");
     assert_eq!(status, 400);
-    let mut s = TcpStream::connect(server.addr).unwrap();
+    let mut s = raw::connect(server.addr);
     let (status, _, _) = exchange(
         &mut s,
-        b"POST /predict HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n",
+        b"POST /predict HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n",
     );
     assert_eq!(status, 411);
-    let mut s = TcpStream::connect(server.addr).unwrap();
-    let mut huge_head = b"GET /healthz HTTP/1.1\r\nx: ".to_vec();
+    let mut s = raw::connect(server.addr);
+    let mut huge_head = b"GET /healthz HTTP/1.1\r\nhost: t\r\nx: ".to_vec();
     huge_head.extend(std::iter::repeat_n(b'a', 20_000));
     huge_head.extend_from_slice(b"\r\n\r\n");
     let (status, _, _) = exchange(&mut s, &huge_head);
     assert_eq!(status, 431);
     // Expect: 100-continue gets its interim answer, then the real one.
-    let mut s = TcpStream::connect(server.addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut s = raw::connect(server.addr);
     let body = br#"{"entities":{"hospital_number":[530101]}}"#;
     let (status, _, _) = exchange(
         &mut s,
         format!(
-            "POST /predict HTTP/1.1\r\nexpect: 100-continue\r\ncontent-length: {}\r\n\r\n",
+            "POST /predict HTTP/1.1\r\nhost: t\r\nexpect: 100-continue\r\ncontent-length: {}\r\n\r\n",
             body.len()
         )
         .as_bytes(),
@@ -265,7 +222,7 @@ fn check_server(native: bool) {
     assert_eq!(status, 200);
 
     // Still serving after all that.
-    assert_eq!(request(server.addr, "GET", "/healthz", b"").0, 200);
+    assert_eq!(client.get("/healthz").status, 200);
 }
 
 #[test]
@@ -281,7 +238,7 @@ fn serves_the_api_natively() {
 #[test]
 fn refuses_to_start_without_the_module() {
     let (dir, _) = setup();
-    let out = Command::new(VERGE)
+    let out = verge()
         .current_dir(dir.path())
         .args([
             "serve",

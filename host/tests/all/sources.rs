@@ -1,7 +1,6 @@
 //! Source readers and table I/O on real temporary files: CSV, Parquet (written with
 //! parquet's `ArrowWriter`, with timestamps in several units and zones) and SQLite
 //! (created with rusqlite), including the error messages for bad input.
-#![allow(clippy::unwrap_used, missing_docs)]
 
 use std::path::Path;
 use std::sync::Arc;

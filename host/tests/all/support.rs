@@ -1,74 +1,48 @@
-//! Running the binary and reading the registry in tests.
+//! What verge-host's tests share beyond the test kit: the binary cargo built
+//! for this package, registry reads through host's own `Store`, and the Wasm
+//! module compiled once per test binary (host types the kit cannot name).
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+use std::sync::OnceLock;
 
 use verge_core::ContentId;
 use verge_host::store::Store;
+use verge_host::wasm_runtime::WasmModule;
+pub use verge_test_kit::cli::Run;
+use verge_test_kit::cli::Verge;
 
 /// The binary under test.
+pub fn bin() -> Verge {
+    Verge::at(env!("CARGO_BIN_EXE_verge"))
+}
+
+/// A command for the binary under test.
 pub fn verge() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_verge"))
-}
-
-/// The result of one run, with text output.
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl From<Output> for Run {
-    fn from(o: Output) -> Run {
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-}
-
-/// Runs `verge -C repo ARGS...`.
-pub fn run(repo: &Path, args: &[&str]) -> Run {
-    let mut cmd = verge();
-    cmd.arg("-C").arg(repo).args(args);
-    cmd.output().unwrap().into()
+    bin().command()
 }
 
 /// Runs and insists on `code`, showing the output when it differs.
 #[track_caller]
 pub fn run_expect(repo: &Path, args: &[&str], code: i32) -> Run {
-    let r = run(repo, args);
-    assert_eq!(
-        r.code, code,
-        "verge {args:?}\nstdout:\n{}\nstderr:\n{}",
-        r.stdout, r.stderr
-    );
-    r
+    bin().run_expect(repo, args, code)
 }
 
-/// A fresh `verge init` repository in a temporary directory.
-pub struct Repo {
-    _tmp: tempfile::TempDir,
-    pub path: PathBuf,
+/// A fresh `verge init` repository (the kit's), with registry reads.
+#[derive(Debug)]
+pub struct Repo(verge_test_kit::cli::Repo);
+
+impl Deref for Repo {
+    type Target = verge_test_kit::cli::Repo;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl Repo {
     pub fn init() -> Repo {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("repo");
-        let r: Run = verge().arg("init").arg(&path).output().unwrap().into();
-        assert_eq!(r.code, 0, "init: {}", r.stderr);
-        Repo { _tmp: tmp, path }
-    }
-
-    pub fn config(&self) -> String {
-        std::fs::read_to_string(self.path.join("verge.toml")).unwrap()
-    }
-
-    pub fn write(&self, name: &str, text: &str) {
-        std::fs::write(self.path.join(name), text).unwrap();
+        Repo(bin().init())
     }
 
     pub fn store(&self) -> Store {
@@ -103,4 +77,17 @@ impl Repo {
 /// The id `apply` printed.
 pub fn printed_id(r: &Run) -> ContentId {
     ContentId::parse_hex(r.stdout.trim()).unwrap_or_else(|| panic!("no id in {:?}", r.stdout))
+}
+
+/// The raw ABI module file the tests hand to `verge` as `$VERGE_WASM`.
+pub fn wasm_path() -> PathBuf {
+    verge_test_kit::wasm::module_path()
+}
+
+/// [`wasm_path`]'s module, compiled once per test binary.
+pub fn module() -> WasmModule {
+    static MODULE: OnceLock<WasmModule> = OnceLock::new();
+    MODULE
+        .get_or_init(|| WasmModule::load(&wasm_path()).unwrap())
+        .clone()
 }

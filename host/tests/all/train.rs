@@ -4,10 +4,6 @@
 //! The central property: a bundle predicts what the library that trained it
 //! predicts. For Gaussian naive Bayes the exported parameters also match the
 //! core's own scikit-learn-exact fit on the same matrix.
-#![allow(clippy::unwrap_used, missing_docs)]
-
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use linfa::DatasetBase;
 use linfa::traits::{Fit as _, Predict as _};
@@ -25,57 +21,25 @@ use verge_host::historical::HistoricalOptions;
 use verge_host::table_io::read_entity_table;
 use verge_host::train::dataset::{self, LabelSource, TrainingSet};
 use verge_host::train::{self, EntityInput, TrainRequest};
+use verge_test_kit::rng::Rng;
+
+use crate::support::run_expect as expect;
 
 // ---------------------------------------------------------------- helpers
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+/// `verge init`'s sample repository (the shared one), applied unless `apply` is false.
+struct Repo(crate::support::Repo);
 
-fn verge(repo: &Path, args: &[&str]) -> Run {
-    let o = Command::new(env!("CARGO_BIN_EXE_verge"))
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .unwrap();
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+impl std::ops::Deref for Repo {
+    type Target = crate::support::Repo;
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
-}
-
-#[track_caller]
-fn expect(repo: &Path, args: &[&str], code: i32) -> Run {
-    let r = verge(repo, args);
-    assert_eq!(
-        r.code, code,
-        "verge {args:?}\nstdout:\n{}\nstderr:\n{}",
-        r.stdout, r.stderr
-    );
-    r
-}
-
-/// `verge init`'s sample repository, applied unless `apply` is false.
-struct Repo {
-    _tmp: tempfile::TempDir,
-    path: PathBuf,
 }
 
 impl Repo {
     fn new(apply: bool) -> Repo {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("repo");
-        let o = Command::new(env!("CARGO_BIN_EXE_verge"))
-            .arg("init")
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let repo = Repo { _tmp: tmp, path };
+        let repo = Repo(crate::support::Repo::init());
         if apply {
             repo.apply();
         }
@@ -84,14 +48,6 @@ impl Repo {
 
     fn apply(&self) {
         expect(&self.path, &["apply", "-m", "test"], 0);
-    }
-
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.path.join(name)).unwrap()
-    }
-
-    fn write(&self, name: &str, text: &str) {
-        std::fs::write(self.path.join(name), text).unwrap();
     }
 
     /// Edits `verge.toml` with `f` and applies it.
@@ -174,34 +130,23 @@ fn assert_nb_parity(
     assert!(worst <= 1e-9, "largest difference {worst}");
 }
 
-/// A deterministic pseudo-random stream in [0, 1) (xorshift; no test flakiness).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// `n` rows of three numeric features and one text feature, with labels from
 /// `classes` that the features separate imperfectly.
 fn synthetic(n: usize, classes: &[&str], seed: u64) -> TrainingSet {
-    let mut rng = Rng(seed);
+    // Seeded: the same rows on every run.
+    let mut rng = Rng::new(seed);
     let mut rows = Vec::new();
     let mut labels = Vec::new();
     for i in 0..n {
         let k = i % classes.len();
         let shift = k as f64;
-        let a = shift * 1.5 + rng.next() * 3.0;
-        let b = if rng.next() < 0.1 {
+        let a = shift * 1.5 + rng.unit() * 3.0;
+        let b = if rng.unit() < 0.1 {
             Value::Null
         } else {
-            Value::Int64((shift * 10.0 + rng.next() * 25.0) as i64)
+            Value::Int64((shift * 10.0 + rng.unit() * 25.0) as i64)
         };
-        let c = 100.0 * (rng.next() - 0.5) - shift * 20.0;
+        let c = 100.0 * (rng.unit() - 0.5) - shift * 20.0;
         let colour = ["red", "green", "blue"][(i / 3 + k) % 3];
         rows.push(vec![
             Value::Float64(a),
@@ -761,14 +706,14 @@ fn logistic_regression_predicts_like_linfa_logistic() {
 #[test]
 fn linear_regression_predicts_like_linfa_linear() {
     let mut set = synthetic(50, &["a"], 5);
-    let mut rng = Rng(99);
+    let mut rng = Rng::new(99);
     set.labels = set
         .rows
         .iter()
         .map(|r| {
             let a = r[0].as_f64().unwrap();
             let c = r[2].as_f64().unwrap();
-            Value::Float64(3.0 * a - 0.5 * c + 7.0 + rng.next())
+            Value::Float64(3.0 * a - 0.5 * c + 7.0 + rng.unit())
         })
         .collect();
     let mut s = spec(EstimatorSpec::LinearRegression);

@@ -2,11 +2,6 @@
 //! requests must give the same status and the same bytes, the batch paths the same
 //! bits, and hostile calls through the ABI error codes — with the instance still
 //! answering correctly afterwards.
-#![allow(clippy::unwrap_used)]
-
-mod edge_support;
-
-use edge_support::{Fixture, fixture, module, now};
 use verge_core::Timestamp;
 use verge_core::api::{Api, Limits};
 use verge_core::artifact::{Bundle, Snapshot, SnapshotBuilder, ViewBuilder};
@@ -14,7 +9,11 @@ use verge_core::definition::Field;
 use verge_core::online::Predictor;
 use verge_core::{ContentId, DType, Duration, KeyPart, Value};
 use verge_host::wasm_runtime::{AbiError, WasmRuntime};
+use verge_test_kit::horse_colic::{self, Fixture, fixture, now};
+use verge_test_kit::rng::Rng;
 use wasmtime::Val;
+
+use crate::support::{module, verge, wasm_path};
 
 fn native(f: &Fixture, limits: Limits) -> Api {
     let p = Predictor::new(
@@ -39,32 +38,18 @@ fn abi_code(e: &anyhow::Error) -> i32 {
         .code
 }
 
-/// A small deterministic generator (xorshift), so failures replay.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 fn requests(f: &Fixture, on_demand: bool, rng: &mut Rng) -> Vec<(&'static str, String, String)> {
     let mut out: Vec<(&'static str, String, String)> = Vec::new();
     let key = |rng: &mut Rng| -> i64 {
-        if rng.below(5) == 0 {
+        if rng.index(5) == 0 {
             // unknown keys, including extremes
-            [0, -1, i64::MAX, i64::MIN, 999_999_999][rng.below(5)]
+            [0, -1, i64::MAX, i64::MIN, 999_999_999][rng.index(5)]
         } else {
-            f.keys[rng.below(f.keys.len())]
+            f.keys[rng.index(f.keys.len())]
         }
     };
     for i in 0..120 {
-        let n = 1 + rng.below(if i % 10 == 0 { 60 } else { 3 });
+        let n = 1 + rng.index(if i % 10 == 0 { 60 } else { 3 });
         let keys: Vec<String> = (0..n).map(|_| key(rng).to_string()).collect();
         let keys = keys.join(",");
         let context = if on_demand {
@@ -72,7 +57,7 @@ fn requests(f: &Fixture, on_demand: bool, rng: &mut Rng) -> Vec<(&'static str, S
                 .map(|j| match (j + i) % 4 {
                     0 => "null".to_string(),
                     1 => "21".to_string(),
-                    _ => format!("{}.{}", rng.below(40), rng.below(100)),
+                    _ => format!("{}.{}", rng.index(40), rng.index(100)),
                 })
                 .collect();
             format!(
@@ -158,7 +143,8 @@ fn check_parity(on_demand: bool) {
     };
     let api = native(&f, limits);
     let mut rt = wasm(&f, limits);
-    let mut rng = Rng(0x5eed_0000 + u64::from(on_demand));
+    // Seeded, so a failure replays.
+    let mut rng = Rng::new(0x5eed_0000 + u64::from(on_demand));
     let mut statuses = std::collections::BTreeMap::new();
     for (method, path, body) in requests(&f, on_demand, &mut rng) {
         let want = api.handle(method, &path, body.as_bytes(), now());
@@ -295,7 +281,7 @@ fn batch_paths_give_the_native_bits() {
 fn other_snapshot() -> Vec<u8> {
     // Same view name, different ttl: built from different definitions.
     let view = ViewBuilder::new(
-        edge_support::VIEW,
+        horse_colic::VIEW,
         vec![Field::new("hospital_number", DType::Int64)],
         vec![Field::new("pulse", DType::Float64)],
         Duration::from_days(1),
@@ -439,10 +425,8 @@ fn unload_and_reload_swaps_pairs() {
     rt.load_snapshot(&other_snapshot()).unwrap();
 }
 
-const VERGE: &str = env!("CARGO_BIN_EXE_verge");
-
 fn verify(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
-    std::process::Command::new(VERGE)
+    verge()
         .current_dir(dir)
         .args([
             "verify",
@@ -453,7 +437,7 @@ fn verify(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
             "--json",
         ])
         .args(extra)
-        .env("VERGE_WASM", edge_support::wasm_path())
+        .env("VERGE_WASM", wasm_path())
         .output()
         .unwrap()
 }
@@ -543,7 +527,7 @@ fn verify_reports_a_difference_and_bad_setups() {
     std::fs::write(dir.path().join("model.bundle"), &plain.bundle).unwrap();
     std::fs::write(dir.path().join("features.snapshot"), &plain.snapshot).unwrap();
     // No module: exit 2 with the build command.
-    let out = std::process::Command::new(VERGE)
+    let out = verge()
         .current_dir(dir.path())
         .args([
             "verify",

@@ -54,7 +54,7 @@ impl Verge {
     #[must_use]
     pub fn find() -> Verge {
         static BIN: OnceLock<PathBuf> = OnceLock::new();
-        Verge::at(BIN.get_or_init(build_verge).clone())
+        Verge::at(BIN.get_or_init(|| built_bin("verge-host", "verge")).clone())
     }
 
     /// The binary's path.
@@ -170,8 +170,16 @@ impl Repo {
     }
 }
 
-/// Builds `verge` next to the running test binary (`TARGET/PROFILE/deps/NAME`).
-fn build_verge() -> PathBuf {
+/// Builds `package`'s binary `bin` with cargo into the running test binary's
+/// target directory and profile (it lives in `TARGET/PROFILE/deps/`), and
+/// returns its path: for binaries of other packages, whose
+/// `CARGO_BIN_EXE_<name>` cargo does not set.
+///
+/// # Panics
+///
+/// When cargo cannot build it.
+#[must_use]
+pub fn built_bin(package: &str, bin: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     let profile_dir = exe
         .parent()
@@ -185,15 +193,15 @@ fn build_verge() -> PathBuf {
         None => panic!("no profile in {}", profile_dir.display()),
     };
     let status = Command::new(crate::cargo())
-        .args(["build", "--quiet", "-p", "verge-host", "--bin", "verge"])
+        .args(["build", "--quiet", "-p", package, "--bin", bin])
         .args(["--profile", &profile])
         .arg("--target-dir")
         .arg(target_dir)
         .current_dir(crate::workspace())
         .status()
         .expect("cannot run cargo");
-    assert!(status.success(), "building verge failed");
-    let bin = profile_dir.join(format!("verge{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.is_file(), "{} was not built", bin.display());
-    bin
+    assert!(status.success(), "building {bin} failed");
+    let path = profile_dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
+    assert!(path.is_file(), "{} was not built", path.display());
+    path
 }

@@ -160,14 +160,10 @@ impl Client {
         self.send("GET", path, &[], b"")
     }
 
-    /// `POST path` with `body` as JSON.
+    /// `POST path` with `body`'s JSON text (no content type: the API reads the
+    /// body as JSON whatever the header says).
     pub fn post(&self, path: &str, body: &Json) -> Answer {
-        self.send(
-            "POST",
-            path,
-            &[("content-type", "application/json")],
-            body.to_string().as_bytes(),
-        )
+        self.send("POST", path, &[], body.to_string().as_bytes())
     }
 }
 

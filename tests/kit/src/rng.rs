@@ -13,13 +13,23 @@
 /// assert!(a.below(10) < 10);
 /// ```
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng {
+    state: u64,
+    seed: u64,
+}
 
 impl Rng {
     /// A generator seeded with `seed` (0, which would stay 0 forever, becomes 1).
     #[must_use]
     pub fn new(seed: u64) -> Rng {
-        Rng(seed.max(1))
+        let seed = seed.max(1);
+        Rng { state: seed, seed }
+    }
+
+    /// The seed it started from, for failure messages.
+    #[must_use]
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 
     /// Seeded from `$var` when it holds a number, else from the clock; prints
@@ -42,10 +52,10 @@ impl Rng {
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
     /// A number in `0..n` (0 when `n` is 0).

@@ -35,6 +35,9 @@ use verge_core::pipeline::{ColumnMeta, PipelineParams, fit_pipeline};
 use verge_core::registry::RegistryVersion;
 use verge_core::{ContentId, DType, Duration, EntityKey, KeyPart, Timestamp, Value};
 
+/// How many entities [`Tiny::many`]'s snapshot holds.
+pub const MANY: i64 = 2000;
+
 /// The naive Bayes every preset fits.
 const NB: EstimatorSpec = EstimatorSpec::GaussianNb {
     var_smoothing: 1e-9,
@@ -134,7 +137,7 @@ impl Tiny {
         }
     }
 
-    /// [`Tiny::plain`] with 2000 entities and 60 training rows, no SelectKBest;
+    /// [`Tiny::plain`] with [`MANY`] entities and 60 training rows, no SelectKBest;
     /// each `variant` gives a pair with other ids.
     #[must_use]
     pub fn many(variant: u32) -> Tiny {
@@ -144,7 +147,7 @@ impl Tiny {
             training_rows: 60,
             variant,
             data_hash: ContentId::of(&variant.to_le_bytes()),
-            rows: Rows::Many { entities: 2000 },
+            rows: Rows::Many { entities: MANY },
             ..Tiny::plain()
         }
     }

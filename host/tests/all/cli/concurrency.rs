@@ -5,7 +5,9 @@
 //! any point leaves a registry that reads and accepts the next apply.
 
 use std::process::{Child, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use verge_test_kit::rng::Rng;
 
 use crate::support::{Repo, Run, run_expect, verge};
 
@@ -115,34 +117,15 @@ fn concurrent_applies_with_retry_all_land() {
     repo.check_every_object();
 }
 
-/// xorshift64*: enough randomness for kill timings without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
 #[test]
 fn killed_applies_leave_a_readable_registry() {
     let repo = Repo::init();
     run_expect(&repo.path, &["apply"], 0);
-    let seed = std::env::var("VERGE_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
-    eprintln!("crash test seed {seed} (set VERGE_CRASH_SEED to repeat)");
-    let mut rng = Rng(seed);
+    // Kill timings from a seed that is printed, so a failure replays.
+    let mut rng = Rng::from_env(
+        "VERGE_CRASH_SEED",
+        "cli::concurrency::killed_applies_leave_a_readable_registry",
+    );
     let template = repo.config();
     for i in 0..20 {
         repo.write(
@@ -150,14 +133,14 @@ fn killed_applies_leave_a_readable_registry() {
             &template.replace("A patient of the clinic", &format!("crash {i}")),
         );
         let mut child = spawn_apply(&repo, "verge.toml", &[]);
-        std::thread::sleep(Duration::from_micros(rng.next() % 25_000));
+        std::thread::sleep(Duration::from_micros(rng.below(25_000)));
         // SIGKILL: no destructors, no cleanup, possibly mid-write or holding the lock.
         let _ = child.kill();
         child.wait().unwrap();
 
         // Whatever moment it died at, the registry reads completely.
         let history = repo.history();
-        assert!(!history.is_empty(), "seed {seed}, round {i}");
+        assert!(!history.is_empty(), "seed {}, round {i}", rng.seed());
         repo.check_every_object();
     }
     run_expect(&repo.path, &["registry", "log"], 0);
@@ -169,5 +152,5 @@ fn killed_applies_leave_a_readable_registry() {
     let id = crate::support::printed_id(&run_expect(&repo.path, &["apply"], 0));
     let after = repo.history();
     assert_eq!(after[0], id);
-    assert_eq!(&after[1..], &before[..], "seed {seed}");
+    assert_eq!(&after[1..], &before[..], "seed {}", rng.seed());
 }

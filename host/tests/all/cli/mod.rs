@@ -3,10 +3,8 @@
 //! Each module covers one area; all of them run the real binary built by cargo
 //! (`CARGO_BIN_EXE_verge`) so argument parsing, exit codes and output are tested
 //! as a user or a script sees them.
-#![allow(clippy::unwrap_used, missing_docs)]
 
 mod concurrency;
 mod config_errors;
 mod historical;
 mod lifecycle;
-mod support;

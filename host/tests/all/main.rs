@@ -1,0 +1,23 @@
+//! verge-host's integration tests: one test binary, one module per area (as
+//! wasmtime's `tests/all` and ripgrep's `tests/`), so cargo links the library
+//! and its dependencies once instead of once per file.
+//!
+//! Run one area with `cargo test -p verge-host --test all -- publish::`, one
+//! test by its full name (`serve::serves_the_api_natively`). What every crate's
+//! tests share (fixtures, RNG, HTTP client, binary runner) is in
+//! `verge-test-kit`; [`support`] adds what needs host's own types.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod cli;
+mod crash;
+mod historical;
+mod hostile_http;
+mod materialize;
+mod online_cli;
+mod publish;
+mod run;
+mod serve;
+mod sources;
+mod support;
+mod train;
+mod wasm_parity;
