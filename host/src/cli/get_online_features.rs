@@ -122,10 +122,7 @@ impl GetOnlineFeatures {
 /// Prints a 200 answer's body; turns any other into an error carrying its message.
 pub(crate) fn print_answer(answer: &Response) -> anyhow::Result<ExitStatus> {
     if answer.status != 200 {
-        let message = serde_json::from_slice::<Json>(&answer.body)
-            .ok()
-            .and_then(|j| j["error"]["message"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| String::from_utf8_lossy(&answer.body).into_owned());
+        let message = verge_core::api::error_message(&answer.body);
         bail!("{message}");
     }
     use std::io::Write as _;

@@ -11,10 +11,11 @@ use std::fs;
 use anyhow::Context as _;
 use clap::Args;
 use serde_json::{Value as Json, json};
+use verge_core::api::value_to_json;
 use verge_core::artifact::{ArtifactKind, Bundle, HEADER_LEN, Header, ServiceFeature, Snapshot};
 use verge_core::model::Estimator;
 use verge_core::registry::RegistryVersion;
-use verge_core::{ContentId, Value};
+use verge_core::ContentId;
 
 use super::output::print_json;
 use super::{Ctx, ExitStatus};
@@ -148,7 +149,7 @@ fn bundle_json(bundle: &Bundle) -> Json {
         pipeline
             .estimator()
             .classes()
-            .map(|cs| cs.iter().map(value_json).collect::<Vec<_>>())
+            .map(|cs| cs.iter().map(value_to_json).collect::<Vec<_>>())
     } else {
         None
     };
@@ -179,17 +180,6 @@ fn bundle_json(bundle: &Bundle) -> Json {
             "trained_at": c.training.trained_at.to_rfc3339(),
         },
     })
-}
-
-fn value_json(v: &Value) -> Json {
-    match v {
-        Value::Null => Json::Null,
-        Value::Bool(b) => Json::Bool(*b),
-        Value::Int64(i) => json!(i),
-        Value::Float32(x) => json!(f64::from(*x)),
-        Value::Float64(x) => json!(x),
-        Value::String(s) => Json::String(s.clone()),
-    }
 }
 
 fn snapshot_json(snapshot: &Snapshot) -> Json {

@@ -6,6 +6,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use clap::Args;
 use serde_json::{Value as Json, json};
+use verge_core::api::value_to_json;
 use verge_core::{Timestamp, Value};
 
 use super::output::{print_json, spinner};
@@ -218,18 +219,6 @@ fn plain(v: &Value) -> String {
     }
 }
 
-/// A value as JSON (non-finite floats become null, which JSON cannot hold otherwise).
-fn value_json(v: &Value) -> Json {
-    match v {
-        Value::Null => Json::Null,
-        Value::Bool(b) => Json::Bool(*b),
-        Value::Int64(i) => json!(i),
-        Value::Float32(x) => json!(f64::from(*x)),
-        Value::Float64(x) => json!(x),
-        Value::String(s) => Json::String(s.clone()),
-    }
-}
-
 /// The `--json` summary.
 fn summary_json(t: &Trained, output: Option<&Path>) -> Json {
     let c = &t.contents;
@@ -248,7 +237,7 @@ fn summary_json(t: &Trained, output: Option<&Path>) -> Json {
         "dropped_null_labels": t.dropped_null_labels,
         "label": c.training.label,
         "label_source": t.label_source.to_string(),
-        "classes": c.pipeline.estimator().classes().map(|cs| cs.iter().map(value_json).collect::<Vec<_>>()),
+        "classes": c.pipeline.estimator().classes().map(|cs| cs.iter().map(value_to_json).collect::<Vec<_>>()),
         "selected_features": c.pipeline.selected_names(),
         "metrics": metrics,
         "data_hash": c.training.data_hash.to_string(),

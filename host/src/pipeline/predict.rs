@@ -117,7 +117,7 @@ pub fn predict_random(
         bail!(
             "the prediction was refused ({}): {}",
             answer.status,
-            response["error"]["message"]
+            verge_core::api::error_message(&answer.body)
         );
     }
     Ok(RandomPrediction {

@@ -10,7 +10,7 @@ use arrow_array::{
 use serde_json::{Map, Value as Json, json};
 use verge_core::artifact::{Bundle, Snapshot};
 use verge_core::definition::Field;
-use verge_core::{DType, KeyPart};
+use verge_core::DType;
 
 use crate::table_io::read_table;
 
@@ -39,14 +39,8 @@ impl Rng {
 /// One entity row: join key → value, request field → value.
 pub type Row = (Map<String, Json>, Map<String, Json>);
 
-/// A join-key value as JSON, as the HTTP API takes it.
-#[must_use]
-pub fn key_json(part: &KeyPart) -> Json {
-    match part {
-        KeyPart::Int64(v) => json!(v),
-        KeyPart::String(s) => json!(s),
-    }
-}
+/// A join-key value as JSON, as the HTTP API takes it (the API's own printer).
+pub use verge_core::api::key_to_json as key_json;
 
 /// A key no snapshot is likely to hold, of the right type.
 fn unknown_key(field: &Field, i: usize) -> Json {
