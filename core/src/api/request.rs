@@ -9,10 +9,14 @@ use serde_json::Value as Json;
 
 use super::{ApiError, Limits};
 use crate::Timestamp;
-use crate::artifact::Snapshot;
+use crate::artifact::{BundleContents, Snapshot};
 use crate::definition::{FeatureRef, Field};
 use crate::online::{Predictor, SnapshotField};
+
+mod strict;
+
 use crate::value::{DType, KeyPart, Value};
+use strict::parse_object;
 
 /// Where a requested feature is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,85 +101,6 @@ pub struct PredictRequest {
     pub now: Option<Timestamp>,
 }
 
-fn parse_object(body: &[u8]) -> Result<serde_json::Map<String, Json>, ApiError> {
-    match serde_json::from_slice::<Strict>(body) {
-        Ok(Strict(Json::Object(map))) => Ok(map),
-        Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),
-        Err(e) => Err(ApiError::bad_request(format!("malformed JSON: {e}"))),
-    }
-}
-
-/// A JSON value parsed like `serde_json::Value`, except that an object naming a
-/// key twice is an error: serde_json would keep the last silently, while a proxy
-/// or a log may act on the first. serde_json's nesting limit (128) still applies.
-struct Strict(Json);
-
-impl<'de> serde::Deserialize<'de> for Strict {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrictVisitor).map(Strict)
-    }
-}
-
-struct StrictVisitor;
-
-impl<'de> serde::de::Visitor<'de> for StrictVisitor {
-    type Value = Json;
-
-    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
-        Ok(Json::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
-        Ok(Json::from(v))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
-        Ok(Json::from(v))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
-        Ok(Json::from(v))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Json, E> {
-        Ok(Json::String(v.into()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Json, E> {
-        Ok(Json::String(v))
-    }
-
-    fn visit_unit<E>(self) -> Result<Json, E> {
-        Ok(Json::Null)
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
-        let mut out = Vec::new();
-        while let Some(Strict(v)) = seq.next_element()? {
-            out.push(v);
-        }
-        Ok(Json::Array(out))
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
-        let mut out = serde_json::Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                return Err(serde::de::Error::custom(format!(
-                    "`{key}` is given twice in one object"
-                )));
-            }
-            let Strict(v) = map.next_value()?;
-            out.insert(key, v);
-        }
-        Ok(Json::Object(out))
-    }
-}
-
 /// Refuses a feature named twice: it would only repeat a column, and a list
 /// repeating one feature thousands of times would multiply the work per row.
 fn check_repeats(refs: &[FeatureRef]) -> Result<(), ApiError> {
@@ -210,6 +135,16 @@ fn parse_now(map: &serde_json::Map<String, Json>) -> Result<Option<Timestamp>, A
             .map(Some)
             .ok_or_else(|| ApiError::bad_request(format!("`now` is not an RFC 3339 time: {s:?}"))),
         Some(_) => Err(ApiError::bad_request("`now` must be an RFC 3339 string")),
+    }
+}
+
+fn parse_full_names(map: &serde_json::Map<String, Json>) -> Result<bool, ApiError> {
+    match map.get("full_feature_names") {
+        None | Some(Json::Null) => Ok(false),
+        Some(Json::Bool(b)) => Ok(*b),
+        Some(_) => Err(ApiError::bad_request(
+            "`full_feature_names` must be true or false",
+        )),
     }
 }
 
@@ -268,15 +203,11 @@ fn parse_rows(
     )
 }
 
-/// [`parse_rows`] against explicit entity keys and request fields (empty without a
-/// bundle), with the snapshot supplying any other join key's type.
-fn parse_rows_for(
+/// Every column of entity rows by name: `entities`, then `request_context`, each
+/// an array (one value per row); a name given twice is refused.
+fn gather_columns(
     map: &serde_json::Map<String, Json>,
-    entity_keys: &[Field],
-    request_fields: &[Field],
-    snapshot: &Snapshot,
-    limits: Limits,
-) -> Result<Rows, ApiError> {
+) -> Result<BTreeMap<&str, &Vec<Json>>, ApiError> {
     let Some(Json::Object(entities)) = map.get("entities") else {
         return Err(ApiError::bad_request(
             "`entities` must be an object of join key → array of values",
@@ -303,6 +234,19 @@ fn parse_rows_for(
             return Err(ApiError::bad_request(format!("`{name}` is given twice")));
         }
     }
+    Ok(columns)
+}
+
+/// [`parse_rows`] against explicit entity keys and request fields (empty without a
+/// bundle), with the snapshot supplying any other join key's type.
+fn parse_rows_for(
+    map: &serde_json::Map<String, Json>,
+    entity_keys: &[Field],
+    request_fields: &[Field],
+    snapshot: &Snapshot,
+    limits: Limits,
+) -> Result<Rows, ApiError> {
+    let columns = gather_columns(map)?;
     let len = columns.values().next().map_or(0, |v| v.len());
     if len == 0 {
         return Err(ApiError::bad_request(
@@ -355,17 +299,7 @@ fn parse_rows_for(
             }
             keys.push((name.to_string(), parts));
         } else {
-            let mut known: Vec<&str> = entity_keys.iter().map(|k| k.name.as_str()).collect();
-            for k in snapshot.meta().views.iter().flat_map(|v| &v.join_keys) {
-                if !known.contains(&k.name.as_str()) {
-                    known.push(&k.name);
-                }
-            }
-            known.extend(request_fields.iter().map(|f| f.name.as_str()));
-            return Err(ApiError::bad_request(format!(
-                "unknown entity key or request field `{name}`; known: {}",
-                known.join(", ")
-            )));
+            return Err(unknown_column(name, entity_keys, request_fields, snapshot));
         }
     }
     for column in &mut request {
@@ -374,6 +308,105 @@ fn parse_rows_for(
         }
     }
     Ok(Rows { keys, request, len })
+}
+
+/// The error for a column that is neither a join key nor a request field,
+/// listing every name that would have been accepted.
+fn unknown_column(
+    name: &str,
+    entity_keys: &[Field],
+    request_fields: &[Field],
+    snapshot: &Snapshot,
+) -> ApiError {
+    let mut known: Vec<&str> = entity_keys.iter().map(|k| k.name.as_str()).collect();
+    for k in snapshot.meta().views.iter().flat_map(|v| &v.join_keys) {
+        if !known.contains(&k.name.as_str()) {
+            known.push(&k.name);
+        }
+    }
+    known.extend(request_fields.iter().map(|f| f.name.as_str()));
+    ApiError::bad_request(format!(
+        "unknown entity key or request field `{name}`; known: {}",
+        known.join(", ")
+    ))
+}
+
+/// The features a `get-online-features` body asks for: its `features` list, or
+/// every feature of the bundle's service when it names `feature_service`.
+fn requested_refs(
+    map: &serde_json::Map<String, Json>,
+    contents: &BundleContents,
+) -> Result<Vec<FeatureRef>, ApiError> {
+    let refs: Vec<FeatureRef> = match (map.get("features"), map.get("feature_service")) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "give `features` or `feature_service`, not both",
+            ));
+        }
+        (None, Some(Json::String(service))) => {
+            if *service != contents.service {
+                return Err(ApiError::bad_request(format!(
+                    "unknown feature service `{service}`; this deployment serves `{}`",
+                    contents.service
+                )));
+            }
+            contents
+                .features
+                .iter()
+                .filter_map(|f| FeatureRef::parse(f.name()))
+                .collect()
+        }
+        (Some(Json::Array(list)), None) => {
+            let mut refs = Vec::with_capacity(list.len());
+            for item in list {
+                let r = item.as_str().and_then(FeatureRef::parse).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "feature {} is not a \"view:field\" string",
+                        describe(item)
+                    ))
+                })?;
+                refs.push(r);
+            }
+            check_repeats(&refs)?;
+            refs
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "give `features` (an array of \"view:field\") or `feature_service` (a name)",
+            ));
+        }
+    };
+    Ok(refs)
+}
+
+/// Where a requested feature is read from: the bundle's service when it is one of
+/// its features, else a snapshot field outside the service.
+fn source_in_pair(feature: &FeatureRef, predictor: &Predictor) -> Result<Source, ApiError> {
+    let contents = predictor.bundle().contents();
+    let name = format!("{feature}");
+    let source = if let Some(i) = contents.features.iter().position(|f| f.name() == name) {
+        Source::Service(i)
+    } else {
+        let snapshot = predictor.snapshot();
+        let table = snapshot.table_index(&feature.view);
+        let column = table.and_then(|t| {
+            snapshot.meta().views[t]
+                .fields
+                .iter()
+                .position(|f| f.name == feature.field)
+        });
+        match (table, column) {
+            (Some(table), Some(column)) => Source::Snapshot(SnapshotField { table, column }),
+            _ => {
+                let known: Vec<&str> = contents.features.iter().map(|f| f.name()).collect();
+                return Err(ApiError::bad_request(format!(
+                    "unknown feature `{name}`; the service has: {}",
+                    known.join(", ")
+                )));
+            }
+        }
+    };
+    Ok(source)
 }
 
 impl OnlineRequest {
@@ -400,86 +433,16 @@ impl OnlineRequest {
             ],
         )?;
         let contents = predictor.bundle().contents();
-        let refs: Vec<FeatureRef> = match (map.get("features"), map.get("feature_service")) {
-            (Some(_), Some(_)) => {
-                return Err(ApiError::bad_request(
-                    "give `features` or `feature_service`, not both",
-                ));
-            }
-            (None, Some(Json::String(service))) => {
-                if *service != contents.service {
-                    return Err(ApiError::bad_request(format!(
-                        "unknown feature service `{service}`; this deployment serves `{}`",
-                        contents.service
-                    )));
-                }
-                contents
-                    .features
-                    .iter()
-                    .filter_map(|f| FeatureRef::parse(f.name()))
-                    .collect()
-            }
-            (Some(Json::Array(list)), None) => {
-                let mut refs = Vec::with_capacity(list.len());
-                for item in list {
-                    let r = item.as_str().and_then(FeatureRef::parse).ok_or_else(|| {
-                        ApiError::bad_request(format!(
-                            "feature {} is not a \"view:field\" string",
-                            describe(item)
-                        ))
-                    })?;
-                    refs.push(r);
-                }
-                check_repeats(&refs)?;
-                refs
-            }
-            _ => {
-                return Err(ApiError::bad_request(
-                    "give `features` (an array of \"view:field\") or `feature_service` (a name)",
-                ));
-            }
-        };
+        let refs = requested_refs(&map, contents)?;
         if refs.is_empty() {
             return Err(ApiError::bad_request("`features` is empty"));
         }
         let mut features = Vec::with_capacity(refs.len());
         for feature in refs {
-            let name = format!("{feature}");
-            let source = if let Some(i) = contents.features.iter().position(|f| f.name() == name) {
-                Source::Service(i)
-            } else {
-                let snapshot = predictor.snapshot();
-                let table = snapshot.table_index(&feature.view);
-                let column = table.and_then(|t| {
-                    snapshot.meta().views[t]
-                        .fields
-                        .iter()
-                        .position(|f| f.name == feature.field)
-                });
-                match (table, column) {
-                    (Some(table), Some(column)) => {
-                        Source::Snapshot(SnapshotField { table, column })
-                    }
-                    _ => {
-                        let known: Vec<&str> = contents.features.iter().map(|f| f.name()).collect();
-                        return Err(ApiError::bad_request(format!(
-                            "unknown feature `{name}`; the service has: {}",
-                            known.join(", ")
-                        )));
-                    }
-                }
-            };
+            let source = source_in_pair(&feature, predictor)?;
             features.push(Requested { feature, source });
         }
-        let full_feature_names = match map.get("full_feature_names") {
-            None | Some(Json::Null) => false,
-            Some(Json::Bool(b)) => *b,
-            Some(_) => {
-                return Err(ApiError::bad_request(
-                    "`full_feature_names` must be true or false",
-                ));
-            }
-        };
+        let full_feature_names = parse_full_names(&map)?;
         Ok(OnlineRequest {
             features,
             full_feature_names,
@@ -549,15 +512,7 @@ impl OnlineRequest {
                 .map(|f| f.feature.clone())
                 .collect::<Vec<_>>(),
         )?;
-        let full_feature_names = match map.get("full_feature_names") {
-            None | Some(Json::Null) => false,
-            Some(Json::Bool(b)) => *b,
-            Some(_) => {
-                return Err(ApiError::bad_request(
-                    "`full_feature_names` must be true or false",
-                ));
-            }
-        };
+        let full_feature_names = parse_full_names(&map)?;
         Ok(OnlineRequest {
             features,
             full_feature_names,
