@@ -1,0 +1,176 @@
+//! Materialization in a repository: the latest snapshot and the sources read
+//! from disk, the new snapshot (or shards and their manifest) stored, the refs
+//! moved and the state recorded, all under the repository's lock.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use verge_core::artifact::{Snapshot, view_fingerprint};
+use verge_core::definition::Definitions;
+use verge_core::{ContentId, Timestamp};
+
+use super::{
+    LATEST, LOCK_FILE, STATE_FILE, Sharding, State, ViewReport, ViewState, ViewWindow,
+    build_snapshots, online_view, shard_ref,
+};
+use crate::artifacts::ArtifactStore;
+use crate::store::atomic;
+use crate::store::lock::RefLock;
+
+/// What [`materialize`] wrote.
+#[derive(Debug, Clone)]
+pub struct Materialized {
+    /// Snapshot ids, in shard order (one when unsharded).
+    pub ids: Vec<ContentId>,
+    /// Their sizes in bytes.
+    pub sizes: Vec<u64>,
+    /// Their paths in the store.
+    pub paths: Vec<PathBuf>,
+    /// The shard manifest, when sharded.
+    pub manifest: Option<PathBuf>,
+    /// Per view reports.
+    pub views: Vec<ViewReport>,
+    /// The snapshot's window.
+    pub window: (Timestamp, Timestamp),
+}
+
+/// Materializes `windows` in the repository at `repo_root`: reads the latest
+/// snapshot and the sources, builds, stores the snapshot(s), moves the refs
+/// and records the windows (see the module docs for the files).
+///
+/// # Errors
+///
+/// As [`build_snapshots`], plus unreadable sources or previous snapshots, and
+/// I/O errors writing the store.
+pub fn materialize(
+    repo_root: &Path,
+    defs: &Definitions,
+    registry_id: ContentId,
+    windows: &[ViewWindow],
+    sharding: Sharding,
+) -> Result<Materialized> {
+    let store = ArtifactStore::open(repo_root);
+    // One materialization at a time per repository: each reads the latest
+    // snapshot and the state, builds on them and replaces both, so two at
+    // once would each drop the other's rows and windows (a lost update). The
+    // kernel drops the lock if the holder dies, so a killed run never wedges
+    // the next one.
+    let _lock = lock(repo_root)?;
+    let mut state = State::load(repo_root)?;
+    let previous = load_previous(&store, &state)?;
+    let built = build_snapshots(defs, registry_id, windows, &previous, sharding, |view| {
+        crate::source::read_feature_view(defs, repo_root, view, None)
+    })?;
+    drop(previous);
+
+    let mut ids = Vec::with_capacity(built.shards.len());
+    let mut sizes = Vec::with_capacity(built.shards.len());
+    let mut paths = Vec::with_capacity(built.shards.len());
+    for bytes in &built.shards {
+        let (id, path) = store.put(bytes).context("storing the snapshot")?;
+        ids.push(id);
+        sizes.push(bytes.len() as u64);
+        paths.push(path);
+    }
+    let sharded = built.shards.len() > 1 || matches!(sharding, Sharding::Count(n) if n > 1);
+    let mut manifest = None;
+    if sharded {
+        let body = serde_json::json!({
+            "shard_count": ids.len(),
+            "window_start": built.window.0.to_rfc3339(),
+            "window_end": built.window.1.to_rfc3339(),
+            "registry_id": registry_id.to_string(),
+            "shards": ids.iter().zip(&sizes).enumerate().map(|(i, (id, size))| serde_json::json!({
+                "index": i, "id": id.to_string(), "bytes": size,
+            })).collect::<Vec<_>>(),
+        });
+        let text = serde_json::to_vec_pretty(&body).context("encoding the shard manifest")?;
+        let path = repo_root
+            .join(".verge/artifacts")
+            .join(format!("{}.shards.json", ContentId::of(&text)));
+        atomic::create_once(&path, &text)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        for (i, id) in ids.iter().enumerate() {
+            store.set_ref(&shard_ref(i as u32), *id)?;
+        }
+        // The unsharded ref would name an older snapshot: remove it so nothing reads it as latest.
+        let stale = repo_root.join(".verge/refs/artifacts").join(LATEST);
+        match fs::remove_file(&stale) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot remove {}", stale.display())),
+        }
+        manifest = Some(path);
+    } else if let Some(id) = ids.first() {
+        store.set_ref(LATEST, *id)?;
+    }
+
+    for w in windows {
+        let Ok(view) = online_view(defs, &w.view) else {
+            continue;
+        };
+        let fingerprint =
+            view_fingerprint(&view.name, &defs.join_keys(view), &view.fields, view.ttl).to_string();
+        let entry = state.views.entry(view.name.clone()).or_default();
+        if entry.fingerprint != fingerprint {
+            *entry = ViewState {
+                fingerprint,
+                ..ViewState::default()
+            };
+        }
+        entry
+            .windows
+            .push((w.start.to_rfc3339(), w.end.to_rfc3339()));
+        entry.last_end = w.end.to_rfc3339();
+    }
+    state.latest = ids.iter().map(ToString::to_string).collect();
+    state.save(repo_root)?;
+    Ok(Materialized {
+        ids,
+        sizes,
+        paths,
+        manifest,
+        views: built.views,
+        window: built.window,
+    })
+}
+
+/// Takes the repository's materialization lock ([`LOCK_FILE`]), waiting for
+/// a running materialization to finish.
+fn lock(repo_root: &Path) -> Result<RefLock> {
+    let path = repo_root.join(LOCK_FILE);
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    RefLock::acquire(&path).with_context(|| format!("cannot lock {}", path.display()))
+}
+
+/// The latest snapshot (every shard of it), as the state file records, else as
+/// `snapshot/latest` points.
+fn load_previous(store: &ArtifactStore, state: &State) -> Result<Vec<Snapshot>> {
+    let ids: Vec<ContentId> = if state.latest.is_empty() {
+        store.get_ref(LATEST)?.into_iter().collect()
+    } else {
+        state
+            .latest
+            .iter()
+            .map(|s| {
+                ContentId::parse_hex(s)
+                    .with_context(|| format!("{STATE_FILE} lists `{s}`, which is not an id"))
+            })
+            .collect::<Result<_>>()?
+    };
+    ids.into_iter()
+        .map(|id| {
+            let path = store.path(id, verge_core::artifact::ArtifactKind::Snapshot);
+            let bytes = fs::read(&path).with_context(|| {
+                format!(
+                    "cannot read the latest snapshot {}; delete {STATE_FILE} to materialize from scratch",
+                    path.display()
+                )
+            })?;
+            Snapshot::load(bytes).with_context(|| format!("loading {}", path.display()))
+        })
+        .collect()
+}

@@ -1,0 +1,145 @@
+//! Writing a snapshot's tables: each view's winners split by shard
+//! ([`shard_of`]) and copied column by column into one [`SnapshotBuilder`] per
+//! shard, and the choice of how many shards to try.
+
+use anyhow::{Context as _, Result, bail};
+use verge_core::artifact::{CellRef, ColumnSlot, SnapshotBuilder, ViewBuilder, shard_of};
+use verge_core::{ContentId, Timestamp};
+
+use super::Sharding;
+use super::columns::{Pick, key_of};
+use super::tables::Table;
+
+/// The shard counts to try, in order: one for [`Sharding::None`] and
+/// [`Sharding::Count`]; for [`Sharding::MaxBytes`], a first guess from the
+/// estimated row bytes and seven larger ones, in case a shard comes out too big.
+pub(super) fn shard_counts(sharding: Sharding, tables: &[Table<'_>]) -> Result<Vec<u32>> {
+    Ok(match sharding {
+        Sharding::None => vec![1],
+        Sharding::Count(0) => bail!("--shards must be at least 1"),
+        Sharding::Count(n) => vec![n],
+        Sharding::MaxBytes(max) => {
+            let total: u64 = tables
+                .iter()
+                .map(|t| {
+                    t.picks
+                        .iter()
+                        .map(|p| {
+                            t.segments
+                                .get(p.seg as usize)
+                                .map_or(0, |s| s.bytes_at(p.row as usize))
+                                as u64
+                        })
+                        .sum::<u64>()
+                })
+                .sum();
+            // Leave 10% for metadata, padding and an uneven hash split.
+            let budget = max.saturating_mul(9) / 10;
+            if budget < 4096 {
+                bail!("--max-shard-bytes {max} is too small; give at least 8192");
+            }
+            let first = u32::try_from(total.div_ceil(budget).max(1))
+                .context("the snapshot would need more than 2^32 shards")?;
+            (0..8u32)
+                .map(|i| first.saturating_add(first.div_ceil(4).max(1) * i))
+                .collect()
+        }
+    })
+}
+
+/// Writes every table into `count` snapshots. With `consume`, each input column
+/// is released as soon as it is copied (and the tables are left empty), so the
+/// input and the snapshot are never both whole in memory.
+pub(super) fn build_shards(
+    registry_id: ContentId,
+    window: (Timestamp, Timestamp),
+    tables: &mut [Table<'_>],
+    count: u32,
+    consume: bool,
+) -> Result<Vec<Vec<u8>>> {
+    let mut builders: Vec<SnapshotBuilder> = (0..count)
+        .map(|i| {
+            let b = SnapshotBuilder::new(registry_id, window.0, window.1);
+            if count > 1 { b.shard(i, count) } else { b }
+        })
+        .collect();
+    for t in tables.iter_mut() {
+        // Split the (key-sorted) winners by shard, keeping their order.
+        let per_shard: Vec<Vec<Pick>> = if count == 1 {
+            vec![if consume {
+                std::mem::take(&mut t.picks)
+            } else {
+                t.picks.clone()
+            }]
+        } else {
+            let mut split = vec![Vec::new(); count as usize];
+            for &p in &t.picks {
+                let key = key_of(&t.segments, p).context("internal: a winner lost its key")?;
+                if let Some(list) = split.get_mut(shard_of(&key, count) as usize) {
+                    list.push(p);
+                }
+            }
+            split
+        };
+        let context = || format!("writing feature view `{}`", t.view.name);
+        let mut views = Vec::with_capacity(per_shard.len());
+        for picks in &per_shard {
+            let mut view = ViewBuilder::new(
+                &t.view.name,
+                t.join_keys.clone(),
+                t.view.fields.clone(),
+                t.view.ttl,
+                t.has_created,
+            );
+            let segs = &t.segments;
+            view.push_times(picks.len(), |r| {
+                let (event, created) = picks
+                    .get(r)
+                    .and_then(|p| segs.get(p.seg as usize).map(|s| s.times(p.row as usize)))
+                    .unwrap_or((i64::MIN, i64::MIN));
+                (Timestamp(event), Some(Timestamp(created)))
+            })
+            .with_context(context)?;
+            views.push(view);
+        }
+        let columns = (0..t.join_keys.len())
+            .map(ColumnSlot::Key)
+            .chain((0..t.view.fields.len()).map(ColumnSlot::Field));
+        for slot in columns {
+            for (view, picks) in views.iter_mut().zip(&per_shard) {
+                let segs = &t.segments;
+                view.push_column(slot, |r| {
+                    let Some(p) = picks.get(r) else {
+                        return CellRef::Null;
+                    };
+                    let col = segs.get(p.seg as usize).and_then(|s| match slot {
+                        ColumnSlot::Key(i) => s.keys.get(i),
+                        ColumnSlot::Field(i) => s.fields.get(i).and_then(Option::as_ref),
+                    });
+                    col.map_or(CellRef::Null, |c| c.cell(p.row as usize))
+                })
+                .with_context(context)?;
+            }
+            if consume && let ColumnSlot::Field(i) = slot {
+                for s in &mut t.segments {
+                    if let Some(f) = s.fields.get_mut(i) {
+                        *f = None;
+                    }
+                }
+            }
+        }
+        if consume {
+            t.segments = Vec::new();
+        }
+        drop(per_shard);
+        builders = builders
+            .into_iter()
+            .zip(views)
+            .map(|(b, v)| b.with_view(v))
+            .collect();
+    }
+    builders
+        .into_iter()
+        .map(|b| b.finish().context("encoding the snapshot"))
+        .collect()
+}
