@@ -125,11 +125,7 @@ fn admit(req: &Request, ctx: &RouteContext<()>) -> Result<AdminRoute, ApiError> 
         token_source: "the worker's ADMIN_TOKEN secret",
     };
     let authorization = req.headers().get("authorization").ok().flatten();
-    guard.admit(
-        req.method().as_ref(),
-        &req.path(),
-        authorization.as_deref(),
-    )
+    guard.admit(req.method().as_ref(), &req.path(), authorization.as_deref())
 }
 
 /// A request header's value, if present and readable.
