@@ -14,7 +14,6 @@
 //! `cargo test -p verge-tests --release --test worker -- --ignored --nocapture load_figures`
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,192 +24,22 @@ use std::time::{Duration as StdDuration, Instant};
 use serde_json::{Value as Json, json};
 use verge_core::api::{Api, Limits};
 use verge_core::artifact::ArtifactKind;
-use verge_core::artifact::ViewBuilder;
 use verge_core::artifact::manifest::{Manifest, PublishedPair};
 use verge_core::artifact::signature::SigningKey;
-use verge_core::artifact::{Bundle, BundleContents, Snapshot, SnapshotBuilder, TrainingMetadata};
-use verge_core::definition::{
-    Definitions, Encoding, Entity, EstimatorSpec, FeatureRef, FeatureService, FeatureView, Field,
-    Imputation, ModelSpec, OnDemandFeatureView, OnDemandField, Scaling, Source, SourceFormat,
-};
-use verge_core::expr::Program;
+use verge_core::artifact::{Bundle, Snapshot, SnapshotBuilder};
 use verge_core::online::Predictor;
-use verge_core::pipeline::{ColumnMeta, PipelineParams, fit_pipeline};
-use verge_core::{ContentId, DType, Duration, EntityKey, KeyPart, Timestamp, Value};
+use verge_core::{ContentId, Timestamp};
+use verge_test_kit::http::{Answer, Client};
+use verge_test_kit::tiny::{self, Tiny};
 
 const ADMIN_TOKEN: &str = "test-token-7f3a";
 /// Entities in the snapshots: enough for 100-entity batches of real rows.
-const ENTITIES: i64 = 2000;
+const ENTITIES: i64 = tiny::MANY;
 /// The `now` every timed request carries, so workerd and native agree.
 const NOW: &str = "1970-01-11T00:00:00Z";
 
 // ---------------------------------------------------------------------------
 // Artifacts
-
-fn definitions() -> Definitions {
-    let fields = vec![
-        Field::new("temp", DType::Float64),
-        Field::new("pulse", DType::Float64),
-    ];
-    let mut schema = vec![("ambient".to_string(), DType::Float64)];
-    schema.extend(fields.iter().map(|f| (f.name.clone(), f.dtype)));
-    let program = Program::compile(
-        "max(temp - ambient, 0)",
-        &verge_core::expr::Schema::new(schema),
-    )
-    .unwrap();
-    let mut defs = Definitions {
-        project: "worker-test".into(),
-        entities: vec![Entity {
-            name: "horse".into(),
-            join_keys: vec![Field::new("id", DType::Int64)],
-            description: String::new(),
-        }],
-        sources: vec![Source {
-            name: "records".into(),
-            path: "r.csv".into(),
-            format: SourceFormat::Csv,
-            timestamp_field: "ts".into(),
-            created_timestamp_field: None,
-            field_mapping: vec![],
-        }],
-        feature_views: vec![FeatureView {
-            name: "stats".into(),
-            entities: vec!["horse".into()],
-            source: "records".into(),
-            ttl: Duration::from_days(1),
-            online: true,
-            fields,
-            description: String::new(),
-            owner: String::new(),
-            tags: vec![],
-        }],
-        on_demand_views: vec![OnDemandFeatureView {
-            name: "derived".into(),
-            sources: vec!["stats".into()],
-            request: vec![Field::new("ambient", DType::Float64)],
-            fields: vec![OnDemandField {
-                name: "excess".into(),
-                dtype: DType::Float64,
-                program,
-            }],
-        }],
-        feature_services: vec![FeatureService {
-            name: "svc".into(),
-            features: vec![
-                FeatureRef::parse("stats:temp").unwrap(),
-                FeatureRef::parse("stats:pulse").unwrap(),
-                FeatureRef::parse("derived:excess").unwrap(),
-            ],
-            description: String::new(),
-        }],
-        models: vec![ModelSpec {
-            name: "m".into(),
-            feature_service: "svc".into(),
-            label: "y".into(),
-            impute: Imputation::Mean,
-            scale: Scaling::None,
-            encode: Encoding::OneHot,
-            select_k_best: None,
-            estimator: EstimatorSpec::GaussianNb {
-                var_smoothing: 1e-9,
-            },
-        }],
-    };
-    defs.canonicalize();
-    defs
-}
-
-/// A trained bundle; `variant` shifts the training data so ids differ.
-fn bundle_bytes(defs: &Definitions, variant: u32) -> Vec<u8> {
-    let columns = vec![
-        ColumnMeta::new("stats:temp", DType::Float64),
-        ColumnMeta::new("stats:pulse", DType::Float64),
-        ColumnMeta::new("derived:excess", DType::Float64),
-    ];
-    let shift = f64::from(variant) * 0.3;
-    let temp = |i: usize| 37.0 + (i % 7) as f64 * 0.4 + shift;
-    let rows: Vec<Vec<Value>> = (0..60)
-        .map(|i| {
-            let pulse = if i % 5 == 0 {
-                Value::Null
-            } else {
-                Value::Float64(40.0 + (i * 13 % 50) as f64)
-            };
-            vec![
-                Value::Float64(temp(i)),
-                pulse,
-                Value::Float64((temp(i) - 38.0).max(0.0)),
-            ]
-        })
-        .collect();
-    let y: Vec<Value> = (0..60)
-        .map(|i| Value::Int64(if temp(i) > 38.2 { 1 } else { 2 }))
-        .collect();
-    let params = PipelineParams::new(EstimatorSpec::GaussianNb {
-        var_smoothing: 1e-9,
-    })
-    .impute(Some(Imputation::Mean));
-    let pipeline = fit_pipeline(&params, &columns, &rows, &y).unwrap();
-    let plan = BundleContents::plan(defs, "svc").unwrap();
-    BundleContents {
-        registry_id: ContentId::of(b"registry"),
-        model: "m".into(),
-        service: "svc".into(),
-        entity_keys: plan.entity_keys,
-        request: plan.request,
-        views: plan.views,
-        features: plan.features,
-        pipeline,
-        training: TrainingMetadata {
-            rows: 60,
-            data_hash: ContentId::of(&variant.to_le_bytes()),
-            label: "y".into(),
-            metrics: vec![],
-            trained_with: "verge-core".into(),
-            trained_at: Timestamp(0),
-        },
-    }
-    .to_bytes()
-    .unwrap()
-}
-
-/// A snapshot of `ENTITIES` horses: some with null pulse, some stale at `NOW`.
-fn snapshot_bytes(defs: &Definitions, variant: u32) -> Vec<u8> {
-    let view = defs.feature_view("stats").unwrap();
-    let mut b = ViewBuilder::new(
-        "stats",
-        defs.join_keys(view),
-        view.fields.clone(),
-        view.ttl,
-        false,
-    );
-    let day = Duration::from_days(1).as_micros();
-    for id in 0..ENTITIES {
-        let ts = if id % 17 == 0 { 8 * day } else { 10 * day - id };
-        let temp = 37.0 + (id % 11) as f64 * 0.25 + f64::from(variant) * 0.1;
-        let pulse = if id % 9 == 0 {
-            Value::Null
-        } else {
-            Value::Float64(30.0 + (id % 60) as f64)
-        };
-        b.push_row(
-            &EntityKey::single(KeyPart::Int64(id)),
-            Timestamp(ts),
-            None,
-            &[Value::Float64(temp), pulse],
-        )
-        .unwrap();
-    }
-    SnapshotBuilder::new(
-        ContentId::of(b"registry"),
-        Timestamp(0),
-        Timestamp(10 * day),
-    )
-    .with_view(b)
-    .finish()
-    .unwrap()
-}
 
 /// A bundle + snapshot pair and the native API over it.
 struct Pair {
@@ -222,9 +51,11 @@ struct Pair {
 }
 
 fn pair(variant: u32) -> Pair {
-    let defs = definitions();
-    let bundle = bundle_bytes(&defs, variant);
-    let snapshot = snapshot_bytes(&defs, variant);
+    // The kit's tiny deployment with 2000 horses: some with null pulse, some
+    // stale at `NOW`; `variant` shifts the data so ids differ.
+    let tiny = Tiny::many(variant);
+    let bundle = tiny.bundle_bytes();
+    let snapshot = tiny.snapshot_bytes();
     let b = Bundle::load(&bundle).unwrap();
     let s = Snapshot::load(snapshot.clone()).unwrap();
     let (bundle_id, snapshot_id) = (b.id().to_string(), s.id().to_string());
@@ -387,7 +218,7 @@ impl Workerd {
     }
 
     fn client(&self) -> Client {
-        Client::connect(self.port)
+        Client::new(format!("127.0.0.1:{}", self.port))
     }
 }
 
@@ -400,141 +231,9 @@ impl Drop for Workerd {
 }
 
 // ---------------------------------------------------------------------------
-// A minimal keep-alive HTTP/1.1 client (no dependencies, no proxies).
-
-struct Client {
-    port: u16,
-    conn: Option<BufReader<TcpStream>>,
-}
-
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Json {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-}
-
-impl Client {
-    fn connect(port: u16) -> Client {
-        Client { port, conn: None }
-    }
-
-    fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
-        // One retry on a fresh connection: the server may close an idle one.
-        match self.try_send(method, path, headers, body) {
-            Ok(a) => a,
-            Err(_) => {
-                self.conn = None;
-                self.try_send(method, path, headers, body)
-                    .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
-            }
-        }
-    }
-
-    fn try_send(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> std::io::Result<Answer> {
-        if self.conn.is_none() {
-            let s = TcpStream::connect(("127.0.0.1", self.port))?;
-            s.set_nodelay(true)?;
-            s.set_read_timeout(Some(StdDuration::from_secs(30)))?;
-            self.conn = Some(BufReader::new(s));
-        }
-        let conn = self.conn.as_mut().unwrap();
-        let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: {}\r\n",
-            body.len()
-        );
-        for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
-        }
-        req.push_str("\r\n");
-        let mut bytes = req.into_bytes();
-        bytes.extend_from_slice(body);
-        conn.get_mut().write_all(&bytes)?;
-
-        let mut line = String::new();
-        conn.read_line(&mut line)?;
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
-        let (mut length, mut chunked, mut content_type, mut close) =
-            (None, false, String::new(), false);
-        loop {
-            line.clear();
-            conn.read_line(&mut line)?;
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            let (k, v) = l.split_once(':').unwrap_or((l, ""));
-            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-            match k.as_str() {
-                "content-length" => length = v.parse::<usize>().ok(),
-                "transfer-encoding" => chunked = v.eq_ignore_ascii_case("chunked"),
-                "content-type" => content_type = v.to_string(),
-                "connection" => close = v.eq_ignore_ascii_case("close"),
-                _ => {}
-            }
-        }
-        let mut body = Vec::new();
-        if chunked {
-            loop {
-                line.clear();
-                conn.read_line(&mut line)?;
-                let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
-                    .map_err(|e| {
-                    std::io::Error::other(format!("bad chunk size {line:?}: {e}"))
-                })?;
-                let mut chunk = vec![0; size + 2];
-                conn.read_exact(&mut chunk)?;
-                if size == 0 {
-                    break;
-                }
-                body.extend_from_slice(&chunk[..size]);
-            }
-        } else if let Some(n) = length {
-            body.resize(n, 0);
-            conn.read_exact(&mut body)?;
-        } else {
-            conn.read_to_end(&mut body)?;
-            close = true;
-        }
-        if close {
-            self.conn = None;
-        }
-        Ok(Answer {
-            status,
-            content_type,
-            body,
-        })
-    }
-
-    fn post(&mut self, path: &str, body: &Json) -> Answer {
-        self.send("POST", path, &[], body.to_string().as_bytes())
-    }
-
-    fn get(&mut self, path: &str) -> Answer {
-        self.send("GET", path, &[], b"")
-    }
-}
-
 /// Polls `/healthz` until it answers 200 (bounded).
 fn wait_healthy(w: &Workerd) {
-    let mut c = w.client();
+    let c = w.client();
     let deadline = Instant::now() + StdDuration::from_secs(20);
     loop {
         let a = c.get("/healthz");
@@ -580,7 +279,7 @@ fn answers_equal_the_native_api_byte_for_byte() {
     let w = Workerd::start(&store, 50);
 
     // Nothing published yet: a JSON 503, not a crash.
-    let mut c = w.client();
+    let c = w.client();
     let a = c.get("/healthz");
     assert_eq!(a.status, 503, "{a:?}");
     assert!(
@@ -647,7 +346,7 @@ fn answers_equal_the_native_api_byte_for_byte() {
             "{method} {path} {}",
             String::from_utf8_lossy(body)
         );
-        assert_eq!(got.content_type, "application/json", "{method} {path}");
+        assert_eq!(got.content_type(), "application/json", "{method} {path}");
         statuses.push(got.status);
     }
     // The cases really cover the contract's statuses.
@@ -691,7 +390,7 @@ fn artifacts_swap_atomically_under_load() {
             let (want_a, want_b) = (want_a.clone(), want_b.clone());
             let port = w.port;
             std::thread::spawn(move || {
-                let mut c = Client::connect(port);
+                let c = Client::new(format!("127.0.0.1:{port}"));
                 let mut trace = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
                     let got = c.send("POST", "/predict", &[], &body);
@@ -715,7 +414,7 @@ fn artifacts_swap_atomically_under_load() {
 
     std::thread::sleep(StdDuration::from_millis(300));
     publish(&store, &b);
-    let mut c = w.client();
+    let c = w.client();
     let deadline = Instant::now() + StdDuration::from_secs(10);
     while ids(&c.post("/predict", &predict_body([1])))
         != (b.bundle_id.clone(), b.snapshot_id.clone())
@@ -805,7 +504,7 @@ fn admin_publish_checks_stores_and_swaps() {
     // A long ttl: the swap below must come from the admin route itself.
     let w = Workerd::start(&store, 600_000);
     wait_healthy(&w);
-    let mut c = w.client();
+    let c = w.client();
 
     let mut body = b.bundle.clone();
     body.extend_from_slice(&b.snapshot);
@@ -926,7 +625,7 @@ fn public_key_refuses_unsigned_pairs_and_rollback_swaps_back() {
     // An unsigned pair under a public key: 503 naming the reason, not served.
     publish(&store, &a);
     let w = Workerd::start_with(&store, 20, &[("VERGE_PUBLIC_KEY", &public)]);
-    let mut client = w.client();
+    let client = w.client();
     let r = client.get("/healthz");
     assert_eq!(r.status, 503, "{r:?}");
     let message = r.json()["error"]["message"].as_str().unwrap().to_string();
@@ -934,15 +633,15 @@ fn public_key_refuses_unsigned_pairs_and_rollback_swaps_back() {
 
     publish_signed(&store, &a, &key, None);
     wait_healthy(&w);
-    let served = |c: &mut Client| ids(&c.post("/predict", &predict_body([1])));
+    let served = |c: &Client| ids(&c.post("/predict", &predict_body([1])));
     let pair_a = (a.bundle_id.clone(), a.snapshot_id.clone());
     let pair_b = (b.bundle_id.clone(), b.snapshot_id.clone());
-    assert_eq!(served(&mut client), pair_a);
+    assert_eq!(served(&client), pair_a);
 
     // A manifest naming a pair signed by another key: a keeps being served.
     publish_signed(&store, &b, &stranger, None);
     std::thread::sleep(StdDuration::from_millis(300));
-    assert_eq!(served(&mut client), pair_a, "{}", w.logs());
+    assert_eq!(served(&client), pair_a, "{}", w.logs());
     publish_signed(&store, &a, &key, None);
 
     // Uploads: unsigned, a bad signature header, a signature of another
@@ -983,7 +682,7 @@ fn public_key_refuses_unsigned_pairs_and_rollback_swaps_back() {
         assert_eq!(r.status, 400, "{why}: {r:?}");
         let m = r.json()["error"]["message"].as_str().unwrap().to_string();
         assert!(m.contains(why), "{why}: {m}");
-        assert_eq!(served(&mut client), pair_a);
+        assert_eq!(served(&client), pair_a);
     }
     let r = client.send(
         "PUT",
@@ -996,7 +695,7 @@ fn public_key_refuses_unsigned_pairs_and_rollback_swaps_back() {
         &body,
     );
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    assert_eq!(served(&mut client), pair_b);
+    assert_eq!(served(&client), pair_b);
     let manifest = Manifest::parse(&std::fs::read(store.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest.current, good);
     assert_eq!(manifest.previous, Some(signed(&a, &key)));
@@ -1015,7 +714,7 @@ fn public_key_refuses_unsigned_pairs_and_rollback_swaps_back() {
         let r = client.send("POST", "/admin/rollback", &[("authorization", &auth)], b"");
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         assert_eq!(r.json()["published"]["bundle_id"], want.0.as_str());
-        assert_eq!(&served(&mut client), want);
+        assert_eq!(&served(&client), want);
     }
     // A rollback target that no longer verifies is refused; b stays.
     let mut tampered = manifest;
@@ -1023,7 +722,7 @@ fn public_key_refuses_unsigned_pairs_and_rollback_swaps_back() {
     write_file(&store, "manifest.json", &tampered.to_json());
     let r = client.send("POST", "/admin/rollback", &[("authorization", &auth)], b"");
     assert_eq!(r.status, 503, "{r:?}");
-    assert_eq!(served(&mut client), pair_b);
+    assert_eq!(served(&client), pair_b);
     // No previous pair at all: 409.
     publish_signed(&store, &b, &key, None);
     let r = client.send("POST", "/admin/rollback", &[("authorization", &auth)], b"");
@@ -1045,7 +744,7 @@ fn admin_routes_are_off_without_a_token() {
     publish(&store, &a);
     let w = Workerd::start_with(&store, 50, &[("VERGE_ADMIN_TOKEN", "")]);
     wait_healthy(&w);
-    let mut c = w.client();
+    let c = w.client();
     let auth = format!("Bearer {ADMIN_TOKEN}");
     for (method, path) in [("PUT", "/admin/artifacts"), ("POST", "/admin/rollback")] {
         let r = c.send(method, path, &[("authorization", &auth)], b"");
@@ -1083,7 +782,7 @@ fn load_figures() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(5000);
-    let mut c = w.client();
+    let c = w.client();
     for (name, batch) in [("single entity", 1i64), ("100 entities", 100)] {
         let bodies: Vec<Vec<u8>> = (0..64)
             .map(|k| {
