@@ -22,8 +22,7 @@
 //! figures (the samples of every run are kept, thinned, for the chart).
 #![forbid(unsafe_code)]
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs as _};
+use std::net::ToSocketAddrs as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -385,17 +384,14 @@ type Loaded = (PathBuf, verge_host::wasm_runtime::WasmRuntime, f64, f64);
 /// The ABI module under wasmtime, loaded with the pair; `None` when no module is built.
 fn wasm(flags: &Flags, bundle: &[u8], snapshot: &[u8]) -> anyhow::Result<Option<Loaded>> {
     use verge_host::wasm_runtime::WasmModule;
-    let path = match flags.get("wasm") {
-        Some(p) => PathBuf::from(p),
-        None => match WasmModule::locate() {
-            Ok(p) => p,
-            Err(_) => return Ok(None),
-        },
+    let (path, module) = match flags.get("wasm") {
+        Some(p) if !Path::new(p).is_file() => return Ok(None),
+        Some(p) => (PathBuf::from(p), WasmModule::load(Path::new(p))?),
+        None => (
+            PathBuf::from(WasmModule::configured_source()),
+            WasmModule::configured()?,
+        ),
     };
-    if !Path::new(&path).is_file() {
-        return Ok(None);
-    }
-    let module = WasmModule::load(&path)?;
     let t = Instant::now();
     let mut runtime = module.instantiate()?;
     let instantiate_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -406,13 +402,13 @@ fn wasm(flags: &Flags, bundle: &[u8], snapshot: &[u8]) -> anyhow::Result<Option<
     Ok(Some((path, runtime, instantiate_ms, load_ms)))
 }
 
-/// One keep-alive HTTP/1.1 connection to a loopback server.
+/// A keep-alive client of one loopback server: the test kit's (ureq), the one
+/// HTTP client verge's tests and benches use, so both sides of a comparison are
+/// measured through the same client.
 #[derive(Debug)]
 struct Client {
-    addr: SocketAddr,
-    host: String,
+    http: verge_test_kit::http::Client,
     path: String,
-    reader: Option<BufReader<TcpStream>>,
 }
 
 impl Client {
@@ -430,97 +426,23 @@ impl Client {
             bail!("{addr} is not a loopback address; this client only talks to 127.0.0.1 or ::1");
         }
         Ok(Client {
-            addr,
-            host: host.to_owned(),
+            http: verge_test_kit::http::Client::new(addr),
             path: format!("/{path}"),
-            reader: None,
         })
     }
 
-    fn connect(&mut self) -> anyhow::Result<&mut BufReader<TcpStream>> {
-        if self.reader.is_none() {
-            let stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5))
-                .with_context(|| format!("cannot connect to {}", self.addr))?;
-            stream.set_nodelay(true)?;
-            stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-            stream.set_write_timeout(Some(Duration::from_secs(30)))?;
-            self.reader = Some(BufReader::new(stream));
-        }
-        self.reader.as_mut().context("no connection")
-    }
-
-    /// POSTs `body` and reads the whole answer; returns the status.
+    /// POSTs `body` and reads the whole answer: (status, body).
     fn post(&mut self, body: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
-        let head = format!(
-            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: keep-alive\r\n\r\n",
-            self.path,
-            self.host,
-            body.len()
-        );
-        let reader = self.connect()?;
-        let mut request = head.into_bytes();
-        request.extend_from_slice(body);
-        reader.get_mut().write_all(&request)?;
-        let mut line = String::new();
-        reader.read_line(&mut line)?;
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .with_context(|| format!("bad status line `{}`", line.trim()))?;
-        let mut length: Option<usize> = None;
-        let mut chunked = false;
-        let mut close = false;
-        loop {
-            line.clear();
-            if reader.read_line(&mut line)? == 0 {
-                bail!("the server closed the connection in the headers");
-            }
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = l.split_once(':') {
-                let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
-                match name.as_str() {
-                    "content-length" => length = value.parse().ok(),
-                    "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
-                    "connection" => close = value.eq_ignore_ascii_case("close"),
-                    _ => {}
-                }
-            }
-        }
-        let mut out = Vec::new();
-        if chunked {
-            loop {
-                line.clear();
-                reader.read_line(&mut line)?;
-                let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
-                    .with_context(|| format!("bad chunk size `{}`", line.trim()))?;
-                if size > 64 << 20 {
-                    bail!("a chunk of {size} bytes; refusing");
-                }
-                let start = out.len();
-                out.resize(start + size, 0);
-                reader.read_exact(&mut out[start..])?;
-                line.clear();
-                reader.read_line(&mut line)?;
-                if size == 0 {
-                    break;
-                }
-            }
-        } else {
-            let n = length.context("the answer has neither Content-Length nor chunks")?;
-            if n > 64 << 20 {
-                bail!("an answer of {n} bytes; refusing");
-            }
-            out.resize(n, 0);
-            reader.read_exact(&mut out)?;
-        }
-        if close {
-            self.reader = None;
-        }
-        Ok((status, out))
+        let answer = self
+            .http
+            .try_send(
+                "POST",
+                &self.path,
+                &[("content-type", "application/json")],
+                body,
+            )
+            .with_context(|| format!("POST {}", self.path))?;
+        Ok((answer.status, answer.body))
     }
 }
 

@@ -42,8 +42,6 @@
 //! | workerd (90 s) | 2 939 | 1.141 ms | 5.497 ms | 305 ms | 0 | 74 → 310 MiB in 20 s, then flat 307–319 MiB |
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -189,87 +187,24 @@ fn bodies(api: &Api, batch: usize) -> anyhow::Result<Vec<Vec<u8>>> {
     Ok(out)
 }
 
-/// A keep-alive HTTP/1.1 connection.
+/// A keep-alive connection: the test kit's client (ureq), the one HTTP client
+/// verge's tests and benches use.
 struct Conn {
-    addr: String,
-    stream: Option<BufReader<TcpStream>>,
+    http: verge_test_kit::http::Client,
 }
 
 impl Conn {
-    fn post(&mut self, path: &str, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
-        if self.stream.is_none() {
-            let s = TcpStream::connect(&self.addr)?;
-            s.set_nodelay(true)?;
-            s.set_read_timeout(Some(Duration::from_secs(30)))?;
-            self.stream = Some(BufReader::new(s));
+    fn new(addr: &str) -> Conn {
+        Conn {
+            http: verge_test_kit::http::Client::new(addr),
         }
-        let conn = self.stream.as_mut().unwrap();
-        let mut raw = format!(
-            "POST {path} HTTP/1.1\r\nhost: load\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-            body.len()
-        )
-        .into_bytes();
-        raw.extend_from_slice(body);
-        let result = (|| {
-            conn.get_mut().write_all(&raw)?;
-            let mut line = String::new();
-            if conn.read_line(&mut line)? == 0 {
-                return Err(std::io::Error::other("connection closed"));
-            }
-            let status: u16 = line
-                .split_whitespace()
-                .nth(1)
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
-            let (mut length, mut chunked, mut close) = (None, false, false);
-            loop {
-                line.clear();
-                conn.read_line(&mut line)?;
-                let l = line.trim_end();
-                if l.is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = l.split_once(':') {
-                    match k.trim().to_ascii_lowercase().as_str() {
-                        "content-length" => length = v.trim().parse::<usize>().ok(),
-                        "transfer-encoding" => chunked = v.trim().eq_ignore_ascii_case("chunked"),
-                        "connection" => close = v.trim().eq_ignore_ascii_case("close"),
-                        _ => {}
-                    }
-                }
-            }
-            let mut body = Vec::new();
-            if chunked {
-                loop {
-                    line.clear();
-                    conn.read_line(&mut line)?;
-                    let size =
-                        usize::from_str_radix(line.trim(), 16).map_err(std::io::Error::other)?;
-                    let mut chunk = vec![0; size + 2];
-                    conn.read_exact(&mut chunk)?;
-                    if size == 0 {
-                        break;
-                    }
-                    body.extend_from_slice(&chunk[..size]);
-                }
-            } else {
-                body.resize(length.unwrap_or(0), 0);
-                conn.read_exact(&mut body)?;
-            }
-            Ok((status, body, close))
-        })();
-        match result {
-            Ok((status, body, close)) => {
-                if close {
-                    self.stream = None;
-                }
-                Ok((status, body))
-            }
-            Err(e) => {
-                self.stream = None;
-                Err(e)
-            }
-        }
+    }
+
+    fn post(&mut self, path: &str, body: &[u8]) -> Result<(u16, Vec<u8>), ureq::Error> {
+        let answer =
+            self.http
+                .try_send("POST", path, &[("content-type", "application/json")], body)?;
+        Ok((answer.status, answer.body))
     }
 }
 
@@ -325,10 +260,7 @@ fn main() -> anyhow::Result<()> {
         .trim_end_matches('/')
         .to_string();
     // The server must be serving the first pair when the run starts.
-    let mut probe = Conn {
-        addr: addr.clone(),
-        stream: None,
-    };
+    let mut probe = Conn::new(&addr);
     let (status, got) = probe.post("/predict", &bodies[0])?;
     if status != 200 || got != expected[0][0] {
         bail!(
@@ -366,7 +298,7 @@ fn main() -> anyhow::Result<()> {
                 addr.clone(),
             );
             std::thread::spawn(move || {
-                let mut conn = Conn { addr, stream: None };
+                let mut conn = Conn::new(&addr);
                 let mut r = ClientReport {
                     latencies_us: Vec::with_capacity(1 << 20),
                     ..ClientReport::default()

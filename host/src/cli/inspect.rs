@@ -11,11 +11,11 @@ use std::fs;
 use anyhow::Context as _;
 use clap::Args;
 use serde_json::{Value as Json, json};
+use verge_core::ContentId;
 use verge_core::api::value_to_json;
 use verge_core::artifact::{ArtifactKind, Bundle, HEADER_LEN, Header, ServiceFeature, Snapshot};
 use verge_core::model::Estimator;
 use verge_core::registry::RegistryVersion;
-use verge_core::ContentId;
 
 use super::output::print_json;
 use super::{Ctx, ExitStatus};

@@ -4,13 +4,14 @@
 
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
 use verge_core::api::Limits;
 use verge_core::artifact::signature::PublicKey;
 use verge_host::materialize::LATEST;
-use verge_host::serve::{Engine, ServeOptions, Server, Source};
+use verge_host::serve::{Engine, NetLimits, ServeOptions, Server, Source};
 use verge_host::wasm_runtime::WasmModule;
 
 use super::{Ctx, ExitStatus};
@@ -23,9 +24,12 @@ use super::{Ctx, ExitStatus};
 /// `POST /admin/rollback` (docs/publish.md): a new pair is checked (hash,
 /// signature with --public-key, compatibility) and swapped in atomically; a
 /// request never sees half of a swap, and a refused pair leaves the served one
-/// live. Each worker thread owns one instance of the Wasm module built into
-/// verge (or `--wasm FILE`, or `$VERGE_WASM`); `--native` runs the core
-/// directly instead. Prints `listening on http://ADDR` on stdout once ready.
+/// live. Connections are served by hyper on tokio, with deadlines for heads
+/// and bodies and a connection limit; SIGTERM or Ctrl-C stops it gracefully
+/// (requests in flight finish). Each worker thread owns one instance of the
+/// Wasm module built into verge (or `--wasm FILE`, or `$VERGE_WASM`);
+/// `--native` runs the core directly instead. Prints `listening on
+/// http://ADDR` on stdout once ready.
 ///
 /// Examples:
 ///   verge serve --bundle model/surgical_lesion
@@ -70,18 +74,28 @@ pub struct Serve {
     /// Largest request body in bytes (larger get 413 before being read).
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_body_bytes)]
     pub max_body_bytes: usize,
-    /// Worker threads (each holds one Wasm instance with its own copy of the
-    /// artifacts, and serves one connection at a time, keep-alive included:
-    /// give more threads than concurrent clients, or admin requests queue).
+    /// Worker threads, and Wasm instances (each with its own copy of the
+    /// artifacts). Connections are not threads: any number of clients, slow
+    /// or idle, share them (at most 10,000 connections).
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: u16,
+    /// Seconds a client has to send a whole request head (idle keep-alive
+    /// time included); slower connections are closed.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+    /// Seconds a client has to send a whole body after its head (else 408).
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout: u64,
+    /// Most open connections; more are closed as they arrive.
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
     /// The Wasm module (default: `$VERGE_WASM`, else the one built into verge).
     #[arg(long, value_name = "FILE", conflicts_with = "native")]
     pub wasm: Option<PathBuf>,
 }
 
 impl Serve {
-    /// Runs the server until the process is stopped.
+    /// Runs the server until SIGTERM or Ctrl-C.
     ///
     /// # Errors
     ///
@@ -139,6 +153,12 @@ impl Serve {
             },
             threads: usize::from(self.threads),
             engine,
+            net: NetLimits {
+                header_deadline: Duration::from_secs(self.header_timeout),
+                body_deadline: Duration::from_secs(self.body_timeout),
+                max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+                ..NetLimits::default()
+            },
         };
         let server = Server::bind(&ctx.repository(), options)?;
         for warning in &server.warnings {

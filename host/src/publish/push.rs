@@ -8,13 +8,13 @@
 //!
 //! Both carry `Authorization: Bearer <token>`; the token comes from an
 //! environment variable so it never appears in argv (visible to every user in
-//! `ps`) or in a message. Plain HTTP only, and only to a loopback address
+//! `ps`) or in a message. Requests go through ureq, the one HTTP client verge
+//! uses. Plain HTTP only, and only to a loopback address
 //! unless the caller allows otherwise: a bearer token sent in clear text over a
 //! network can be read by anyone on the path. (Reach a remote worker through a
 //! TLS-terminating tunnel on localhost, e.g. `cloudflared access tcp`.)
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs as _};
+use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -113,104 +113,43 @@ impl Endpoint {
     ) -> anyhow::Result<(u16, Vec<u8>)> {
         let target = format!("{}{route}", self.prefix);
         let addr = self.addresses()?[0];
-        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
-            .with_context(|| format!("cannot connect to {addr} (is the server running?)"))?;
-        stream.set_read_timeout(Some(TIMEOUT))?;
-        stream.set_write_timeout(Some(TIMEOUT))?;
-        let length: usize = body.iter().map(|b| b.len()).sum();
-        let mut head = format!(
-            "{method} {target} HTTP/1.1\r\nhost: {}:{}\r\ncontent-type: application/octet-stream\r\ncontent-length: {length}\r\nconnection: close\r\n",
-            self.host, self.port
-        );
+        // One contiguous body with a Content-Length: receivers refuse chunked
+        // uploads (411), and judge the length before reading a byte.
+        let body = body.concat();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            // A 401 or 413 is an answer to report, not a transport error.
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_global(Some(TIMEOUT))
+            .build()
+            .into();
+        let url = format!("http://{addr}{target}");
+        // The token goes into the request only: never into a message or an error.
+        let auth = zeroize::Zeroizing::new(format!("Bearer {token}"));
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("host", format!("{}:{}", self.host, self.port))
+            .header("content-type", "application/octet-stream")
+            .header("authorization", auth.as_str());
         for (name, value) in headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
+            request = request.header(*name, value);
         }
-        // The token is written to the socket only: never formatted into a
-        // message or an error.
-        let mut auth = String::with_capacity(token.len() + 24);
-        auth.push_str("authorization: Bearer ");
-        auth.push_str(token);
-        auth.push_str("\r\n\r\n");
-        let sent = stream
-            .write_all(head.as_bytes())
-            .and_then(|()| stream.write_all(auth.as_bytes()))
-            .and_then(|()| body.iter().try_for_each(|part| stream.write_all(part)))
-            .and_then(|()| stream.flush());
-        drop(zeroize::Zeroizing::new(auth));
-        // A server refusing early (401, 413) may close before the whole body
-        // is sent; its answer is still worth reading.
-        let answer = read_answer(stream);
-        match (sent, answer) {
-            (_, Ok(answer)) => Ok(answer),
-            (Err(e), Err(_)) => {
-                Err(e).with_context(|| format!("sending {method} {target} to {addr} failed"))
-            }
-            (Ok(()), Err(e)) => Err(e.context(format!("reading the answer to {method} {target}"))),
-        }
+        let request = request
+            .body(body)
+            .with_context(|| format!("internal: building {method} {target}"))?;
+        let mut answer = agent.run(request).with_context(|| {
+            format!("{method} {target} to {addr} failed (is the server running?)")
+        })?;
+        let status = answer.status().as_u16();
+        let body = answer
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER)
+            .read_to_vec()
+            .with_context(|| format!("reading the answer to {method} {target}"))?;
+        Ok((status, body))
     }
-}
-
-fn read_answer(stream: TcpStream) -> anyhow::Result<(u16, Vec<u8>)> {
-    let mut reader = BufReader::new(stream.take(MAX_ANSWER + 64 * 1024));
-    let mut line = String::new();
-    // Skip interim answers (100 Continue).
-    let status = loop {
-        line.clear();
-        reader.read_line(&mut line)?;
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .with_context(|| format!("not an HTTP answer: {:?}", line.trim_end()))?;
-        let (mut length, mut chunked) = (None, false);
-        loop {
-            line.clear();
-            if reader.read_line(&mut line)? == 0 {
-                bail!("the connection closed inside the answer's headers");
-            }
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':') {
-                match k.trim().to_ascii_lowercase().as_str() {
-                    "content-length" => length = v.trim().parse::<u64>().ok(),
-                    "transfer-encoding" => chunked = v.trim().eq_ignore_ascii_case("chunked"),
-                    _ => {}
-                }
-            }
-        }
-        if !(100..200).contains(&status) {
-            break (status, length, chunked);
-        }
-    };
-    let (status, length, chunked) = status;
-    let mut body = Vec::new();
-    if chunked {
-        loop {
-            line.clear();
-            reader.read_line(&mut line)?;
-            let size = u64::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
-                .with_context(|| format!("bad chunk size {:?}", line.trim_end()))?;
-            if size == 0 {
-                break;
-            }
-            if body.len() as u64 + size > MAX_ANSWER {
-                bail!("the answer is over {MAX_ANSWER} bytes; not a verge admin answer");
-            }
-            reader.by_ref().take(size).read_to_end(&mut body)?;
-            line.clear();
-            reader.read_line(&mut line)?;
-        }
-    } else if let Some(n) = length {
-        if n > MAX_ANSWER {
-            bail!("the answer is {n} bytes; not a verge admin answer");
-        }
-        reader.by_ref().take(n).read_to_end(&mut body)?;
-    } else {
-        reader.by_ref().take(MAX_ANSWER).read_to_end(&mut body)?;
-    }
-    Ok((status, body))
 }
 
 /// The server's answer to an admin request that succeeded.

@@ -4,7 +4,8 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`http`] | a bounded HTTP/1.1 server on `std::net` |
+//! | [`http`] | what a handler sees: the request, the answer, the admission hook |
+//! | [`net`] | hyper's HTTP/1.1 on tokio, with deadlines and connection limits |
 //! | [`admin`] | the live pair and the admin routes that swap it |
 //!
 //! [`Server::bind`] checks the starting pair and binds the address; the caller
@@ -12,6 +13,7 @@
 
 pub mod admin;
 pub mod http;
+pub mod net;
 
 use std::fs;
 use std::net::{SocketAddr, TcpListener};
@@ -30,6 +32,7 @@ use crate::resolve::{Repository, Wanted};
 use crate::wasm_runtime::{WasmModule, WasmRuntime};
 use admin::{AdminConfig, Live, Served};
 use http::{Answer, Request, error_body};
+pub use net::NetLimits;
 
 /// What to serve first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +75,12 @@ pub struct ServeOptions {
     pub threads: usize,
     /// Native core or Wasm module.
     pub engine: Engine,
+    /// Deadlines and connection limits.
+    pub net: NetLimits,
 }
+
+/// Past this much linear memory a Wasm instance is rebuilt after its request.
+pub const MAX_INSTANCE_MEMORY: usize = 256 << 20;
 
 /// A bound server with its starting pair checked, ready to [`run`](Server::run).
 #[derive(Debug)]
@@ -225,79 +233,70 @@ impl Server {
             let max = limits.max_body_bytes;
             Arc::new(move |r: &Request| live.admit(r, max))
         };
+        let net = self.options.net;
         match self.options.engine {
-            Engine::Native => http::run(&self.listener, threads, &admit, |_| {
-                let live = Arc::clone(&live);
-                Ok(move |r: &Request| {
-                    if Live::is_admin(r) {
-                        return live.handle_admin(r);
-                    }
-                    let served = live.current();
-                    let response = served.api.handle(&r.method, &r.path, &r.body, now());
-                    (response.status, response.body)
-                })
-            }),
+            Engine::Native => {
+                let handlers = (0..threads.max(1)).map(|_| native_handler(Arc::clone(&live)));
+                net::run(self.listener, threads, admit, handlers.collect(), net)
+            }
             Engine::Wasm(module) => {
-                let wasm = WasmThreads {
-                    module: Arc::new(module),
-                    runtimes: self.runtimes,
-                    limits,
-                };
-                run_wasm(&self.listener, threads, &admit, &live, wasm)
+                let module = Arc::new(module);
+                let handlers = self.runtimes.into_iter().map(|runtime| {
+                    wasm_handler(Arc::clone(&live), Arc::clone(&module), runtime, limits)
+                });
+                net::run(self.listener, threads, admit, handlers.collect(), net)
             }
         }
     }
 }
 
-/// What the Wasm engine's threads start from.
-struct WasmThreads {
-    module: Arc<WasmModule>,
-    runtimes: Vec<WasmRuntime>,
-    limits: Limits,
+/// Answers with the native core over the live pair.
+fn native_handler(live: Arc<Live>) -> impl FnMut(&Request) -> Answer + Send + 'static {
+    move |r: &Request| {
+        if Live::is_admin(r) {
+            return live.handle_admin(r);
+        }
+        let served = live.current();
+        let response = served.api.handle(&r.method, &r.path, &r.body, now());
+        (response.status, response.body)
+    }
 }
 
-/// Serves with one Wasm instance per thread, each moving to a swapped-in pair
-/// as a whole on its next request.
-fn run_wasm(
-    listener: &TcpListener,
-    threads: usize,
-    admit: &Arc<http::Admit>,
-    live: &Arc<Live>,
-    wasm: WasmThreads,
-) -> anyhow::Result<()> {
-    let WasmThreads {
-        module,
-        mut runtimes,
-        limits,
-    } = wasm;
-    http::run(listener, threads, admit, |_| {
-        let mut runtime = runtimes.pop().context("one runtime per thread")?;
-        let mut loaded = 0;
-        let (live, module) = (Arc::clone(live), Arc::clone(&module));
-        Ok(move |r: &Request| {
-            if Live::is_admin(r) {
-                return live.handle_admin(r);
-            }
-            let served = live.current();
-            if served.generation != loaded {
-                // A swap happened: this thread's instance moves to the new pair
-                // as a whole, or keeps the old one and says why (the pair was
-                // checked natively, so this is an out-of-memory or a module bug).
-                match wasm_instance(&module, limits, &served) {
-                    Ok(fresh) => {
-                        runtime = fresh;
-                        loaded = served.generation;
-                    }
-                    Err(e) => {
-                        let message =
-                            format!("loading the new pair into the Wasm instance failed: {e:#}");
-                        return (503, error_body(503, &message));
-                    }
+/// Answers with one Wasm instance, which moves to a swapped-in pair as a whole
+/// on its next request, and is rebuilt when its linear memory has grown past
+/// [`MAX_INSTANCE_MEMORY`] (Wasm memory never shrinks: one huge request would
+/// otherwise keep its peak for the life of the process).
+fn wasm_handler(
+    live: Arc<Live>,
+    module: Arc<WasmModule>,
+    mut runtime: WasmRuntime,
+    limits: Limits,
+) -> impl FnMut(&Request) -> Answer + Send + 'static {
+    let mut loaded = 0;
+    move |r: &Request| {
+        if Live::is_admin(r) {
+            return live.handle_admin(r);
+        }
+        let served = live.current();
+        if served.generation != loaded || runtime.memory_bytes() > MAX_INSTANCE_MEMORY {
+            // A swap happened (or the instance grew): the instance moves to
+            // the current pair as a whole, or keeps the old one and says why
+            // (the pair was checked natively, so this is an out-of-memory or a
+            // module bug).
+            match wasm_instance(&module, limits, &served) {
+                Ok(fresh) => {
+                    runtime = fresh;
+                    loaded = served.generation;
+                }
+                Err(e) => {
+                    let message =
+                        format!("loading the new pair into the Wasm instance failed: {e:#}");
+                    return (503, error_body(503, &message));
                 }
             }
-            wasm_answer(&mut runtime, r)
-        })
-    })
+        }
+        wasm_answer(&mut runtime, r)
+    }
 }
 
 /// The pair a publish directory's manifest names, and its previous pair when

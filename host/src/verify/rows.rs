@@ -8,9 +8,9 @@ use arrow_array::{
     StringArray,
 };
 use serde_json::{Map, Value as Json, json};
+use verge_core::DType;
 use verge_core::artifact::{Bundle, Snapshot};
 use verge_core::definition::Field;
-use verge_core::DType;
 
 use crate::table_io::read_table;
 
