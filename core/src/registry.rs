@@ -9,6 +9,10 @@
 //!
 //! # Byte format (version 1)
 //!
+//! Not the 48-byte artifact header of bundles and snapshots: a registry version
+//! is named by the hash of all its bytes (its file name under `.verge/objects/`),
+//! so it carries neither a length nor a hash, only magic and version.
+//!
 //! | bytes | meaning |
 //! |---|---|
 //! | 4 | magic `VRGR` |
@@ -26,11 +30,13 @@ use alloc::vec::Vec;
 use core::fmt;
 use serde::{Deserialize, Serialize};
 
+use crate::artifact::ArtifactKind;
 use crate::definition::{Definitions, ObjectKind};
 use crate::{ContentId, Error, Result, Timestamp};
 
-/// The four bytes every encoded registry version starts with.
-pub const MAGIC: [u8; 4] = *b"VRGR";
+/// The four bytes every encoded registry version starts with (the same as
+/// [`ArtifactKind::Registry`]'s, so a file is recognised by one table of magics).
+pub const MAGIC: [u8; 4] = ArtifactKind::Registry.magic();
 
 /// The byte-format version this build writes and reads.
 pub const FORMAT_VERSION: u16 = 1;

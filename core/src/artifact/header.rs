@@ -1,12 +1,18 @@
-//! The 48-byte header every artifact starts with.
+//! The 48-byte header bundles and snapshots start with.
 //!
 //! | bytes | field | meaning |
 //! |---|---|---|
-//! | 0..4 | magic | `VRGB` bundle, `VRGS` snapshot, `VRGR` registry version |
+//! | 0..4 | magic | `VRGB` bundle, `VRGS` snapshot |
 //! | 4..6 | version | format version, u16 little-endian |
 //! | 6..8 | flags | reserved, zero |
 //! | 8..16 | length | payload length in bytes, u64 little-endian |
 //! | 16..48 | hash | BLAKE3 of the payload: the artifact's id |
+//!
+//! [`ArtifactKind`] names every binary object by its magic, so a tool can tell
+//! what a file is from its first four bytes. That includes the registry version
+//! (`VRGR`), which has only magic and version before its payload, not this
+//! header: it is read by [`crate::registry::RegistryVersion::from_bytes`], never
+//! by [`Header::open`]. `docs/format.md` has the table of which file carries which.
 
 use crate::{ContentId, Error, Result};
 
@@ -22,7 +28,7 @@ pub enum ArtifactKind {
     Bundle,
     /// An online-feature snapshot (or one shard of one).
     Snapshot,
-    /// A registry version.
+    /// A registry version (magic and version only; see the module docs).
     Registry,
 }
 

@@ -1,6 +1,8 @@
 //! The byte formats: a common header, bundles and snapshots.
 //!
-//! Every artifact is `header ‖ payload`. The header carries a magic number naming
+//! Every artifact (a bundle, a snapshot or a snapshot shard) is `header ‖ payload`;
+//! registry versions, which are not artifacts, have their own shorter header
+//! (`crate::registry`). The header carries a magic number naming
 //! the kind, a format version, the payload length and the payload's BLAKE3 hash,
 //! which is also the artifact's id. Loaders check all four before they look at
 //! the payload, and decode the payload without ever allocating from a length they
