@@ -8,7 +8,8 @@
 use std::fmt::Write as _;
 
 use verge_core::definition::{
-    Definitions, Encoding, EstimatorSpec, Field, Imputation, Scaling, SourceFormat,
+    Definitions, Encoding, Entity, EstimatorSpec, FeatureService, FeatureView, Field, Imputation,
+    ModelSpec, OnDemandFeatureView, Scaling, Source, SourceFormat,
 };
 
 use super::duration;
@@ -30,121 +31,156 @@ pub fn to_toml(defs: &Definitions) -> String {
     // Writing into a String cannot fail, so the fmt::Results below are ignored.
     let _ = writeln!(out, "project = {}", quote(&defs.project));
     for e in &defs.entities {
-        let _ = writeln!(out, "\n[[entity]]\nname = {}", quote(&e.name));
-        let keys: Vec<String> = e.join_keys.iter().map(field).collect();
-        let _ = writeln!(out, "join_keys = [{}]", keys.join(", "));
-        optional(&mut out, "description", &e.description);
+        entity(&mut out, e);
     }
     for s in &defs.sources {
-        let _ = writeln!(out, "\n[[source]]\nname = {}", quote(&s.name));
-        let _ = writeln!(out, "path = {}", quote(&s.path));
-        if let SourceFormat::Sqlite { table } = &s.format {
-            let _ = writeln!(out, "table = {}", quote(table));
-        }
-        let _ = writeln!(out, "timestamp_field = {}", quote(&s.timestamp_field));
-        if let Some(created) = &s.created_timestamp_field {
-            let _ = writeln!(out, "created_timestamp_field = {}", quote(created));
-        }
-        if !s.field_mapping.is_empty() {
-            let _ = writeln!(out, "field_mapping = {}", inline_map(&s.field_mapping));
-        }
+        source(&mut out, s);
     }
     for v in &defs.feature_views {
-        let _ = writeln!(out, "\n[[feature_view]]\nname = {}", quote(&v.name));
-        let entities: Vec<String> = v.entities.iter().map(|e| quote(e)).collect();
-        let _ = writeln!(out, "entities = [{}]", entities.join(", "));
-        let _ = writeln!(out, "source = {}", quote(&v.source));
-        let _ = writeln!(out, "ttl = {}", quote(&duration::format(v.ttl)));
-        let _ = writeln!(out, "online = {}", v.online);
-        fields(&mut out, "fields", v.fields.iter().map(field));
-        optional(&mut out, "description", &v.description);
-        optional(&mut out, "owner", &v.owner);
-        if !v.tags.is_empty() {
-            let _ = writeln!(out, "tags = {}", inline_map(&v.tags));
-        }
+        feature_view(&mut out, v);
     }
     for v in &defs.on_demand_views {
-        let _ = writeln!(
-            out,
-            "\n[[on_demand_feature_view]]\nname = {}",
-            quote(&v.name)
-        );
-        let sources: Vec<String> = v.sources.iter().map(|s| quote(s)).collect();
-        let _ = writeln!(out, "sources = [{}]", sources.join(", "));
-        if !v.request.is_empty() {
-            fields(&mut out, "request", v.request.iter().map(field));
-        }
-        fields(
-            &mut out,
-            "fields",
-            v.fields.iter().map(|f| {
-                format!(
-                    "{{ name = {}, dtype = {}, expr = {} }}",
-                    quote(&f.name),
-                    quote(f.dtype.name()),
-                    quote(f.program.source_text())
-                )
-            }),
-        );
+        on_demand_view(&mut out, v);
     }
     for s in &defs.feature_services {
-        let _ = writeln!(out, "\n[[feature_service]]\nname = {}", quote(&s.name));
-        fields(
-            &mut out,
-            "features",
-            s.features.iter().map(|r| quote(&r.to_string())),
-        );
-        optional(&mut out, "description", &s.description);
+        feature_service(&mut out, s);
     }
     for m in &defs.models {
-        let _ = writeln!(out, "\n[[model]]\nname = {}", quote(&m.name));
-        let _ = writeln!(out, "feature_service = {}", quote(&m.feature_service));
-        let _ = writeln!(out, "label = {}", quote(&m.label));
-        let impute = match m.impute {
-            Imputation::Mean => "mean",
-            Imputation::Median => "median",
-            Imputation::MostFrequent => "most_frequent",
-            Imputation::Constant(_) => "constant",
-        };
-        let _ = writeln!(out, "impute = {}", quote(impute));
-        if let Imputation::Constant(x) = m.impute {
-            let _ = writeln!(out, "impute_value = {}", float(x));
-        }
-        let scale = match m.scale {
-            Scaling::None => "none",
-            Scaling::Standard => "standard",
-            Scaling::MinMax => "minmax",
-        };
-        let _ = writeln!(out, "scale = {}", quote(scale));
-        let encode = match m.encode {
-            Encoding::OneHot => "one_hot",
-            Encoding::Ordinal => "ordinal",
-        };
-        let _ = writeln!(out, "encode = {}", quote(encode));
-        if let Some(k) = m.select_k_best {
-            let _ = writeln!(out, "select_k_best = {k}");
-        }
-        match m.estimator {
-            EstimatorSpec::GaussianNb { var_smoothing } => {
-                let _ = writeln!(
-                    out,
-                    "estimator = \"gaussian_nb\"\nvar_smoothing = {}",
-                    float(var_smoothing)
-                );
-            }
-            EstimatorSpec::LogisticRegression { c, max_iter } => {
-                let _ = writeln!(
-                    out,
-                    "estimator = \"logistic_regression\"\nc = {}\nmax_iter = {max_iter}",
-                    float(c)
-                );
-            }
-            EstimatorSpec::LinearRegression => {
-                let _ = writeln!(out, "estimator = \"linear_regression\"");
-            }
-        }
+        model(&mut out, m);
     }
     out
+}
+
+/// An `[[entity]]` table.
+fn entity(out: &mut String, e: &Entity) {
+    let _ = writeln!(out, "\n[[entity]]\nname = {}", quote(&e.name));
+    let keys: Vec<String> = e.join_keys.iter().map(field).collect();
+    let _ = writeln!(out, "join_keys = [{}]", keys.join(", "));
+    optional(out, "description", &e.description);
+}
+
+/// A `[[source]]` table.
+fn source(out: &mut String, s: &Source) {
+    let _ = writeln!(out, "\n[[source]]\nname = {}", quote(&s.name));
+    let _ = writeln!(out, "path = {}", quote(&s.path));
+    if let SourceFormat::Sqlite { table } = &s.format {
+        let _ = writeln!(out, "table = {}", quote(table));
+    }
+    let _ = writeln!(out, "timestamp_field = {}", quote(&s.timestamp_field));
+    if let Some(created) = &s.created_timestamp_field {
+        let _ = writeln!(out, "created_timestamp_field = {}", quote(created));
+    }
+    if !s.field_mapping.is_empty() {
+        let _ = writeln!(out, "field_mapping = {}", inline_map(&s.field_mapping));
+    }
+}
+
+/// A `[[feature_view]]` table.
+fn feature_view(out: &mut String, v: &FeatureView) {
+    let _ = writeln!(out, "\n[[feature_view]]\nname = {}", quote(&v.name));
+    let entities: Vec<String> = v.entities.iter().map(|e| quote(e)).collect();
+    let _ = writeln!(out, "entities = [{}]", entities.join(", "));
+    let _ = writeln!(out, "source = {}", quote(&v.source));
+    let _ = writeln!(out, "ttl = {}", quote(&duration::format(v.ttl)));
+    let _ = writeln!(out, "online = {}", v.online);
+    fields(out, "fields", v.fields.iter().map(field));
+    optional(out, "description", &v.description);
+    optional(out, "owner", &v.owner);
+    if !v.tags.is_empty() {
+        let _ = writeln!(out, "tags = {}", inline_map(&v.tags));
+    }
+}
+
+/// An `[[on_demand_feature_view]]` table.
+fn on_demand_view(out: &mut String, v: &OnDemandFeatureView) {
+    let _ = writeln!(
+        out,
+        "\n[[on_demand_feature_view]]\nname = {}",
+        quote(&v.name)
+    );
+    let sources: Vec<String> = v.sources.iter().map(|s| quote(s)).collect();
+    let _ = writeln!(out, "sources = [{}]", sources.join(", "));
+    if !v.request.is_empty() {
+        fields(out, "request", v.request.iter().map(field));
+    }
+    fields(
+        out,
+        "fields",
+        v.fields.iter().map(|f| {
+            format!(
+                "{{ name = {}, dtype = {}, expr = {} }}",
+                quote(&f.name),
+                quote(f.dtype.name()),
+                quote(f.program.source_text())
+            )
+        }),
+    );
+}
+
+/// A `[[feature_service]]` table.
+fn feature_service(out: &mut String, s: &FeatureService) {
+    let _ = writeln!(out, "\n[[feature_service]]\nname = {}", quote(&s.name));
+    fields(
+        out,
+        "features",
+        s.features.iter().map(|r| quote(&r.to_string())),
+    );
+    optional(out, "description", &s.description);
+}
+
+/// A `[[model]]` table: its features, label, fitted transforms and estimator.
+fn model(out: &mut String, m: &ModelSpec) {
+    let _ = writeln!(out, "\n[[model]]\nname = {}", quote(&m.name));
+    let _ = writeln!(out, "feature_service = {}", quote(&m.feature_service));
+    let _ = writeln!(out, "label = {}", quote(&m.label));
+    let impute = match m.impute {
+        Imputation::Mean => "mean",
+        Imputation::Median => "median",
+        Imputation::MostFrequent => "most_frequent",
+        Imputation::Constant(_) => "constant",
+    };
+    let _ = writeln!(out, "impute = {}", quote(impute));
+    if let Imputation::Constant(x) = m.impute {
+        let _ = writeln!(out, "impute_value = {}", float(x));
+    }
+    let scale = match m.scale {
+        Scaling::None => "none",
+        Scaling::Standard => "standard",
+        Scaling::MinMax => "minmax",
+    };
+    let _ = writeln!(out, "scale = {}", quote(scale));
+    let encode = match m.encode {
+        Encoding::OneHot => "one_hot",
+        Encoding::Ordinal => "ordinal",
+    };
+    let _ = writeln!(out, "encode = {}", quote(encode));
+    if let Some(k) = m.select_k_best {
+        let _ = writeln!(out, "select_k_best = {k}");
+    }
+    estimator(out, &m.estimator);
+}
+
+/// A model's `estimator` and its hyper-parameters.
+fn estimator(out: &mut String, spec: &EstimatorSpec) {
+    match *spec {
+        EstimatorSpec::GaussianNb { var_smoothing } => {
+            let _ = writeln!(
+                out,
+                "estimator = \"gaussian_nb\"\nvar_smoothing = {}",
+                float(var_smoothing)
+            );
+        }
+        EstimatorSpec::LogisticRegression { c, max_iter } => {
+            let _ = writeln!(
+                out,
+                "estimator = \"logistic_regression\"\nc = {}\nmax_iter = {max_iter}",
+                float(c)
+            );
+        }
+        EstimatorSpec::LinearRegression => {
+            let _ = writeln!(out, "estimator = \"linear_regression\"");
+        }
+    }
 }
 
 /// A TOML string literal (also valid as a quoted key).
