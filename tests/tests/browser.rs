@@ -36,6 +36,7 @@ use verge_core::definition::{
 use verge_core::expr::{Program, Schema};
 use verge_core::pipeline::{ColumnMeta, PipelineParams, fit_pipeline};
 use verge_core::{ContentId, DType, Duration, EntityKey, KeyPart, Timestamp, Value};
+use verge_test_kit::workspace;
 
 /// UCI columns (1-based) of the view's eight clinical fields, in service order.
 const FIELDS: [(usize, &str); 8] = [
@@ -56,13 +57,6 @@ const NOW: &str = "2021-07-05T01:00:00Z";
 const FIRST_VISIT: &str = "2021-07-04T00:00:00Z";
 const VISIT_SPACING_MINUTES: i64 = 5;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
 /// One UCI visit: hospital number, the eight fields (null for `?`), the label.
 struct Visit {
     hospital_number: i64,
@@ -71,9 +65,7 @@ struct Visit {
 }
 
 fn read_visits() -> Vec<Visit> {
-    let text =
-        std::fs::read_to_string(workspace().join("examples/horse-colic/data/horse-colic.data"))
-            .unwrap();
+    let text = verge_test_kit::horse_colic::DATA;
     let mut visits = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let cells: Vec<&str> = line.split_whitespace().collect();
@@ -909,7 +901,10 @@ fn check_api_page(
     assert_eq!(alone["bundle_id"], version["bundle_id"]);
     assert_eq!(alone["registry_id"], version["registry_id"]);
     for key in ["snapshot_id", "snapshot_registry_id", "snapshot_window_end"] {
-        assert!(alone[key].is_null() && version[key].is_string(), "{key}: {alone}");
+        assert!(
+            alone[key].is_null() && version[key].is_string(),
+            "{key}: {alone}"
+        );
     }
     let key_set = |j: &Json| j.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(key_set(alone), key_set(&version));
