@@ -22,7 +22,7 @@
 //! unchanged to `JSON.parse`, so a page sees exactly what the worker and
 //! `verge serve` would send: one implementation, no browser-only variant to
 //! drift. Loading and pairing is the layer the raw ABI shares
-//! ([`crate::loaded`]); [`types`] holds the TypeScript shapes and [`convert`]
+//! ([`crate::loaded`]); [`types`] holds the TypeScript shapes and `convert`
 //! the crossings between JavaScript and JSON. Every failure —
 //! bad bytes, a bad request, a missing snapshot — becomes a JS exception carrying
 //! the core's message; nothing here panics (a panic would abort the instance).
