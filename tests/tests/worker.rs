@@ -24,7 +24,7 @@ use std::time::{Duration as StdDuration, Instant};
 use serde_json::{Value as Json, json};
 use verge_core::api::{Api, Limits};
 use verge_core::artifact::ArtifactKind;
-use verge_core::artifact::manifest::{Manifest, PublishedPair};
+use verge_core::artifact::manifest::{PublishManifest, PublishedPair};
 use verge_core::artifact::signature::SigningKey;
 use verge_core::artifact::{Bundle, Snapshot, SnapshotBuilder};
 use verge_core::online::Predictor;
@@ -585,7 +585,7 @@ fn publish_signed(dir: &Path, p: &Pair, key: &SigningKey, previous: Option<Publi
         &format!("snapshots/{}.bin", p.snapshot_id),
         &p.snapshot,
     );
-    let manifest = Manifest {
+    let manifest = PublishManifest {
         current: pair,
         previous,
     };
@@ -696,7 +696,8 @@ fn public_key_refuses_unsigned_pairs_and_rollback_swaps_back() {
     );
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(served(&client), pair_b);
-    let manifest = Manifest::parse(&std::fs::read(store.join("manifest.json")).unwrap()).unwrap();
+    let manifest =
+        PublishManifest::parse(&std::fs::read(store.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest.current, good);
     assert_eq!(manifest.previous, Some(signed(&a, &key)));
     assert_eq!(

@@ -116,7 +116,7 @@ impl PublishedPair {
         format!("snapshots/{}.sig", self.snapshot)
     }
 
-    /// The pair as a JSON object (the shape [`Manifest::parse`] reads).
+    /// The pair as a JSON object (the shape [`PublishManifest::parse`] reads).
     #[must_use]
     pub fn to_json(&self) -> Map<String, Json> {
         let mut map = Map::new();
@@ -240,39 +240,43 @@ impl PublishedPair {
     }
 }
 
-/// `manifest.json`: the pair to serve and, for rollback, the pair before it.
+/// The publish manifest, `manifest.json` at the root of a publish layout: the
+/// pair to serve and, for rollback, the pair before it.
+///
+/// Not the build record `verge build` writes under the same file name into its
+/// output directory; `docs/format.md` lists every file kind and its name.
 ///
 /// # Examples
 ///
 /// ```
 /// use verge_core::ContentId;
-/// use verge_core::artifact::manifest::{Manifest, PublishedPair};
+/// use verge_core::artifact::manifest::{PublishManifest, PublishedPair};
 ///
 /// let a = PublishedPair::unsigned(ContentId([1; 32]), ContentId([2; 32]));
 /// let b = PublishedPair::unsigned(ContentId([3; 32]), ContentId([4; 32]));
-/// let first = Manifest::next(None, a);
-/// let second = Manifest::next(Some(&first), b);
+/// let first = PublishManifest::next(None, a);
+/// let second = PublishManifest::next(Some(&first), b);
 /// assert_eq!(second.previous, Some(a));
-/// assert_eq!(Manifest::parse(&second.to_json()).unwrap(), second);
+/// assert_eq!(PublishManifest::parse(&second.to_json()).unwrap(), second);
 /// let back = second.rolled_back().unwrap();
 /// assert_eq!((back.current, back.previous), (a, Some(b)));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Manifest {
+pub struct PublishManifest {
     /// The pair to serve.
     pub current: PublishedPair,
     /// The pair served before `current`, if any.
     pub previous: Option<PublishedPair>,
 }
 
-impl Manifest {
+impl PublishManifest {
     /// Parses a manifest (see the module docs for the shape).
     ///
     /// # Errors
     ///
     /// [`Error::Malformed`] naming the field that is missing or not a 64-digit
     /// id / 128-digit signature, or a manifest over [`MAX_MANIFEST_BYTES`].
-    pub fn parse(bytes: &[u8]) -> Result<Manifest> {
+    pub fn parse(bytes: &[u8]) -> Result<PublishManifest> {
         if bytes.len() > MAX_MANIFEST_BYTES {
             return Err(malformed(format!(
                 "{MANIFEST_PATH} is {} bytes; a manifest is two pairs of ids, at most {MAX_MANIFEST_BYTES} bytes",
@@ -285,13 +289,13 @@ impl Manifest {
             None | Some(Json::Null) => None,
             Some(previous) => Some(PublishedPair::from_json(previous, "manifest.previous")?),
         };
-        Ok(Manifest {
+        Ok(PublishManifest {
             current: PublishedPair::from_json(&value, "manifest")?,
             previous,
         })
     }
 
-    /// The manifest as JSON text, the shape [`Manifest::parse`] reads.
+    /// The manifest as JSON text, the shape [`PublishManifest::parse`] reads.
     #[must_use]
     pub fn to_json(&self) -> Vec<u8> {
         let mut map = self.current.to_json();
@@ -308,13 +312,13 @@ impl Manifest {
     /// pair already served keeps its `previous`, so a retried publish does not
     /// lose the rollback target.
     #[must_use]
-    pub fn next(current: Option<&Manifest>, pair: PublishedPair) -> Manifest {
+    pub fn next(current: Option<&PublishManifest>, pair: PublishedPair) -> PublishManifest {
         let previous = match current {
             Some(m) if m.current.same_artifacts(&pair) => m.previous,
             Some(m) => Some(m.current),
             None => None,
         };
-        Manifest {
+        PublishManifest {
             current: pair,
             previous,
         }
@@ -324,8 +328,8 @@ impl Manifest {
     /// replaces kept as `previous` (so a second rollback rolls forward).
     /// `None` when there is nothing to roll back to.
     #[must_use]
-    pub fn rolled_back(&self) -> Option<Manifest> {
-        self.previous.map(|previous| Manifest {
+    pub fn rolled_back(&self) -> Option<PublishManifest> {
+        self.previous.map(|previous| PublishManifest {
             current: previous,
             previous: Some(self.current),
         })

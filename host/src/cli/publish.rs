@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use serde_json::{Value as Json, json};
-use verge_core::artifact::manifest::{Manifest, PublishedPair};
+use verge_core::artifact::manifest::{PublishManifest, PublishedPair};
 use verge_core::artifact::signature::PublicKey;
 
 use super::output::print_json;
@@ -88,7 +88,7 @@ fn pair_json(pair: Option<&PublishedPair>) -> Json {
     })
 }
 
-fn manifest_json(m: &Manifest) -> Json {
+fn manifest_json(m: &PublishManifest) -> Json {
     json!({"published": pair_json(Some(&m.current)), "previous": pair_json(m.previous.as_ref())})
 }
 

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use verge_core::artifact::ArtifactKind;
-use verge_core::artifact::manifest::{MANIFEST_PATH, Manifest, PublishedPair};
+use verge_core::artifact::manifest::{MANIFEST_PATH, PublishManifest, PublishedPair};
 use verge_core::artifact::signature::{PublicKey, Signature, SigningKey};
 use verge_core::online::Predictor;
 
@@ -80,10 +80,10 @@ impl PublishDir {
     /// # Errors
     ///
     /// When the manifest exists but cannot be read or parsed.
-    pub fn read_manifest(&self) -> anyhow::Result<Option<Manifest>> {
+    pub fn read_manifest(&self) -> anyhow::Result<Option<PublishManifest>> {
         let path = self.root.join(MANIFEST_PATH);
         match fs::read(&path) {
-            Ok(bytes) => Manifest::parse(&bytes)
+            Ok(bytes) => PublishManifest::parse(&bytes)
                 .map(Some)
                 .with_context(|| format!("reading {}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -154,7 +154,7 @@ impl PublishDir {
         bundle: &[u8],
         snapshot: &[u8],
         pair: PublishedPair,
-    ) -> anyhow::Result<Manifest> {
+    ) -> anyhow::Result<PublishManifest> {
         for dir in ["bundles", "snapshots"] {
             let dir = self.root.join(dir);
             fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -174,7 +174,7 @@ impl PublishDir {
         }
         // Files first, manifest last: a reader following the manifest always
         // finds both files (and their signatures).
-        let manifest = Manifest::next(self.read_manifest()?.as_ref(), pair);
+        let manifest = PublishManifest::next(self.read_manifest()?.as_ref(), pair);
         self.write_manifest(&manifest)?;
         Ok(manifest)
     }
@@ -188,7 +188,7 @@ impl PublishDir {
     ///
     /// Nothing published, no previous pair, or a previous pair that fails its
     /// checks (the manifest is then left as it was).
-    pub fn rollback(&self, key: Option<&PublicKey>) -> anyhow::Result<Manifest> {
+    pub fn rollback(&self, key: Option<&PublicKey>) -> anyhow::Result<PublishManifest> {
         let _lock = self.lock()?;
         let manifest = self.read_manifest()?.with_context(|| {
             format!(
@@ -228,7 +228,7 @@ impl PublishDir {
         Ok(())
     }
 
-    fn write_manifest(&self, manifest: &Manifest) -> anyhow::Result<()> {
+    fn write_manifest(&self, manifest: &PublishManifest) -> anyhow::Result<()> {
         let path = self.root.join(MANIFEST_PATH);
         atomic::replace(&path, &manifest.to_json())
             .with_context(|| format!("cannot write {}", path.display()))

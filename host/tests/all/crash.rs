@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use verge_core::ContentId;
 use verge_core::artifact::Snapshot;
-use verge_core::artifact::manifest::Manifest;
+use verge_core::artifact::manifest::PublishManifest;
 use verge_core::artifact::signature::PublicKey;
 use verge_host::artifacts::ArtifactStore;
 use verge_host::materialize::{LATEST, State};
@@ -111,7 +111,7 @@ fn check_materialized(repo: &Repo) -> Option<ContentId> {
 
 /// The publish directory: the manifest names files that pass every check,
 /// for the current pair and the previous one.
-fn check_published(site: &Path, key: &PublicKey) -> Option<Manifest> {
+fn check_published(site: &Path, key: &PublicKey) -> Option<PublishManifest> {
     let dir = PublishDir::new(site);
     let manifest = dir.read_manifest().unwrap()?;
     dir.check_pair(&manifest.current, Some(key)).unwrap();

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value as Json, json};
 use verge_core::Timestamp;
 use verge_core::api::{Api, Limits};
-use verge_core::artifact::manifest::{Manifest, PublishedPair};
+use verge_core::artifact::manifest::{PublishManifest, PublishedPair};
 use verge_core::artifact::signature::PublicKey;
 use verge_host::publish::PublishDir;
 use verge_test_kit::http::{Answer, Client};
@@ -53,8 +53,8 @@ fn keygen(repo: &Repo, file: &str) -> (PublicKey, Run) {
     (key, r)
 }
 
-fn manifest(dir: &Path) -> Manifest {
-    Manifest::parse(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap()
+fn manifest(dir: &Path) -> PublishManifest {
+    PublishManifest::parse(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap()
 }
 
 /// The 64 hex digits of the secret seed in a key file.

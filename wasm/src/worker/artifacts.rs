@@ -30,7 +30,7 @@ use worker::js_sys::Uint8Array;
 use worker::{Env, Fetcher, Method, RequestInit};
 
 pub use verge_core::artifact::manifest::{
-    MANIFEST_PATH, Manifest, PublishedPair as Pair, split_publish_body,
+    MANIFEST_PATH, PublishManifest, PublishedPair as Pair, split_publish_body,
 };
 
 /// The service binding that serves (and, for the admin routes, stores) artifacts.
@@ -132,11 +132,11 @@ async fn get_required(store: &Fetcher, path: &str) -> Result<Vec<u8>, ApiError> 
 /// # Errors
 ///
 /// 503 when the binding fails or the manifest is malformed.
-pub async fn read_manifest(store: &Fetcher) -> Result<Option<Manifest>, ApiError> {
+pub async fn read_manifest(store: &Fetcher) -> Result<Option<PublishManifest>, ApiError> {
     let Some(bytes) = get(store, MANIFEST_PATH).await? else {
         return Ok(None);
     };
-    Manifest::parse(&bytes)
+    PublishManifest::parse(&bytes)
         .map(Some)
         .map_err(|e| unavailable(e.to_string()))
 }

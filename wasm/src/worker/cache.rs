@@ -22,7 +22,7 @@ use std::sync::Arc;
 use verge_core::api::{Api, ApiError};
 use worker::{Date, Env, console_error};
 
-use super::artifacts::{self, Manifest, Pair};
+use super::artifacts::{self, Pair, PublishManifest};
 
 /// How long a checked manifest is trusted when `MANIFEST_TTL_MS` is unset.
 pub const DEFAULT_TTL_MS: f64 = 1000.0;
@@ -133,7 +133,7 @@ pub async fn current(env: &Env) -> Result<Arc<Api>, ApiError> {
 /// loads, checks and installs that pair.
 async fn refresh(env: &Env, ticket: u64) -> Result<Arc<Api>, ApiError> {
     let store = artifacts::binding(env)?;
-    let manifest: Manifest = artifacts::read_manifest(&store).await?.ok_or_else(|| {
+    let manifest: PublishManifest = artifacts::read_manifest(&store).await?.ok_or_else(|| {
         unavailable(format!(
             "nothing is published: `{}` has no {}; publish a bundle and a snapshot first",
             artifacts::BINDING,

@@ -22,7 +22,7 @@ use verge_core::api::admin::{self, AdminGuard, AdminRoute};
 use verge_core::api::{Api, ApiError, Limits};
 use worker::{Date, Headers, Request, Response, RouteContext};
 
-use super::artifacts::{self, Manifest};
+use super::artifacts::{self, PublishManifest};
 
 use super::cache;
 /// The signature headers of an upload (the core's names, re-exported for callers).
@@ -177,12 +177,12 @@ async fn publish(
         Ok(Some(manifest)) => Some(manifest),
         // No (readable) manifest: what this isolate serves is the best
         // record of the pair being replaced.
-        Ok(None) | Err(_) => cache::serving_pair().map(|current| Manifest {
+        Ok(None) | Err(_) => cache::serving_pair().map(|current| PublishManifest {
             current,
             previous: None,
         }),
     };
-    let manifest = Manifest::next(current.as_ref(), pair);
+    let manifest = PublishManifest::next(current.as_ref(), pair);
     // Files first, manifest last: a reader following the manifest always
     // finds both files (and their signatures).
     artifacts::put(&store, &pair.bundle_path(), upload.bundle).await?;

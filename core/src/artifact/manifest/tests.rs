@@ -14,11 +14,11 @@ fn manifest_round_trips_with_and_without_signatures() {
     signed.bundle_signature = Some(key.sign(ArtifactKind::Bundle, signed.bundle));
     signed.snapshot_signature = Some(key.sign(ArtifactKind::Snapshot, signed.snapshot));
     for m in [
-        Manifest::next(None, pair(1)),
-        Manifest::next(None, signed),
-        Manifest::next(Some(&Manifest::next(None, signed)), pair(5)),
+        PublishManifest::next(None, pair(1)),
+        PublishManifest::next(None, signed),
+        PublishManifest::next(Some(&PublishManifest::next(None, signed)), pair(5)),
     ] {
-        assert_eq!(Manifest::parse(&m.to_json()).unwrap(), m);
+        assert_eq!(PublishManifest::parse(&m.to_json()).unwrap(), m);
     }
     // The worker's original shape (no signatures) still parses.
     let text = format!(
@@ -26,7 +26,7 @@ fn manifest_round_trips_with_and_without_signatures() {
         "ab".repeat(32),
         "cd".repeat(32)
     );
-    let m = Manifest::parse(text.as_bytes()).unwrap();
+    let m = PublishManifest::parse(text.as_bytes()).unwrap();
     assert_eq!(m.current.bundle_signature, None);
     assert_eq!(m.previous, None);
 }
@@ -54,24 +54,26 @@ fn bad_manifests_name_the_field() {
         ),
         ("[1,2".into(), "not JSON"),
     ] {
-        let e = Manifest::parse(text.as_bytes()).unwrap_err().to_string();
+        let e = PublishManifest::parse(text.as_bytes())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(field), "{field}: {e}");
     }
     let huge = alloc::vec![b' '; MAX_MANIFEST_BYTES + 1];
-    assert!(Manifest::parse(&huge).is_err());
+    assert!(PublishManifest::parse(&huge).is_err());
 }
 
 #[test]
 fn next_and_rollback_keep_one_previous() {
     let (a, b, c) = (pair(1), pair(3), pair(5));
-    let m1 = Manifest::next(None, a);
+    let m1 = PublishManifest::next(None, a);
     assert_eq!(m1.previous, None);
     assert_eq!(m1.rolled_back(), None);
-    let m2 = Manifest::next(Some(&m1), b);
+    let m2 = PublishManifest::next(Some(&m1), b);
     assert_eq!(m2.previous, Some(a));
     // Republishing the served pair keeps the rollback target.
-    assert_eq!(Manifest::next(Some(&m2), b).previous, Some(a));
-    let m3 = Manifest::next(Some(&m2), c);
+    assert_eq!(PublishManifest::next(Some(&m2), b).previous, Some(a));
+    let m3 = PublishManifest::next(Some(&m2), c);
     assert_eq!(m3.previous, Some(b));
     let back = m3.rolled_back().unwrap();
     assert_eq!((back.current, back.previous), (b, Some(c)));
