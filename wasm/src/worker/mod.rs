@@ -48,6 +48,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         .on_async("/predict", routes::predict)
         .on_async("/healthz", routes::healthz)
         .on_async("/version", routes::version)
+        .on_async("/admin", routes::admin_route)
         .on_async("/admin/*path", routes::admin_route)
         .or_else_any_method_async("/", routes::fallback)
         .or_else_any_method_async("/*path", routes::fallback);
