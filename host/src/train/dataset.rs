@@ -21,7 +21,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result, bail};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
-use verge_core::definition::{Definitions, FeatureRef, ModelSpec, ResolvedFeature};
+use verge_core::definition::{Definitions, FeatureRef, FeatureService, ModelSpec, ResolvedFeature};
 use verge_core::pipeline::ColumnMeta;
 use verge_core::{ContentId, DType, Value};
 
@@ -241,14 +241,7 @@ pub fn build_with(
     }
     let label_source = label_source(defs, spec, entities, place)?;
     let mut features = service.features.clone();
-    let mut columns = Vec::with_capacity(features.len());
-    for r in &features {
-        let dtype = defs
-            .resolve(r)
-            .with_context(|| format!("feature service `{}`", service.name))?
-            .dtype();
-        columns.push(ColumnMeta::new(r.to_string(), dtype));
-    }
+    let columns = feature_columns(defs, service)?;
     if let LabelSource::FeatureView(view) = &label_source {
         features.push(FeatureRef {
             view: view.clone(),
@@ -277,23 +270,7 @@ pub fn build_with(
     };
     let labels_all = label_values(label_column.as_ref(), &spec.label, place)?;
 
-    let mut feature_values: Vec<Vec<Value>> = Vec::with_capacity(columns.len());
-    for (j, meta) in columns.iter().enumerate() {
-        let column = joined
-            .columns()
-            .get(n_entity + j)
-            .with_context(|| format!("internal: joined column for `{}` is missing", meta.name))?;
-        let origin = Origin {
-            place,
-            column: &meta.name,
-        };
-        let typed = convert_array(column, Target::Value(meta.dtype), origin, 0)?;
-        feature_values.push(
-            (0..n_rows)
-                .map(|i| value_at(typed.as_ref(), i))
-                .collect::<Result<_>>()?,
-        );
-    }
+    let feature_values = feature_values(&joined, n_entity, &columns, place)?;
 
     let mut rows = Vec::with_capacity(n_rows);
     let mut labels = Vec::with_capacity(n_rows);
@@ -318,6 +295,48 @@ pub fn build_with(
         label_source,
         dropped_null_labels: dropped,
     })
+}
+
+/// The name and type of each feature of `service`, in order.
+fn feature_columns(defs: &Definitions, service: &FeatureService) -> Result<Vec<ColumnMeta>> {
+    let mut columns = Vec::with_capacity(service.features.len());
+    for r in &service.features {
+        let dtype = defs
+            .resolve(r)
+            .with_context(|| format!("feature service `{}`", service.name))?
+            .dtype();
+        columns.push(ColumnMeta::new(r.to_string(), dtype));
+    }
+    Ok(columns)
+}
+
+/// The joined feature columns (after the `n_entity` entity columns) as values
+/// of their declared types, one vector per feature.
+fn feature_values(
+    joined: &RecordBatch,
+    n_entity: usize,
+    columns: &[ColumnMeta],
+    place: &str,
+) -> Result<Vec<Vec<Value>>> {
+    let n_rows = joined.num_rows();
+    let mut feature_values: Vec<Vec<Value>> = Vec::with_capacity(columns.len());
+    for (j, meta) in columns.iter().enumerate() {
+        let column = joined
+            .columns()
+            .get(n_entity + j)
+            .with_context(|| format!("internal: joined column for `{}` is missing", meta.name))?;
+        let origin = Origin {
+            place,
+            column: &meta.name,
+        };
+        let typed = convert_array(column, Target::Value(meta.dtype), origin, 0)?;
+        feature_values.push(
+            (0..n_rows)
+                .map(|i| value_at(typed.as_ref(), i))
+                .collect::<Result<_>>()?,
+        );
+    }
+    Ok(feature_values)
 }
 
 /// The label column as values: integers, floats, booleans and text keep their

@@ -327,40 +327,13 @@ pub fn train(request: &TrainRequest<'_>) -> Result<Trained> {
 
     let holdout = match &request.holdout {
         None => None,
-        Some(h) => {
-            let held = dataset::build(
-                defs,
-                request.repo_root,
-                spec,
-                h.batch,
-                h.place,
-                &request.options,
-            )
-            .context("building the holdout set")?;
-            if held.rows.is_empty() {
-                bail!(
-                    "{} has no rows with a label `{}` ({} dropped for a null label); nothing to score",
-                    h.place,
-                    spec.label,
-                    held.dropped_null_labels
-                );
-            }
-            let (name, value) =
-                metrics::score(&fitted.pipeline, &held.rows, &held.labels, "holdout")?;
-            let metric = if name == "accuracy" {
-                "holdout_accuracy"
-            } else {
-                "holdout_rmse"
-            };
-            metrics.push((metric.to_owned(), value));
-            metrics.push(("holdout_rows".to_owned(), held.rows.len() as f64));
-            Some(HoldoutReport {
-                rows: held.rows.len(),
-                dropped_null_labels: held.dropped_null_labels,
-                metric,
-                value,
-            })
-        }
+        Some(h) => Some(score_holdout(
+            request,
+            spec,
+            &fitted.pipeline,
+            h,
+            &mut metrics,
+        )?),
     };
     metrics.sort_by(|a, b| a.0.cmp(&b.0));
 
@@ -396,6 +369,48 @@ pub fn train(request: &TrainRequest<'_>) -> Result<Trained> {
         label_source: set.label_source,
         dropped_null_labels: set.dropped_null_labels,
         holdout,
+    })
+}
+
+/// Builds the holdout set `h` and scores the fitted `pipeline` on it, adding
+/// `holdout_accuracy` (or `holdout_rmse`) and `holdout_rows` to `metrics`.
+fn score_holdout(
+    request: &TrainRequest<'_>,
+    spec: &ModelSpec,
+    pipeline: &FittedPipeline,
+    h: &EntityInput<'_>,
+    metrics: &mut Vec<(String, f64)>,
+) -> Result<HoldoutReport> {
+    let held = dataset::build(
+        request.defs,
+        request.repo_root,
+        spec,
+        h.batch,
+        h.place,
+        &request.options,
+    )
+    .context("building the holdout set")?;
+    if held.rows.is_empty() {
+        bail!(
+            "{} has no rows with a label `{}` ({} dropped for a null label); nothing to score",
+            h.place,
+            spec.label,
+            held.dropped_null_labels
+        );
+    }
+    let (name, value) = metrics::score(pipeline, &held.rows, &held.labels, "holdout")?;
+    let metric = if name == "accuracy" {
+        "holdout_accuracy"
+    } else {
+        "holdout_rmse"
+    };
+    metrics.push((metric.to_owned(), value));
+    metrics.push(("holdout_rows".to_owned(), held.rows.len() as f64));
+    Ok(HoldoutReport {
+        rows: held.rows.len(),
+        dropped_null_labels: held.dropped_null_labels,
+        metric,
+        value,
     })
 }
 
