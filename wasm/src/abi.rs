@@ -288,23 +288,34 @@ pub extern "C" fn verge_output_width() -> i32 {
 #[unsafe(no_mangle)]
 pub extern "C" fn verge_score_batch(ptr: usize, rows: usize, cols: usize, out_ptr: usize) -> i32 {
     run(|state| {
-        let input_len = bytes_len(rows, cols, "rows × cols")?;
+        let input = (ptr, bytes_len(rows, cols, "rows × cols")?, "features");
         let out_len = bytes_len(rows, state.output_width()?, "rows × outputs")?;
-        // Check the output range before any work, so a bad pointer costs nothing.
-        memory::with_output(out_ptr, out_len, "output", |_| ())?;
-        let mut values = state.take_values();
-        let scored = memory::with_input([(ptr, input_len, "features")], |[input]| {
-            state.score_batch(input, rows, cols, &mut values)
-        });
-        let written = match scored {
-            Ok(Ok(())) => write_floats(out_ptr, &values),
-            Ok(Err(e)) => Err(e),
-            Err(e) => Err(e.into()),
-        };
-        state.put_values(values);
-        written?;
-        Ok(codes::OK)
+        batch(state, input, (out_ptr, out_len), |state, input, values| {
+            state.score_batch(input, rows, cols, values)
+        })
     })
+}
+
+/// The frame of both batch paths: check the output range before any work (so a
+/// bad pointer costs nothing), run `f` on the input into the reusable float
+/// buffer, and write the floats only if every row succeeded.
+fn batch(
+    state: &mut State,
+    (ptr, len, what): (usize, usize, &str),
+    (out_ptr, out_len): (usize, usize),
+    f: impl FnOnce(&mut State, &[u8], &mut Vec<f64>) -> Result<(), Failure>,
+) -> Result<i32, Failure> {
+    memory::with_output(out_ptr, out_len, "output", |_| ())?;
+    let mut values = state.take_values();
+    let done = memory::with_input([(ptr, len, what)], |[input]| f(state, input, &mut values));
+    let written = match done {
+        Ok(Ok(())) => write_floats(out_ptr, &values),
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(e.into()),
+    };
+    state.put_values(values);
+    written?;
+    Ok(codes::OK)
 }
 
 /// Predicts for `n` little-endian i64 keys at `keys_ptr` (the bundle's single int64
@@ -320,21 +331,11 @@ pub extern "C" fn verge_predict_batch_i64(
     out_ptr: usize,
 ) -> i32 {
     run(|state| {
-        let keys_len = bytes_len(n, 1, "n")?;
+        let keys = (keys_ptr, bytes_len(n, 1, "n")?, "keys");
         let out_len = bytes_len(n, state.output_width()?, "n × outputs")?;
-        memory::with_output(out_ptr, out_len, "output", |_| ())?;
-        let mut values = state.take_values();
-        let predicted = memory::with_input([(keys_ptr, keys_len, "keys")], |[keys]| {
-            state.predict_batch_i64(keys, now_micros, &mut values)
-        });
-        let written = match predicted {
-            Ok(Ok(())) => write_floats(out_ptr, &values),
-            Ok(Err(e)) => Err(e),
-            Err(e) => Err(e.into()),
-        };
-        state.put_values(values);
-        written?;
-        Ok(codes::OK)
+        batch(state, keys, (out_ptr, out_len), |state, keys, values| {
+            state.predict_batch_i64(keys, now_micros, values)
+        })
     })
 }
 
