@@ -249,3 +249,90 @@ pub mod raw {
         (status, body)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    use std::net::TcpListener;
+
+    use super::{Client, raw};
+
+    /// Serves `answers` one per connection on loopback, and returns the address
+    /// and a handle that yields each request's head and body as received.
+    fn canned(answers: Vec<&'static str>) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let handle = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for answer in answers {
+                let (mut stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut head = String::new();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if let Some((k, v)) = line.split_once(':')
+                        && k.eq_ignore_ascii_case("content-length")
+                    {
+                        length = v.trim().parse().unwrap();
+                    }
+                    head.push_str(&line);
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                seen.push(format!("{head}{}", String::from_utf8(body).unwrap()));
+                stream.write_all(answer.as_bytes()).unwrap();
+            }
+            seen
+        });
+        (addr, handle)
+    }
+
+    #[test]
+    fn client_sends_method_headers_body_and_keeps_error_answers() {
+        let (addr, server) = canned(vec![
+            "HTTP/1.1 413 Payload Too Large\r\ncontent-type: application/json\r\ncontent-length: 37\r\nconnection: close\r\n\r\n{\"error\":{\"message\":\"too big\",\"x\":1}}",
+        ]);
+        let answer = Client::new(&addr).send(
+            "PUT",
+            "/admin/x?y=1",
+            &[("authorization", "Bearer t")],
+            b"abc",
+        );
+        assert_eq!(answer.status, 413);
+        assert_eq!(answer.content_type(), "application/json");
+        assert_eq!(answer.header("Connection"), Some("close"));
+        assert_eq!(answer.error_message(), "too big");
+        let seen = server.join().unwrap();
+        assert!(
+            seen[0].starts_with("PUT /admin/x?y=1 HTTP/1.1\r\n"),
+            "{}",
+            seen[0]
+        );
+        assert!(
+            seen[0].contains("authorization: Bearer t\r\n"),
+            "{}",
+            seen[0]
+        );
+        assert!(seen[0].ends_with("\r\n\r\nabc"), "{}", seen[0]);
+    }
+
+    #[test]
+    fn raw_writes_exact_bytes_and_reads_one_answer() {
+        let (addr, server) = canned(vec![
+            "HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\nno",
+        ]);
+        let mut s = raw::connect(addr.as_str());
+        let (status, head, body) = raw::exchange(&mut s, b"NOT-HTTP\r\ncontent-length: 1\r\n\r\nx");
+        assert_eq!((status, body.as_slice()), (400, &b"no"[..]));
+        assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+        assert_eq!(
+            server.join().unwrap()[0],
+            "NOT-HTTP\r\ncontent-length: 1\r\n\r\nx"
+        );
+    }
+}

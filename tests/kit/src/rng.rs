@@ -73,3 +73,33 @@ impl Rng {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Rng;
+
+    /// The stream is part of the contract: benchmarks and recorded failures
+    /// depend on seed 42 giving these numbers on every platform and release.
+    #[test]
+    fn seed_42_gives_the_pinned_xorshift64_star_stream() {
+        let mut rng = Rng::new(42);
+        assert_eq!(rng.next_u64(), 0x56ce_4ab7_719b_a3a0);
+        assert_eq!(rng.next_u64(), 0xc841_eb53_ebbb_2dda);
+        assert_eq!(rng.next_u64(), 0xca46_6be0_c998_0276);
+        assert_eq!(rng.seed(), 42);
+    }
+
+    #[test]
+    fn ranges_hold_and_zero_is_not_a_dead_seed() {
+        let mut rng = Rng::new(0);
+        assert_ne!(rng.next_u64(), 0, "a zero state would stay zero");
+        assert_eq!(rng.below(0), 0);
+        assert_eq!(rng.index(0), 0);
+        for _ in 0..1000 {
+            assert!(rng.below(7) < 7);
+            assert!(rng.index(3) < 3);
+            let u = rng.unit();
+            assert!((0.0..1.0).contains(&u), "{u}");
+        }
+    }
+}
