@@ -27,7 +27,7 @@ use crate::ContentId;
 use crate::artifact::Snapshot;
 use crate::pipeline::Prediction;
 use crate::time::{Duration, Timestamp};
-use crate::value::Value;
+use crate::value::{EntityKey, KeyPart, Value};
 
 pub use predictor::Predictor;
 pub use read::{MissingJoinKey, OnlineColumn, SnapshotField, SnapshotRead, get_online_features};
@@ -122,4 +122,24 @@ pub(crate) fn read_row(
         status,
         event_ts: Some(event_ts),
     }
+}
+
+/// The row of `table` whose key has `n` parts, `part(i)` each in the view's
+/// join-key order (`None` for one the caller lacks: then no row): the integer
+/// index for a single int64 key, which is the common case and builds nothing,
+/// else a key built for the hash index.
+pub(crate) fn find_row<'k>(
+    snapshot: &Snapshot,
+    table: usize,
+    n: usize,
+    part: impl Fn(usize) -> Option<&'k KeyPart>,
+) -> Option<usize> {
+    if n == 1 {
+        return match part(0)? {
+            KeyPart::Int64(v) => snapshot.lookup_int(table, *v),
+            other => snapshot.lookup(table, &EntityKey::single(other.clone())),
+        };
+    }
+    let parts: Option<Vec<KeyPart>> = (0..n).map(|i| part(i).cloned()).collect();
+    snapshot.lookup(table, &EntityKey(parts?))
 }

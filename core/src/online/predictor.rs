@@ -7,11 +7,11 @@
 use alloc::format;
 use alloc::vec::Vec;
 
-use super::{FeatureStatus, FeatureValue, PredictionOutput, read_row};
+use super::{FeatureStatus, FeatureValue, PredictionOutput, find_row, read_row};
 use crate::artifact::{Bundle, BundleContents, InputSource, ServiceFeature, Snapshot};
 use crate::pipeline::Prediction;
 use crate::time::Timestamp;
-use crate::value::{EntityKey, KeyPart, Value};
+use crate::value::{KeyPart, Value};
 use crate::{DType, Error, Result};
 
 /// A bundle and a snapshot checked against each other, ready to answer requests.
@@ -142,20 +142,9 @@ impl Predictor {
         }
         let mut rows = Vec::with_capacity(self.tables.len());
         for (table, positions) in self.tables.iter().zip(&self.key_positions) {
-            let row = match positions.as_slice() {
-                [p] => match keys.get(*p) {
-                    Some(KeyPart::Int64(v)) => self.snapshot.lookup_int(*table, *v),
-                    Some(part) => self
-                        .snapshot
-                        .lookup(*table, &EntityKey::single(part.clone())),
-                    None => None,
-                },
-                many => {
-                    let parts: Option<Vec<KeyPart>> =
-                        many.iter().map(|p| keys.get(*p).cloned()).collect();
-                    parts.and_then(|p| self.snapshot.lookup(*table, &EntityKey(p)))
-                }
-            };
+            let row = find_row(&self.snapshot, *table, positions.len(), |i| {
+                positions.get(i).and_then(|p| keys.get(*p))
+            });
             rows.push(row);
         }
         Ok(rows)

@@ -13,11 +13,11 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{FeatureValue, read_row};
+use super::{FeatureValue, find_row, read_row};
 use crate::artifact::Snapshot;
 use crate::definition::FeatureRef;
 use crate::time::Timestamp;
-use crate::value::{EntityKey, KeyPart};
+use crate::value::KeyPart;
 use crate::{Error, Result};
 
 /// One column of a Feast-shaped online response.
@@ -191,17 +191,10 @@ impl<'a> SnapshotRead<'a> {
             key_columns.push(values.as_slice());
         }
         Ok((0..self.len)
-            .map(|i| match key_columns.as_slice() {
-                // The common case, without building a key.
-                [column] => match column.get(i)? {
-                    KeyPart::Int64(v) => snapshot.lookup_int(table, *v),
-                    part => snapshot.lookup(table, &EntityKey::single(part.clone())),
-                },
-                columns => {
-                    let parts: Option<Vec<KeyPart>> =
-                        columns.iter().map(|c| c.get(i).cloned()).collect();
-                    snapshot.lookup(table, &EntityKey(parts?))
-                }
+            .map(|i| {
+                find_row(snapshot, table, key_columns.len(), |k| {
+                    key_columns.get(k).and_then(|c| c.get(i))
+                })
             })
             .collect())
     }
