@@ -14,7 +14,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{FeatureValue, find_row, read_row};
-use crate::artifact::Snapshot;
+use crate::artifact::{Snapshot, ViewTableMeta};
 use crate::definition::FeatureRef;
 use crate::time::Timestamp;
 use crate::value::KeyPart;
@@ -162,12 +162,12 @@ impl<'a> SnapshotRead<'a> {
         let index = match self.rows.iter().position(|(t, _)| *t == field.table) {
             Some(i) => i,
             None => {
-                let rows = self.find_rows(field.table)?;
+                let rows = self.find_rows(field.table, meta)?;
                 self.rows.push((field.table, rows));
                 self.rows.len() - 1
             }
         };
-        let rows = &self.rows[index].1;
+        let rows = self.rows.get(index).map_or(&[][..], |(_, rows)| rows);
         Ok(rows
             .iter()
             .map(|&row| read_row(snapshot, field.table, row, field.column, meta.ttl, self.now))
@@ -175,9 +175,12 @@ impl<'a> SnapshotRead<'a> {
     }
 
     /// The row of every entity in `table`, by its view's join keys.
-    fn find_rows(&self, table: usize) -> Result<Vec<Option<usize>>, MissingJoinKey<'a>> {
+    fn find_rows(
+        &self,
+        table: usize,
+        meta: &'a ViewTableMeta,
+    ) -> Result<Vec<Option<usize>>, MissingJoinKey<'a>> {
         let snapshot = self.snapshot;
-        let meta = &snapshot.meta().views[table];
         let mut key_columns = Vec::with_capacity(meta.join_keys.len());
         for k in &meta.join_keys {
             let (_, values) = self
