@@ -10,8 +10,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use verge_core::definition::SourceFormat;
 use verge_host::historical::{HistoricalOptions, historical, historical_with};
 
-mod support;
-use support as data;
+use verge_test_kit::bench_data as data;
 
 fn bench(c: &mut Criterion) {
     let shape = data::Shape {

@@ -14,10 +14,7 @@ use verge_core::definition::SourceFormat;
 use verge_core::{ContentId, Timestamp};
 use verge_host::materialize::{Sharding, ViewWindow, build_snapshots};
 
-// Shared with the historical benchmark, which uses the parts this one does not.
-#[allow(dead_code)]
-mod support;
-use support as data;
+use verge_test_kit::bench_data as data;
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("materialize");

@@ -20,8 +20,7 @@ use std::time::Instant;
 use verge_core::definition::SourceFormat;
 use verge_host::historical::{HistoricalOptions, historical, historical_with};
 
-#[path = "../benches/support/mod.rs"]
-mod data;
+use verge_test_kit::bench_data as data;
 
 /// Peak resident set size so far, in MiB, from /proc (Linux only).
 fn peak_rss_mib() -> Option<f64> {

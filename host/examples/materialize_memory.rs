@@ -19,9 +19,7 @@ use verge_core::definition::SourceFormat;
 use verge_core::{ContentId, Timestamp};
 use verge_host::materialize::{Sharding, ViewWindow, build_snapshots};
 
-#[path = "../benches/support/mod.rs"]
-#[allow(dead_code)]
-mod data;
+use verge_test_kit::bench_data as data;
 
 /// Peak resident set size so far, in MiB, from /proc (Linux only).
 fn peak_rss_mib() -> Option<f64> {

@@ -6,13 +6,17 @@
 //! - [`rng`]: one seeded generator;
 //! - [`http`]: one HTTP/1.1 test client, and a raw-socket helper for hostile bytes;
 //! - [`cli`]: a runner for the `verge` binary and temporary repositories;
-//! - [`wasm`]: the raw ABI module, built on demand.
+//! - [`wasm`]: the raw ABI module, built on demand;
+//! - `bench_data` (feature `arrow`): seeded Arrow batches for the host's
+//!   join and materialization benchmarks.
 //!
 //! It depends on `verge-core` alone: a dependency on `verge-host` would give
 //! host's own tests a second copy of every host type. Failures panic with a
 //! message: this is test code, and a panic is a failed test.
 #![deny(missing_docs)]
 
+#[cfg(feature = "arrow")]
+pub mod bench_data;
 pub mod cli;
 pub mod horse_colic;
 pub mod http;

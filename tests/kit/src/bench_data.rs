@@ -1,6 +1,9 @@
-//! Seeded synthetic data for the point-in-time join benchmark and memory probe:
+//! Seeded synthetic data for the point-in-time join and materialization
+//! benchmarks and their memory probes (`host/benches`, `host/examples`):
 //! `keys × rows_per_key` feature rows with `features` float64 columns (5% null),
-//! and `entity_rows` entity rows (about 10% with keys the source has never seen).
+//! and `entity_rows` entity rows (about 10% with keys the source has never seen),
+//! as Arrow record batches. Behind the `arrow` feature, so the crates whose tests
+//! need no Arrow do not build it.
 
 use std::sync::Arc;
 
@@ -11,19 +14,25 @@ use verge_core::definition::{
 };
 use verge_core::{DType, Duration};
 
-/// The seeded generator that scatters the data (the test kit's).
-pub use verge_test_kit::rng::Rng;
+/// The seeded generator that scatters the data.
+pub use crate::rng::Rng;
 
 /// Sizes of a generated data set.
 #[derive(Debug)]
 pub struct Shape {
+    /// Distinct entity keys in the source.
     pub keys: u64,
+    /// Feature rows per key.
     pub rows_per_key: u64,
+    /// float64 feature columns.
     pub features: usize,
+    /// Entity rows to join.
     pub entity_rows: usize,
 }
 
+/// The first event time (µs): 2020-09-13.
 pub const START: i64 = 1_600_000_000_000_000;
+/// Event times spread over a year after [`START`] (µs).
 pub const SPAN: i64 = 365 * 86_400_000_000;
 
 /// The definitions: one entity `driver`, one source, one view `stats` with a 30-day ttl.
