@@ -97,11 +97,11 @@ impl EdgePair {
             pair,
         } = self;
         let pair = match sign_key {
-            Some(key) => sign_pair(pair.clone(), key),
-            None => pair.clone(),
+            Some(key) => sign_pair(*pair, key),
+            None => *pair,
         };
         let (bundle_id, snapshot_id) = (pair.bundle, pair.snapshot);
-        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let manifest = json!({
             "format_version": FORMAT_VERSION,
             "verge_version": env!("CARGO_PKG_VERSION"),
@@ -130,8 +130,8 @@ impl EdgePair {
             atomic::replace(&path, bytes)
                 .with_context(|| format!("cannot write {}", path.display()))
         };
-        write("bundle.bin", &bundle_bytes)?;
-        write("snapshot.bin", &snapshot_bytes)?;
+        write("bundle.bin", bundle_bytes)?;
+        write("snapshot.bin", snapshot_bytes)?;
         for (name, sig) in [
             ("bundle.sig", pair.bundle_signature),
             ("snapshot.sig", pair.snapshot_signature),

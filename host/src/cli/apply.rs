@@ -8,6 +8,7 @@ use serde_json::json;
 use super::output::{change_json, counts_text, id_json, print_json};
 use super::{Ctx, ExitStatus};
 use verge_host::store::apply::{Applied, ApplyOptions, apply, now};
+use verge_host::store::merge::MergeConflict;
 
 /// Record verge.toml as a new registry version and print its id.
 ///
@@ -17,7 +18,10 @@ use verge_host::store::apply::{Applied, ApplyOptions, apply, now};
 ///
 /// When another `apply` moves the head first, this one fails with a conflict
 /// (exit 2) and writes nothing visible; run `verge plan` and apply again, or pass
-/// `--retry N` to re-apply on top of the new head automatically.
+/// `--retry N` to rebase onto the new head automatically: your changes (since
+/// the head you planned against, or --expect-head) are carried onto it; if
+/// the other writer changed one of the same objects, nothing is written, the
+/// objects are named, and the exit code is 1.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  verge apply -m \"add pulse to the vitals view\"\n  verge apply --expect-head 1a2b3c4d   # only if the head is still what `plan` showed"
@@ -26,7 +30,8 @@ pub struct Apply {
     /// A message recorded with the version, shown by `verge registry log`.
     #[arg(short, long, default_value = "")]
     pub message: String,
-    /// On a conflict, re-read the head and apply on top of it up to N times.
+    /// On a conflict, rebase onto the new head (three-way, object by object)
+    /// up to N times; an object both changed is a conflict (exit 1).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub retry: u32,
     /// Refuse (as a conflict) unless the head is this version (an id, a prefix, or
@@ -57,7 +62,16 @@ impl Apply {
             retries: self.retry,
             expect_head,
         };
-        let applied = apply(&store, defs, now(), &options)?;
+        let applied = match apply(&store, defs, now(), &options) {
+            Ok(applied) => applied,
+            // Both sides changed the same objects: a check that failed (exit
+            // 1), not an error; nothing was written.
+            Err(e) if e.downcast_ref::<MergeConflict>().is_some() => {
+                let _ = writeln!(std::io::stderr().lock(), "{e}");
+                return Ok(ExitStatus::CheckFailed);
+            }
+            Err(e) => return Err(e),
+        };
         if self.json {
             let body = match &applied {
                 Applied::Unchanged { id } => json!({

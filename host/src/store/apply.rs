@@ -5,11 +5,12 @@
 //! (it is immutable and unreferenced). Applying definitions equal to the head's
 //! writes nothing and returns the head: "no change" is "same id".
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use verge_core::definition::Definitions;
 use verge_core::registry::{Change, ChangeOp, RegistryVersion, diff};
 use verge_core::{ContentId, Timestamp};
 
+use super::merge::rebase;
 use super::{Conflict, Store};
 
 /// What [`apply`] did.
@@ -50,21 +51,30 @@ impl Applied {
 pub struct ApplyOptions {
     /// The version message.
     pub message: String,
-    /// On a conflict, re-read the head and apply on top of it up to this many times.
-    /// Zero (the default) reports the conflict instead.
+    /// When another writer moves the head, rebase onto it (a three-way merge,
+    /// [`super::merge::rebase`]) and try again, up to this many times. Zero
+    /// (the default) reports the conflict instead.
     pub retries: u32,
-    /// Only apply if the head is this version (`None`: whatever the head is now).
+    /// The head this apply was planned against: refuse if the head is another
+    /// (`retries` 0), or rebase from it (`retries` > 0). `None`: the head when
+    /// `apply` starts; with `retries`, the version closest to the definitions
+    /// among the head's recent history.
     pub expect_head: Option<Option<ContentId>>,
 }
 
 /// Applies `defs` on top of the current head.
 ///
-/// `now` becomes the version's `applied_at`.
+/// `now` becomes the version's `applied_at`. When the head has moved since the
+/// head the apply was planned against, and `retries` allows, the user's own
+/// changes (planned head → `defs`) are carried onto the new head; an object
+/// that both changed, differently, is a [`MergeConflict`](super::merge::MergeConflict) and nothing is
+/// written. So no apply ever undoes or alters another writer's change unseen.
 ///
 /// # Errors
 ///
-/// A [`Conflict`] when another writer moved the head (after `retries` attempts,
-/// or at once if the head is not `expect_head`), or an I/O / decoding error.
+/// A [`Conflict`] when another writer moved the head and `retries` is spent
+/// (or 0), a [`MergeConflict`](super::merge::MergeConflict) naming the objects both changed, or an I/O /
+/// decoding error.
 pub fn apply(
     store: &Store,
     mut defs: Definitions,
@@ -73,28 +83,47 @@ pub fn apply(
 ) -> anyhow::Result<Applied> {
     defs.canonicalize();
     let mut retries = 0;
+    // The planned-against head and its definitions, once known.
+    let mut base: Option<(Option<ContentId>, Definitions)> = match options.expect_head {
+        Some(Some(id)) => Some((Some(id), store.read(id)?.definitions)),
+        Some(None) => Some((None, Definitions::default())),
+        None => None,
+    };
     loop {
         let head = store.read_head().context("cannot read the registry head")?;
         let head_id = head.as_ref().map(|(id, _)| *id);
-        if let Some(expected) = options.expect_head
-            && expected != head_id
-        {
+        let empty = Definitions::default();
+        let old = head.as_ref().map_or(&empty, |(_, v)| &v.definitions);
+        if base.is_none() {
+            base = Some(if options.retries > 0 {
+                closest_ancestor(store, head_id, &defs)?
+            } else {
+                (head_id, old.clone())
+            });
+        }
+        let Some(planned) = base.as_ref() else {
+            bail!("internal: no planned-against head");
+        };
+        let attempt = if planned.0 == head_id {
+            defs.clone()
+        } else if options.retries == 0 || retries >= options.retries {
             return Err(Conflict {
-                expected,
+                expected: planned.0,
                 found: head_id,
             }
             .into());
-        }
-        let empty = Definitions::default();
-        let old = head.as_ref().map_or(&empty, |(_, v)| &v.definitions);
+        } else {
+            retries += 1;
+            rebase(&planned.1, &defs, old, planned.0, head_id)?
+        };
         if let Some((id, _)) = &head
-            && *old == defs
+            && *old == attempt
         {
             return Ok(Applied::Unchanged { id: *id });
         }
-        let changes = diff(old, &defs);
-        let project_renamed = head.is_some() && old.project != defs.project;
-        let version = RegistryVersion::new(head_id, now, options.message.clone(), defs.clone());
+        let changes = diff(old, &attempt);
+        let project_renamed = head.is_some() && old.project != attempt.project;
+        let version = RegistryVersion::new(head_id, now, options.message.clone(), attempt);
         let id = store.write(&version)?;
         match store.compare_and_swap(head_id, id) {
             Ok(()) => {
@@ -106,11 +135,45 @@ pub fn apply(
                     retries,
                 });
             }
-            Err(e) if e.downcast_ref::<Conflict>().is_some() && retries < options.retries => {
-                retries += 1;
+            // Lost the race: the next turn rebases onto the new head.
+            Err(e) if e.downcast_ref::<Conflict>().is_some() => {
+                if options.retries == 0 || retries >= options.retries {
+                    return Err(e);
+                }
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// How far back [`closest_ancestor`] looks.
+const ANCESTORS_SEARCHED: usize = 64;
+
+/// The version `defs` was most likely written against, when the caller did
+/// not say (`--retry` without `--expect-head`): among the head and its last
+/// [`ANCESTORS_SEARCHED`] ancestors, the one with the fewest object changes to
+/// `defs`, the newest on a tie. A writer whose file predates another writer's
+/// apply then rebases from the version it saw, instead of "deleting" what it
+/// never knew of; one that edits what the head holds rebases from the head.
+fn closest_ancestor(
+    store: &Store,
+    head: Option<ContentId>,
+    defs: &Definitions,
+) -> anyhow::Result<(Option<ContentId>, Definitions)> {
+    let Some(head) = head else {
+        return Ok((None, Definitions::default()));
+    };
+    let mut best: Option<(usize, ContentId, Definitions)> = None;
+    for (id, version) in store.history(head)?.into_iter().take(ANCESTORS_SEARCHED) {
+        let distance = diff(&version.definitions, defs).len()
+            + usize::from(version.definitions.project != defs.project);
+        if best.as_ref().is_none_or(|(d, _, _)| distance < *d) {
+            best = Some((distance, id, version.definitions));
+        }
+    }
+    match best {
+        Some((_, id, definitions)) => Ok((Some(id), definitions)),
+        None => Ok((Some(head), store.read(head)?.definitions)),
     }
 }
 

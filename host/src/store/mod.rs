@@ -18,6 +18,7 @@
 pub mod apply;
 pub mod atomic;
 pub mod lock;
+pub mod merge;
 
 use std::collections::BTreeSet;
 use std::fmt;

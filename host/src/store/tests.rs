@@ -169,3 +169,127 @@ fn expect_head_and_retry() {
     };
     apply(&store, defs("b"), Timestamp::from_secs(2), &fresh).unwrap();
 }
+
+/// Definitions holding feature services named by `services` (name, description).
+fn with_services(services: &[(String, String)]) -> Definitions {
+    let mut d = defs("p");
+    d.feature_services = services
+        .iter()
+        .map(
+            |(name, description)| verge_core::definition::FeatureService {
+                name: name.clone(),
+                features: Vec::new(),
+                description: description.clone(),
+            },
+        )
+        .collect();
+    d.canonicalize();
+    d
+}
+
+fn service<'d>(d: &'d Definitions, name: &str) -> Option<&'d str> {
+    d.feature_services
+        .iter()
+        .find(|s| s.name == name)
+        .map(|s| s.description.as_str())
+}
+
+/// One writer's edit of the base: for each service name (of a pool of 6),
+/// keep it, set its description, or delete it.
+fn edit(base: &[(String, String)], choices: &[u8], writer: usize) -> Vec<(String, String)> {
+    (0..6)
+        .filter_map(|i| {
+            let name = format!("s{i}");
+            let old = base.iter().find(|(n, _)| *n == name).cloned();
+            match choices[i] % 4 {
+                0 | 1 => old,                                                  // untouched
+                2 => Some((name, format!("writer {writer} v{}", choices[i]))), // set
+                _ => None,                                                     // deleted
+            }
+        })
+        .collect()
+}
+
+proptest::proptest! {
+    /// The three-way rule: a rebase keeps every change of each side, or names
+    /// an object both changed differently.
+    #[test]
+    fn rebase_keeps_both_sides_or_names_the_clash(
+        base_pick in proptest::collection::vec(0u8..4, 6),
+        ours_pick in proptest::collection::vec(0u8..8, 6),
+        theirs_pick in proptest::collection::vec(0u8..8, 6),
+    ) {
+        let base: Vec<(String, String)> = (0..6)
+            .filter(|i| base_pick[*i] != 0)
+            .map(|i| (format!("s{i}"), "base".to_owned()))
+            .collect();
+        let (b, o, t) = (
+            with_services(&base),
+            with_services(&edit(&base, &ours_pick, 1)),
+            with_services(&edit(&base, &theirs_pick, 2)),
+        );
+        let merged = super::merge::rebase(&b, &o, &t, None, None);
+        let mut clash = false;
+        for i in 0..6 {
+            let name = format!("s{i}");
+            let (bv, ov, tv) = (service(&b, &name), service(&o, &name), service(&t, &name));
+            if ov != bv && tv != bv && ov != tv {
+                clash = true;
+            }
+            if let Ok(m) = &merged {
+                let want = if ov != bv { ov } else { tv };
+                proptest::prop_assert_eq!(service(m, &name), want, "{}", name);
+            }
+        }
+        proptest::prop_assert_eq!(merged.is_err(), clash);
+    }
+
+    /// Writers that all planned against the same head, applied one after
+    /// another with --retry: no acknowledged change is missing from the final
+    /// head unless a later acknowledged apply changed that same object.
+    #[test]
+    fn no_acknowledged_change_is_lost(
+        writers in proptest::collection::vec(proptest::collection::vec(0u8..8, 6), 1..6),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path());
+        let base: Vec<(String, String)> =
+            (0..6).map(|i| (format!("s{i}"), "base".to_owned())).collect();
+        let planned = apply(&store, with_services(&base), Timestamp::from_secs(1), &ApplyOptions::default())
+            .unwrap()
+            .id();
+        let options = ApplyOptions {
+            retries: 1,
+            expect_head: Some(Some(planned)),
+            ..ApplyOptions::default()
+        };
+        // (service, description or deleted) each acknowledged writer set.
+        let mut acknowledged: Vec<Vec<(String, Option<String>)>> = Vec::new();
+        for (w, choices) in writers.iter().enumerate() {
+            let ours = edit(&base, choices, w);
+            let result = apply(&store, with_services(&ours), Timestamp::from_secs(2 + w as i64), &options);
+            let changed: Vec<(String, Option<String>)> = (0..6)
+                .map(|i| format!("s{i}"))
+                .filter_map(|n| {
+                    let now = ours.iter().find(|(m, _)| *m == n).map(|(_, d)| d.clone());
+                    (now.as_deref() != Some("base")).then_some((n, now))
+                })
+                .collect();
+            match result {
+                Ok(_) => acknowledged.push(changed),
+                Err(e) => proptest::prop_assert!(e.downcast_ref::<super::merge::MergeConflict>().is_some(), "{e:#}"),
+            }
+        }
+        let head = store.read_head().unwrap().unwrap().1.definitions;
+        for (k, changes) in acknowledged.iter().enumerate() {
+            for (name, value) in changes {
+                let overwritten = acknowledged[k + 1..]
+                    .iter()
+                    .any(|later| later.iter().any(|(n, _)| n == name));
+                if !overwritten {
+                    proptest::prop_assert_eq!(service(&head, name), value.as_deref(), "{}", name);
+                }
+            }
+        }
+    }
+}

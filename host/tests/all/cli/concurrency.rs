@@ -102,11 +102,30 @@ fn concurrent_applies_land_or_report_a_conflict() {
     run_expect(&repo.path, &["registry", "log"], 0);
 }
 
+/// Writes `verge-<i>.toml`, each adding its own feature service to the init
+/// template: changes that do not touch each other.
+fn own_services(repo: &Repo, n: usize) -> Vec<String> {
+    let base = repo.config();
+    (0..n)
+        .map(|i| {
+            let text = format!(
+                "{base}\n[[feature_service]]\nname = \"own_{i}\"\nfeatures = [\"horse_vitals:pulse\"]\n"
+            );
+            let name = format!("verge-{i}.toml");
+            repo.write(&name, &text);
+            name
+        })
+        .collect()
+}
+
+/// Eight writers each add their own service with `--retry`: every one lands,
+/// rebased onto the others, and the head holds all eight (none deleted the
+/// previous writer's).
 #[test]
 fn concurrent_applies_with_retry_all_land() {
     let repo = Repo::init();
     run_expect(&repo.path, &["apply"], 0);
-    let configs = variants(&repo, 8);
+    let configs = own_services(&repo, 8);
     let runs = race(&repo, &configs, &["--retry", "20"]);
     let history = repo.history();
     for (config, r) in configs.iter().zip(&runs) {
@@ -114,6 +133,47 @@ fn concurrent_applies_with_retry_all_land() {
         assert!(history.contains(&crate::support::printed_id(r)));
     }
     assert_eq!(history.len(), 9);
+    let head = repo.store().read_head().unwrap().unwrap().1.definitions;
+    for i in 0..8 {
+        assert!(
+            head.feature_service(&format!("own_{i}")).is_some(),
+            "service own_{i} was lost: {:?}",
+            head.feature_services
+                .iter()
+                .map(|s| &s.name)
+                .collect::<Vec<_>>()
+        );
+    }
+    repo.check_every_object();
+}
+
+/// Writers that all change the same object (the entity's description) with
+/// `--retry`: each lands on the head it read, or is told, with exit 1, which
+/// object another version changed; nobody silently undoes a landed change.
+#[test]
+fn concurrent_edits_of_one_object_land_or_name_the_clash() {
+    let repo = Repo::init();
+    run_expect(&repo.path, &["apply"], 0);
+    let configs = variants(&repo, 8);
+    let runs = race(&repo, &configs, &["--retry", "20"]);
+    let history = repo.history();
+    let mut landed = 0;
+    for (config, r) in configs.iter().zip(&runs) {
+        match r.code {
+            0 => {
+                assert!(history.contains(&crate::support::printed_id(r)));
+                landed += 1;
+            }
+            1 => assert!(
+                r.stderr.contains("[[entity]] horse") && r.stderr.contains("changed since"),
+                "{config} exited 1 without naming the object:\n{}",
+                r.stderr
+            ),
+            other => panic!("{config} exited {other}:\n{}", r.stderr),
+        }
+    }
+    assert!(landed >= 1);
+    assert_eq!(history.len(), landed + 1);
     repo.check_every_object();
 }
 
