@@ -18,7 +18,7 @@
 //! lower bound), a key the source has never seen, and a random time in the
 //! window (±1 day).
 //!
-//! Why a generator of its own instead of `host/benches/support`: the comparison
+//! Why a generator of its own instead of `verge_test_kit::bench_data`: the comparison
 //! needs float32 columns, created-time ties, request ids to match rows across two
 //! systems, and files on disk in both formats.
 //!

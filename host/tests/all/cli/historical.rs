@@ -1,5 +1,5 @@
 //! `verge historical` on the init repository, compared byte for byte with a
-//! reviewed golden file. Regenerate with `BLESS=1 cargo test -p verge-host --test cli`.
+//! reviewed golden file. Regenerate with `BLESS=1 cargo test -p verge-host --test all -- cli::historical`.
 
 use std::path::Path;
 
