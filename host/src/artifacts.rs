@@ -148,7 +148,7 @@ impl ArtifactStore {
         let Ok(path) = self.ref_path(name) else {
             return Ok(None);
         };
-        match fs::read_to_string(&path) {
+        match crate::store::atomic::read_small(&path) {
             Ok(text) => ContentId::parse_hex(text.trim())
                 .map(Some)
                 .with_context(|| {
@@ -188,7 +188,7 @@ impl ArtifactStore {
     /// On unreadable memo files.
     pub fn memo_get(&self, key: ContentId) -> anyhow::Result<Option<ContentId>> {
         let path = self.root.join("memo").join(key.to_string());
-        match fs::read_to_string(&path) {
+        match crate::store::atomic::read_small(&path) {
             Ok(text) => Ok(ContentId::parse_hex(text.trim())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
@@ -225,6 +225,17 @@ mod tests {
         assert_eq!(store.get_ref("model/m").unwrap(), Some(id));
         assert_eq!(store.locate("model/m").unwrap(), path);
         assert!(store.set_ref("../escape", id).is_err());
+        // A ref that is a link to an endless file is an error, not a hang.
+        #[cfg(unix)]
+        {
+            let link = dir.path().join(".verge/refs/artifacts/model/zero");
+            std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+            let err = store.get_ref("model/zero").unwrap_err();
+            assert!(
+                format!("{err:#}").contains("does not hold an artifact id"),
+                "{err:#}"
+            );
+        }
         assert!(store.locate("nothing-here").is_err());
         let mut bad = bytes.clone();
         bad[50] ^= 1;
