@@ -148,7 +148,7 @@ impl ArtifactStore {
         let Ok(path) = self.ref_path(name) else {
             return Ok(None);
         };
-        match crate::store::atomic::read_small(&path) {
+        match atomic::read_small(&path) {
             Ok(text) => ContentId::parse_hex(text.trim())
                 .map(Some)
                 .with_context(|| {
@@ -188,7 +188,7 @@ impl ArtifactStore {
     /// On unreadable memo files.
     pub fn memo_get(&self, key: ContentId) -> anyhow::Result<Option<ContentId>> {
         let path = self.root.join("memo").join(key.to_string());
-        match crate::store::atomic::read_small(&path) {
+        match atomic::read_small(&path) {
             Ok(text) => Ok(ContentId::parse_hex(text.trim())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),

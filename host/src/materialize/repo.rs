@@ -94,16 +94,14 @@ pub fn materialize(
         for (i, id) in ids.iter().enumerate() {
             store.set_ref(&shard_ref(i as u32), *id)?;
         }
-        // The unsharded ref would name an older snapshot: remove it so nothing reads it as latest.
-        let stale = repo_root.join(".verge/refs/artifacts").join(LATEST);
-        match fs::remove_file(&stale) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("cannot remove {}", stale.display())),
-        }
+        // The unsharded ref and the refs of shards past this set's count name
+        // older snapshots: remove them, so the refs describe one shard set.
+        remove_ref(repo_root, LATEST)?;
+        remove_shard_refs(repo_root, ids.len())?;
         manifest = Some(path);
     } else if let Some(id) = ids.first() {
         store.set_ref(LATEST, *id)?;
+        remove_shard_refs(repo_root, 0)?;
     }
 
     for w in windows {
@@ -173,4 +171,36 @@ fn load_previous(store: &ArtifactStore, state: &State) -> Result<Vec<Snapshot>> 
             Snapshot::load(bytes).with_context(|| format!("loading {}", path.display()))
         })
         .collect()
+}
+
+/// Removes the ref `name` if it exists.
+fn remove_ref(repo_root: &Path, name: &str) -> Result<()> {
+    let path = repo_root.join(".verge/refs/artifacts").join(name);
+    match fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot remove {}", path.display())),
+    }
+}
+
+/// Removes every `snapshot/latest-shard-<i>` ref with `i >= keep`.
+fn remove_shard_refs(repo_root: &Path, keep: usize) -> Result<()> {
+    let dir = repo_root.join(".verge/refs/artifacts/snapshot");
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let index = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("latest-shard-"))
+            .and_then(|i| i.parse::<usize>().ok());
+        if index.is_some_and(|i| i >= keep) {
+            let path = entry.path();
+            fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    Ok(())
 }

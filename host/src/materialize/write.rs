@@ -10,6 +10,9 @@ use super::Sharding;
 use super::columns::{Pick, key_of};
 use super::tables::Table;
 
+/// The most shards one snapshot may be split into.
+pub(super) const MAX_SHARDS: u32 = 65_536;
+
 /// The shard counts to try, in order: one for [`Sharding::None`] and
 /// [`Sharding::Count`]; for [`Sharding::MaxBytes`], a first guess from the
 /// estimated row bytes and seven larger ones, in case a shard comes out too big.
@@ -17,7 +20,23 @@ pub(super) fn shard_counts(sharding: Sharding, tables: &[Table<'_>]) -> Result<V
     Ok(match sharding {
         Sharding::None => vec![1],
         Sharding::Count(0) => bail!("--shards must be at least 1"),
-        Sharding::Count(n) => vec![n],
+        Sharding::Count(n) => {
+            // More shards than keys only makes empty shards (and a file and a
+            // ref each): 100,000 shards of 3 keys is a typo, not a plan.
+            let keys = tables
+                .iter()
+                .map(|t| t.picks.len())
+                .max()
+                .unwrap_or(0)
+                .max(1);
+            if u64::from(n) > keys as u64 || n > MAX_SHARDS {
+                bail!(
+                    "--shards {n} is more than the snapshot's {keys} keys (or the limit of {MAX_SHARDS}); give at most {}, or --max-shard-bytes to size shards by bytes",
+                    keys.min(MAX_SHARDS as usize)
+                );
+            }
+            vec![n]
+        }
         Sharding::MaxBytes(max) => {
             let total: u64 = tables
                 .iter()

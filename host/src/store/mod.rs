@@ -126,7 +126,7 @@ impl Store {
     /// When the ref cannot be read or does not hold a hex id.
     pub fn head(&self) -> anyhow::Result<Option<ContentId>> {
         let path = self.ref_path();
-        let text = match crate::store::atomic::read_small(&path) {
+        let text = match atomic::read_small(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),

@@ -291,6 +291,15 @@ proptest! {
         let d = defs(keys, true, 0);
         let bt = batch(keys, true, &rows);
         let whole = Snapshot::load(one(&d, &bt, 0, 10, &[])).unwrap();
+        // More shards than keys is refused: it could only make empty shards.
+        let held = whole.table(whole.table_index("v").unwrap()).unwrap().rows().max(1);
+        if n as usize > held {
+            let window = ViewWindow { view: "v".into(), start: Timestamp(0), end: Timestamp(10) };
+            let refused = build_snapshots(&d, ContentId::of(b"reg"), &[window], &[], Sharding::Count(n), |_| Ok(bt.clone()));
+            let err = refused.err().map(|e| e.to_string()).unwrap_or_default();
+            prop_assert!(err.contains("more than the snapshot's"), "{}", err);
+            return Ok(());
+        }
         let shards: Vec<Snapshot> = build(&d, &bt, 0, 10, &[], Sharding::Count(n))
             .into_iter()
             .map(|b| Snapshot::load(b).unwrap())

@@ -267,7 +267,35 @@ fn shards_partition_the_keys() {
         0,
     );
     assert_eq!(column(&json(&r.stdout), 1).0, vec![json("6.8")]);
-    // The next materialization merges all shards back.
+    // Fewer shards next: the refs describe that set alone.
+    let two =
+        printed_ids(&run_expect(&repo.path, &["materialize", T0, T6, "--shards", "2"], 0).stdout);
+    assert_eq!(two.len(), 2);
+    for i in 0..2 {
+        assert_eq!(
+            store
+                .get_ref(&format!("snapshot/latest-shard-{i}"))
+                .unwrap(),
+            Some(two[i])
+        );
+    }
+    assert_eq!(
+        store.get_ref("snapshot/latest-shard-2").unwrap(),
+        None,
+        "a stale shard ref is left"
+    );
+    // More shards than keys is refused, with what to do.
+    let r = run_expect(
+        &repo.path,
+        &["materialize", T0, T6, "--shards", "100000"],
+        2,
+    );
+    assert!(
+        r.stderr.contains("more than the snapshot's 3 keys") && r.stderr.contains("give at most 3"),
+        "{}",
+        r.stderr
+    );
+    // The next materialization merges all shards back, and no shard ref is left.
     let merged = printed_ids(&run_expect(&repo.path, &["materialize", T0, T0], 0).stdout);
     assert_eq!(
         load_snapshot(&repo.path, merged[0])
@@ -276,6 +304,14 @@ fn shards_partition_the_keys() {
             .rows(),
         total
     );
+    for i in 0..3 {
+        assert_eq!(
+            store
+                .get_ref(&format!("snapshot/latest-shard-{i}"))
+                .unwrap(),
+            None
+        );
+    }
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
 use verge_core::Timestamp;
@@ -124,7 +124,7 @@ pub(crate) fn ident(name: &str) -> String {
 ///
 /// ```
 /// use verge_core::Timestamp;
-/// use verge_host::example::horse_colic::{Dataset, parse_uci, write_db};
+/// use verge_example_horse_colic::{Dataset, parse_uci, write_db};
 /// let line = "2 1 530101 38.50 66 28 3 3 ? 2 5 4 4 ? ? ? 3 5 45.00 8.40 ? ? 2 2 11300 00000 00000 2\n";
 /// let dataset = Dataset {
 ///     start: Timestamp::parse_rfc3339("2021-06-25T00:00:00Z").unwrap(),

@@ -2,6 +2,7 @@
 
 use crate::table::*;
 use crate::uci::*;
+use rusqlite::Connection;
 use verge_core::Timestamp;
 
 const ROW: &str =
