@@ -271,12 +271,12 @@ fn shards_partition_the_keys() {
     let two =
         printed_ids(&run_expect(&repo.path, &["materialize", T0, T6, "--shards", "2"], 0).stdout);
     assert_eq!(two.len(), 2);
-    for i in 0..2 {
+    for (i, id) in two.iter().enumerate() {
         assert_eq!(
             store
                 .get_ref(&format!("snapshot/latest-shard-{i}"))
                 .unwrap(),
-            Some(two[i])
+            Some(*id)
         );
     }
     assert_eq!(
