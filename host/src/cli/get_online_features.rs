@@ -45,15 +45,9 @@ pub struct GetOnlineFeatures {
     /// A model bundle (path, id or ref), for --service or on-demand features.
     #[arg(long, value_name = "B")]
     pub bundle: Option<String>,
-    /// An entity's join key value; repeat for a batch or for composite keys.
-    #[arg(long = "entity", value_name = "KEY=VALUE", required = true)]
-    pub entities: Vec<String>,
-    /// Request data for on-demand features; repeat per field and row.
-    #[arg(long = "request", value_name = "NAME=VALUE")]
-    pub requests: Vec<String>,
-    /// Evaluate TTLs at this time (RFC 3339, `now`, `now-1d`); default: now.
-    #[arg(long, value_name = "TS", allow_hyphen_values = true)]
-    pub now: Option<String>,
+    /// The rows to read.
+    #[command(flatten)]
+    pub rows: Rows,
     /// Name columns `view__field` instead of `field`.
     #[arg(long)]
     pub full_feature_names: bool,
@@ -67,7 +61,7 @@ impl GetOnlineFeatures {
     /// Unreadable or incompatible artifacts, a bad time or value, or a request the
     /// API refuses (its message is reported).
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
-        let now = read_time(self.now.as_deref())?;
+        let now = read_time(self.rows.now.as_deref())?;
         let repo = ctx.repository();
         let snapshot = repo.load_snapshot(&self.snapshot)?;
         let bundle = match (&self.bundle, &self.service) {
@@ -94,29 +88,44 @@ impl GetOnlineFeatures {
             Some(bundle) => {
                 let contents = bundle.contents();
                 let keys = key_fields(&contents.entity_keys, &snapshot);
-                body.insert("entities".into(), entity_json(&self.entities, &keys)?);
-                if !self.requests.is_empty() {
+                body.insert("entities".into(), entity_json(&self.rows.entities, &keys)?);
+                if !self.rows.requests.is_empty() {
                     body.insert(
                         "request_context".into(),
-                        request_json(&self.requests, &contents.request)?,
+                        request_json(&self.rows.requests, &contents.request)?,
                     );
                 }
                 let api = Api::new(pair_predictor(bundle, snapshot)?, limits);
                 api.handle("POST", "/get-online-features", &encode(&body)?, now)
             }
             None => {
-                if !self.requests.is_empty() {
+                if !self.rows.requests.is_empty() {
                     bail!(
                         "--request feeds on-demand features, which need a model bundle: add --bundle B"
                     );
                 }
                 let keys = key_fields(&[], &snapshot);
-                body.insert("entities".into(), entity_json(&self.entities, &keys)?);
+                body.insert("entities".into(), entity_json(&self.rows.entities, &keys)?);
                 get_online_features_json(&snapshot, &encode(&body)?, now, limits)
             }
         };
         print_answer(&answer)
     }
+}
+
+/// The entity rows, request data and time of a read: the flags
+/// `get-online-features` and `predict` share.
+#[derive(Debug, Args)]
+pub struct Rows {
+    /// An entity's join key value; repeat for a batch or for composite keys.
+    #[arg(long = "entity", value_name = "KEY=VALUE", required = true)]
+    pub entities: Vec<String>,
+    /// Request data for on-demand features; repeat per field and row.
+    #[arg(long = "request", value_name = "NAME=VALUE")]
+    pub requests: Vec<String>,
+    /// Evaluate TTLs at this time (RFC 3339, `now`, `now-1d`); default: now.
+    #[arg(long, value_name = "TS", allow_hyphen_values = true)]
+    pub now: Option<String>,
 }
 
 /// Prints a 200 answer's body; turns any other into an error carrying its message.

@@ -4,7 +4,7 @@ use clap::Args;
 use serde_json::Map;
 use verge_core::api::Api;
 
-use super::get_online_features::{print_answer, read_time};
+use super::get_online_features::{Rows, print_answer, read_time};
 use super::{Ctx, ExitStatus};
 use verge_host::materialize::LATEST;
 use verge_host::request::{encode, entity_json, key_fields, local_limits, request_json};
@@ -28,15 +28,9 @@ pub struct Predict {
     /// The snapshot: a path, an id or unique prefix, or a ref.
     #[arg(long, value_name = "S", default_value = LATEST)]
     pub snapshot: String,
-    /// An entity's join key value; repeat for a batch or for composite keys.
-    #[arg(long = "entity", value_name = "KEY=VALUE", required = true)]
-    pub entities: Vec<String>,
-    /// Request data for on-demand features; repeat per field and row.
-    #[arg(long = "request", value_name = "NAME=VALUE")]
-    pub requests: Vec<String>,
-    /// Evaluate TTLs at this time (RFC 3339, `now`, `now-1d`); default: now.
-    #[arg(long, value_name = "TS", allow_hyphen_values = true)]
-    pub now: Option<String>,
+    /// The rows to predict for.
+    #[command(flatten)]
+    pub rows: Rows,
 }
 
 impl Predict {
@@ -47,7 +41,7 @@ impl Predict {
     /// Unreadable or incompatible artifacts, a bad time or value, or a request the
     /// API refuses (its message is reported).
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
-        let now = read_time(self.now.as_deref())?;
+        let now = read_time(self.rows.now.as_deref())?;
         let repo = ctx.repository();
         let bundle = repo.load_bundle(&self.bundle)?;
         let snapshot = repo.load_snapshot(&self.snapshot)?;
@@ -56,14 +50,14 @@ impl Predict {
         body.insert(
             "entities".into(),
             entity_json(
-                &self.entities,
+                &self.rows.entities,
                 &key_fields(&contents.entity_keys, &snapshot),
             )?,
         );
-        if !self.requests.is_empty() {
+        if !self.rows.requests.is_empty() {
             body.insert(
                 "request_context".into(),
-                request_json(&self.requests, &contents.request)?,
+                request_json(&self.rows.requests, &contents.request)?,
             );
         }
         let body: Vec<u8> = encode(&body)?;

@@ -12,10 +12,8 @@ use verge_core::{Timestamp, Value};
 use super::output::{print_json, spinner};
 use super::{Ctx, ExitStatus};
 use verge_host::artifacts::ArtifactStore;
-use verge_host::historical::HistoricalOptions;
 use verge_host::store::atomic;
-use verge_host::table_io::read_entity_table;
-use verge_host::train::{self, EntityInput, TrainRequest, Trained};
+use verge_host::train::{self, EntityFiles, Trained};
 
 /// Train a model declared in `verge.toml` and store its bundle.
 ///
@@ -66,46 +64,25 @@ impl Train {
             .read_head()?
             .context("the registry is empty; run `verge apply` first")?;
         let defs = &version.definitions;
-        let options = HistoricalOptions {
-            timestamp_column: self.timestamp_column.clone(),
-            ..HistoricalOptions::default()
-        };
         let progress = spinner(ctx.quiet, "reading the entity table");
-        let entities = read_entity_table(&self.entities, &options.timestamp_column)?;
-        let place = format!("entity table {}", self.entities.display());
-        let holdout = match &self.holdout {
-            Some(path) => Some((
-                read_entity_table(path, &options.timestamp_column)?,
-                format!("holdout table {}", path.display()),
-            )),
-            None => None,
+        let files = EntityFiles {
+            train: &self.entities,
+            holdout: self.holdout.as_deref(),
+            timestamp_column: &self.timestamp_column,
         };
         if let Some(p) = &progress {
             p.set_message(format!("training {}", self.model));
         }
-        let trained = train::train(&TrainRequest {
-            defs,
-            registry_id: head,
-            repo_root: &ctx.repo,
-            model: &self.model,
-            entities: EntityInput {
-                batch: &entities,
-                place: &place,
-            },
-            holdout: holdout.as_ref().map(|(batch, place)| EntityInput {
-                batch,
-                place: place.as_str(),
-            }),
-            options,
-            now: now(),
-        })
-        .with_context(|| {
-            format!(
-                "training model `{}` (registry {})",
-                self.model,
-                head.short()
-            )
-        })?;
+        let display = |p: &Path| p.display().to_string();
+        let trained =
+            train::train_from_files(defs, head, &ctx.repo, &self.model, &files, display, now())
+                .with_context(|| {
+                    format!(
+                        "training model `{}` (registry {})",
+                        self.model,
+                        head.short()
+                    )
+                })?;
         if let Some(p) = &progress {
             p.set_message("storing the bundle");
         }

@@ -255,6 +255,64 @@ pub struct TrainRequest<'a> {
     pub now: Timestamp,
 }
 
+/// Where [`train_from_files`] reads its entity tables.
+#[derive(Debug, Clone)]
+pub struct EntityFiles<'a> {
+    /// The training entity table (CSV or Parquet).
+    pub train: &'a Path,
+    /// The held-out entity table, if any.
+    pub holdout: Option<&'a Path>,
+    /// The tables' event-time column.
+    pub timestamp_column: &'a str,
+}
+
+/// Reads the entity tables and trains: what `verge train` and `verge run`'s
+/// train step both do. `display` names each path in messages as the caller
+/// knows it (relative to the repository, say).
+///
+/// # Errors
+///
+/// Unreadable entity tables, or as [`train`].
+pub fn train_from_files(
+    defs: &Definitions,
+    registry_id: ContentId,
+    repo_root: &Path,
+    model: &str,
+    files: &EntityFiles<'_>,
+    display: impl Fn(&Path) -> String,
+    now: Timestamp,
+) -> Result<Trained> {
+    let options = HistoricalOptions {
+        timestamp_column: files.timestamp_column.to_owned(),
+        ..HistoricalOptions::default()
+    };
+    let entities = crate::table_io::read_entity_table(files.train, files.timestamp_column)?;
+    let place = format!("entity table {}", display(files.train));
+    let holdout = match files.holdout {
+        Some(path) => Some((
+            crate::table_io::read_entity_table(path, files.timestamp_column)?,
+            format!("holdout table {}", display(path)),
+        )),
+        None => None,
+    };
+    train(&TrainRequest {
+        defs,
+        registry_id,
+        repo_root,
+        model,
+        entities: EntityInput {
+            batch: &entities,
+            place: &place,
+        },
+        holdout: holdout.as_ref().map(|(batch, place)| EntityInput {
+            batch,
+            place: place.as_str(),
+        }),
+        options,
+        now,
+    })
+}
+
 /// What held-out scoring found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HoldoutReport {

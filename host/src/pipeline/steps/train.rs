@@ -2,6 +2,7 @@
 //! `verge train` makes, its bundle stored and `model/<name>` moved to it.
 
 use std::fs;
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -10,10 +11,8 @@ use verge_core::artifact::{ArtifactKind, Bundle, BundleContents};
 use verge_core::definition::Definitions;
 
 use super::report;
-use crate::historical::HistoricalOptions;
 use crate::pipeline::{Ctx, Key, Step, StepReport};
-use crate::table_io::read_entity_table;
-use crate::train::{EntityInput, TrainRequest};
+use crate::train::{EntityFiles, train_from_files};
 
 fn load_bundle(ctx: &Ctx<'_>, id: ContentId) -> anyhow::Result<Bundle> {
     let path = ctx.store.path(id, ArtifactKind::Bundle);
@@ -71,39 +70,17 @@ pub(in crate::pipeline) fn train(
             started,
         ));
     }
-    let options = HistoricalOptions {
-        timestamp_column: config.timestamp_column.clone(),
-        ..HistoricalOptions::default()
+    let train_path = ctx.repo.join(&config.train_entities);
+    let holdout_path = config.holdout_entities.as_ref().map(|p| ctx.repo.join(p));
+    let files = EntityFiles {
+        train: &train_path,
+        holdout: holdout_path.as_deref(),
+        timestamp_column: &config.timestamp_column,
     };
-    let entities = read_entity_table(
-        &ctx.repo.join(&config.train_entities),
-        &options.timestamp_column,
-    )?;
-    let place = format!("entity table {}", config.train_entities.display());
-    let holdout = match &config.holdout_entities {
-        Some(path) => Some((
-            read_entity_table(&ctx.repo.join(path), &options.timestamp_column)?,
-            format!("holdout table {}", path.display()),
-        )),
-        None => None,
-    };
-    let trained = crate::train::train(&TrainRequest {
-        defs,
-        registry_id: registry,
-        repo_root: ctx.repo,
-        model,
-        entities: EntityInput {
-            batch: &entities,
-            place: &place,
-        },
-        holdout: holdout.as_ref().map(|(batch, place)| EntityInput {
-            batch,
-            place: place.as_str(),
-        }),
-        options,
-        now: ctx.now,
-    })
-    .with_context(|| format!("training model `{model}`"))?;
+    // Messages name the tables as `[run]` does, relative to the repository.
+    let display = |p: &Path| p.strip_prefix(ctx.repo).unwrap_or(p).display().to_string();
+    let trained = train_from_files(defs, registry, ctx.repo, model, &files, display, ctx.now)
+        .with_context(|| format!("training model `{model}`"))?;
     let (id, _) = ctx.store.put(&trained.bytes)?;
     ctx.store.set_ref(&ref_name, id)?;
     ctx.store.memo_put(key, id)?;
