@@ -87,6 +87,30 @@ fn statuses_follow_feast() {
         )
         .unwrap();
     assert_eq!(edge[0].status, FeatureStatus::Present);
+    // A row from after `now` is not visible, as offline (`event_ts <= t`),
+    // whatever the ttl; at exactly its event time it is.
+    let fresh = p
+        .read(&[KeyPart::Int64(1)], &[Value::Float64(1.0)], now())
+        .unwrap();
+    assert_eq!(fresh[0].status, FeatureStatus::Present);
+    let event = fresh[0].event_ts.unwrap();
+    let at_event = p
+        .read(&[KeyPart::Int64(1)], &[Value::Float64(1.0)], event)
+        .unwrap();
+    assert_eq!(at_event[0].status, FeatureStatus::Present);
+    let before = p
+        .read(
+            &[KeyPart::Int64(1)],
+            &[Value::Float64(1.0)],
+            Timestamp(event.as_micros() - 1),
+        )
+        .unwrap();
+    assert_eq!(before[0].status, FeatureStatus::OutsideMaxAge);
+    assert_eq!(
+        before[0].value,
+        Value::Null,
+        "a future value is treated as missing"
+    );
     // A missing entity still predicts: the imputer fills what the snapshot lacks.
     assert!(
         p.predict(&[KeyPart::Int64(99)], &[Value::Float64(1.0)], now())

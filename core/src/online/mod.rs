@@ -41,7 +41,9 @@ pub enum FeatureStatus {
     NullValue,
     /// No row for the entity key.
     NotFound,
-    /// The row is older than the view's ttl at `now`.
+    /// The row is outside the view's window at `now`, `now - ttl <= event_ts
+    /// <= now`: older than the ttl, or from after `now`. Its value is treated
+    /// as missing, as the offline join would not have seen it either.
     OutsideMaxAge,
 }
 
@@ -104,7 +106,10 @@ pub(crate) fn read_row(
         return FeatureValue::NOT_FOUND;
     };
     let event_ts = snapshot.event_ts(table, row);
-    if !ttl.is_zero() && now.saturating_since(event_ts) > ttl {
+    // The offline join's window, `now - ttl <= event_ts <= now`: a row from
+    // after `now` is no more visible online than it was to training.
+    let future = event_ts > now;
+    if future || (!ttl.is_zero() && now.saturating_since(event_ts) > ttl) {
         return FeatureValue {
             value: Value::Null,
             status: FeatureStatus::OutsideMaxAge,
