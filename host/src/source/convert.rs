@@ -231,11 +231,15 @@ impl Builder {
                 b.append_option(v);
             }
             Builder::Float32(b) => {
-                let v = number(cell).map_err(|()| fail(""))?;
-                b.append_option(v.map(|x| x as f32));
+                let v = finite(number(cell).map_err(|()| fail(""))?).map_err(|m| fail(m))?;
+                let v = v.map(|x| x as f32);
+                if v.is_some_and(f32::is_infinite) {
+                    return Err(fail("out of range for float32; declare the field float64"));
+                }
+                b.append_option(v);
             }
             Builder::Float64(b) => {
-                let v = number(cell).map_err(|()| fail(""))?;
+                let v = finite(number(cell).map_err(|()| fail(""))?).map_err(|m| fail(m))?;
                 b.append_option(v);
             }
             Builder::Utf8(b) => match cell {
@@ -274,6 +278,31 @@ impl Builder {
             Builder::Micros(b) => Arc::new(b.finish()),
         }
     }
+}
+
+/// The rule for non-finite numbers, the same for every source and every face:
+/// NaN is a missing value (null, as pandas and Arrow writers mean it), and an
+/// infinity (`inf`, `-Infinity`, `1e400`) is refused where it is read, so a
+/// stored value is always finite and nothing non-finite is ever served.
+fn finite(v: Option<f64>) -> Result<Option<f64>, &'static str> {
+    match v {
+        Some(x) if x.is_nan() => Ok(None),
+        Some(x) if x.is_infinite() => Err(
+            "not a finite number: verge refuses infinities (NaN reads as null); write an empty cell for a missing value",
+        ),
+        other => Ok(other),
+    }
+}
+
+/// Whether a float column holds a NaN or an infinity (which [`finite`] handles).
+fn has_non_finite(array: &dyn Array) -> bool {
+    if let Some(a) = array.as_primitive_opt::<Float64Type>() {
+        return a.iter().flatten().any(|x| !x.is_finite());
+    }
+    if let Some(a) = array.as_primitive_opt::<Float32Type>() {
+        return a.iter().flatten().any(|x| !x.is_finite());
+    }
+    false
 }
 
 fn number(cell: Cell<'_>) -> Result<Option<f64>, ()> {
@@ -445,7 +474,7 @@ pub(crate) fn convert_array(
     first_row: usize,
 ) -> Result<ArrayRef> {
     let target_type = target.arrow_type();
-    if array.data_type() == &target_type {
+    if array.data_type() == &target_type && !has_non_finite(array.as_ref()) {
         return Ok(Arc::clone(array));
     }
     // Microsecond timestamps in another (or no) zone hold the same UTC instants.
@@ -563,5 +592,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("epoch seconds"), "{err}");
+    }
+
+    #[test]
+    fn nan_is_null_and_infinities_are_refused_with_their_row() {
+        let a: ArrayRef = Arc::new(Float64Array::from(vec![Some(1.5), Some(f64::NAN), None]));
+        let out = convert_array(&a, Target::Value(DType::Float64), ORIGIN, 0).unwrap();
+        let want: ArrayRef = Arc::new(Float64Array::from(vec![Some(1.5), None, None]));
+        assert_eq!(&out, &want);
+        for bad in [f64::INFINITY, f64::NEG_INFINITY] {
+            let a: ArrayRef = Arc::new(Float64Array::from(vec![1.0, bad]));
+            let err = convert_array(&a, Target::Value(DType::Float64), ORIGIN, 10)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("row 12, column `c`"), "{err}");
+            assert!(err.contains("not a finite number"), "{err}");
+        }
+        for text in ["inf", "-Infinity", "1e400"] {
+            let a: ArrayRef = Arc::new(StringArray::from(vec![text]));
+            let err = convert_array(&a, Target::Value(DType::Float64), ORIGIN, 0)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("not a finite number"), "{text}: {err}");
+        }
+        // Finite in float64, infinite in float32: refused, with the fix.
+        let a: ArrayRef = Arc::new(Float64Array::from(vec![1e300]));
+        let err = convert_array(&a, Target::Value(DType::Float32), ORIGIN, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("declare the field float64"), "{err}");
     }
 }

@@ -25,6 +25,10 @@
 //! names. Null markers and type conversions are described in [`convert`]: in short,
 //! empty text and `?` are null in numeric columns, an empty CSV field is null in any
 //! column, ints widen to floats, and float values become `int64` only when whole.
+//! Non-finite numbers follow one rule in every source: NaN is null (missing, as
+//! pandas and Arrow writers mean it), and an infinity (`inf`, `-Infinity`,
+//! `1e400`, or a float64 beyond float32's range in a float32 field) is refused
+//! with its row and column, so no snapshot or training set ever holds one.
 
 mod convert;
 mod csv;
