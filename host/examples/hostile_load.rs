@@ -31,6 +31,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde_json::json;
 
+/// Longest the slow-connection phase may probe.
+const PHASE_BUDGET: Duration = Duration::from_secs(30);
+
 /// Parsed flags.
 struct Options {
     addr: SocketAddr,
@@ -130,7 +133,8 @@ fn quantile(sorted: &[Duration], q: f64) -> f64 {
 fn slow_phase(o: &Options) -> serde_json::Value {
     let mut slow: Vec<TcpStream> = Vec::with_capacity(o.slow);
     for i in 0..o.slow {
-        let Ok(mut s) = TcpStream::connect(o.addr) else {
+        // A server that stops accepting fills its backlog: give up on it then.
+        let Ok(mut s) = TcpStream::connect_timeout(&o.addr, Duration::from_secs(1)) else {
             break;
         };
         if i % 2 == 0 {
@@ -156,7 +160,12 @@ fn slow_phase(o: &Options) -> serde_json::Value {
     };
     let mut latencies = Vec::with_capacity(o.probes);
     let mut failed = 0usize;
+    let budget = Instant::now() + PHASE_BUDGET;
     for _ in 0..o.probes {
+        if Instant::now() > budget {
+            failed += 1; // not even tried in the phase's time: counted as failed
+            continue;
+        }
         let started = Instant::now();
         // A fresh client is a fresh connection.
         match send(&client(), o.addr, "GET", "/healthz", b"") {

@@ -80,6 +80,9 @@ impl Default for NetLimits {
     }
 }
 
+/// Connections the kernel queues for accept (capped by `net.core.somaxconn`).
+const LISTEN_BACKLOG: i32 = 4096;
+
 /// Handlers, each used by one request at a time.
 struct Pool<H> {
     free: Mutex<Vec<H>>,
@@ -151,6 +154,12 @@ where
         admit,
         limits,
     });
+    // std listens with a backlog of 128: a burst of new connections (a
+    // thousand clients arriving at once) would overflow it and wait out SYN
+    // retransmits. Listening again on Linux raises the backlog in place.
+    socket2::SockRef::from(&listener)
+        .listen(LISTEN_BACKLOG)
+        .context("cannot raise the listen backlog")?;
     listener
         .set_nonblocking(true)
         .context("cannot make the listener non-blocking")?;
