@@ -231,7 +231,7 @@ impl Builder {
                 b.append_option(v);
             }
             Builder::Float32(b) => {
-                let v = finite(number(cell).map_err(|()| fail(""))?).map_err(|m| fail(m))?;
+                let v = finite(number(cell).map_err(|()| fail(""))?).map_err(&fail)?;
                 let v = v.map(|x| x as f32);
                 if v.is_some_and(f32::is_infinite) {
                     return Err(fail("out of range for float32; declare the field float64"));
@@ -239,7 +239,7 @@ impl Builder {
                 b.append_option(v);
             }
             Builder::Float64(b) => {
-                let v = finite(number(cell).map_err(|()| fail(""))?).map_err(|m| fail(m))?;
+                let v = finite(number(cell).map_err(|()| fail(""))?).map_err(&fail)?;
                 b.append_option(v);
             }
             Builder::Utf8(b) => match cell {
