@@ -3,6 +3,8 @@
 //! request on its head before its body is read. The network side is
 //! [`super::net`] (hyper); these types keep the handlers independent of it.
 
+use verge_core::api::ApiError;
+
 /// A parsed request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
@@ -40,9 +42,15 @@ pub fn admit_all(max_body: usize) -> std::sync::Arc<Admit> {
 /// What a handler answers: a status and a JSON body.
 pub type Answer = (u16, Vec<u8>);
 
-/// The JSON error body every verge face uses.
+/// The JSON error body every verge face uses: the core's
+/// [`ApiError::into_response`], so the server's own refusals (408, 411, 413,
+/// ...) are shaped exactly as the API's.
 #[must_use]
 pub fn error_body(status: u16, message: &str) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({"error": {"status": status, "message": message}}))
-        .unwrap_or_default()
+    ApiError {
+        status,
+        message: message.to_owned(),
+    }
+    .into_response()
+    .body
 }

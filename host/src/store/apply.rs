@@ -106,7 +106,7 @@ pub fn apply(
         };
         let attempt = if planned.0 == head_id {
             defs.clone()
-        } else if options.retries == 0 || retries >= options.retries {
+        } else if retries >= options.retries {
             return Err(Conflict {
                 expected: planned.0,
                 found: head_id,
@@ -137,7 +137,7 @@ pub fn apply(
             }
             // Lost the race: the next turn rebases onto the new head.
             Err(e) if e.downcast_ref::<Conflict>().is_some() => {
-                if options.retries == 0 || retries >= options.retries {
+                if retries >= options.retries {
                     return Err(e);
                 }
             }
