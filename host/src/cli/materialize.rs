@@ -4,7 +4,7 @@
 use anyhow::{Context as _, bail};
 use clap::Args;
 use serde_json::json;
-use verge_core::{ContentId, Timestamp};
+use verge_core::ContentId;
 
 use super::output::{print_json, spinner};
 use super::{Ctx, ExitStatus};
@@ -87,14 +87,7 @@ pub struct MaterializeIncremental {
     pub common: Common,
 }
 
-/// The current time, for `now` in times.
-#[must_use]
-pub(crate) fn now() -> Timestamp {
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-    Timestamp(micros)
-}
+pub(crate) use verge_host::store::apply::now;
 
 impl Materialize {
     /// Runs the command.

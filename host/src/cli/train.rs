@@ -1,17 +1,18 @@
 //! `verge train`: fit a model declared in the registry head and store its bundle.
 
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::Args;
 use serde_json::{Value as Json, json};
+use verge_core::Value;
 use verge_core::api::value_to_json;
-use verge_core::{Timestamp, Value};
 
 use super::output::{print_json, spinner};
 use super::{Ctx, ExitStatus};
 use verge_host::artifacts::ArtifactStore;
+use verge_host::store::apply::now;
 use verge_host::store::atomic;
 use verge_host::train::{self, EntityFiles, Trained};
 
@@ -164,14 +165,6 @@ impl Train {
         ));
         ctx.note(&lines.join("\n"));
     }
-}
-
-/// The current time (the core has no clock).
-fn now() -> Timestamp {
-    let micros = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-    Timestamp::from_micros(micros)
 }
 
 /// Writes the bundle copy atomically (a reader never sees half a bundle).

@@ -21,14 +21,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use verge_core::Timestamp;
+
 use verge_core::api::{Api, Limits};
 use verge_core::artifact::manifest::PublishedPair;
 use verge_core::artifact::signature::{PublicKey, Signature};
 use verge_core::online::Predictor;
 
 use crate::publish::PublishDir;
+// The request time: the wall clock (the core has none).
 use crate::resolve::{Repository, Wanted};
+use crate::store::apply::now;
 use crate::wasm_runtime::{WasmModule, WasmRuntime};
 use admin::{AdminConfig, Live, Served};
 use http::{Answer, Request, error_body};
@@ -103,14 +105,6 @@ type Start = (
     Vec<u8>,
     Option<(PublishedPair, Predictor, Vec<u8>)>,
 );
-
-/// The request time: the wall clock, in µs.
-fn now() -> Timestamp {
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-    Timestamp(micros)
-}
 
 /// Answers through the Wasm instance; an ABI failure or trap is a 500 (the
 /// runtime rebuilds a trapped instance on the next call).
