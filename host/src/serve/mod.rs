@@ -21,14 +21,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-
 use verge_core::api::{Api, Limits};
 use verge_core::artifact::manifest::PublishedPair;
 use verge_core::artifact::signature::{PublicKey, Signature};
 use verge_core::online::Predictor;
 
 use crate::publish::PublishDir;
-// The request time: the wall clock (the core has none).
 use crate::resolve::{Repository, Wanted};
 use crate::store::apply::now;
 use crate::wasm_runtime::{WasmModule, WasmRuntime};
