@@ -35,6 +35,27 @@ fn a_whole_pair_is_received_with_its_own_ids() {
     }
 }
 
+/// A bundle whose length field is off by one (either way) is a 400 that names
+/// the bundle and both lengths, not a complaint about the snapshot's magic.
+#[test]
+fn an_off_by_one_bundle_length_is_blamed_on_the_bundle() {
+    let (bundle, snapshot) = (tiny::bundle_bytes(), tiny::snapshot_bytes());
+    let payload = bundle.len() as u64 - 48;
+    for claimed in [payload - 1, payload + 1] {
+        let mut upload = body(&bundle, &snapshot);
+        upload[8..16].copy_from_slice(&claimed.to_le_bytes());
+        let e = admin::receive(&upload, None, None, None).unwrap_err();
+        assert_eq!(e.status, 400, "{}", e.message);
+        for needle in [
+            format!("the bundle's header claims {claimed} payload bytes"),
+            format!("the snapshot starts at byte {}", bundle.len()),
+            format!("the bundle holds {payload} payload bytes"),
+        ] {
+            assert!(e.message.contains(&needle), "{needle:?} in: {}", e.message);
+        }
+    }
+}
+
 #[test]
 fn with_a_public_key_only_pairs_it_signed_are_received() {
     let (bundle, snapshot) = (tiny::bundle_bytes(), tiny::snapshot_bytes());

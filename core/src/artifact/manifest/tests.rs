@@ -97,3 +97,24 @@ fn publish_bodies_split_by_header_lengths() {
         assert!(split_publish_body(bad).is_err());
     }
 }
+
+/// A bundle length field off by one either way is blamed on the bundle, with
+/// the claimed and the real lengths, not on the snapshot the split then misses.
+#[test]
+fn a_misframed_bundle_is_named_with_its_lengths() {
+    let bundle = Header::frame(ArtifactKind::Bundle, b"bundle payload");
+    let snapshot = Header::frame(ArtifactKind::Snapshot, b"snapshot");
+    for claimed in [13u64, 15] {
+        let mut body = [bundle.as_slice(), &snapshot].concat();
+        body[8..16].copy_from_slice(&claimed.to_le_bytes());
+        let e = split_publish_body(&body).unwrap_err().to_string();
+        let at = bundle.len();
+        assert!(
+            e.contains(&alloc::format!(
+                "the bundle's header claims {claimed} payload bytes"
+            )) && e.contains(&alloc::format!("the snapshot starts at byte {at}"))
+                && e.contains("holds 14 payload bytes"),
+            "{e}"
+        );
+    }
+}
