@@ -138,6 +138,32 @@ fn huge_numbers_are_refused_for_what_they_are() {
 }
 
 #[test]
+fn an_integer_key_beyond_int64_is_named_as_written() {
+    let api = fixture::api();
+    for id in [
+        "100000000000000000000",
+        "-9223372036854775809",
+        "9223372036854775808",
+        "123456789012345678901234567890",
+    ] {
+        // On /predict a float request value comes first (`ambient` sorts
+        // before `id`), so the literal is found by value, not by position.
+        let online = format!(r#"{{"features": ["stats:temp"], "entities": {{"id": [{id}]}}}}"#);
+        let predict = format!(
+            r#"{{"request_context": {{"ambient": [1e20]}}, "entities": {{"id": [{id}]}}}}"#
+        );
+        for (route, body) in ROUTES.into_iter().zip([online, predict]) {
+            let r = post(&api, route, body.as_bytes());
+            assert_error(
+                &r,
+                400,
+                &format!("row 0 has {id}, which is beyond int64's range"),
+            );
+        }
+    }
+}
+
+#[test]
 fn nan_and_infinity_literals_are_malformed_json() {
     let api = fixture::api();
     for literal in [

@@ -16,7 +16,7 @@ use crate::online::{Predictor, SnapshotField};
 mod strict;
 
 use crate::value::{DType, KeyPart, Value};
-use strict::parse_object;
+use strict::{beyond_int64, parse_object};
 
 /// Where a requested feature is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,12 +189,14 @@ fn key_dtype(entity_keys: &[Field], snapshot: &Snapshot, name: &str) -> Option<D
 }
 
 fn parse_rows(
+    body: &[u8],
     map: &serde_json::Map<String, Json>,
     predictor: &Predictor,
     limits: Limits,
 ) -> Result<Rows, ApiError> {
     let contents = predictor.bundle().contents();
     parse_rows_for(
+        body,
         map,
         &contents.entity_keys,
         &contents.request,
@@ -238,8 +240,10 @@ fn gather_columns(
 }
 
 /// [`parse_rows`] against explicit entity keys and request fields (empty without a
-/// bundle), with the snapshot supplying any other join key's type.
+/// bundle), with the snapshot supplying any other join key's type. `body` is
+/// the text `map` was parsed from, to quote a too-wide integer as written.
 fn parse_rows_for(
+    body: &[u8],
     map: &serde_json::Map<String, Json>,
     entity_keys: &[Field],
     request_fields: &[Field],
@@ -291,9 +295,13 @@ fn parse_rows_for(
                     _ => None,
                 };
                 parts.push(part.ok_or_else(|| {
+                    let found = match dtype {
+                        DType::Int64 => beyond_int64(json, body),
+                        _ => None,
+                    };
                     ApiError::bad_request(format!(
                         "join key `{name}` is {dtype}; row {row} has {}",
-                        describe(json)
+                        found.unwrap_or_else(|| describe(json))
                     ))
                 })?);
             }
@@ -446,7 +454,7 @@ impl OnlineRequest {
         Ok(OnlineRequest {
             features,
             full_feature_names,
-            rows: parse_rows(&map, predictor, limits)?,
+            rows: parse_rows(body, &map, predictor, limits)?,
             now: parse_now(&map)?,
         })
     }
@@ -516,7 +524,7 @@ impl OnlineRequest {
         Ok(OnlineRequest {
             features,
             full_feature_names,
-            rows: parse_rows_for(&map, &[], &[], snapshot, limits)?,
+            rows: parse_rows_for(body, &map, &[], &[], snapshot, limits)?,
             now: parse_now(&map)?,
         })
     }
@@ -536,7 +544,7 @@ impl PredictRequest {
         let map = parse_object(body)?;
         check_keys(&map, &["entities", "request_context", "now"])?;
         Ok(PredictRequest {
-            rows: parse_rows(&map, predictor, limits)?,
+            rows: parse_rows(body, &map, predictor, limits)?,
             now: parse_now(&map)?,
         })
     }
