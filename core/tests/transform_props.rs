@@ -6,7 +6,7 @@
 
 use proptest::prelude::*;
 use verge_core::definition::{Encoding, EstimatorSpec, Imputation, Scaling};
-use verge_core::model::GaussianNbParams;
+use verge_core::model::{GaussianNb, GaussianNbParams, GaussianNbParts};
 use verge_core::pipeline::{
     ColumnMeta, FittedPipeline, PipelineParams, Prediction, Scratch, fit_pipeline,
 };
@@ -138,6 +138,49 @@ fn small_pipeline(encode: Encoding, scale: Scaling, k: Option<usize>) -> FittedP
     fit_pipeline(&params, &columns, &rows, &y).unwrap()
 }
 
+/// Finite numbers of any magnitude up to 1e308, either sign, zero included.
+fn extreme() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        Just(0.0),
+        (any::<bool>(), 1.0..10.0f64, -310i32..308).prop_map(|(neg, m, e)| {
+            let v = (m * 10f64.powi(e)).min(f64::MAX);
+            if neg { -v } else { v }
+        }),
+    ]
+}
+
+/// Positive finite variances, from subnormal to 1e308.
+fn variance() -> impl Strategy<Value = f64> {
+    (1.0..10.0f64, -315i32..308)
+        .prop_map(|(m, e)| (m * 10f64.powi(e)).clamp(f64::MIN_POSITIVE / 1e10, f64::MAX))
+}
+
+/// A Gaussian NB with arbitrary means, variances and priors, and a query for it.
+fn extreme_nb() -> impl Strategy<Value = (GaussianNb, Vec<f64>)> {
+    (2usize..5, 1usize..5).prop_flat_map(|(k, p)| {
+        (
+            prop::collection::vec(extreme(), k * p),
+            prop::collection::vec(variance(), k * p),
+            prop::collection::vec(1u32..100, k),
+            prop::collection::vec(extreme(), p),
+        )
+            .prop_map(move |(theta, var, weights, query)| {
+                let total: u32 = weights.iter().sum();
+                let parts = GaussianNbParts {
+                    classes: (0..k as i64).map(Value::Int64).collect(),
+                    class_prior: weights
+                        .iter()
+                        .map(|&w| f64::from(w) / f64::from(total))
+                        .collect(),
+                    theta: Matrix::from_flat(k, p, theta).unwrap(),
+                    var: Matrix::from_flat(k, p, var).unwrap(),
+                    epsilon: 0.0,
+                };
+                (GaussianNb::from_parts(parts).unwrap(), query)
+            })
+    })
+}
+
 proptest! {
     #[test]
     fn imputer_matches_reference(x in matrix_with_nans(), which in 0usize..3) {
@@ -215,6 +258,17 @@ proptest! {
         let p = model.predict_proba(&query).unwrap();
         prop_assert!(p.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)), "{p:?}");
         prop_assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{p:?}");
+    }
+
+    #[test]
+    fn gaussian_nb_answers_every_finite_input((model, query) in extreme_nb()) {
+        let p = model.predict_proba(&query).unwrap();
+        prop_assert!(p.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)), "{p:?}");
+        prop_assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{p:?}");
+        let label = model.predict(&query).unwrap();
+        let i = model.classes().iter().position(|c| c == label).unwrap();
+        let top = p.iter().copied().fold(0.0, f64::max);
+        prop_assert_eq!(p[i], top, "label {} but {:?}", i, p);
     }
 
     #[test]

@@ -277,11 +277,10 @@ impl GaussianNb {
             )));
         }
         let log_prior = parts.class_prior.iter().map(|&p| libm::log(p)).collect();
-        let two_pi = 2.0 * core::f64::consts::PI;
         let log_norm = parts
             .var
             .rows()
-            .map(|var| -0.5 * numpy_sum(var.len(), |j| libm::log(two_pi * at(var, j))))
+            .map(|var| -0.5 * numpy_sum(var.len(), |j| log_two_pi_var(at(var, j))))
             .collect();
         Ok(GaussianNb {
             parts,
@@ -330,10 +329,16 @@ impl GaussianNb {
     /// index of the predicted class (the first maximum of the joint log-likelihood,
     /// as `np.argmax`). Does not allocate.
     ///
+    /// Every finite `x` gets a distribution. Where scikit-learn's arithmetic stays
+    /// finite the answer is its answer; where some `(x_j - θ_cj)² / σ²_cj` overflows,
+    /// the sums are rescaled by a common power of two instead (see
+    /// [`GaussianNb::far_log_proba_into`]), so a class whose scaled distance decides
+    /// the comparison gets probability 1 rather than every class getting `-inf`.
+    ///
     /// # Errors
     ///
     /// [`Error::Shape`] when `x` or `out` has the wrong width; [`Error::Eval`] when
-    /// `x` holds a NaN or infinity, or is so extreme that every likelihood underflows.
+    /// `x` holds a NaN or infinity.
     pub fn predict_log_proba_into(&self, x: &[f64], out: &mut [f64]) -> Result<usize> {
         let p = self.n_features();
         if x.len() != p {
@@ -360,6 +365,7 @@ impl GaussianNb {
         let consts = self.log_prior.iter().zip(&self.log_norm);
         let mut label = 0;
         let mut best = f64::NEG_INFINITY;
+        let mut overflow = false;
         for (c, ((o, (theta, var)), (log_prior, log_norm))) in
             out.iter_mut().zip(rows).zip(consts).enumerate()
         {
@@ -367,6 +373,7 @@ impl GaussianNb {
                 let d = at(x, j) - at(theta, j);
                 (d * d) / at(var, j)
             });
+            overflow |= !quad.is_finite();
             // Same grouping as sklearn: log(prior) + (n_ij - 0.5 * Σ ...).
             *o = log_prior + (log_norm - 0.5 * quad);
             if *o > best {
@@ -374,21 +381,69 @@ impl GaussianNb {
                 label = c;
             }
         }
-        // `jll - logsumexp(jll)` as sklearn, but with the maximum subtracted from
-        // `jll` first: equal to it within an ulp of `max`, and still a distribution
-        // when the input is so extreme that the likelihoods differ by less than an
-        // ulp of their size (sklearn would return 1 for every class there).
-        let (max, rest) = logsumexp_parts(out);
-        if !max.is_finite() {
-            return Err(Error::Eval(
-                "gaussian naive bayes: the input is so far from every class that all likelihoods underflow"
-                    .into(),
-            ));
+        if overflow {
+            // An infinite sum says nothing about how far the class really is (its
+            // d² may have overflowed while d²/σ² would not), so no class is ruled
+            // out on it: every class is compared in scaled form instead.
+            return Ok(self.far_log_proba_into(x, out));
         }
-        for o in out.iter_mut() {
-            *o = (*o - max) - rest;
-        }
+        normalise(out);
         Ok(label)
+    }
+
+    /// The log-probabilities for an `x` where some `(x_j - θ_cj)² / σ²_cj` overflows.
+    ///
+    /// Each term is split as `r · 2^g` with `r = (2m_d)² / m_σ` from the mantissas of
+    /// `(x_j - θ_cj) / 2` and `σ²_cj` (halving first keeps `x_j - θ_cj` finite), and
+    /// every class's sum is taken relative to the largest exponent `G`:
+    /// `quad_c = q_c · 2^G`. Classes are then compared against the class `b` with the
+    /// smallest `q`: `jll_c - jll_b = (a_c - a_b) - ½ (q_c - q_b) · 2^G`, where `a` is
+    /// the log prior plus the normaliser. That difference is finite or `-inf`
+    /// (probability 0), and `jll_b - jll_b = 0`, so the softmax over the differences
+    /// is always a distribution. Returns the first class with the greatest difference.
+    fn far_log_proba_into(&self, x: &[f64], out: &mut [f64]) -> usize {
+        let p = self.n_features();
+        // The mantissa-and-exponent form of one term (None for an exact zero).
+        let term = |theta: &[f64], var: &[f64], j: usize| -> Option<(f64, i32)> {
+            let half = 0.5 * at(x, j) - 0.5 * at(theta, j);
+            if half == 0.0 {
+                return None;
+            }
+            let (md, ed) = libm::frexp(half);
+            let (mv, ev) = libm::frexp(at(var, j));
+            Some((4.0 * md * md / mv, 2 * ed - ev))
+        };
+        let rows = || self.parts.theta.rows().zip(self.parts.var.rows());
+        let big = rows()
+            .flat_map(|(theta, var)| (0..p).filter_map(move |j| term(theta, var, j)))
+            .map(|(_, g)| g)
+            .max()
+            .unwrap_or(0);
+        for (o, (theta, var)) in out.iter_mut().zip(rows()) {
+            *o = (0..p)
+                .filter_map(|j| term(theta, var, j))
+                .map(|(r, g)| libm::scalbn(r, g - big))
+                .sum();
+        }
+        let consts = |c: usize| at(&self.log_prior, c) + at(&self.log_norm, c);
+        let (mut b, mut q_b) = (0, f64::INFINITY);
+        for (c, &q) in out.iter().enumerate() {
+            if q < q_b {
+                (b, q_b) = (c, q);
+            }
+        }
+        let a_b = consts(b);
+        let mut label = 0;
+        let mut best = f64::NEG_INFINITY;
+        for (c, o) in out.iter_mut().enumerate() {
+            *o = (consts(c) - a_b) - 0.5 * libm::scalbn(*o - q_b, big);
+            if *o > best {
+                best = *o;
+                label = c;
+            }
+        }
+        normalise(out);
+        label
     }
 
     /// Writes the probability of each class for `x` into `out` and returns the
@@ -438,6 +493,31 @@ impl GaussianNb {
             .classes
             .get(label)
             .ok_or_else(|| Error::Eval("predicted class out of range".into()))
+    }
+}
+
+/// `jll - logsumexp(jll)` in place, as sklearn, but with the maximum subtracted
+/// from `jll` first: equal to it within an ulp of `max`, and still a distribution
+/// when the input is so extreme that the likelihoods differ by less than an ulp of
+/// their size (sklearn would return 1 for every class there). The maximum is finite
+/// whenever this is called: every class's sum was finite, or the rescaled
+/// comparison put the reference class at 0.
+fn normalise(out: &mut [f64]) {
+    let (max, rest) = logsumexp_parts(out);
+    for o in out.iter_mut() {
+        *o = (*o - max) - rest;
+    }
+}
+
+/// `log(2π σ²)`, as sklearn computes it while `2π σ²` is finite, and as
+/// `log(2π) + log(σ²)` above `f64::MAX / 2π`, where the product would overflow.
+fn log_two_pi_var(var: f64) -> f64 {
+    let two_pi = 2.0 * core::f64::consts::PI;
+    let product = two_pi * var;
+    if product.is_finite() {
+        libm::log(product)
+    } else {
+        libm::log(two_pi) + libm::log(var)
     }
 }
 

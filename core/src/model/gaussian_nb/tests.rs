@@ -105,3 +105,53 @@ fn serde_round_trip_revalidates() {
         bincode::serde::decode_from_slice(&bytes, config);
     assert!(decoded.is_err());
 }
+
+/// A two-class, one-feature model with the given means, variances and equal priors.
+fn model_1d(theta: [f64; 2], var: [f64; 2]) -> GaussianNb {
+    GaussianNb::from_parts(GaussianNbParts {
+        classes: labels(&[0, 1]),
+        class_prior: vec![0.5, 0.5],
+        theta: Matrix::from_flat(2, 1, theta.to_vec()).unwrap(),
+        var: Matrix::from_flat(2, 1, var.to_vec()).unwrap(),
+        epsilon: 0.0,
+    })
+    .unwrap()
+}
+
+#[test]
+fn squares_that_overflow_still_answer() {
+    // The repro: 20 / 1e-300 reaches the model as 2e301, whose square
+    // overflows for every class. The wider class is the likelier one, with certainty.
+    let m = model_1d([0.0, 5.0], [1.0, 2.0]);
+    assert_eq!(m.predict_proba(&[2e301]).unwrap(), vec![0.0, 1.0]);
+    assert_eq!(m.predict(&[2e301]).unwrap(), &Value::Int64(1));
+    // x - theta itself overflows for class 0; class 1 is exact.
+    let m = model_1d([1e308, -1e308], [1.0, 1.0]);
+    assert_eq!(m.predict_proba(&[-1e308]).unwrap(), vec![0.0, 1.0]);
+    // Equal distances and variances: the priors alone decide, as they would in exact arithmetic.
+    let m = model_1d([-1.0, 1.0], [1e-310, 1e-310]);
+    let p = m.predict_proba(&[0.0]).unwrap();
+    assert_eq!(p, vec![0.5, 0.5]);
+    // d² overflows but d²/var does not: the exact likelihoods still decide.
+    let m = model_1d([0.0, 1e200], [1e300, 1e300]);
+    // Class 0's Σ d²/var is 16e100, class 1's 9e100.
+    assert_eq!(m.predict_proba(&[4e200]).unwrap(), vec![0.0, 1.0]);
+    // d² overflows (4e308) but Σ d²/var is 4 and 8/3: an ordinary, undecided answer.
+    let m = model_1d([0.0, 4e154], [1e308, 1.5e308]);
+    let p = m.predict_proba(&[2e154]).unwrap();
+    let jll_diff = -0.5 * (1.0_f64 / 1.5).ln() - 0.5 * (4.0 - 4.0 / 1.5);
+    let want = 1.0 / (1.0 + (-jll_diff).exp());
+    assert!(
+        (p[0] - want).abs() < 1e-12 && (p[1] - (1.0 - want)).abs() < 1e-12,
+        "{p:?} vs {want}"
+    );
+}
+
+#[test]
+fn huge_variances_keep_a_finite_normaliser() {
+    // 2π · 1e308 overflows; log(2π) + log(var) does not.
+    let m = model_1d([0.0, 1.0], [1e308, 1e308]);
+    let p = m.predict_proba(&[0.5]).unwrap();
+    assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-15, "{p:?}");
+    assert!(p.iter().all(|v| (v - 0.5).abs() < 1e-12), "{p:?}");
+}
