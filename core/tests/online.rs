@@ -297,6 +297,49 @@ mod api {
     }
 
     #[test]
+    fn an_unanswerable_row_fails_alone() {
+        // Standard scaling divides `excess` by its training spread (about 0.5), so a
+        // finite ambient of -1.7e308 scales past f64::MAX: that row has no answer.
+        let tiny = Tiny {
+            scale: verge_core::definition::Scaling::Standard,
+            select_k_best: None,
+            ..Tiny::plain()
+        };
+        let api = Api::new(tiny.predictor(), Limits::default());
+        let predict = |ids: Json, ambient: Json| {
+            call(
+                &api,
+                "POST",
+                "/predict",
+                json!({"entities": {"id": ids}, "request_context": {"ambient": ambient}}),
+            )
+        };
+        let (status, body) = predict(json!([1, 1, 1]), json!([20.0, -1.7e308, 30.0]));
+        assert_eq!(status, 200, "{body}");
+        let alone = |id: i64, ambient: f64| {
+            predict(json!([id]), json!([ambient])).1["predictions"][0].clone()
+        };
+        assert_eq!(body["predictions"][0], alone(1, 20.0));
+        assert_eq!(body["predictions"][2], alone(1, 30.0));
+        let bad = &body["predictions"][1];
+        assert_eq!(bad["entity"], json!({"id": 1}));
+        let message = bad["error"].as_str().unwrap_or_default();
+        assert!(
+            message.starts_with("row 1: ") && message.contains("`derived:excess`"),
+            "{bad}"
+        );
+        assert!(
+            bad.get("label").is_none() && bad.get("probabilities").is_none(),
+            "{bad}"
+        );
+        assert_eq!(bad["features"]["values"][2], json!(1.7e308), "{bad}");
+        // Alone, the same row is a 200 with its error too.
+        let (status, body) = predict(json!([1]), json!([-1.7e308]));
+        assert_eq!(status, 200, "{body}");
+        assert!(body["predictions"][0]["error"].is_string(), "{body}");
+    }
+
+    #[test]
     fn bad_requests_get_clear_4xx() {
         let api = api();
         let cases = [

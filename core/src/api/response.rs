@@ -10,11 +10,11 @@ use serde_json::{Map, Value as Json, json};
 
 use super::ApiError;
 use super::request::{OnlineRequest, PredictRequest, Source};
-use crate::Timestamp;
 use crate::artifact::Snapshot;
 use crate::online::{FeatureValue, Predictor, SnapshotRead};
 use crate::pipeline::Prediction;
 use crate::value::{KeyPart, Value};
+use crate::{Error, Timestamp};
 
 /// A value as JSON, exactly as every API answer prints it; non-finite floats
 /// become null (JSON has no NaN).
@@ -170,6 +170,14 @@ pub(crate) fn prediction_json(prediction: &Prediction) -> Map<String, Json> {
     out
 }
 
+/// Marks one prediction as unanswerable: `error` in place of the prediction fields.
+fn row_error(item: &mut Map<String, Json>, row: usize, message: &str) {
+    item.insert(
+        "error".into(),
+        Json::String(format!("row {row}: no prediction: {message}")),
+    );
+}
+
 pub(crate) fn predict(
     predictor: &Predictor,
     request: &PredictRequest,
@@ -180,7 +188,6 @@ pub(crate) fn predict(
     let mut predictions = Vec::with_capacity(rows.len);
     for i in 0..rows.len {
         let keys = rows.bundle_keys(predictor, i)?;
-        let out = predictor.predict(&keys, &rows.request_row(i), now)?;
         let mut item = Map::new();
         let entity: Map<String, Json> = contents
             .entity_keys
@@ -189,8 +196,22 @@ pub(crate) fn predict(
             .map(|(k, v)| (k.name.clone(), key_to_json(v)))
             .collect();
         item.insert("entity".into(), Json::Object(entity));
-        item.extend(prediction_json(&out.prediction));
-        item.insert("features".into(), column(&out.features));
+        // A row the arithmetic cannot answer (Error::Eval) fails alone: the others
+        // were answered and are still right. Any other error is the request's
+        // (a wrong type, a bad key) or verge's, and fails the batch as before.
+        match predictor.read(&keys, &rows.request_row(i), now) {
+            Ok(features) => {
+                let values: Vec<Value> = features.iter().map(|f| f.value.clone()).collect();
+                match predictor.score(&values) {
+                    Ok(prediction) => item.extend(prediction_json(&prediction)),
+                    Err(Error::Eval(message)) => row_error(&mut item, i, &message),
+                    Err(e) => return Err(e.into()),
+                }
+                item.insert("features".into(), column(&features));
+            }
+            Err(Error::Eval(message)) => row_error(&mut item, i, &message),
+            Err(e) => return Err(e.into()),
+        }
         predictions.push(Json::Object(item));
     }
     to_bytes(&json!({

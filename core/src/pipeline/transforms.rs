@@ -183,6 +183,15 @@ impl FittedTransforms {
         }
         if let Some(scaler) = &self.parts.scaler {
             scaler.transform_row(values)?;
+            // A finite value far outside the training range can scale past f64::MAX
+            // (a scale below 1 multiplies it). No model answers infinity, and the
+            // caller did nothing wrong in sending a finite number: an Eval for this row.
+            if let Some(j) = values.iter().position(|v| !v.is_finite()) {
+                let name = self.prepared_names().get(j).cloned().unwrap_or_default();
+                return Err(Error::Eval(format!(
+                    "feature `{name}` is so far outside the training range that scaling overflows"
+                )));
+            }
         }
         Ok(())
     }
