@@ -104,7 +104,7 @@ pub(super) fn beyond_int64(json: &Json, body: &[u8]) -> Option<String> {
     }
     let written = match (n.as_u64(), n.as_f64()) {
         (Some(u), _) => u.to_string(),
-        (None, Some(f)) if f.is_finite() && f == f.trunc() => integer_literals(body)
+        (None, Some(f)) if f.is_finite() && f == libm::trunc(f) => integer_literals(body)
             .into_iter()
             .find(|t| t.parse::<f64>().ok() == Some(f))?
             .to_string(),
