@@ -68,8 +68,18 @@ pub fn entity_json(pairs: &[String], keys: &[Field]) -> anyhow::Result<Json> {
             );
         };
         let value = match field.dtype {
-            DType::Int64 => Json::from(text.trim().parse::<i64>().with_context(|| {
-                format!("--entity {name}: `{text}` is not an integer (the join key is int64)")
+            DType::Int64 => Json::from(text.trim().parse::<i64>().map_err(|e| {
+                use std::num::IntErrorKind::{NegOverflow, PosOverflow};
+                match e.kind() {
+                    PosOverflow | NegOverflow => anyhow::anyhow!(
+                        "--entity {name}: `{text}` is beyond int64's range ({} to {}); the join key is int64",
+                        i64::MIN,
+                        i64::MAX
+                    ),
+                    _ => anyhow::anyhow!(
+                        "--entity {name}: `{text}` is not an integer (the join key is int64)"
+                    ),
+                }
             })?),
             _ => Json::String(text.to_owned()),
         };

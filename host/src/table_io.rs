@@ -4,7 +4,10 @@
 //! timestamp per row, and whatever else they want carried through (labels, request
 //! ids). Reading keeps every column. CSV columns get simple types: a column whose
 //! non-empty values are all integers becomes `Int64`, all numbers `Float64`, all
-//! `true`/`false` `Boolean`, anything else `Utf8`; an empty field is null.
+//! `true`/`false` `Boolean`, anything else `Utf8`; an empty field is null. A
+//! column of integers one of which is beyond int64's range is refused (with its
+//! row and column) rather than read as lossy floats; so is a field that is not
+//! valid UTF-8, and an entity table with a header but no rows.
 //!
 //! Writing is atomic: the table goes to a temporary file in the destination's
 //! directory, is flushed to disk, and is renamed over the destination, so a reader
@@ -98,6 +101,14 @@ pub fn read_table(path: &Path) -> Result<RecordBatch> {
 /// columns), a timestamp is empty or cannot be read.
 pub fn read_entity_table(path: &Path, timestamp_column: &str) -> Result<RecordBatch> {
     let batch = read_table(path)?;
+    if batch.num_rows() == 0 {
+        // Without this, the first check to notice is a type check on a column
+        // that has no values to guess a type from ("column is Utf8").
+        bail!(
+            "entity table {} has a header but no rows; add at least one entity row (join keys and `{timestamp_column}`)",
+            path.display()
+        );
+    }
     let schema = batch.schema();
     let index = schema.index_of(timestamp_column).map_err(|_| {
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
@@ -144,19 +155,44 @@ fn read_parquet(path: &Path) -> Result<RecordBatch> {
 }
 
 /// What every non-empty value of a CSV column could be read as.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Guess {
     int: bool,
     float: bool,
     bool: bool,
+    /// Every value is written as an integer (`-?[0-9]+`), even if beyond int64.
+    integral: bool,
+    /// The first integer beyond int64's range: its 1-based data row and text as written.
+    wide: Option<(usize, String)>,
 }
 
 impl Guess {
-    fn see(&mut self, text: &str) {
+    fn see(&mut self, text: &str, row: usize) {
         let t = text.trim();
-        self.int &= t.parse::<i64>().is_ok();
+        let is_int = t.parse::<i64>().is_ok();
+        self.int &= is_int;
         self.float &= t.parse::<f64>().is_ok();
         self.bool &= t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("false");
+        let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+        let integral = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+        self.integral &= integral;
+        if integral && !is_int && self.wide.is_none() {
+            self.wide = Some((row + 1, t.to_owned()));
+        }
+    }
+
+    /// Refuses a column of integers one of which int64 cannot hold: read as
+    /// float64 it would lose digits silently (and a join key would then be
+    /// reported as a float column, far from the cause).
+    fn check_range(&self, place: &str, column: &str) -> Result<()> {
+        match &self.wide {
+            Some((row, text)) if self.integral => bail!(
+                "{place}: row {row}, column `{column}`: {text} is beyond int64's range ({} to {}); fix the value, or write the column with a decimal point if it is not an integer",
+                i64::MIN,
+                i64::MAX
+            ),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -180,13 +216,18 @@ fn read_csv(path: &Path) -> Result<RecordBatch> {
             int: true,
             float: true,
             bool: true,
+            integral: true,
+            wide: None,
         };
         headers.len()
     ];
     let mut seen_any = vec![false; headers.len()];
-    let mut record = csv::StringRecord::new();
+    let place = format!("table {}", path.display());
+    // Bytes, not text: invalid UTF-8 is then reported with its row and column
+    // instead of as a record-level CSV error.
+    let mut record = csv::ByteRecord::new();
     let mut row = 0usize;
-    while reader.read_record(&mut record).with_context(|| {
+    while reader.read_byte_record(&mut record).with_context(|| {
         format!(
             "{}: CSV error after data row {row} (check quoting and field counts)",
             path.display()
@@ -194,10 +235,18 @@ fn read_csv(path: &Path) -> Result<RecordBatch> {
     })? {
         for (i, b) in builders.iter_mut().enumerate() {
             match record.get(i) {
-                None | Some("") => b.append_null(),
-                Some(text) => {
+                None | Some(b"") => b.append_null(),
+                Some(bytes) => {
+                    let text = std::str::from_utf8(bytes).map_err(|e| {
+                        let column = headers.get(i).map_or("?", String::as_str);
+                        anyhow!(
+                            "{place}: row {}, column `{column}`: not valid UTF-8 (at byte {} of the field); save the file as UTF-8",
+                            row + 1,
+                            e.valid_up_to()
+                        )
+                    })?;
                     if let (Some(g), Some(s)) = (guesses.get_mut(i), seen_any.get_mut(i)) {
-                        g.see(text);
+                        g.see(text, row);
                         *s = true;
                     }
                     b.append_value(text);
@@ -206,7 +255,6 @@ fn read_csv(path: &Path) -> Result<RecordBatch> {
         }
         row += 1;
     }
-    let place = format!("table {}", path.display());
     let mut fields = Vec::with_capacity(headers.len());
     let mut columns = Vec::with_capacity(headers.len());
     for (((name, b), g), seen) in headers
@@ -215,6 +263,7 @@ fn read_csv(path: &Path) -> Result<RecordBatch> {
         .zip(&guesses)
         .zip(&seen_any)
     {
+        g.check_range(&place, name)?;
         let text: ArrayRef = Arc::new(b.finish());
         let dtype = match (seen, g) {
             (false, _) => DType::String,

@@ -125,6 +125,15 @@ pub fn load(path: &Path) -> anyhow::Result<Definitions> {
 ///
 /// A [`ConfigError`] with every syntax, shape, vocabulary and validation problem found.
 pub fn parse_str(text: &str, file: &str) -> Result<Definitions, ConfigError> {
+    // A syntax error first, on its own: its line may be a broken header or sit
+    // inside a multi-line value, so naming an enclosing table would mislead
+    // (`[[]] #1`); toml's message already has the line, column and snippet.
+    if let Err(e) = text.parse::<toml::Table>() {
+        return Err(ConfigError {
+            file: file.to_owned(),
+            problems: vec![format!("{file}: {}", e.to_string().trim_end())],
+        });
+    }
     let raw: raw::RawFile = toml::from_str(text).map_err(|e| {
         let table = e
             .span()

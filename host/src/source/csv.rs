@@ -3,7 +3,8 @@
 //! Read with the `csv` crate rather than `arrow-csv` so that every field goes
 //! through the same conversion rules as SQLite cells (and so a bad value is
 //! reported with its data row and column, not as a batch-level parse error).
-//! Only the wanted columns are kept in memory.
+//! Only the wanted columns are kept in memory, and only they are decoded as
+//! UTF-8.
 
 use std::path::Path;
 
@@ -35,21 +36,32 @@ pub(super) fn read(
         .iter()
         .map(|w| Builder::new(w.target, 1024))
         .collect();
-    let mut record = ::csv::StringRecord::new();
+    // Bytes, not text: only the wanted columns are decoded, so invalid UTF-8 in
+    // a column verge does not read is no error, and in one it reads the message
+    // names the row and column.
+    let mut record = ::csv::ByteRecord::new();
     let mut row = 0usize;
     loop {
-        let more = reader.read_record(&mut record).with_context(|| {
+        let more = reader.read_byte_record(&mut record).with_context(|| {
             format!("{place}: CSV error after data row {row} (check quoting and field counts)")
         })?;
         if !more {
             break;
         }
         for ((builder, &index), w) in builders.iter_mut().zip(&indices).zip(wanted) {
-            let cell = match record.get(index) {
-                None | Some("") => Cell::Null,
-                Some(text) => Cell::Text(text),
-            };
             let column = headers.get(index).map_or(w.name.as_str(), String::as_str);
+            let cell = match record.get(index) {
+                None | Some(b"") => Cell::Null,
+                Some(bytes) => Cell::Text(std::str::from_utf8(bytes).map_err(|e| {
+                    Origin { place, column }.at(
+                        row,
+                        &format!(
+                            "not valid UTF-8 (at byte {} of the field); save the file as UTF-8",
+                            e.valid_up_to()
+                        ),
+                    )
+                })?),
+            };
             builder
                 .push(cell)
                 .map_err(|m| Origin { place, column }.at(row, &m))?;

@@ -36,6 +36,20 @@ fn syntax_error_shows_line_and_column() {
     );
 }
 
+/// A syntax error is toml's own message with the line and column, never put in
+/// a table guessed from a broken header or a line inside a multi-line value.
+#[test]
+fn syntax_errors_are_not_placed_in_a_guessed_table() {
+    rejects(
+        |t| t.replacen("[[source]]", "[[]]", 1),
+        &["error: verge.toml: TOML parse error at line 13, column 3"],
+    );
+    rejects(
+        |t| t.replacen("[[model]]", "[[model]]\n[", 1),
+        &["error: verge.toml: TOML parse error at line 52, column 2"],
+    );
+}
+
 #[test]
 fn unknown_key_names_table_object_and_key() {
     rejects(

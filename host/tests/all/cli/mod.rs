@@ -7,4 +7,5 @@
 mod concurrency;
 mod config_errors;
 mod historical;
+mod input_errors;
 mod lifecycle;
