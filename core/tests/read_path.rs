@@ -206,3 +206,72 @@ fn ragged_and_unknown_inputs_are_refused_by_the_typed_read() {
         })
     ));
 }
+
+/// A shard refuses a key another shard owns, with a 421 that names the owner,
+/// instead of answering `NOT_FOUND` for a row that exists elsewhere; its own
+/// keys read as from any snapshot.
+#[test]
+fn a_shard_refuses_keys_it_does_not_own() {
+    use verge_core::artifact::shard_of;
+    let owner = |i: i64| shard_of(&EntityKey::single(KeyPart::Int64(i)), 2);
+    let mine: Vec<i64> = (0..).filter(|&i| owner(i) == 1).take(2).collect();
+    let theirs = (0..).find(|&i| owner(i) == 0).unwrap();
+    let mut vitals = ViewBuilder::new(
+        "vitals",
+        vec![Field::new("horse", DType::Int64)],
+        vec![Field::new("pulse", DType::Int64)],
+        Duration::ZERO,
+        false,
+    );
+    vitals
+        .push_row(
+            &EntityKey::single(KeyPart::Int64(mine[0])),
+            Timestamp::from_secs(5),
+            None,
+            &[Value::Int64(60)],
+        )
+        .unwrap();
+    let bytes = SnapshotBuilder::new(
+        ContentId::of(b"r"),
+        Timestamp::MIN,
+        Timestamp::from_secs(10),
+    )
+    .shard(1, 2)
+    .with_view(vitals)
+    .finish()
+    .unwrap();
+    let shard = Snapshot::load(bytes).unwrap();
+    let now = Timestamp::from_secs(10);
+    let body = |keys: &[i64]| {
+        format!(r#"{{"features": ["vitals:pulse"], "entities": {{"horse": {keys:?}}}}}"#)
+            .into_bytes()
+    };
+
+    // Its own keys, found or not, answer as usual.
+    let own = get_online_features_json(&shard, &body(&mine), now, Limits::default());
+    assert_eq!(own.status, 200, "{}", String::from_utf8_lossy(&own.body));
+    let own: serde_json::Value = serde_json::from_slice(&own.body).unwrap();
+    assert_eq!(
+        own["results"][1]["statuses"],
+        serde_json::json!(["PRESENT", "NOT_FOUND"])
+    );
+
+    // A key of shard 0, even behind one of its own, is refused whole.
+    let refused =
+        get_online_features_json(&shard, &body(&[mine[0], theirs]), now, Limits::default());
+    assert_eq!(refused.status, 421);
+    let message = verge_core::api::error_message(&refused.body);
+    assert!(
+        message.contains(&format!(
+            "entity row 1 (view `vitals`, key [{theirs}]) belongs to shard 0 of 2"
+        )) && message.contains("this snapshot is shard 1"),
+        "{message}"
+    );
+    let typed = get_online_features(
+        &shard,
+        &[FeatureRef::parse("vitals:pulse").unwrap()],
+        &[("horse".into(), vec![KeyPart::Int64(theirs)])],
+        now,
+    );
+    assert!(matches!(typed, Err(Error::Request(m)) if m.contains("belongs to shard 0 of 2")));
+}

@@ -14,7 +14,8 @@
 //!
 //! Errors are `{"error": {"status": N, "message": "..."}}` with status 400 for a
 //! bad request, 404 for an unknown route, 405 for a wrong method, 413 for a body
-//! or batch over the limits, and 500 for a failure inside verge.
+//! or batch over the limits, 421 for a key another shard owns, and 500 for a
+//! failure inside verge.
 
 pub mod admin;
 mod info;
@@ -41,12 +42,20 @@ pub use score::score_json;
 /// |---|---|---|
 /// | `max_body_bytes` | 1 MiB | larger bodies get 413 before parsing |
 /// | `max_entities` | 1000 | more entity rows in one request get 413 |
+/// | `max_cells` | 200,000 | more cells (entity rows × the join keys, features answered and model inputs read per row) get 413 |
+///
+/// `max_cells` bounds one request's working memory, which grows with cells
+/// rather than rows (a few hundred bytes each, answer JSON included:
+/// `bench/serve-memory/run` measures it); the default keeps a request far below
+/// the 256 MiB at which `verge serve` recycles a Wasm instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// Most entity rows in one request.
     pub max_entities: usize,
+    /// Most cells (entity rows × columns held per row) in one request.
+    pub max_cells: usize,
 }
 
 impl Default for Limits {
@@ -54,6 +63,7 @@ impl Default for Limits {
         Limits {
             max_body_bytes: 1 << 20,
             max_entities: 1000,
+            max_cells: 200_000,
         }
     }
 }

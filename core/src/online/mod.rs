@@ -20,6 +20,7 @@
 
 mod predictor;
 mod read;
+mod shard;
 
 use alloc::vec::Vec;
 
@@ -31,6 +32,7 @@ use crate::value::{EntityKey, KeyPart, Value};
 
 pub use predictor::Predictor;
 pub use read::{MissingJoinKey, OnlineColumn, SnapshotField, SnapshotRead, get_online_features};
+pub use shard::{ForeignKey, foreign_key};
 
 /// What an online read found for one feature of one entity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -211,7 +211,8 @@ impl<'a> SnapshotRead<'a> {
 /// # Errors
 ///
 /// [`Error::Unknown`] for a view or field not in the snapshot; [`Error::Request`]
-/// for ragged entity columns or a missing join key.
+/// for ragged entity columns, a missing join key, or (on a shard) a key another
+/// shard owns.
 pub fn get_online_features(
     snapshot: &Snapshot,
     features: &[FeatureRef],
@@ -223,6 +224,9 @@ pub fn get_online_features(
         return Err(Error::Request(format!(
             "entity column `{name}` has a different length from the others"
         )));
+    }
+    if let Some(foreign) = super::foreign_key(snapshot, entities, n) {
+        return Err(Error::Request(foreign.message()));
     }
     let mut read = SnapshotRead::new(snapshot, entities, n, now);
     let mut out = Vec::with_capacity(features.len());

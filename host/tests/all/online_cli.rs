@@ -267,6 +267,29 @@ fn shards_partition_the_keys() {
         0,
     );
     assert_eq!(column(&json(&r.stdout), 1).0, vec![json("6.8")]);
+    // Another shard refuses the key, naming its home, instead of `NOT_FOUND`.
+    let owner = shard_of(&key, 3);
+    let away = format!("snapshot/latest-shard-{}", (owner + 1) % 3);
+    let r = run_expect(
+        &repo.path,
+        &[
+            "get-online-features",
+            "--snapshot",
+            &away,
+            "--features",
+            "horse_vitals:total_protein",
+            "--entity",
+            "hospital_number=530101",
+            "--now",
+            T6,
+        ],
+        2,
+    );
+    assert!(
+        r.stderr.contains(&format!("belongs to shard {owner} of 3")),
+        "{}",
+        r.stderr
+    );
     // Fewer shards next: the refs describe that set alone.
     let two =
         printed_ids(&run_expect(&repo.path, &["materialize", T0, T6, "--shards", "2"], 0).stdout);
