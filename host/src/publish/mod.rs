@@ -109,7 +109,8 @@ impl PublishDir {
     /// Reads and checks the pair `pair` names (see
     /// [`PublishedPair::check`]); with `key`, its signatures must verify. Also
     /// checks that any `.sig` file beside an artifact holds the signature the
-    /// manifest records.
+    /// manifest records. Returns the predictor and the bundle's bytes (which
+    /// Wasm instances load).
     ///
     /// # Errors
     ///
@@ -118,7 +119,7 @@ impl PublishDir {
         &self,
         pair: &PublishedPair,
         key: Option<&PublicKey>,
-    ) -> anyhow::Result<Predictor> {
+    ) -> anyhow::Result<(Predictor, Vec<u8>)> {
         let (bundle, snapshot) = self.read_pair(pair)?;
         for (rel, want) in [
             (pair.bundle_signature_path(), pair.bundle_signature),
@@ -135,8 +136,10 @@ impl PublishDir {
                 );
             }
         }
-        pair.check(&bundle, snapshot, key)
-            .with_context(|| format!("checking the pair published in {}", self.root.display()))
+        let predictor = pair
+            .check(&bundle, snapshot, key)
+            .with_context(|| format!("checking the pair published in {}", self.root.display()))?;
+        Ok((predictor, bundle))
     }
 
     /// Publishes a pair: writes both artifacts and their signatures (if
@@ -189,23 +192,47 @@ impl PublishDir {
     /// Nothing published, no previous pair, or a previous pair that fails its
     /// checks (the manifest is then left as it was).
     pub fn rollback(&self, key: Option<&PublicKey>) -> anyhow::Result<PublishManifest> {
+        match self.try_rollback(key)? {
+            Some((manifest, _)) => Ok(manifest),
+            None => match self.read_manifest()? {
+                None => bail!(
+                    "nothing is published in {}: there is nothing to roll back",
+                    self.root.display()
+                ),
+                Some(_) => bail!(
+                    "{} records no previous pair to roll back to",
+                    self.root.join(MANIFEST_PATH).display()
+                ),
+            },
+        }
+    }
+
+    /// [`PublishDir::rollback`], deciding from the manifest as it is on disk
+    /// under the directory's lock (whoever wrote it last); `None` when there is
+    /// nothing to roll back to. Also returns the restored pair's predictor and
+    /// bundle bytes, as checked, so a server can swap to them without reading
+    /// them again.
+    ///
+    /// # Errors
+    ///
+    /// An unreadable manifest, or a previous pair that fails its checks (the
+    /// manifest is then left as it was).
+    pub fn try_rollback(
+        &self,
+        key: Option<&PublicKey>,
+    ) -> anyhow::Result<Option<(PublishManifest, (Predictor, Vec<u8>))>> {
         let _lock = self.lock()?;
-        let manifest = self.read_manifest()?.with_context(|| {
-            format!(
-                "nothing is published in {}: there is nothing to roll back",
-                self.root.display()
-            )
-        })?;
-        let back = manifest.rolled_back().with_context(|| {
-            format!(
-                "{} records no previous pair to roll back to",
-                self.root.join(MANIFEST_PATH).display()
-            )
-        })?;
-        self.check_pair(&back.current, key)
+        let Some(back) = self
+            .read_manifest()?
+            .and_then(|manifest| manifest.rolled_back())
+        else {
+            return Ok(None);
+        };
+        let checked = self
+            .check_pair(&back.current, key)
             .context("the previous pair cannot be served; the manifest is unchanged")?;
         self.write_manifest(&back)?;
-        Ok(back)
+        Ok(Some((back, checked)))
     }
 
     fn lock(&self) -> anyhow::Result<RefLock> {

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use verge_core::api::admin::{self, AdminGuard, AdminRoute};
 use verge_core::api::{Api, ApiError, Limits};
-use verge_core::artifact::manifest::PublishedPair;
+use verge_core::artifact::manifest::{PublishManifest, PublishedPair};
 use verge_core::artifact::signature::PublicKey;
 
 use super::http::{Answer, Request};
@@ -203,61 +203,110 @@ impl Live {
             pair,
             predictor,
         } = upload;
-        let _admin = lock(&self.admin);
-        if let Some(dir) = &self.config.dir
-            && let Err(e) = dir.publish(bundle, snapshot, pair)
-        {
-            return refuse(
-                500,
-                &format!("the pair could not be stored, and the served pair stays live: {e:#}"),
-            );
-        }
-        let api = Arc::new(Api::new(predictor, self.config.limits));
-        let mut pairs = lock(&self.pairs);
-        let generation = pairs.current.generation + 1;
-        let served = Arc::new(Served {
-            generation,
+        let fresh = Arc::new(Served {
+            generation: 0,
             pair,
-            api,
+            api: Arc::new(Api::new(predictor, self.config.limits)),
             bundle: bundle.to_vec(),
         });
-        if !pairs.current.pair.same_artifacts(&pair) {
-            pairs.previous = Some(Arc::clone(&pairs.current));
+        let _admin = lock(&self.admin);
+        let Some(dir) = &self.config.dir else {
+            let mut pairs = lock(&self.pairs);
+            if !pairs.current.pair.same_artifacts(&pair) {
+                pairs.previous = Some(Arc::clone(&pairs.current));
+            }
+            return self.swap(pairs, fresh);
+        };
+        match dir.publish(bundle, snapshot, pair) {
+            Ok(manifest) => self.adopt(&manifest, fresh),
+            Err(e) => refuse(
+                500,
+                &format!("the pair could not be stored, and the served pair stays live: {e:#}"),
+            ),
         }
-        pairs.current = served;
-        let answer = admin::answer(&pair, pairs.previous.as_ref().map(|p| &p.pair));
-        drop(pairs);
-        reply(answer)
     }
 
     fn rollback(&self) -> Answer {
         let _admin = lock(&self.admin);
-        let Some(previous) = lock(&self.pairs).previous.clone() else {
-            return reply(admin::nothing_to_roll_back().into_response());
+        let Some(dir) = &self.config.dir else {
+            let mut pairs = lock(&self.pairs);
+            let Some(previous) = pairs.previous.take() else {
+                return reply(admin::nothing_to_roll_back().into_response());
+            };
+            pairs.previous = Some(Arc::clone(&pairs.current));
+            return self.swap(pairs, previous);
         };
-        if let Some(dir) = &self.config.dir
-            && let Err(e) = dir.rollback(self.config.public_key.as_ref())
-        {
-            return refuse(
+        // The directory is the record: another process may have published or
+        // rolled back since this server last wrote it, so the rollback is
+        // decided from the manifest on disk, under its lock, not from memory.
+        match dir.try_rollback(self.config.public_key.as_ref()) {
+            Ok(Some((manifest, (predictor, bundle)))) => {
+                let restored = Arc::new(Served {
+                    generation: 0,
+                    pair: manifest.current,
+                    api: Arc::new(Api::new(predictor, self.config.limits)),
+                    bundle,
+                });
+                self.adopt(&manifest, restored)
+            }
+            Ok(None) => reply(admin::nothing_to_roll_back().into_response()),
+            Err(e) => refuse(
                 500,
                 &format!("the rollback could not be stored, and the served pair stays live: {e:#}"),
-            );
+            ),
         }
-        let mut pairs = lock(&self.pairs);
+    }
+
+    /// Serves `next` (under a new generation, so Wasm threads reload) with
+    /// `pairs.previous` as it stands, and answers with both.
+    fn swap(&self, mut pairs: MutexGuard<'_, Pairs>, next: Arc<Served>) -> Answer {
         let generation = pairs.current.generation + 1;
-        let restored = Arc::new(Served {
+        pairs.current = Arc::new(Served {
             generation,
-            pair: previous.pair,
-            api: Arc::clone(&previous.api),
-            bundle: previous.bundle.clone(),
+            pair: next.pair,
+            api: Arc::clone(&next.api),
+            bundle: next.bundle.clone(),
         });
-        let replaced = std::mem::replace(&mut pairs.current, restored);
-        pairs.previous = Some(replaced);
-        let answer = admin::answer(
+        reply(admin::answer(
             &pairs.current.pair,
             pairs.previous.as_ref().map(|p| &p.pair),
-        );
+        ))
+    }
+
+    /// Serves what `manifest` (just written to the publish directory) names:
+    /// its current pair (the one already served if it is the same, else
+    /// `candidate`), and as previous whichever pair in memory it names. The
+    /// answer is the manifest's, so the server, its answer and the directory
+    /// always agree.
+    fn adopt(&self, manifest: &PublishManifest, candidate: Arc<Served>) -> Answer {
+        let mut pairs = lock(&self.pairs);
+        let known = [
+            Some(&pairs.current),
+            Some(&candidate),
+            pairs.previous.as_ref(),
+        ];
+        let find = |pair: &PublishedPair| {
+            known
+                .iter()
+                .flatten()
+                .find(|s| s.pair.same_artifacts(pair))
+                .map(|s| Arc::clone(s))
+        };
+        // A rollback in the directory needs no other memory than this: the
+        // previous pair is kept only when it is already loaded.
+        let previous = manifest.previous.as_ref().and_then(find);
+        let current = find(&manifest.current).unwrap_or(candidate);
+        pairs.previous = previous;
+        if !pairs.current.pair.same_artifacts(&manifest.current) {
+            let generation = pairs.current.generation + 1;
+            pairs.current = Arc::new(Served {
+                generation,
+                pair: manifest.current,
+                api: Arc::clone(&current.api),
+                bundle: current.bundle.clone(),
+            });
+        }
         drop(pairs);
-        reply(answer)
+        reply(admin::answer(&manifest.current, manifest.previous.as_ref()))
     }
 }

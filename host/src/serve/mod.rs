@@ -305,12 +305,11 @@ fn start_from_dir(
             dir.root().display()
         )
     })?;
-    let predictor = dir.check_pair(&manifest.current, public_key)?;
-    let bundle_bytes = dir.read_pair(&manifest.current)?.0;
+    let (predictor, bundle_bytes) = dir.check_pair(&manifest.current, public_key)?;
     let previous = manifest
         .previous
         .and_then(|p| match dir.check_pair(&p, public_key) {
-            Ok(predictor) => Some((p, predictor, dir.read_pair(&p).ok()?.0)),
+            Ok((predictor, bundle)) => Some((p, predictor, bundle)),
             Err(e) => {
                 warnings.push(format!(
                     "the previous pair in {} cannot be served, so rollback is off until the next publish: {e:#}",

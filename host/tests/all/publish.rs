@@ -394,6 +394,97 @@ fn push(repo: &Repo, args: &[&str], token: Option<&str>) -> Run {
     cmd.output().unwrap().into()
 }
 
+/// The pair an admin answer names (`published`, `previous`) as ids.
+fn answered(r: &Run) -> (Json, Json) {
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let answer: Json = serde_json::from_str(&r.stdout).unwrap();
+    let ids = |p: &Json| json!([p["bundle_id"], p["snapshot_id"]]);
+    (
+        ids(&answer["url"]["published"]),
+        ids(&answer["url"]["previous"]),
+    )
+}
+
+fn pair_ids(p: Option<&PublishedPair>) -> Json {
+    p.map_or(json!([null, null]), |p| {
+        json!([p.bundle.to_string(), p.snapshot.to_string()])
+    })
+}
+
+/// `verge serve --from DIR` and DIR never disagree: after publishes and
+/// rollbacks made by other processes straight into the directory, an admin
+/// rollback or upload acts on the manifest as it is on disk (re-read under the
+/// directory's lock), and the server's answer, what it serves and the manifest
+/// all name the same current and previous pair.
+#[test]
+fn serve_from_a_directory_follows_its_manifest() {
+    let repo = trained();
+    run_expect(
+        &repo.path,
+        &["publish", "surgical_lesion", "--to", "site"],
+        0,
+    );
+    let site = repo.path.join("site");
+    let a = manifest(&site).current;
+    let server = Server::start(
+        &repo,
+        &[
+            "--from",
+            "site",
+            "--native",
+            "--admin-token-env",
+            "ADMIN_TOK",
+        ],
+        Some(TOKEN),
+    )
+    .unwrap();
+    let url = server.url();
+    let c = Client::new(server.addr);
+    let agree = |r: &Run| {
+        let (published, previous) = answered(r);
+        let m = manifest(&site);
+        assert_eq!(published, pair_ids(Some(&m.current)), "answer vs manifest");
+        assert_eq!(
+            previous,
+            pair_ids(m.previous.as_ref()),
+            "answer vs manifest"
+        );
+        assert_eq!(served_ids(&c), ids_of(&m.current), "served vs manifest");
+        m
+    };
+
+    // Another process publishes B into the directory; the server's rollback
+    // goes back from the manifest's B to A, not from its own memory.
+    run_expect(&repo.path, &["materialize", T0, T6], 0);
+    run_expect(
+        &repo.path,
+        &["publish", "surgical_lesion", "--to", "site"],
+        0,
+    );
+    let b = manifest(&site).current;
+    assert_ne!(a, b);
+    let rollback = ["--rollback", "--url", url.as_str(), "--json"];
+    let m = agree(&push(&repo, &rollback, Some(TOKEN)));
+    assert_eq!((m.current, m.previous), (a, Some(b)));
+
+    // An upload keeps the manifest's current as `previous`.
+    run_expect(&repo.path, &["materialize", T0, NOW], 0);
+    let m = agree(&push(
+        &repo,
+        &["surgical_lesion", "--url", &url, "--json"],
+        Some(TOKEN),
+    ));
+    let c_pair = m.current;
+    assert_eq!(m.previous, Some(a));
+
+    // Another process rolls the directory back to A; the server's rollback then
+    // rolls the manifest forward to C again, and serves what it says.
+    run_expect(&repo.path, &["publish", "--rollback", "--to", "site"], 0);
+    assert_eq!(manifest(&site).current, a);
+    let m = agree(&push(&repo, &rollback, Some(TOKEN)));
+    assert_eq!((m.current, m.previous), (c_pair, Some(a)));
+}
+
 #[test]
 fn serve_checks_signatures_and_guards_the_admin_routes() {
     let repo = trained();
@@ -632,7 +723,7 @@ fn serve_swaps_whole_pairs_under_load() {
     let now = Timestamp::parse_rfc3339(NOW).unwrap();
     let native = |dir: &Path, p: &PublishedPair| {
         let d = PublishDir::new(dir);
-        let api = Api::new(d.check_pair(p, None).unwrap(), Limits::default());
+        let api = Api::new(d.check_pair(p, None).unwrap().0, Limits::default());
         api.handle("POST", "/predict", &body, now).body
     };
     let (want1, want2) = (
