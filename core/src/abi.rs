@@ -20,7 +20,12 @@
 /// The ABI's version, returned by `verge_abi_version`; bumped on any
 /// incompatible change to the exports. A host refuses a module that speaks
 /// another version.
-pub const ABI_VERSION: i32 = 1;
+///
+/// | version | change |
+/// |---|---|
+/// | 1 | first |
+/// | 2 | `verge_set_limits` takes a third argument, `max_cells` |
+pub const ABI_VERSION: i32 = 2;
 
 /// Return codes of the exports. Non-negative codes are successes
 /// (`verge_handle` returns the HTTP status); negative ones are failures, with a

@@ -412,6 +412,7 @@ fn too_many_entities_get_413_with_the_configured_limit() {
         Limits {
             max_body_bytes: 1 << 20,
             max_entities: 3,
+            ..Limits::default()
         },
     );
     let body = br#"{"entities": {"id": [1, 2, 3, 4]}}"#;

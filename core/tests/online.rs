@@ -222,6 +222,7 @@ mod api {
             Limits {
                 max_body_bytes: 4096,
                 max_entities: 3,
+                ..Limits::default()
             },
         )
     }
@@ -340,6 +341,43 @@ mod api {
     }
 
     #[test]
+    fn cells_past_the_limit_get_413() {
+        let api = Api::new(
+            predictor(),
+            Limits {
+                max_cells: 10,
+                ..Limits::default()
+            },
+        );
+        let status = |path: &str, body: Json| call(&api, "POST", path, body);
+        // /predict holds the id and the 3 model inputs per row: 2 rows are 8 cells, 3 are 12.
+        assert_eq!(
+            status("/predict", json!({"entities": {"id": [1, 2]}})).0,
+            200
+        );
+        let (code, body) = status("/predict", json!({"entities": {"id": [1, 2, 3]}}));
+        assert_eq!(code, 413, "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("3 entity rows × 4 columns = 12 cells")
+                && message.contains("the limit is 10")
+                && message.contains("--max-cells"),
+            "{message}"
+        );
+        // Service features are read together: 2 rows × (id + 1 answered + 3 read) = 10
+        // cells, and a second answered feature makes 12.
+        let online = |features: Json| {
+            status(
+                "/get-online-features",
+                json!({"features": features, "entities": {"id": [1, 2]}}),
+            )
+            .0
+        };
+        assert_eq!(online(json!(["stats:pulse"])), 200);
+        assert_eq!(online(json!(["stats:pulse", "derived:excess"])), 413);
+    }
+
+    #[test]
     fn bad_requests_get_clear_4xx() {
         let api = api();
         let cases = [
@@ -440,6 +478,7 @@ mod api {
             Limits {
                 max_body_bytes: 1 << 20,
                 max_entities: 3,
+                ..Limits::default()
             },
         );
         let deep = "[".repeat(100_000);

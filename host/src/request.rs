@@ -19,6 +19,7 @@ pub fn local_limits() -> Limits {
     Limits {
         max_body_bytes: usize::MAX,
         max_entities: usize::MAX,
+        max_cells: usize::MAX,
     }
 }
 

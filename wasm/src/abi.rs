@@ -179,9 +179,13 @@ pub extern "C" fn verge_unload() -> i32 {
 #[allow(unsafe_code)]
 // SAFETY: as for `verge_alloc`.
 #[unsafe(no_mangle)]
-pub extern "C" fn verge_set_limits(max_body_bytes: usize, max_entities: usize) -> i32 {
+pub extern "C" fn verge_set_limits(
+    max_body_bytes: usize,
+    max_entities: usize,
+    max_cells: usize,
+) -> i32 {
     run(|state| {
-        state.set_limits(max_body_bytes, max_entities);
+        state.set_limits(max_body_bytes, max_entities, max_cells);
         Ok(codes::OK)
     })
 }

@@ -46,6 +46,26 @@ pub(crate) struct Rows {
 }
 
 impl Rows {
+    /// Refuses with 413 a request whose cells (entity rows × the columns it makes
+    /// verge hold per row: the join keys, the features answered and the model's
+    /// inputs read for them) pass `limits.max_cells`. The row limit alone lets a
+    /// wide service or many features ask for more memory than an instance has,
+    /// and the answer's JSON grows with cells, not rows.
+    fn check_cells(&self, features: usize, limits: Limits) -> Result<(), ApiError> {
+        let width = features.saturating_add(self.keys.len());
+        let cells = self.len.saturating_mul(width);
+        if cells > limits.max_cells {
+            return Err(ApiError {
+                status: 413,
+                message: format!(
+                    "{} entity rows × {width} columns = {cells} cells; the limit is {} per request: split the request, or raise the limit (`verge serve --max-cells`)",
+                    self.len, limits.max_cells
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// Row `i`'s values of the bundle's entity keys, in the bundle's order.
     pub(crate) fn bundle_keys(
         &self,
@@ -451,10 +471,21 @@ impl OnlineRequest {
             features.push(Requested { feature, source });
         }
         let full_feature_names = parse_full_names(&map)?;
+        let rows = parse_rows(body, &map, predictor, limits)?;
+        // Service features are read all at once per row, so asking for one holds them all.
+        let read = if features
+            .iter()
+            .any(|f| matches!(f.source, Source::Service(_)))
+        {
+            contents.features.len()
+        } else {
+            0
+        };
+        rows.check_cells(features.len().saturating_add(read), limits)?;
         Ok(OnlineRequest {
             features,
             full_feature_names,
-            rows: parse_rows(body, &map, predictor, limits)?,
+            rows,
             now: parse_now(&map)?,
         })
     }
@@ -521,10 +552,12 @@ impl OnlineRequest {
                 .collect::<Vec<_>>(),
         )?;
         let full_feature_names = parse_full_names(&map)?;
+        let rows = parse_rows_for(body, &map, &[], &[], snapshot, limits)?;
+        rows.check_cells(features.len(), limits)?;
         Ok(OnlineRequest {
             features,
             full_feature_names,
-            rows: parse_rows_for(body, &map, &[], &[], snapshot, limits)?,
+            rows,
             now: parse_now(&map)?,
         })
     }
@@ -543,8 +576,11 @@ impl PredictRequest {
     ) -> Result<PredictRequest, ApiError> {
         let map = parse_object(body)?;
         check_keys(&map, &["entities", "request_context", "now"])?;
+        let rows = parse_rows(body, &map, predictor, limits)?;
+        // Each prediction carries the model's inputs back as `features`.
+        rows.check_cells(predictor.bundle().contents().features.len(), limits)?;
         Ok(PredictRequest {
-            rows: parse_rows(body, &map, predictor, limits)?,
+            rows,
             now: parse_now(&map)?,
         })
     }

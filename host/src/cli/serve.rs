@@ -71,6 +71,11 @@ pub struct Serve {
     /// Most entity rows in one request (more get 413).
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_entities)]
     pub max_entities: usize,
+    /// Most cells in one request: entity rows × the columns held per row (join
+    /// keys, features answered, model inputs read). Bounds a request's working
+    /// memory, about a few hundred bytes a cell; more get 413.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_cells)]
+    pub max_cells: usize,
     /// Largest request body in bytes (larger get 413 before being read).
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_body_bytes)]
     pub max_body_bytes: usize,
@@ -150,6 +155,7 @@ impl Serve {
             limits: Limits {
                 max_body_bytes: self.max_body_bytes,
                 max_entities: self.max_entities,
+                max_cells: self.max_cells,
             },
             threads: usize::from(self.threads),
             engine,

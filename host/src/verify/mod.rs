@@ -74,6 +74,7 @@ pub fn run(module: &WasmModule, job: &Verification<'_>) -> anyhow::Result<Outcom
     let limits = Limits {
         max_body_bytes: u32::MAX as usize,
         max_entities: BATCH,
+        max_cells: u32::MAX as usize,
     };
     runtime.set_limits(limits)?;
     runtime

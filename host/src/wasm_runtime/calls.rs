@@ -39,11 +39,14 @@ impl WasmRuntime {
         self.ensure_live()?;
         let body = to_u32(limits.max_body_bytes, "max_body_bytes")?;
         let entities = u32::try_from(limits.max_entities).context("max_entities is too large")?;
+        let cells = u32::try_from(limits.max_cells).context("max_cells is too large")?;
         let code = self.call("verge_set_limits", |r| {
-            r.exports.set_limits.call(&mut r.store, (body, entities))
+            r.exports
+                .set_limits
+                .call(&mut r.store, (body, entities, cells))
         })?;
         self.check("verge_set_limits", code)?;
-        self.limits = Some((body, entities));
+        self.limits = Some((body, entities, cells));
         Ok(())
     }
 

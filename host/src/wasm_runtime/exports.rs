@@ -17,7 +17,7 @@ pub(super) struct Exports {
     pub(super) free: TypedFunc<(u32, u32), i32>,
     pub(super) load_bundle: TypedFunc<(u32, u32), i32>,
     pub(super) load_snapshot: TypedFunc<(u32, u32), i32>,
-    pub(super) set_limits: TypedFunc<(u32, u32), i32>,
+    pub(super) set_limits: TypedFunc<(u32, u32, u32), i32>,
     pub(super) handle: TypedFunc<HandleArgs, i32>,
     pub(super) output_width: TypedFunc<(), i32>,
     pub(super) model_info: TypedFunc<(), i32>,

@@ -25,7 +25,7 @@ pub struct WasmRuntime {
     /// The loaded snapshot's bytes, to reload after a rebuild.
     pub(super) snapshot: Option<Vec<u8>>,
     /// The request limits set, to set again after a rebuild.
-    pub(super) limits: Option<(u32, u32)>,
+    pub(super) limits: Option<(u32, u32, u32)>,
     /// A reusable buffer in the module for requests: (address, capacity).
     scratch: Option<(u32, u32)>,
     /// Set by a trap: the next call rebuilds the instance first.
@@ -77,9 +77,9 @@ impl WasmRuntime {
         self.instance = instance;
         self.scratch = None;
         self.broken = false;
-        if let Some((body, entities)) = self.limits {
+        if let Some(limits) = self.limits {
             let code = self.call("verge_set_limits", |r| {
-                r.exports.set_limits.call(&mut r.store, (body, entities))
+                r.exports.set_limits.call(&mut r.store, limits)
             })?;
             self.check("verge_set_limits", code)?;
         }

@@ -8,10 +8,12 @@ use std::process::{Child, Stdio};
 
 use verge_core::api::{Api, Limits};
 use verge_core::artifact::{Bundle, Snapshot};
+use verge_core::definition::Scaling;
 use verge_core::online::Predictor;
 use verge_test_kit::horse_colic::fixture;
 use verge_test_kit::http::Client;
 use verge_test_kit::http::raw::{self, exchange, read_response};
+use verge_test_kit::tiny::{self, Tiny};
 
 use crate::support::{verge, wasm_path};
 
@@ -31,6 +33,11 @@ impl Drop for Server {
 }
 
 fn start(dir: &Path, native: bool) -> Server {
+    start_with(dir, native, &[])
+}
+
+/// `verge serve` over `dir`'s pair with the usual limits and `extra` flags.
+fn start_with(dir: &Path, native: bool, extra: &[&str]) -> Server {
     let mut cmd = verge();
     cmd.current_dir(dir)
         .args([
@@ -48,6 +55,7 @@ fn start(dir: &Path, native: bool) -> Server {
             "--threads",
             "2",
         ])
+        .args(extra)
         .env("VERGE_WASM", wasm_path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -82,6 +90,7 @@ fn setup() -> (tempfile::TempDir, Api) {
         Limits {
             max_body_bytes: 4096,
             max_entities: 50,
+            ..Limits::default()
         },
     );
     (dir, api)
@@ -258,4 +267,69 @@ fn refuses_to_start_without_the_module() {
         err.contains("cargo build -p verge-wasm --target wasm32-unknown-unknown --profile wasm"),
         "{err}"
     );
+}
+
+/// Row faults and the cell limit over HTTP, on the tiny pair whose standard
+/// scaler divides `excess` by about 0.5: a finite ambient of -1.7e308 scales
+/// past f64::MAX, so that row has no answer (`core/tests/online.rs` has the core's
+/// side of both).
+fn check_rows_and_cells(native: bool) {
+    let tiny = Tiny {
+        scale: Scaling::Standard,
+        select_k_best: None,
+        ..Tiny::plain()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("model.bundle"), tiny.bundle_bytes()).unwrap();
+    std::fs::write(dir.path().join("features.snapshot"), tiny.snapshot_bytes()).unwrap();
+    // 4 cells a row (the id and 3 model inputs): 10 rows fit in 40, 11 do not.
+    let server = start_with(dir.path(), native, &["--max-cells", "40"]);
+    let client = Client::new(server.addr);
+    let now = tiny::now().to_rfc3339();
+    let predict = |ids: &str, ambient: &str| {
+        let body = format!(
+            r#"{{"entities":{{"id":[{ids}]}},"request_context":{{"ambient":[{ambient}]}},"now":"{now}"}}"#
+        );
+        let answer = client.send("POST", "/predict", &[], body.as_bytes());
+        let json: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        (answer.status, json)
+    };
+    let (status, body) = predict("1,1,1", "20,-1.7e308,30");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["predictions"][0],
+        predict("1", "20").1["predictions"][0]
+    );
+    assert_eq!(
+        body["predictions"][2],
+        predict("1", "30").1["predictions"][0]
+    );
+    let bad = &body["predictions"][1];
+    let message = bad["error"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("row 1: ") && message.contains("scaling overflows"),
+        "{bad}"
+    );
+    assert!(bad.get("probabilities").is_none(), "{bad}");
+
+    let ids = |n: usize| vec!["1"; n].join(",");
+    let ambient = |n: usize| vec!["20"; n].join(",");
+    assert_eq!(predict(&ids(10), &ambient(10)).0, 200);
+    let (status, body) = predict(&ids(11), &ambient(11));
+    assert_eq!(status, 413, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("= 44 cells; the limit is 40") && message.contains("--max-cells"),
+        "{message}"
+    );
+}
+
+#[test]
+fn row_faults_and_cells_under_wasmtime() {
+    check_rows_and_cells(false);
+}
+
+#[test]
+fn row_faults_and_cells_natively() {
+    check_rows_and_cells(true);
 }

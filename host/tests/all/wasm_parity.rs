@@ -140,6 +140,7 @@ fn check_parity(on_demand: bool) {
     let limits = Limits {
         max_body_bytes: 64 * 1024,
         max_entities: 1000,
+        ..Limits::default()
     };
     let api = native(&f, limits);
     let mut rt = wasm(&f, limits);

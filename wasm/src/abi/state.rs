@@ -98,13 +98,21 @@ impl State {
     }
 
     /// Sets the request limits (zero keeps a limit's current value).
-    pub(crate) fn set_limits(&mut self, max_body_bytes: usize, max_entities: usize) {
+    pub(crate) fn set_limits(
+        &mut self,
+        max_body_bytes: usize,
+        max_entities: usize,
+        max_cells: usize,
+    ) {
         let mut limits: Limits = self.loaded.limits();
         if max_body_bytes > 0 {
             limits.max_body_bytes = max_body_bytes;
         }
         if max_entities > 0 {
             limits.max_entities = max_entities;
+        }
+        if max_cells > 0 {
+            limits.max_cells = max_cells;
         }
         self.loaded.set_limits(limits);
     }

@@ -459,6 +459,7 @@ pub fn limits() -> Limits {
     Limits {
         max_body_bytes: 64 << 10,
         max_entities: 100,
+        ..Limits::default()
     }
 }
 
