@@ -41,7 +41,19 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     verge_host::table_io::write_table(&source, &dir.path().join("stats.parquet")).unwrap();
     group.bench_function("read parquet + join 1M x 20 / 100k entity rows", |b| {
-        b.iter(|| black_box(historical(&defs, dir.path(), &entities, &features, &options).unwrap()))
+        b.iter(|| {
+            black_box(
+                historical(
+                    &defs,
+                    dir.path(),
+                    &entities,
+                    &features,
+                    &options,
+                    &mut verge_host::warnings::Warnings::default(),
+                )
+                .unwrap(),
+            )
+        })
     });
     group.finish();
 }

@@ -80,7 +80,14 @@ fn main() {
         Some(source) => historical_with(&defs, &entities, &features, &options, |_, _| {
             Ok(source.clone())
         }),
-        None => historical(&defs, &dir, &entities, &features, &options),
+        None => historical(
+            &defs,
+            &dir,
+            &entities,
+            &features,
+            &options,
+            &mut verge_host::warnings::Warnings::default(),
+        ),
     }
     .unwrap();
     let elapsed = started.elapsed();

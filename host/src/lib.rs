@@ -40,4 +40,5 @@ pub mod store;
 pub mod table_io;
 pub mod train;
 pub mod verify;
+pub mod warnings;
 pub mod wasm_runtime;

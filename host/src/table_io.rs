@@ -7,7 +7,7 @@
 //! `true`/`false` `Boolean`, anything else `Utf8`; an empty field is null. A
 //! column of integers one of which is beyond int64's range is refused (with its
 //! row and column) rather than read as lossy floats; so is a field that is not
-//! valid UTF-8, and an entity table with a header but no rows.
+//! valid UTF-8, and an entity table with no rows (only a header).
 //!
 //! Writing is atomic: the table goes to a temporary file in the destination's
 //! directory, is flushed to disk, and is renamed over the destination, so a reader
@@ -35,6 +35,7 @@ use verge_core::DType;
 
 use crate::source::timestamp::{format_date, format_nanos};
 use crate::source::{Origin, Target, convert_array, require_no_nulls};
+use crate::warnings::Warnings;
 
 /// The file formats tables are read from and written to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +90,9 @@ pub fn read_table(path: &Path) -> Result<RecordBatch> {
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("entities.csv");
 /// std::fs::write(&path, "horse,event_timestamp,label\n1,2021-06-25T16:36:27Z,yes\n")?;
-/// let table = verge_host::table_io::read_entity_table(&path, "event_timestamp")?;
+/// let mut warnings = verge_host::warnings::Warnings::default();
+/// let table = verge_host::table_io::read_entity_table(&path, "event_timestamp", &mut warnings)?;
+/// assert!(warnings.is_empty());
 /// assert_eq!(table.num_rows(), 1);
 /// assert_eq!(table.schema().field(0).data_type(), &arrow_schema::DataType::Int64);
 /// # Ok::<(), anyhow::Error>(())
@@ -99,13 +102,21 @@ pub fn read_table(path: &Path) -> Result<RecordBatch> {
 ///
 /// As [`read_table`]; the timestamp column is missing (the message lists the
 /// columns), a timestamp is empty or cannot be read.
-pub fn read_entity_table(path: &Path, timestamp_column: &str) -> Result<RecordBatch> {
+///
+/// A column name given twice is a warning in `warnings`: every lookup by name
+/// (join keys, the timestamp, the label) takes the first.
+pub fn read_entity_table(
+    path: &Path,
+    timestamp_column: &str,
+    warnings: &mut Warnings,
+) -> Result<RecordBatch> {
     let batch = read_table(path)?;
+    warn_duplicate_columns(path, &batch.schema(), warnings);
     if batch.num_rows() == 0 {
         // Without this, the first check to notice is a type check on a column
         // that has no values to guess a type from ("column is Utf8").
         bail!(
-            "entity table {} has a header but no rows; add at least one entity row (join keys and `{timestamp_column}`)",
+            "entity table {} has no rows, only a header; add at least one entity row (join keys and `{timestamp_column}`)",
             path.display()
         );
     }
@@ -137,6 +148,31 @@ pub fn read_entity_table(path: &Path, timestamp_column: &str) -> Result<RecordBa
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
         .with_context(|| format!("{place}: assembling the columns"))
+}
+
+/// Counts the columns whose name an earlier column already has.
+fn warn_duplicate_columns(path: &Path, schema: &Schema, warnings: &mut Warnings) {
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let mut repeated: Vec<&str> = Vec::new();
+    let mut extra = 0;
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) {
+            extra += 1;
+            if !repeated.contains(name) {
+                repeated.push(name);
+            }
+        }
+    }
+    warnings.add(extra, || {
+        format!(
+            "entity table {}: {extra} {} an earlier column's name (`{}`); lookups by name use the first, the {} carried through as is; rename or remove {}",
+            path.display(),
+            if extra == 1 { "column repeats" } else { "columns repeat" },
+            repeated.join("`, `"),
+            if extra == 1 { "repeat is" } else { "repeats are" },
+            if extra == 1 { "it" } else { "them" },
+        )
+    });
 }
 
 fn read_parquet(path: &Path) -> Result<RecordBatch> {

@@ -10,6 +10,7 @@ use super::output::spinner;
 use super::{Ctx, ExitStatus};
 use verge_host::historical::{HistoricalOptions, historical};
 use verge_host::table_io::{read_entity_table, write_table};
+use verge_host::warnings::Warnings;
 
 /// Build a point-in-time correct training set.
 ///
@@ -70,12 +71,20 @@ impl Historical {
             filter_by_created: self.filter_by_created,
         };
         let progress = spinner(ctx.quiet, "reading the entity table");
-        let entities = read_entity_table(&self.entities, &options.timestamp_column)?;
+        let mut warnings = Warnings::default();
+        let entities = read_entity_table(&self.entities, &options.timestamp_column, &mut warnings)?;
         if let Some(p) = &progress {
             p.set_message("joining features");
         }
-        let table = historical(defs, &ctx.repo, &entities, &features, &options)
-            .with_context(|| format!("building the training set (registry {})", head.short()))?;
+        let table = historical(
+            defs,
+            &ctx.repo,
+            &entities,
+            &features,
+            &options,
+            &mut warnings,
+        )
+        .with_context(|| format!("building the training set (registry {})", head.short()))?;
         if let Some(p) = &progress {
             p.set_message(format!("writing {}", self.output.display()));
         }
@@ -83,6 +92,7 @@ impl Historical {
         if let Some(p) = progress {
             p.finish_and_clear();
         }
+        ctx.warn(&warnings);
         ctx.note(&format!(
             "Wrote {} rows x {} columns to {} (registry {}).",
             table.num_rows(),

@@ -178,6 +178,7 @@ fn run(
     if let Some(p) = progress {
         p.finish_and_clear();
     }
+    ctx.warn(&out.warnings);
     if common.json {
         print_json(&report(&out))?;
     } else {
@@ -228,5 +229,6 @@ fn report(out: &Materialized) -> serde_json::Value {
             "end": v.window.map(|w| w.1.to_rfc3339()),
             "merged": v.merged,
         })).collect::<Vec<_>>(),
+        "warnings": super::output::warnings_json(&out.warnings),
     })
 }

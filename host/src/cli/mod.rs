@@ -149,6 +149,16 @@ impl Ctx {
         verge_host::repo::load(&self.config)
     }
 
+    /// Prints each warning as `warning: ...` on stderr, even with `--quiet`:
+    /// a warning says the output is not what the input seems to promise.
+    pub fn warn(&self, warnings: &verge_host::warnings::Warnings) {
+        use std::io::Write as _;
+        let mut stderr = std::io::stderr().lock();
+        for w in warnings {
+            let _ = writeln!(stderr, "warning: {w}");
+        }
+    }
+
     /// Prints a line for humans on stderr unless `--quiet`. A closed stderr is ignored.
     pub fn note(&self, text: &str) {
         if !self.quiet {

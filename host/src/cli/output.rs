@@ -57,6 +57,15 @@ pub fn change_json(change: &Change) -> Json {
     json!({ "op": change.op.name(), "kind": change.kind.table(), "name": change.name })
 }
 
+/// Warnings for `--json` output: `[{"message": ..., "count": ...}]`.
+#[must_use]
+pub fn warnings_json(warnings: &verge_host::warnings::Warnings) -> Json {
+    warnings
+        .iter()
+        .map(|w| json!({"message": w.message, "count": w.count}))
+        .collect()
+}
+
 /// An optional id as JSON: hex or null.
 #[must_use]
 pub fn id_json(id: Option<ContentId>) -> Json {

@@ -89,6 +89,7 @@ fn step_json(r: &StepReport) -> Json {
         "rows": r.rows,
         "seconds": r.seconds,
         "detail": r.detail,
+        "warnings": super::output::warnings_json(&r.warnings),
     })
 }
 
@@ -197,6 +198,7 @@ impl Run {
                 if human {
                     let _ = writeln!(std::io::stdout().lock(), "{}", step_line(report));
                 }
+                ctx.warn(&report.warnings);
             }
         };
         if human {

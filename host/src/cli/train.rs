@@ -97,6 +97,7 @@ impl Train {
         if let Some(p) = progress {
             p.finish_and_clear();
         }
+        ctx.warn(&trained.warnings);
         self.report(ctx, &trained, &ref_name, started.elapsed().as_secs_f64());
         if self.json {
             print_json(&summary_json(&trained, self.output.as_deref()))?;
@@ -205,6 +206,7 @@ fn summary_json(t: &Trained, output: Option<&Path>) -> Json {
         "registry": c.registry_id.to_string(),
         "rows": c.training.rows,
         "dropped_null_labels": t.dropped_null_labels,
+        "warnings": super::output::warnings_json(&t.warnings),
         "label": c.training.label,
         "label_source": t.label_source.to_string(),
         "classes": c.pipeline.estimator().classes().map(|cs| cs.iter().map(value_to_json).collect::<Vec<_>>()),

@@ -47,6 +47,7 @@ use verge_core::Value;
 use verge_core::definition::{Definitions, FeatureRef, FeatureView, Field};
 
 use crate::source::{self, Origin, Target, convert_array, dtype_to_arrow};
+use crate::warnings::Warnings;
 use join::{entity_times, join_view};
 use on_demand::on_demand;
 use plan::{Plan, Resolved};
@@ -133,7 +134,10 @@ impl Default for HistoricalOptions {
 ///     ])) as _),
 /// ])?;
 /// let features = [FeatureRef::parse("vitals:pulse").unwrap()];
-/// let out = historical(&defs, dir.path(), &entities, &features, &HistoricalOptions::default())?;
+/// let mut warnings = verge_host::warnings::Warnings::default();
+/// let options = HistoricalOptions::default();
+/// let out = historical(&defs, dir.path(), &entities, &features, &options, &mut warnings)?;
+/// assert!(warnings.is_empty());
 /// let pulse = out.column_by_name("pulse").unwrap();
 /// assert_eq!(pulse.as_ref(), &Float64Array::from(vec![Some(60.0), None, Some(80.0)]) as &dyn Array);
 /// # Ok::<(), anyhow::Error>(())
@@ -146,15 +150,19 @@ impl Default for HistoricalOptions {
 /// timestamp, a join key or a request column, or has an empty or unreadable
 /// timestamp; a join key column has an incompatible type; a source cannot be read
 /// (see [`source::read_source`]); an on-demand expression fails on a row.
+///
+/// The sources' warnings (source rows skipped for an empty join key, a
+/// `field_mapping` that maps nothing) are added to `warnings`.
 pub fn historical(
     defs: &Definitions,
     repo_root: &Path,
     entities: &RecordBatch,
     features: &[FeatureRef],
     options: &HistoricalOptions,
+    warnings: &mut Warnings,
 ) -> Result<RecordBatch> {
     historical_with(defs, entities, features, options, |view, fields| {
-        source::read_feature_view(defs, repo_root, view, Some(fields))
+        source::read_feature_view(defs, repo_root, view, Some(fields), warnings)
     })
 }
 

@@ -17,6 +17,7 @@ use super::{
 use crate::artifacts::ArtifactStore;
 use crate::store::atomic;
 use crate::store::lock::RefLock;
+use crate::warnings::Warnings;
 
 /// What [`materialize`] wrote.
 #[derive(Debug, Clone)]
@@ -33,6 +34,9 @@ pub struct Materialized {
     pub views: Vec<ViewReport>,
     /// The snapshot's window.
     pub window: (Timestamp, Timestamp),
+    /// What the sources did not make an error of (rows skipped for an empty
+    /// join key, `field_mapping` entries that map nothing).
+    pub warnings: Warnings,
 }
 
 /// Materializes `windows` in the repository at `repo_root`: reads the latest
@@ -59,8 +63,9 @@ pub fn materialize(
     let _lock = lock(repo_root)?;
     let mut state = State::load(repo_root)?;
     let previous = load_previous(&store, &state)?;
+    let mut warnings = Warnings::default();
     let built = build_snapshots(defs, registry_id, windows, &previous, sharding, |view| {
-        crate::source::read_feature_view(defs, repo_root, view, None)
+        crate::source::read_feature_view(defs, repo_root, view, None, &mut warnings)
     })?;
     drop(previous);
 
@@ -131,6 +136,7 @@ pub fn materialize(
         manifest,
         views: built.views,
         window: built.window,
+        warnings,
     })
 }
 

@@ -115,6 +115,9 @@ pub struct StepReport {
     pub detail: String,
     /// Wall time of the step, seconds.
     pub seconds: f64,
+    /// What the step's inputs did not make an error of (empty when cached:
+    /// nothing was read).
+    pub warnings: crate::warnings::Warnings,
 }
 
 /// What [`run`] is asked to do.

@@ -29,6 +29,11 @@
 //! pandas and Arrow writers mean it), and an infinity (`inf`, `-Infinity`,
 //! `1e400`, or a float64 beyond float32's range in a float32 field) is refused
 //! with its row and column, so no snapshot or training set ever holds one.
+//!
+//! Two things are warned about (see [`crate::warnings`]) rather than refused:
+//! rows whose join key is empty (or `?` in an int64 key), which every reader of
+//! the batch skips, and `field_mapping` entries that name a column the source
+//! does not have, which map nothing.
 
 mod convert;
 mod csv;
@@ -43,6 +48,8 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{Field as ArrowField, Schema};
 use verge_core::DType;
 use verge_core::definition::{Definitions, FeatureView, Field, Source, SourceFormat};
+
+use crate::warnings::Warnings;
 
 pub(crate) use convert::{Builder, Cell, Origin, convert_array, require_no_nulls};
 pub use convert::{Target, dtype_to_arrow, timestamp_type};
@@ -77,12 +84,15 @@ struct Wanted {
 ///     created_timestamp_field: None,
 ///     field_mapping: vec![("pulse_rate".into(), "pulse".into())],
 /// };
+/// let mut warnings = verge_host::warnings::Warnings::default();
 /// let batch = verge_host::source::read_source(
 ///     &source,
 ///     dir.path(),
 ///     &[Field::new("horse", DType::Int64)],
 ///     &[Field::new("pulse", DType::Float64)],
+///     &mut warnings,
 /// )?;
+/// assert!(warnings.is_empty());
 /// assert_eq!(batch.num_rows(), 2);
 /// assert_eq!(batch.schema().field(2).name(), "pulse");
 /// assert!(batch.column(2).is_null(1)); // `?` is null in a numeric column
@@ -99,6 +109,7 @@ pub fn read_source(
     repo_root: &Path,
     keys: &[Field],
     fields: &[Field],
+    warnings: &mut Warnings,
 ) -> Result<RecordBatch> {
     let mut wanted: Vec<Wanted> = keys
         .iter()
@@ -129,7 +140,23 @@ pub fn read_source(
         }
         _ => format!("source `{}` ({})", source.name, source.path),
     };
-    let resolve = |present: &[String]| resolve_columns(&place, source, present, &wanted);
+    let resolve = |present: &[String]| {
+        let unmapped: Vec<&str> = source
+            .field_mapping
+            .iter()
+            .filter(|(from, _)| !present.contains(from))
+            .map(|(from, _)| from.as_str())
+            .collect();
+        warnings.add(unmapped.len(), || {
+            format!(
+                "{place}: {} field_mapping {} no column of the source (`{}`) and map nothing; fix the names or remove them",
+                unmapped.len(),
+                if unmapped.len() == 1 { "entry names" } else { "entries name" },
+                unmapped.join("`, `")
+            )
+        });
+        resolve_columns(&place, source, present, &wanted)
+    };
     let columns = match &source.format {
         SourceFormat::Csv => csv::read(&path, &place, &wanted, resolve)?,
         SourceFormat::Parquet => parquet::read(&path, &place, &wanted, resolve)?,
@@ -147,6 +174,7 @@ pub fn read_source(
         },
         "the event timestamp",
     )?;
+    warn_null_keys(&place, keys, &columns, warnings);
     let schema = Schema::new(
         wanted
             .iter()
@@ -158,8 +186,33 @@ pub fn read_source(
         .with_context(|| format!("{place}: assembling the columns"))
 }
 
+/// Counts the rows with a null join-key part (an empty field, or `?` in an
+/// int64 key): the join and materialization skip them, so say how many.
+fn warn_null_keys(place: &str, keys: &[Field], columns: &[ArrayRef], warnings: &mut Warnings) {
+    let key_columns = columns.get(..keys.len()).unwrap_or_default();
+    let rows = key_columns.first().map_or(0, |c| c.len());
+    let skipped = if key_columns.iter().all(|c| c.null_count() == 0) {
+        0
+    } else {
+        (0..rows)
+            .filter(|&i| key_columns.iter().any(|c| c.is_null(i)))
+            .count()
+    };
+    warnings.add(skipped, || {
+        let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+        format!(
+            "{place}: {skipped} {} an empty or `?` join key (`{}`) and {} skipped; fill in the key or remove the {}",
+            if skipped == 1 { "row has" } else { "rows have" },
+            names.join("`, `"),
+            if skipped == 1 { "is" } else { "are" },
+            if skipped == 1 { "row" } else { "rows" },
+        )
+    });
+}
+
 /// Reads the source of feature view `view` with its join keys and all its fields
-/// (or only `fields`, when given), in the layout of [`read_source`].
+/// (or only `fields`, when given), in the layout of [`read_source`], adding
+/// its warnings to `warnings`.
 ///
 /// # Errors
 ///
@@ -169,6 +222,7 @@ pub fn read_feature_view(
     repo_root: &Path,
     view: &FeatureView,
     fields: Option<&[Field]>,
+    warnings: &mut Warnings,
 ) -> Result<RecordBatch> {
     let source = defs.source(&view.source).with_context(|| {
         format!(
@@ -181,6 +235,7 @@ pub fn read_feature_view(
         repo_root,
         &defs.join_keys(view),
         fields.unwrap_or(&view.fields),
+        warnings,
     )
     .with_context(|| format!("reading feature view `{}`", view.name))
 }

@@ -186,7 +186,8 @@ pub fn label_source(
 }
 
 /// Builds the training set of model `spec` for `entities` (read from `place`,
-/// used in messages), joining features from the sources under `repo_root`.
+/// used in messages), joining features from the sources under `repo_root`;
+/// the sources' warnings go to `warnings`.
 ///
 /// # Errors
 ///
@@ -200,9 +201,10 @@ pub fn build(
     entities: &RecordBatch,
     place: &str,
     options: &HistoricalOptions,
+    warnings: &mut crate::warnings::Warnings,
 ) -> Result<TrainingSet> {
     build_with(defs, spec, entities, place, options, |view, fields| {
-        source::read_feature_view(defs, repo_root, view, Some(fields))
+        source::read_feature_view(defs, repo_root, view, Some(fields), warnings)
     })
 }
 

@@ -38,6 +38,8 @@ use verge_core::pipeline::{FittedPipeline, PipelineParams, PreparedTraining, fit
 use verge_core::transform::Matrix;
 use verge_core::{ContentId, Timestamp, Value};
 
+use crate::warnings::Warnings;
+
 use crate::historical::HistoricalOptions;
 use dataset::{LabelSource, TrainingSet};
 
@@ -286,11 +288,13 @@ pub fn train_from_files(
         timestamp_column: files.timestamp_column.to_owned(),
         ..HistoricalOptions::default()
     };
-    let entities = crate::table_io::read_entity_table(files.train, files.timestamp_column)?;
+    let mut warnings = Warnings::default();
+    let entities =
+        crate::table_io::read_entity_table(files.train, files.timestamp_column, &mut warnings)?;
     let place = format!("entity table {}", display(files.train));
     let holdout = match files.holdout {
         Some(path) => Some((
-            crate::table_io::read_entity_table(path, files.timestamp_column)?,
+            crate::table_io::read_entity_table(path, files.timestamp_column, &mut warnings)?,
             format!("holdout table {}", display(path)),
         )),
         None => None,
@@ -310,6 +314,12 @@ pub fn train_from_files(
         }),
         options,
         now,
+    })
+    .map(|mut trained| {
+        // The tables' warnings first: they were found first.
+        warnings.append(&mut trained.warnings);
+        trained.warnings = warnings;
+        trained
     })
 }
 
@@ -341,6 +351,9 @@ pub struct Trained {
     pub dropped_null_labels: usize,
     /// Holdout results, when a holdout set was given.
     pub holdout: Option<HoldoutReport>,
+    /// What the training and holdout data did not make an error of: source
+    /// rows skipped, mappings that map nothing, holdout labels never trained on.
+    pub warnings: Warnings,
 }
 
 /// Trains model `request.model` and builds its bundle (not yet stored).
@@ -368,6 +381,7 @@ pub fn train(request: &TrainRequest<'_>) -> Result<Trained> {
     let plan = BundleContents::plan(defs, &spec.feature_service)
         .map_err(|e| anyhow!("model `{}`: {e}", spec.name))?;
 
+    let mut warnings = Warnings::default();
     let set = dataset::build(
         defs,
         request.repo_root,
@@ -375,6 +389,7 @@ pub fn train(request: &TrainRequest<'_>) -> Result<Trained> {
         request.entities.batch,
         request.entities.place,
         &request.options,
+        &mut warnings,
     )?;
     check(spec, &set, request.entities.place)?;
     let fitted = fit(spec, &set)?;
@@ -389,8 +404,10 @@ pub fn train(request: &TrainRequest<'_>) -> Result<Trained> {
             request,
             spec,
             &fitted.pipeline,
+            &set.labels,
             h,
             &mut metrics,
+            &mut warnings,
         )?),
     };
     metrics.sort_by(|a, b| a.0.cmp(&b.0));
@@ -427,17 +444,22 @@ pub fn train(request: &TrainRequest<'_>) -> Result<Trained> {
         label_source: set.label_source,
         dropped_null_labels: set.dropped_null_labels,
         holdout,
+        warnings,
     })
 }
 
-/// Builds the holdout set `h` and scores the fitted `pipeline` on it, adding
-/// `holdout_accuracy` (or `holdout_rmse`) and `holdout_rows` to `metrics`.
+/// Builds the holdout set `h` and scores the fitted `pipeline` (of `spec`,
+/// trained on `trained_labels`) on it, adding `holdout_accuracy` (or
+/// `holdout_rmse`) and `holdout_rows` to `metrics`, and a warning for holdout
+/// labels a classifier never saw.
 fn score_holdout(
     request: &TrainRequest<'_>,
     spec: &ModelSpec,
     pipeline: &FittedPipeline,
+    trained_labels: &[Value],
     h: &EntityInput<'_>,
     metrics: &mut Vec<(String, f64)>,
+    warnings: &mut Warnings,
 ) -> Result<HoldoutReport> {
     let held = dataset::build(
         request.defs,
@@ -446,6 +468,7 @@ fn score_holdout(
         h.batch,
         h.place,
         &request.options,
+        warnings,
     )
     .context("building the holdout set")?;
     if held.rows.is_empty() {
@@ -458,6 +481,7 @@ fn score_holdout(
     }
     let (name, value) = metrics::score(pipeline, &held.rows, &held.labels, "holdout")?;
     let metric = if name == "accuracy" {
+        warn_unseen_labels(h.place, trained_labels, &held.labels, warnings);
         "holdout_accuracy"
     } else {
         "holdout_rmse"
@@ -470,6 +494,29 @@ fn score_holdout(
         metric,
         value,
     })
+}
+
+/// A classifier can never predict a class it was not trained on, so holdout
+/// rows with such a label are wrong whatever it does: count them and name the
+/// labels, since holdout accuracy alone hides why it is low.
+fn warn_unseen_labels(place: &str, trained: &[Value], held: &[Value], warnings: &mut Warnings) {
+    let mut unseen: Vec<&Value> = Vec::new();
+    let mut rows = 0;
+    for label in held.iter().filter(|l| !trained.contains(l)) {
+        rows += 1;
+        if !unseen.contains(&label) {
+            unseen.push(label);
+        }
+    }
+    warnings.add(rows, || {
+        let names: Vec<String> = unseen.iter().take(10).map(|v| show(v)).collect();
+        format!(
+            "{place}: {rows} holdout {} a label the model never saw in training ({}); {} counted as wrong in holdout_accuracy (train on data with these labels, or drop the rows)",
+            if rows == 1 { "row has" } else { "rows have" },
+            names.join(", "),
+            if rows == 1 { "it is" } else { "they are" },
+        )
+    });
 }
 
 #[cfg(test)]

@@ -630,8 +630,12 @@ fn end_to_end_from_files() {
         "k,event_timestamp,label\n1,2021-06-01T12:00:00Z,yes\n1,2021-06-03T00:00:00Z,no\n2,2021-06-03T00:00:00+02:00,yes\n3,2021-06-03,no\n",
     )
     .unwrap();
-    let entities =
-        verge_host::table_io::read_entity_table(&entity_path, "event_timestamp").unwrap();
+    let entities = verge_host::table_io::read_entity_table(
+        &entity_path,
+        "event_timestamp",
+        &mut verge_host::warnings::Warnings::default(),
+    )
+    .unwrap();
     let features: Vec<FeatureRef> = ["va:f", "va:g", "vb:f"]
         .iter()
         .map(|s| FeatureRef::parse(s).unwrap())
@@ -640,7 +644,15 @@ fn end_to_end_from_files() {
         full_feature_names: true,
         ..HistoricalOptions::default()
     };
-    let out = historical(&defs, dir.path(), &entities, &features, &options).unwrap();
+    let out = historical(
+        &defs,
+        dir.path(),
+        &entities,
+        &features,
+        &options,
+        &mut verge_host::warnings::Warnings::default(),
+    )
+    .unwrap();
     let out_path = dir.path().join("training.csv");
     verge_host::table_io::write_table(&out, &out_path).unwrap();
     let csv = std::fs::read_to_string(&out_path).unwrap();

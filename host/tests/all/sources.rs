@@ -69,6 +69,7 @@ fn csv_reads_types_markers_and_mapping() {
             Field::new("surgery", DType::String),
             Field::new("count", DType::Int64),
         ],
+        &mut verge_host::warnings::Warnings::default(),
     )
     .unwrap();
     let schema = b.schema();
@@ -126,6 +127,7 @@ fn csv_errors_name_file_row_column_and_value() {
         dir.path(),
         &keys,
         &[Field::new("pulse", DType::Float64)],
+        &mut verge_host::warnings::Warnings::default(),
     ));
     assert_eq!(
         err,
@@ -136,25 +138,44 @@ fn csv_errors_name_file_row_column_and_value() {
         dir.path(),
         &keys,
         &[Field::new("temp", DType::Float64)],
+        &mut verge_host::warnings::Warnings::default(),
     ));
     assert_eq!(
         err,
         "source `colic_records` (c.csv) has no column `temp`; columns are: h, ts, pulse"
     );
     std::fs::write(dir.path().join("c.csv"), "h,ts,pulse\n1,1624638987,60\n").unwrap();
-    let err = err_of(read_source(&s, dir.path(), &keys, &[]));
+    let err = err_of(read_source(
+        &s,
+        dir.path(),
+        &keys,
+        &[],
+        &mut verge_host::warnings::Warnings::default(),
+    ));
     assert!(
         err.contains("row 1, column `ts`: cannot read `1624638987` as a timestamp"),
         "{err}"
     );
     std::fs::write(dir.path().join("c.csv"), "h,ts,pulse\n1,,60\n").unwrap();
-    let err = err_of(read_source(&s, dir.path(), &keys, &[]));
+    let err = err_of(read_source(
+        &s,
+        dir.path(),
+        &keys,
+        &[],
+        &mut verge_host::warnings::Warnings::default(),
+    ));
     assert!(
         err.contains("row 1, column `ts`: the event timestamp is empty"),
         "{err}"
     );
     std::fs::write(dir.path().join("c.csv"), "h,ts,pulse\n1.5,2021-01-01,60\n").unwrap();
-    let err = err_of(read_source(&s, dir.path(), &keys, &[]));
+    let err = err_of(read_source(
+        &s,
+        dir.path(),
+        &keys,
+        &[],
+        &mut verge_host::warnings::Warnings::default(),
+    ));
     assert!(
         err.contains("row 1, column `h`: cannot read `1.5` as int64; not a whole number"),
         "{err}"
@@ -217,6 +238,7 @@ fn parquet_timestamps_of_any_unit_and_zone() {
             Field::new("temp", DType::Float64),
             Field::new("name", DType::String),
         ],
+        &mut verge_host::warnings::Warnings::default(),
     )
     .unwrap();
     assert_eq!(micros(&b, "ts"), [Some(t0), Some(t0 + 1000)]);
@@ -242,7 +264,14 @@ fn parquet_timestamps_of_any_unit_and_zone() {
     let mut s = src("p.parquet", SourceFormat::Parquet, None);
     s.timestamp_field = "ts_day".into();
     s.field_mapping = vec![("day".into(), "ts_day".into())];
-    let b = read_source(&s, dir.path(), &[], &[]).unwrap();
+    let b = read_source(
+        &s,
+        dir.path(),
+        &[],
+        &[],
+        &mut verge_host::warnings::Warnings::default(),
+    )
+    .unwrap();
     assert_eq!(
         micros(&b, "ts_day"),
         [Some(86_400_000_000), Some(2 * 86_400_000_000)]
@@ -255,6 +284,7 @@ fn parquet_timestamps_of_any_unit_and_zone() {
         dir.path(),
         &[],
         &[Field::new("name", DType::Float64)],
+        &mut verge_host::warnings::Warnings::default(),
     ));
     assert_eq!(
         err,
@@ -292,6 +322,7 @@ fn sqlite_dynamic_cells_and_question_marks() {
             Field::new("rectal_temperature", DType::Float64),
             Field::new("surgery", DType::String),
         ],
+        &mut verge_host::warnings::Warnings::default(),
     )
     .unwrap();
     assert_eq!(
@@ -323,6 +354,7 @@ fn sqlite_dynamic_cells_and_question_marks() {
         dir.path(),
         &keys,
         &[Field::new("pulse_rate", DType::Int64)],
+        &mut verge_host::warnings::Warnings::default(),
     ));
     assert_eq!(
         err,
@@ -333,6 +365,7 @@ fn sqlite_dynamic_cells_and_question_marks() {
         dir.path(),
         &keys,
         &[Field::new("surgery", DType::Int64)],
+        &mut verge_host::warnings::Warnings::default(),
     ));
     assert_eq!(
         err,
@@ -343,6 +376,7 @@ fn sqlite_dynamic_cells_and_question_marks() {
         dir.path(),
         &[Field::new("hospital_number", DType::Int64)],
         &[Field::new("ts", DType::Float64)],
+        &mut verge_host::warnings::Warnings::default(),
     ));
     assert!(
         err.contains("row 1, column `ts`: cannot read `2021-06-25T16:36:27Z` as float64"),
@@ -355,7 +389,13 @@ fn sqlite_dynamic_cells_and_question_marks() {
         },
         None,
     );
-    let err = err_of(read_source(&missing, dir.path(), &keys, &[]));
+    let err = err_of(read_source(
+        &missing,
+        dir.path(),
+        &keys,
+        &[],
+        &mut verge_host::warnings::Warnings::default(),
+    ));
     assert!(err.contains("nope.db does not exist"), "{err}");
     assert!(
         !dir.path().join("nope.db").exists(),
@@ -372,7 +412,12 @@ fn table_round_trips_through_csv_and_parquet() {
         "id,event_timestamp,score,ok,note\n1,2021-06-25T18:36:27+02:00,0.1,true,a\n2,2021-06-26,,false,\n",
     )
     .unwrap();
-    let table = read_entity_table(&csv_in, "event_timestamp").unwrap();
+    let table = read_entity_table(
+        &csv_in,
+        "event_timestamp",
+        &mut verge_host::warnings::Warnings::default(),
+    )
+    .unwrap();
     let types: Vec<DataType> = table
         .schema()
         .fields()
@@ -406,7 +451,15 @@ fn table_round_trips_through_csv_and_parquet() {
         .collect();
     assert_eq!(leftovers.len(), 3, "{leftovers:?}");
 
-    let err = format!("{:#}", read_entity_table(&csv_in, "ts").unwrap_err());
+    let err = format!(
+        "{:#}",
+        read_entity_table(
+            &csv_in,
+            "ts",
+            &mut verge_host::warnings::Warnings::default()
+        )
+        .unwrap_err()
+    );
     assert!(
         err.contains("has no column `ts`; columns are: id, event_timestamp, score, ok, note"),
         "{err}"

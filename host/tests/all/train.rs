@@ -67,7 +67,12 @@ impl Repo {
     fn training_set(&self, model: &str, entities: &str) -> TrainingSet {
         let defs = verge_host::repo::load(&self.path.join("verge.toml")).unwrap();
         let spec = defs.model(model).unwrap().clone();
-        let batch = read_entity_table(&self.path.join(entities), "event_timestamp").unwrap();
+        let batch = read_entity_table(
+            &self.path.join(entities),
+            "event_timestamp",
+            &mut verge_host::warnings::Warnings::default(),
+        )
+        .unwrap();
         dataset::build(
             &defs,
             &self.path,
@@ -75,6 +80,7 @@ impl Repo {
             &batch,
             entities,
             &HistoricalOptions::default(),
+            &mut verge_host::warnings::Warnings::default(),
         )
         .unwrap()
     }
@@ -547,7 +553,12 @@ fn select_k_best_larger_than_the_service_is_refused() {
     let repo = Repo::new(true);
     let mut defs = verge_host::repo::load(&repo.path.join("verge.toml")).unwrap();
     defs.models[0].select_k_best = Some(6);
-    let batch = read_entity_table(&repo.path.join("entities.csv"), "event_timestamp").unwrap();
+    let batch = read_entity_table(
+        &repo.path.join("entities.csv"),
+        "event_timestamp",
+        &mut verge_host::warnings::Warnings::default(),
+    )
+    .unwrap();
     let err = train::train(&TrainRequest {
         defs: &defs,
         registry_id: ContentId::of(b"test"),

@@ -14,6 +14,7 @@ use super::{key_sources, report};
 use crate::historical::{HistoricalOptions, historical as join};
 use crate::pipeline::{Ctx, Key, Step, StepReport};
 use crate::table_io::{read_entity_table, write_table};
+use crate::warnings::Warnings;
 
 /// Where `historical` keeps its training sets, under the repository.
 const DATASETS: &str = ".verge/datasets";
@@ -70,13 +71,18 @@ fn write_dataset(
     defs: &Definitions,
     features: &[FeatureRef],
     entities: &Path,
+    warnings: &mut Warnings,
 ) -> anyhow::Result<(String, u64)> {
     let options = HistoricalOptions {
         timestamp_column: ctx.config.timestamp_column.clone(),
         ..HistoricalOptions::default()
     };
-    let table = read_entity_table(&ctx.repo.join(entities), &options.timestamp_column)?;
-    let joined = join(defs, ctx.repo, &table, features, &options)
+    let table = read_entity_table(
+        &ctx.repo.join(entities),
+        &options.timestamp_column,
+        warnings,
+    )?;
+    let joined = join(defs, ctx.repo, &table, features, &options, warnings)
         .with_context(|| format!("joining features onto {}", entities.display()))?;
     let dir = ctx.repo.join(DATASETS);
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -150,10 +156,12 @@ pub(in crate::pipeline) fn historical(
             started,
         ));
     }
-    let (train, train_rows) = write_dataset(ctx, defs, &features, &config.train_entities)?;
+    let mut warnings = Warnings::default();
+    let (train, train_rows) =
+        write_dataset(ctx, defs, &features, &config.train_entities, &mut warnings)?;
     let (holdout, holdout_rows) = match &config.holdout_entities {
         Some(h) => {
-            let (id, rows) = write_dataset(ctx, defs, &features, h)?;
+            let (id, rows) = write_dataset(ctx, defs, &features, h, &mut warnings)?;
             (Some(id), Some(rows))
         }
         None => (None, None),
@@ -170,7 +178,7 @@ pub(in crate::pipeline) fn historical(
     crate::store::atomic::replace(&path, &bytes)
         .with_context(|| format!("cannot write {}", path.display()))?;
     ctx.store.memo_put(key, output)?;
-    Ok(report(
+    let mut done = report(
         Step::Historical,
         false,
         key,
@@ -178,5 +186,7 @@ pub(in crate::pipeline) fn historical(
         Some(train_rows),
         describe(&sets),
         started,
-    ))
+    );
+    done.warnings = warnings;
+    Ok(done)
 }

@@ -105,8 +105,9 @@ pub(in crate::pipeline) fn materialize(
         ));
     }
     // No previous snapshot: the output depends on the window and the sources only.
+    let mut warnings = crate::warnings::Warnings::default();
     let built = build_snapshots(defs, registry, &windows, &[], Sharding::None, |view| {
-        crate::source::read_feature_view(defs, ctx.repo, view, None)
+        crate::source::read_feature_view(defs, ctx.repo, view, None, &mut warnings)
     })?;
     let [bytes] = built.shards.as_slice() else {
         bail!(
@@ -118,7 +119,7 @@ pub(in crate::pipeline) fn materialize(
     ctx.store.set_ref(LATEST, id)?;
     ctx.store.memo_put(key, id)?;
     let (rows, detail) = describe_snapshot(&load_snapshot(ctx, id)?);
-    Ok(report(
+    let mut done = report(
         Step::Materialize,
         false,
         key,
@@ -126,5 +127,7 @@ pub(in crate::pipeline) fn materialize(
         Some(rows),
         detail,
         started,
-    ))
+    );
+    done.warnings = warnings;
+    Ok(done)
 }

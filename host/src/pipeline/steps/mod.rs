@@ -44,6 +44,7 @@ fn report(
         rows,
         detail,
         seconds: started.elapsed().as_secs_f64(),
+        warnings: crate::warnings::Warnings::default(),
     }
 }
 

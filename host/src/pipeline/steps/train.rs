@@ -84,7 +84,7 @@ pub(in crate::pipeline) fn train(
     let (id, _) = ctx.store.put(&trained.bytes)?;
     ctx.store.set_ref(&ref_name, id)?;
     ctx.store.memo_put(key, id)?;
-    Ok(report(
+    let mut done = report(
         Step::Train,
         false,
         key,
@@ -92,5 +92,7 @@ pub(in crate::pipeline) fn train(
         Some(trained.contents.training.rows),
         describe_bundle(&trained.contents),
         started,
-    ))
+    );
+    done.warnings = trained.warnings;
+    Ok(done)
 }

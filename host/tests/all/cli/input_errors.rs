@@ -40,14 +40,14 @@ fn a_header_only_entity_table_says_it_has_no_rows() {
     run_expect(&repo.path, &["apply"], 0);
     repo.write("empty.csv", HEADER);
     let r = historical(&repo, "empty.csv", 2);
-    assert_says(&r, &["empty.csv has a header but no rows"]);
+    assert_says(&r, &["empty.csv has no rows, only a header"]);
     assert!(!r.stderr.contains("Utf8"), "{}", r.stderr);
     let r = run_expect(
         &repo.path,
         &["train", "surgical_lesion", "--entities", "empty.csv"],
         2,
     );
-    assert_says(&r, &["empty.csv has a header but no rows"]);
+    assert_says(&r, &["empty.csv has no rows, only a header"]);
     assert!(!repo.path.join("out.csv").exists());
 }
 
