@@ -8,5 +8,5 @@ mod concurrency;
 mod config_errors;
 mod historical;
 mod input_errors;
-mod warnings;
 mod lifecycle;
+mod warnings;
