@@ -154,6 +154,13 @@ fn cell(column: &dyn Array, row: usize) -> Option<Json> {
 
 pub(crate) fn rows_from_file(path: &std::path::Path, bundle: &Bundle) -> anyhow::Result<Vec<Row>> {
     let table = read_table(path)?;
+    if table.num_rows() == 0 {
+        // Zero rows would "verify" nothing and pass.
+        anyhow::bail!(
+            "{} has no rows, only a header; give at least one entity row to check",
+            path.display()
+        );
+    }
     let contents = bundle.contents();
     let schema = table.schema();
     let mut rows: Vec<Row> = (0..table.num_rows())

@@ -49,6 +49,30 @@ fn a_header_only_entity_table_says_it_has_no_rows() {
     );
     assert_says(&r, &["empty.csv has no rows, only a header"]);
     assert!(!repo.path.join("out.csv").exists());
+    // verify would check nothing and pass.
+    run_expect(
+        &repo.path,
+        &["train", "surgical_lesion", "--entities", "entities.csv"],
+        0,
+    );
+    let window = [
+        "materialize",
+        "2021-01-01T00:00:00Z",
+        "2021-06-06T00:00:00Z",
+    ];
+    run_expect(&repo.path, &window, 0);
+    let r = run_expect(
+        &repo.path,
+        &[
+            "verify",
+            "--bundle",
+            "model/surgical_lesion",
+            "--entities",
+            "empty.csv",
+        ],
+        2,
+    );
+    assert_says(&r, &["empty.csv has no rows, only a header"]);
 }
 
 #[test]
