@@ -341,6 +341,29 @@ mod api {
     }
 
     #[test]
+    fn a_tiny_divisor_still_gets_a_prediction() {
+        // The repro: 39 / 1e-300 reaches Gaussian NB as 3.9e301, whose
+        // squared distance to every class overflows; it answered 500 for the batch.
+        let tiny = Tiny {
+            excess: "temp / ambient",
+            select_k_best: None,
+            ..Tiny::plain()
+        };
+        let api = Api::new(tiny.predictor(), Limits::default());
+        let (status, body) = call(
+            &api,
+            "POST",
+            "/predict",
+            json!({"entities": {"id": [1, 1]}, "request_context": {"ambient": [1e-300, 20]}}),
+        );
+        assert_eq!(status, 200, "{body}");
+        for prediction in body["predictions"].as_array().unwrap() {
+            let p: Vec<f64> = serde_json::from_value(prediction["probabilities"].clone()).unwrap();
+            assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{prediction}");
+        }
+    }
+
+    #[test]
     fn cells_past_the_limit_get_413() {
         let api = Api::new(
             predictor(),
