@@ -335,6 +335,14 @@ fn parse_rows_for(
             column.resize(len, Value::Null);
         }
     }
+    if let Some(foreign) = crate::online::foreign_key(snapshot, &keys, len) {
+        // 421 Misdirected Request (RFC 9110 §15.5.20): this server cannot answer
+        // for the key, and a router may resend it to the shard that can.
+        return Err(ApiError {
+            status: 421,
+            message: foreign.message(),
+        });
+    }
     Ok(Rows { keys, request, len })
 }
 

@@ -54,6 +54,10 @@ pub fn signature_file_text(signature: &Signature) -> String {
     format!("{signature}\n")
 }
 
+/// A pair read from a publish directory and checked: its predictor and the
+/// bundle's bytes (which Wasm instances load).
+pub type CheckedPair = (Predictor, Vec<u8>);
+
 /// A publish directory (see the module docs for its layout).
 #[derive(Debug, Clone)]
 pub struct PublishDir {
@@ -119,7 +123,7 @@ impl PublishDir {
         &self,
         pair: &PublishedPair,
         key: Option<&PublicKey>,
-    ) -> anyhow::Result<(Predictor, Vec<u8>)> {
+    ) -> anyhow::Result<CheckedPair> {
         let (bundle, snapshot) = self.read_pair(pair)?;
         for (rel, want) in [
             (pair.bundle_signature_path(), pair.bundle_signature),
@@ -220,7 +224,7 @@ impl PublishDir {
     pub fn try_rollback(
         &self,
         key: Option<&PublicKey>,
-    ) -> anyhow::Result<Option<(PublishManifest, (Predictor, Vec<u8>))>> {
+    ) -> anyhow::Result<Option<(PublishManifest, CheckedPair)>> {
         let _lock = self.lock()?;
         let Some(back) = self
             .read_manifest()?
