@@ -122,7 +122,7 @@ fn load(dir: &std::path::Path) -> anyhow::Result<Loaded> {
         .read_manifest()?
         .with_context(|| format!("nothing published in {}", dir.display()))?;
     let (bundle, snapshot) = d.read_pair(&m.current)?;
-    let api = Api::new(d.check_pair(&m.current, None)?, Limits::default());
+    let api = Api::new(d.check_pair(&m.current, None)?.0, Limits::default());
     Ok(Loaded {
         pair: m.current,
         bundle,
