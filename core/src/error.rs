@@ -135,6 +135,15 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// A prediction was asked of a feature bundle, which has no model.
+    #[error(
+        "the bundle for feature service `{service}` is a feature bundle: it has no model to predict with; serve a model bundle (`verge train MODEL`) for /predict"
+    )]
+    NoModel {
+        /// The bundle's feature service.
+        service: String,
+    },
+
     /// A request is malformed: a key of the wrong type, a missing field, a wrong count.
     #[error("bad request: {0}")]
     Request(String),

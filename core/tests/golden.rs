@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 
 use verge_core::artifact::{
-    ArtifactKind, Bundle, BundleContents, HEADER_LEN, Header, TrainingMetadata,
+    ArtifactKind, Bundle, BundleContents, HEADER_LEN, Header, ModelPart, TrainingMetadata,
 };
 use verge_core::definition::{
     Definitions, Encoding, Entity, EstimatorSpec, FeatureRef, FeatureService, FeatureView, Field,
@@ -136,21 +136,23 @@ fn bundle_contents() -> BundleContents {
     let plan = BundleContents::plan(&defs, "svc").unwrap();
     BundleContents {
         registry_id: registry_version().id().unwrap(),
-        model: "m".into(),
         service: "svc".into(),
         entity_keys: plan.entity_keys,
         request: plan.request,
         views: plan.views,
         features: plan.features,
-        pipeline,
-        training: TrainingMetadata {
-            rows: 6,
-            data_hash: ContentId([5; 32]),
-            label: "y".into(),
-            metrics: vec![("holdout_accuracy".into(), 1.0)],
-            trained_with: "verge-core".into(),
-            trained_at: Timestamp::from_secs(1_700_000_100),
-        },
+        model: Some(ModelPart {
+            name: "m".into(),
+            pipeline,
+            training: TrainingMetadata {
+                rows: 6,
+                data_hash: ContentId([5; 32]),
+                label: "y".into(),
+                metrics: vec![("holdout_accuracy".into(), 1.0)],
+                trained_with: "verge-core".into(),
+                trained_at: Timestamp::from_secs(1_700_000_100),
+            },
+        }),
     }
 }
 
@@ -202,7 +204,7 @@ fn golden_tiny_bundle() {
     let committed = golden("tiny_bundle.hex", &contents.to_bytes().unwrap());
     // The 48-byte header, field by field, as docs/format.md describes it.
     assert_eq!(&committed[0..4], b"VRGB");
-    assert_eq!(u16::from_le_bytes([committed[4], committed[5]]), 1);
+    assert_eq!(u16::from_le_bytes([committed[4], committed[5]]), 2);
     assert_eq!(&committed[6..8], &[0, 0]);
     assert_eq!(
         u64::from_le_bytes(committed[8..16].try_into().unwrap()) as usize,

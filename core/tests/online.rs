@@ -30,6 +30,8 @@ fn predict_equals_the_pipeline_on_the_same_values() {
     let by_hand = p
         .bundle()
         .contents()
+        .require_model()
+        .unwrap()
         .pipeline
         .predict(&[
             Value::Float64(39.0),

@@ -105,7 +105,7 @@ impl EdgePair {
         let manifest = json!({
             "format_version": FORMAT_VERSION,
             "verge_version": env!("CARGO_PKG_VERSION"),
-            "model": contents.model,
+            "model": contents.model_name(),
             "feature_service": contents.service,
             "bundle": {
                 "file": "bundle.bin",

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use verge_core::artifact::{Bundle, Snapshot};
+use verge_core::artifact::{Bundle, BundleContents, Snapshot};
 use verge_core::definition::Definitions;
 use verge_core::online::Predictor;
 
@@ -175,12 +175,14 @@ impl Repository {
         }
     }
 
-    /// The bundle ref of `target`: a trained model's `model/<name>`, or that of
-    /// the model serving feature service `target`.
+    /// The bundle ref of `target`: a trained model's `model/<name>`, that of
+    /// the model serving feature service `target`, or, for a feature service
+    /// no model uses, its feature bundle (`service/<name>`, built from the
+    /// registry head and stored by [`Self::feature_bundle_ref`]).
     ///
     /// # Errors
     ///
-    /// When `target` is neither.
+    /// When `target` is none of these.
     pub fn bundle_ref_for(&self, target: &str) -> anyhow::Result<String> {
         let model_ref = format!("model/{target}");
         if self
@@ -192,11 +194,62 @@ impl Repository {
         {
             return Ok(model_ref);
         }
-        self.model_ref_for(target).with_context(|| {
-            format!(
-                "`{target}` is neither a trained model (no ref {model_ref}; run `verge train {target}`) nor a feature service a model uses"
-            )
-        })
+        let head = self.store().read_head()?;
+        let Some((_, version)) = &head else {
+            bail!("the registry is empty; run `verge apply` first");
+        };
+        let defs = &version.definitions;
+        if defs.models.iter().any(|m| m.feature_service == target) {
+            return self.model_ref_for(target);
+        }
+        if defs.feature_service(target).is_some() {
+            return self.feature_bundle_ref(target);
+        }
+        let names = |it: &mut dyn Iterator<Item = &str>| it.collect::<Vec<_>>().join(", ");
+        bail!(
+            "`{target}` is neither a model (models: {}) nor a feature service (services: {}) of the registry head",
+            names(&mut defs.models.iter().map(|m| m.name.as_str())),
+            names(&mut defs.feature_services.iter().map(|s| s.name.as_str()))
+        )
+    }
+
+    /// `spec` as a bundle spec: itself when it names an artifact (a path, an
+    /// id or prefix, a ref), else the bundle of the model or feature service
+    /// it names ([`Self::bundle_ref_for`]).
+    ///
+    /// # Errors
+    ///
+    /// When `spec` names no artifact, model or feature service.
+    pub fn bundle_spec(&self, spec: &str) -> anyhow::Result<String> {
+        if self.artifacts().locate(spec).is_ok() {
+            return Ok(spec.to_owned());
+        }
+        self.bundle_ref_for(spec)
+            .with_context(|| format!("no bundle `{spec}`"))
+    }
+
+    /// Builds the feature bundle of `service` from the registry head, stores
+    /// it, points `service/<name>` at it and returns that ref. Its bytes depend
+    /// only on the definitions, so building it again stores nothing new.
+    ///
+    /// # Errors
+    ///
+    /// An empty registry, an unknown service, or a failed write.
+    pub fn feature_bundle_ref(&self, service: &str) -> anyhow::Result<String> {
+        let (head, version) = self
+            .store()
+            .read_head()?
+            .context("the registry is empty; run `verge apply` first")?;
+        let contents = BundleContents::feature_bundle(&version.definitions, head, service)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let bytes = contents
+            .to_bytes()
+            .map_err(|e| anyhow::anyhow!("encoding the feature bundle of `{service}`: {e}"))?;
+        let artifacts = self.artifacts();
+        let (id, _) = artifacts.put(&bytes)?;
+        let name = format!("service/{service}");
+        artifacts.set_ref(&name, id)?;
+        Ok(name)
     }
 }
 

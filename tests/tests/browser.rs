@@ -27,7 +27,8 @@ use serde_json::{Value as Json, json};
 use verge_core::api::{Api, Limits};
 use verge_core::artifact::signature::SigningKey;
 use verge_core::artifact::{
-    ArtifactKind, Bundle, BundleContents, Snapshot, SnapshotBuilder, TrainingMetadata, ViewBuilder,
+    ArtifactKind, Bundle, BundleContents, ModelPart, Snapshot, SnapshotBuilder, TrainingMetadata,
+    ViewBuilder,
 };
 use verge_core::definition::{
     Definitions, Encoding, Entity, EstimatorSpec, FeatureRef, FeatureService, FeatureView, Field,
@@ -192,21 +193,23 @@ fn bundle_bytes(defs: &Definitions, visits: &[Visit]) -> Vec<u8> {
     let plan = BundleContents::plan(defs, "surgical_lesion_v1").unwrap();
     BundleContents {
         registry_id: ContentId::of(b"browser test registry"),
-        model: "surgical_lesion".into(),
         service: "surgical_lesion_v1".into(),
         entity_keys: plan.entity_keys,
         request: plan.request,
         views: plan.views,
         features: plan.features,
-        pipeline,
-        training: TrainingMetadata {
-            rows: visits.len() as u64,
-            data_hash: ContentId::of(b"horse-colic.data"),
-            label: "surgical_lesion".into(),
-            metrics: vec![],
-            trained_with: "verge-core".into(),
-            trained_at: Timestamp(0),
-        },
+        model: Some(ModelPart {
+            name: "surgical_lesion".into(),
+            pipeline,
+            training: TrainingMetadata {
+                rows: visits.len() as u64,
+                data_hash: ContentId::of(b"horse-colic.data"),
+                label: "surgical_lesion".into(),
+                metrics: vec![],
+                trained_with: "verge-core".into(),
+                trained_at: Timestamp(0),
+            },
+        }),
     }
     .to_bytes()
     .unwrap()

@@ -382,7 +382,7 @@ fn bundle_probabilities(
     bundle: &Bundle,
     rows: &[BTreeMap<String, String>],
 ) -> Vec<(i64, Vec<f64>)> {
-    let pipeline = &bundle.contents().pipeline;
+    let pipeline = &bundle.contents().require_model().unwrap().pipeline;
     rows.iter()
         .map(|r| {
             let features: Vec<Value> = FIELDS[..8]
@@ -437,7 +437,7 @@ fn verge_train_matches_scikit_learn() {
     assert_eq!(summary["selected_features"].as_array().unwrap().len(), 5);
 
     let bundle = Bundle::load(&std::fs::read(ex.dir.join("model.bundle")).unwrap()).unwrap();
-    let contents = bundle.contents();
+    let contents = bundle.contents().require_model().unwrap();
     let selected: Vec<String> = contents
         .pipeline
         .selected_names()

@@ -39,9 +39,9 @@ fn field(name: &str, dtype: DType) -> Json {
 pub fn output_width(bundle: &Bundle) -> usize {
     bundle
         .contents()
-        .pipeline
-        .estimator()
-        .classes()
+        .model
+        .as_ref()
+        .and_then(|m| m.pipeline.estimator().classes())
         .map_or(1, <[Value]>::len)
 }
 
@@ -51,12 +51,12 @@ pub fn output_width(bundle: &Bundle) -> usize {
 pub fn model_info(bundle: &Bundle, has_snapshot: bool) -> Vec<u8> {
     let c = bundle.contents();
     let classes = c
-        .pipeline
-        .estimator()
-        .classes()
+        .model
+        .as_ref()
+        .and_then(|m| m.pipeline.estimator().classes())
         .map(|cs| cs.iter().map(value_to_json).collect::<Vec<_>>());
     let body = json!({
-        "model": c.model,
+        "model": c.model_name(),
         "feature_service": c.service,
         "bundle_id": bundle.id().to_string(),
         "registry_id": c.registry_id.to_string(),
@@ -77,7 +77,7 @@ pub fn version(bundle: &Bundle, snapshot: Option<&Snapshot>) -> Vec<u8> {
     let c = bundle.contents();
     let meta = snapshot.map(Snapshot::meta);
     let body = json!({
-        "model": c.model,
+        "model": c.model_name(),
         "feature_service": c.service,
         "bundle_id": bundle.id().to_string(),
         "snapshot_id": snapshot.map(|s| s.id().to_string()),

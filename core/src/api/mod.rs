@@ -111,7 +111,10 @@ impl ApiError {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let status = match e {
-            Error::Request(_) | Error::Unknown { .. } | Error::Shape { .. } => 400,
+            Error::Request(_)
+            | Error::Unknown { .. }
+            | Error::Shape { .. }
+            | Error::NoModel { .. } => 400,
             _ => 500,
         };
         ApiError {

@@ -185,6 +185,8 @@ pub(crate) fn predict(
 ) -> Result<Vec<u8>, ApiError> {
     let rows = &request.rows;
     let contents = predictor.bundle().contents();
+    // Refused before any row is read: a feature bundle cannot predict at all.
+    let model = contents.require_model()?;
     let mut predictions = Vec::with_capacity(rows.len);
     for i in 0..rows.len {
         let keys = rows.bundle_keys(predictor, i)?;
@@ -215,7 +217,7 @@ pub(crate) fn predict(
         predictions.push(Json::Object(item));
     }
     to_bytes(&json!({
-        "model": contents.model,
+        "model": model.name,
         "bundle_id": format!("{}", predictor.bundle().id()),
         "snapshot_id": format!("{}", predictor.snapshot().id()),
         "registry_id": format!("{}", contents.registry_id),

@@ -142,9 +142,10 @@ pub fn score_json(bundle: &Bundle, features: &[u8]) -> Result<Vec<u8>, ApiError>
         .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
     let contents = bundle.contents();
     let row = row_from(&json, &contents.features)?;
-    let prediction = contents.pipeline.predict(&row)?;
+    let model = contents.require_model()?;
+    let prediction = model.pipeline.predict(&row)?;
     let mut out = Map::new();
-    out.insert("model".into(), Json::String(contents.model.clone()));
+    out.insert("model".into(), Json::String(model.name.clone()));
     out.insert("bundle_id".into(), Json::String(format!("{}", bundle.id())));
     out.insert(
         "registry_id".into(),

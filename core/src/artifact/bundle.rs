@@ -1,9 +1,12 @@
-//! Bundles: everything a model needs at the edge, in a few kilobytes.
+//! Bundles: everything a feature service (and its model, if it has one) needs at
+//! the edge, in a few kilobytes.
 //!
 //! A bundle names the registry version it was built from, lists the service's
 //! features (with the view shapes they are read from and any on-demand programs),
-//! and carries the fitted pipeline and training metadata. The payload is one
-//! bincode-encoded [`BundleContents`].
+//! and, in a **model bundle**, carries the fitted pipeline and training metadata
+//! ([`ModelPart`]). A **feature bundle** has no model: it serves the service's
+//! features, on-demand ones included, to teams that serve features only (as most
+//! Feast users do). The payload is one bincode-encoded [`BundleContents`].
 
 use alloc::format;
 use alloc::string::String;
@@ -114,13 +117,22 @@ pub struct TrainingMetadata {
     pub trained_at: Timestamp,
 }
 
+/// A trained model: its name, fitted pipeline and what training saw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelPart {
+    /// The model's name.
+    pub name: String,
+    /// Fitted transforms and estimator; its inputs are the service's features.
+    pub pipeline: FittedPipeline,
+    /// Training metadata.
+    pub training: TrainingMetadata,
+}
+
 /// The decoded payload of a bundle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BundleContents {
     /// The registry version the bundle was built from.
     pub registry_id: ContentId,
-    /// The model's name.
-    pub model: String,
     /// The feature service's name.
     pub service: String,
     /// Join keys the caller supplies, the union over the views, in first-seen order.
@@ -131,13 +143,72 @@ pub struct BundleContents {
     pub views: Vec<ViewRequirement>,
     /// The service's features in order: the pipeline's inputs.
     pub features: Vec<ServiceFeature>,
-    /// Fitted transforms and estimator.
-    pub pipeline: FittedPipeline,
-    /// Training metadata.
-    pub training: TrainingMetadata,
+    /// The model; `None` in a feature bundle.
+    pub model: Option<ModelPart>,
 }
 
 impl BundleContents {
+    /// The feature bundle of `service` in `defs` (registry version
+    /// `registry_id`): its plan and no model. Its bytes depend only on the
+    /// definitions, so the same service gives the same id on every machine.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unknown`] for an unknown service or feature.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use verge_core::artifact::{Bundle, BundleContents};
+    /// use verge_core::definition::Definitions;
+    /// use verge_core::ContentId;
+    /// let defs = Definitions::default();
+    /// assert!(BundleContents::feature_bundle(&defs, ContentId::of(b"r"), "nope").is_err());
+    /// ```
+    pub fn feature_bundle(
+        defs: &Definitions,
+        registry_id: ContentId,
+        service: &str,
+    ) -> Result<BundleContents> {
+        let plan = BundleContents::plan(defs, service)?;
+        Ok(BundleContents {
+            registry_id,
+            service: String::from(service),
+            entity_keys: plan.entity_keys,
+            request: plan.request,
+            views: plan.views,
+            features: plan.features,
+            model: None,
+        })
+    }
+
+    /// The model.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoModel`] for a feature bundle.
+    pub fn require_model(&self) -> Result<&ModelPart> {
+        self.model.as_ref().ok_or_else(|| Error::NoModel {
+            service: self.service.clone(),
+        })
+    }
+
+    /// What the bundle serves, for messages: "model `m`", or "feature service
+    /// `s` (features only)".
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match &self.model {
+            Some(m) => format!("model `{}`", m.name),
+            None => format!("feature service `{}` (features only)", self.service),
+        }
+    }
+
+    /// The model's name, `None` for a feature bundle.
+    #[must_use]
+    pub fn model_name(&self) -> Option<&str> {
+        self.model.as_ref().map(|m| m.name.as_str())
+    }
+
     /// Resolves feature service `service` of `defs` into the bundle's feature plan.
     ///
     /// # Errors
@@ -298,7 +369,10 @@ fn check(c: &BundleContents) -> Result<()> {
         kind: KIND,
         message,
     };
-    let inputs = c.pipeline.input_names().len();
+    let inputs = c
+        .model
+        .as_ref()
+        .map_or(c.features.len(), |m| m.pipeline.input_names().len());
     if inputs != c.features.len() {
         return Err(bad(format!(
             "the pipeline reads {inputs} inputs but the service has {} features",

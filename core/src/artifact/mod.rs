@@ -19,7 +19,7 @@ mod snapshot;
 mod snapshot_builder;
 
 pub use bundle::{
-    Bundle, BundleContents, FeaturePlan, InputSource, ServiceFeature, TrainingMetadata,
+    Bundle, BundleContents, FeaturePlan, InputSource, ModelPart, ServiceFeature, TrainingMetadata,
     ViewRequirement,
 };
 pub(crate) use codec::decode_capped;
@@ -32,4 +32,7 @@ pub use snapshot::{
 pub use snapshot_builder::{CellRef, ColumnSlot, SnapshotBuilder, ViewBuilder};
 
 /// The format version this build writes and reads, for every artifact kind.
-pub const FORMAT_VERSION: u16 = 1;
+///
+/// 2: a bundle's model is optional (feature bundles). Snapshot payloads are
+/// unchanged, so their ids are too; only the header's version differs.
+pub const FORMAT_VERSION: u16 = 2;

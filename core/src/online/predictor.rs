@@ -247,7 +247,7 @@ impl Predictor {
     ) -> Result<PredictionOutput> {
         let features = self.read(keys, request, now)?;
         let row: Vec<Value> = features.iter().map(|f| f.value.clone()).collect();
-        let prediction = self.contents().pipeline.predict(&row)?;
+        let prediction = self.contents().require_model()?.pipeline.predict(&row)?;
         Ok(PredictionOutput {
             prediction,
             features,
@@ -262,7 +262,7 @@ impl Predictor {
     ///
     /// Pipeline errors (wrong width, text where a number is expected).
     pub fn score(&self, features: &[Value]) -> Result<Prediction> {
-        self.contents().pipeline.predict(features)
+        self.contents().require_model()?.pipeline.predict(features)
     }
 }
 

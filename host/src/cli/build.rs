@@ -64,10 +64,10 @@ impl Build {
             print_json(&manifest)?;
         }
         ctx.note(&format!(
-            "Wrote {} (bundle {} for model `{}`, {} bytes; snapshot {}, {} bytes).",
+            "Wrote {} (bundle {} for {}, {} bytes; snapshot {}, {} bytes).",
             self.output.display(),
             pair.pair.bundle.short(),
-            pair.contents.model,
+            pair.contents.describe(),
             pair.bundle_bytes.len(),
             pair.pair.snapshot.short(),
             pair.snapshot_bytes.len()

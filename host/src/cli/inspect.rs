@@ -139,23 +139,9 @@ fn scalar(v: &Json) -> String {
 
 fn bundle_json(bundle: &Bundle) -> Json {
     let c = bundle.contents();
-    let pipeline = &c.pipeline;
-    let (estimator, classes) = match pipeline.estimator() {
-        Estimator::GaussianNb(_) => ("gaussian_nb", true),
-        Estimator::LogisticRegression(_) => ("logistic_regression", true),
-        Estimator::LinearRegression(_) => ("linear_regression", false),
-    };
-    let classes = if classes {
-        pipeline
-            .estimator()
-            .classes()
-            .map(|cs| cs.iter().map(value_to_json).collect::<Vec<_>>())
-    } else {
-        None
-    };
-    json!({
+    let mut out = json!({
         "registry_id": c.registry_id.to_string(),
-        "model": c.model,
+        "model": c.model_name(),
         "feature_service": c.service,
         "entity_keys": c.entity_keys.iter().map(|k| format!("{} ({})", k.name, k.dtype)).collect::<Vec<_>>(),
         "request_fields": c.request.iter().map(|k| format!("{} ({})", k.name, k.dtype)).collect::<Vec<_>>(),
@@ -168,18 +154,36 @@ fn bundle_json(bundle: &Bundle) -> Json {
             "fingerprint": v.fingerprint.to_string(),
             "ttl_seconds": v.ttl.as_micros() / 1_000_000,
         })).collect::<Vec<_>>(),
-        "selected_features": pipeline.selected_names(),
-        "estimator": estimator,
-        "classes": classes,
-        "training": {
-            "rows": c.training.rows,
-            "label": c.training.label,
-            "data_hash": c.training.data_hash.to_string(),
-            "metrics": c.training.metrics.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect::<Vec<_>>(),
-            "trained_with": c.training.trained_with,
-            "trained_at": c.training.trained_at.to_rfc3339(),
-        },
-    })
+        "selected_features": null,
+        "estimator": null,
+        "classes": null,
+        "training": null,
+    });
+    // A feature bundle has no model: the model's fields stay null.
+    if let Some(m) = &c.model {
+        let pipeline = &m.pipeline;
+        let (estimator, classes) = match pipeline.estimator() {
+            Estimator::GaussianNb(_) => ("gaussian_nb", true),
+            Estimator::LogisticRegression(_) => ("logistic_regression", true),
+            Estimator::LinearRegression(_) => ("linear_regression", false),
+        };
+        let classes = classes
+            .then(|| pipeline.estimator().classes())
+            .flatten()
+            .map(|cs| cs.iter().map(value_to_json).collect::<Vec<_>>());
+        out["selected_features"] = json!(pipeline.selected_names());
+        out["estimator"] = json!(estimator);
+        out["classes"] = json!(classes);
+        out["training"] = json!({
+            "rows": m.training.rows,
+            "label": m.training.label,
+            "data_hash": m.training.data_hash.to_string(),
+            "metrics": m.training.metrics.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect::<Vec<_>>(),
+            "trained_with": m.training.trained_with,
+            "trained_at": m.training.trained_at.to_rfc3339(),
+        });
+    }
+    out
 }
 
 fn snapshot_json(snapshot: &Snapshot) -> Json {

@@ -144,9 +144,9 @@ impl Publish {
                 let m =
                     PublishDir::new(dir).publish(&edge.bundle_bytes, &edge.snapshot_bytes, pair)?;
                 ctx.note(&format!(
-                    "Published bundle {} (model `{}`) + snapshot {}{} to {}{}.",
+                    "Published bundle {} ({}) + snapshot {}{} to {}{}.",
                     pair.bundle.short(),
-                    edge.contents.model,
+                    edge.contents.describe(),
                     pair.snapshot.short(),
                     if pair.bundle_signature.is_some() {
                         ", signed,"

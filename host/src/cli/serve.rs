@@ -33,12 +33,16 @@ use super::{Ctx, ExitStatus};
 ///
 /// Examples:
 ///   verge serve --bundle model/surgical_lesion
+///   verge serve --bundle driver_activity         # a feature service, features only (no model)
 ///   verge serve --bundle model/surgical_lesion --snapshot snapshot/latest --addr 0.0.0.0:8080 --native
 ///   VERGE_ADMIN_TOKEN=… verge serve --from site --admin-token-env VERGE_ADMIN_TOKEN --public-key "$PUB"
 ///   curl -s localhost:8080/predict -d '{"entities":{"hospital_number":[530101]}}'
 #[derive(Debug, Args)]
 pub struct Serve {
-    /// The model bundle: a path, an id or unique prefix, or a ref (`model/NAME`).
+    /// The bundle: a path, an id or unique prefix, a ref (`model/NAME`,
+    /// `service/NAME`), or a model or feature service by name. A feature
+    /// service no model uses is served features only: its feature bundle is
+    /// built from the registry head (`/predict` then answers 400).
     #[arg(
         long,
         value_name = "B",
@@ -126,7 +130,7 @@ impl Serve {
         let source = match (&self.from, &self.bundle) {
             (Some(dir), _) => Source::PublishDir(dir.clone()),
             (None, Some(bundle)) => Source::Pair {
-                bundle: bundle.clone(),
+                bundle: ctx.repository().bundle_spec(bundle)?,
                 snapshot: self.snapshot.clone(),
             },
             (None, None) => {

@@ -110,7 +110,9 @@ impl Train {
     /// The human summary on stderr.
     fn report(&self, ctx: &Ctx, t: &Trained, ref_name: &str, seconds: f64) {
         let c = &t.contents;
-        let spec = c.pipeline.estimator();
+        // `train` only ever makes model bundles.
+        let Some(m) = c.model.as_ref() else { return };
+        let spec = m.pipeline.estimator();
         let estimator = match spec {
             verge_core::model::Estimator::GaussianNb(_) => "gaussian naive bayes",
             verge_core::model::Estimator::LogisticRegression(_) => "logistic regression",
@@ -118,30 +120,30 @@ impl Train {
         };
         let mut lines = vec![format!(
             "Trained `{}` ({estimator}, {}) on {} rows in {seconds:.2} s.",
-            c.model, c.training.trained_with, c.training.rows
+            m.name, m.training.trained_with, m.training.rows
         )];
         if t.dropped_null_labels > 0 {
             lines.push(format!(
                 "  note: dropped {} entity rows whose label `{}` is null",
-                t.dropped_null_labels, c.training.label
+                t.dropped_null_labels, m.training.label
             ));
         }
         lines.push(format!(
             "  label: `{}` from {}",
-            c.training.label, t.label_source
+            m.training.label, t.label_source
         ));
         if let Some(classes) = spec.classes() {
             let names: Vec<String> = classes.iter().map(plain).collect();
             lines.push(format!("  classes: {}", names.join(", ")));
         }
-        let kept = c.pipeline.selected_names();
+        let kept = m.pipeline.selected_names();
         lines.push(format!(
             "  features kept ({} of {} model columns): {}",
             kept.len(),
-            c.pipeline.transforms().prepared_names().len(),
+            m.pipeline.transforms().prepared_names().len(),
             kept.join(", ")
         ));
-        for (name, value) in &c.training.metrics {
+        for (name, value) in &m.training.metrics {
             if name != "holdout_rows" {
                 lines.push(format!("  {}: {value:.4}", name.replace('_', " ")));
             }
@@ -193,7 +195,10 @@ fn plain(v: &Value) -> String {
 /// The `--json` summary.
 fn summary_json(t: &Trained, output: Option<&Path>) -> Json {
     let c = &t.contents;
-    let metrics: serde_json::Map<String, Json> = c
+    let Some(m) = c.model.as_ref() else {
+        return json!({ "bundle": t.id.to_string() });
+    };
+    let metrics: serde_json::Map<String, Json> = m
         .training
         .metrics
         .iter()
@@ -201,19 +206,19 @@ fn summary_json(t: &Trained, output: Option<&Path>) -> Json {
         .collect();
     json!({
         "bundle": t.id.to_string(),
-        "model": c.model,
+        "model": m.name,
         "feature_service": c.service,
         "registry": c.registry_id.to_string(),
-        "rows": c.training.rows,
+        "rows": m.training.rows,
         "dropped_null_labels": t.dropped_null_labels,
         "warnings": super::output::warnings_json(&t.warnings),
-        "label": c.training.label,
+        "label": m.training.label,
         "label_source": t.label_source.to_string(),
-        "classes": c.pipeline.estimator().classes().map(|cs| cs.iter().map(value_to_json).collect::<Vec<_>>()),
-        "selected_features": c.pipeline.selected_names(),
+        "classes": m.pipeline.estimator().classes().map(|cs| cs.iter().map(value_to_json).collect::<Vec<_>>()),
+        "selected_features": m.pipeline.selected_names(),
         "metrics": metrics,
-        "data_hash": c.training.data_hash.to_string(),
-        "trained_with": c.training.trained_with,
+        "data_hash": m.training.data_hash.to_string(),
+        "trained_with": m.training.trained_with,
         "output": output.map(|p| p.display().to_string()),
     })
 }

@@ -31,7 +31,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use arrow_array::RecordBatch;
-use verge_core::artifact::{Bundle, BundleContents, TrainingMetadata};
+use verge_core::artifact::{Bundle, BundleContents, ModelPart, TrainingMetadata};
 use verge_core::definition::{Definitions, EstimatorSpec, ModelSpec};
 use verge_core::model::{Estimator, encode_labels};
 use verge_core::pipeline::{FittedPipeline, PipelineParams, PreparedTraining, fit_transforms};
@@ -414,21 +414,23 @@ pub fn train(request: &TrainRequest<'_>) -> Result<Trained> {
 
     let contents = BundleContents {
         registry_id: request.registry_id,
-        model: spec.name.clone(),
         service: spec.feature_service.clone(),
         entity_keys: plan.entity_keys,
         request: plan.request,
         views: plan.views,
         features: plan.features,
-        pipeline: fitted.pipeline,
-        training: TrainingMetadata {
-            rows: set.rows.len() as u64,
-            data_hash: set.data_hash(),
-            label: spec.label.clone(),
-            metrics,
-            trained_with: fitted.trained_with.to_owned(),
-            trained_at: request.now,
-        },
+        model: Some(ModelPart {
+            name: spec.name.clone(),
+            pipeline: fitted.pipeline,
+            training: TrainingMetadata {
+                rows: set.rows.len() as u64,
+                data_hash: set.data_hash(),
+                label: spec.label.clone(),
+                metrics,
+                trained_with: fitted.trained_with.to_owned(),
+                trained_at: request.now,
+            },
+        }),
     };
     let bytes = contents
         .to_bytes()

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::Value as Json;
-use verge_core::artifact::{Bundle, BundleContents, Snapshot, TrainingMetadata, shard_of};
+use verge_core::artifact::{
+    Bundle, BundleContents, ModelPart, Snapshot, TrainingMetadata, shard_of,
+};
 use verge_core::definition::{EstimatorSpec, Imputation};
 use verge_core::online::Predictor;
 use verge_core::pipeline::{ColumnMeta, PipelineParams, fit_pipeline};
@@ -512,21 +514,23 @@ fn store_core_bundle(repo: &Repo) -> (ContentId, PathBuf) {
     let pipeline = fit_pipeline(&params, &columns, &rows, &y).unwrap();
     let bytes = BundleContents {
         registry_id,
-        model: "surgical_lesion".into(),
         service: "surgery_v1".into(),
         entity_keys: plan.entity_keys,
         request: plan.request,
         views: plan.views,
         features: plan.features,
-        pipeline,
-        training: TrainingMetadata {
-            rows: 20,
-            data_hash: ContentId::of(b"rows"),
-            label: "surgical_lesion".into(),
-            metrics: vec![("holdout_accuracy".into(), 0.75)],
-            trained_with: "verge-core test".into(),
-            trained_at: Timestamp(0),
-        },
+        model: Some(ModelPart {
+            name: "surgical_lesion".into(),
+            pipeline,
+            training: TrainingMetadata {
+                rows: 20,
+                data_hash: ContentId::of(b"rows"),
+                label: "surgical_lesion".into(),
+                metrics: vec![("holdout_accuracy".into(), 0.75)],
+                trained_with: "verge-core test".into(),
+                trained_at: Timestamp(0),
+            },
+        }),
     }
     .to_bytes()
     .unwrap();

@@ -301,9 +301,9 @@ fn keygen_publish_rollback_and_signatures_in_a_directory() {
 // verge serve
 
 /// A running `verge serve`, killed on drop; its stderr is kept for checks.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     stderr: PathBuf,
 }
 
@@ -315,7 +315,7 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start(repo: &Repo, args: &[&str], token: Option<&str>) -> Result<Server, String> {
+    pub(crate) fn start(repo: &Repo, args: &[&str], token: Option<&str>) -> Result<Server, String> {
         let stderr = repo
             .path
             .join(format!("serve-{}.err", std::process::id() ^ rand_u32()));

@@ -244,19 +244,20 @@ fn train_stores_a_bundle_that_predicts_like_linfa() {
 
     let bundle = repo.bundle(id);
     let c = bundle.contents();
-    assert_eq!(c.model, "surgical_lesion");
+    let m = c.model.as_ref().unwrap();
+    assert_eq!(m.name, "surgical_lesion");
     assert_eq!(c.service, "surgery_v1");
     assert_eq!(c.registry_id, repo_head(&repo));
-    assert_eq!(c.training.rows, 10);
-    assert_eq!(c.training.label, "surgical_lesion");
-    assert_eq!(c.training.trained_with, "linfa-bayes 0.8.1");
-    let names: Vec<&str> = c.training.metrics.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(m.training.rows, 10);
+    assert_eq!(m.training.label, "surgical_lesion");
+    assert_eq!(m.training.trained_with, "linfa-bayes 0.8.1");
+    let names: Vec<&str> = m.training.metrics.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["training_accuracy"]);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let age = now - c.training.trained_at.as_micros() / 1_000_000;
+    let age = now - m.training.trained_at.as_micros() / 1_000_000;
     assert!(
         (0..600).contains(&age),
         "trained_at is now, not {age} s ago"
@@ -264,8 +265,8 @@ fn train_stores_a_bundle_that_predicts_like_linfa() {
 
     // The data hash is the library's hash of the same training set.
     let set = repo.training_set("surgical_lesion", "entities.csv");
-    assert_eq!(c.training.data_hash, set.data_hash());
-    assert_nb_parity(&c.pipeline, &set.rows, &set.labels, 1e-9);
+    assert_eq!(m.training.data_hash, set.data_hash());
+    assert_nb_parity(&m.pipeline, &set.rows, &set.labels, 1e-9);
 
     // Training again on the same data gives the same model (only trained_at moves).
     let again = expect(
@@ -274,8 +275,19 @@ fn train_stores_a_bundle_that_predicts_like_linfa() {
         0,
     );
     let second = repo.bundle(again.stdout.trim());
-    assert_eq!(second.contents().pipeline, c.pipeline);
-    assert_eq!(second.contents().training.data_hash, c.training.data_hash);
+    assert_eq!(
+        second.contents().require_model().unwrap().pipeline,
+        m.pipeline
+    );
+    assert_eq!(
+        second
+            .contents()
+            .require_model()
+            .unwrap()
+            .training
+            .data_hash,
+        m.training.data_hash
+    );
 }
 
 fn repo_head(repo: &Repo) -> ContentId {
@@ -327,7 +339,7 @@ fn holdout_accuracy_is_printed_and_stored() {
 
     // The stored metric is the core's accuracy on the holdout rows, recomputed here.
     let bundle = repo.bundle(summary["bundle"].as_str().unwrap());
-    let m = &bundle.contents().training.metrics;
+    let m = &bundle.contents().require_model().unwrap().training.metrics;
     let names: Vec<&str> = m.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
@@ -341,6 +353,8 @@ fn holdout_accuracy_is_printed_and_stored() {
         .filter(|(row, y)| {
             bundle
                 .contents()
+                .require_model()
+                .unwrap()
                 .pipeline
                 .predict(row)
                 .unwrap()
@@ -410,7 +424,12 @@ fn label_from_a_feature_view() {
     assert_eq!(set.rows.len(), 7);
     assert_eq!(set.dropped_null_labels, 3);
     let bundle = repo.bundle(summary["bundle"].as_str().unwrap());
-    assert_nb_parity(&bundle.contents().pipeline, &set.rows, &set.labels, 1e-9);
+    assert_nb_parity(
+        &bundle.contents().require_model().unwrap().pipeline,
+        &set.rows,
+        &set.labels,
+        1e-9,
+    );
 }
 
 #[test]
@@ -595,9 +614,23 @@ fn select_k_best_larger_than_the_service_is_refused() {
         now: Timestamp::from_secs(0),
     })
     .unwrap();
-    assert_eq!(trained.contents.pipeline.selected_names().len(), 3);
     assert_eq!(
-        trained.contents.training.trained_at,
+        trained
+            .contents
+            .require_model()
+            .unwrap()
+            .pipeline
+            .selected_names()
+            .len(),
+        3
+    );
+    assert_eq!(
+        trained
+            .contents
+            .require_model()
+            .unwrap()
+            .training
+            .trained_at,
         Timestamp::from_secs(0)
     );
 }

@@ -226,7 +226,13 @@ fn batch_paths_give_the_native_bits() {
         .collect();
     let got = rt.score_batch(&flat, 8).unwrap();
     assert_eq!(got.len(), f.rows.len() * 2);
-    let pipeline = &api.predictor().bundle().contents().pipeline;
+    let pipeline = &api
+        .predictor()
+        .bundle()
+        .contents()
+        .require_model()
+        .unwrap()
+        .pipeline;
     for (i, row) in f.rows.iter().enumerate() {
         let verge_core::pipeline::Prediction::Classes { probabilities, .. } =
             pipeline.predict(row).unwrap()

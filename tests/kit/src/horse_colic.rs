@@ -4,7 +4,9 @@
 //! SelectKBest k = 5, Gaussian naive Bayes, optionally an on-demand feature fed
 //! by request data. Every 7th row is past the view's ttl at [`now`].
 
-use verge_core::artifact::{BundleContents, SnapshotBuilder, TrainingMetadata, ViewBuilder};
+use verge_core::artifact::{
+    BundleContents, ModelPart, SnapshotBuilder, TrainingMetadata, ViewBuilder,
+};
 use verge_core::definition::{
     Definitions, Encoding, Entity, EstimatorSpec, FeatureRef, FeatureService, FeatureView, Field,
     Imputation, ModelSpec, OnDemandFeatureView, OnDemandField, Scaling, Source, SourceFormat,
@@ -182,21 +184,23 @@ pub fn fixture(on_demand: bool) -> Fixture {
     let registry_id = ContentId::of(b"horse-colic registry");
     let bundle = BundleContents {
         registry_id,
-        model: "surgical_lesion".into(),
         service: "surgery_v1".into(),
         entity_keys: plan.entity_keys,
         request: plan.request,
         views: plan.views,
         features: plan.features,
-        pipeline,
-        training: TrainingMetadata {
-            rows: rows.len() as u64,
-            data_hash: ContentId::of(DATA.as_bytes()),
-            label: "surgical_lesion".into(),
-            metrics: vec![],
-            trained_with: "verge-core".into(),
-            trained_at: now(),
-        },
+        model: Some(ModelPart {
+            name: "surgical_lesion".into(),
+            pipeline,
+            training: TrainingMetadata {
+                rows: rows.len() as u64,
+                data_hash: ContentId::of(DATA.as_bytes()),
+                label: "surgical_lesion".into(),
+                metrics: vec![],
+                trained_with: "verge-core".into(),
+                trained_at: now(),
+            },
+        }),
     }
     .to_bytes()
     .expect("the horse-colic fixture is known good");

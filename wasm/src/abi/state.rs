@@ -178,7 +178,11 @@ impl State {
         let Some(bundle) = loaded.bundle() else {
             return Err(no_bundle());
         };
-        let pipeline = &bundle.contents().pipeline;
+        let pipeline = &bundle
+            .contents()
+            .require_model()
+            .map_err(|e| Failure::new(ERR_INPUT, format!("{e}")))?
+            .pipeline;
         out.clear();
         for (i, chunk) in input.chunks_exact(cols * 8).take(rows).enumerate() {
             row.clear();

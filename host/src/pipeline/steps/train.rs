@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use verge_core::ContentId;
-use verge_core::artifact::{ArtifactKind, Bundle, BundleContents};
+use verge_core::artifact::{ArtifactKind, Bundle, ModelPart};
 use verge_core::definition::Definitions;
 
 use super::report;
@@ -21,7 +21,7 @@ fn load_bundle(ctx: &Ctx<'_>, id: ContentId) -> anyhow::Result<Bundle> {
 }
 
 /// `train`'s line: rows, the features kept, and the holdout metric.
-fn describe_bundle(c: &BundleContents) -> String {
+fn describe_bundle(c: &ModelPart) -> String {
     let kept = c.pipeline.selected_names();
     let mut text = format!(
         "{} rows, {} of {} features kept",
@@ -59,7 +59,7 @@ pub(in crate::pipeline) fn train(
         && let Ok(bundle) = load_bundle(ctx, id)
     {
         ctx.store.set_ref(&ref_name, id)?;
-        let c = bundle.contents();
+        let c = bundle.contents().require_model()?;
         return Ok(report(
             Step::Train,
             true,
@@ -84,13 +84,14 @@ pub(in crate::pipeline) fn train(
     let (id, _) = ctx.store.put(&trained.bytes)?;
     ctx.store.set_ref(&ref_name, id)?;
     ctx.store.memo_put(key, id)?;
+    let model = trained.contents.require_model()?;
     let mut done = report(
         Step::Train,
         false,
         key,
         id,
-        Some(trained.contents.training.rows),
-        describe_bundle(&trained.contents),
+        Some(model.training.rows),
+        describe_bundle(model),
         started,
     );
     done.warnings = trained.warnings;

@@ -23,7 +23,7 @@
 
 use verge_core::api::{Api, Limits};
 use verge_core::artifact::{
-    Bundle, BundleContents, Snapshot, SnapshotBuilder, TrainingMetadata, ViewBuilder,
+    Bundle, BundleContents, ModelPart, Snapshot, SnapshotBuilder, TrainingMetadata, ViewBuilder,
 };
 use verge_core::definition::{
     Definitions, Encoding, Entity, EstimatorSpec, FeatureRef, FeatureService, FeatureView, Field,
@@ -305,21 +305,23 @@ impl Tiny {
         let plan = BundleContents::plan(&defs, "svc").expect("the fixture plans");
         BundleContents {
             registry_id: self.registry_id,
-            model: "m".into(),
             service: "svc".into(),
             entity_keys: plan.entity_keys,
             request: plan.request,
             views: plan.views,
             features: plan.features,
-            pipeline,
-            training: TrainingMetadata {
-                rows: self.training_rows as u64,
-                data_hash: self.data_hash,
-                label: "y".into(),
-                metrics: self.metrics.clone(),
-                trained_with: "verge-core".into(),
-                trained_at: Timestamp(0),
-            },
+            model: Some(ModelPart {
+                name: "m".into(),
+                pipeline,
+                training: TrainingMetadata {
+                    rows: self.training_rows as u64,
+                    data_hash: self.data_hash,
+                    label: "y".into(),
+                    metrics: self.metrics.clone(),
+                    trained_with: "verge-core".into(),
+                    trained_at: Timestamp(0),
+                },
+            }),
         }
         .to_bytes()
         .expect("the fixture bundle encodes")

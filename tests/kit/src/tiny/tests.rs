@@ -11,7 +11,7 @@ fn every_preset_loads_as_a_compatible_pair() {
     for tiny in [Tiny::rich(), Tiny::plain(), Tiny::many(0), Tiny::many(1)] {
         let p = tiny.predictor();
         assert_eq!(
-            p.bundle().contents().training.rows,
+            p.bundle().contents().require_model().unwrap().training.rows,
             tiny.training_rows as u64
         );
     }
