@@ -220,18 +220,21 @@ impl Api {
         let result = match (method, path) {
             ("POST", "/get-online-features") => self.get_online_features(body, now),
             ("POST", "/predict") => self.predict(body, now),
-            ("GET", "/healthz") => {
+            // `/health` is Feast's spelling, `/healthz` verge's.
+            ("GET", "/healthz" | "/health") => {
                 Ok(serde_json::to_vec(&serde_json::json!({ "status": "ok" })).unwrap_or_default())
             }
             ("GET", "/version") => Ok(self.version()),
-            (_, "/get-online-features" | "/predict" | "/healthz" | "/version") => Err(ApiError {
-                status: 405,
-                message: format!("{method} is not allowed on {path}"),
-            }),
+            (_, "/get-online-features" | "/predict" | "/healthz" | "/health" | "/version") => {
+                Err(ApiError {
+                    status: 405,
+                    message: format!("{method} is not allowed on {path}"),
+                })
+            }
             _ => Err(ApiError {
                 status: 404,
                 message: format!(
-                    "no route {path}; routes are POST /get-online-features, POST /predict, GET /healthz, GET /version"
+                    "no route {path}; routes are POST /get-online-features, POST /predict, GET /healthz (or /health), GET /version"
                 ),
             }),
         };

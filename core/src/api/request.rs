@@ -457,17 +457,9 @@ impl OnlineRequest {
         limits: Limits,
     ) -> Result<OnlineRequest, ApiError> {
         let map = parse_object(body)?;
-        check_keys(
-            &map,
-            &[
-                "features",
-                "feature_service",
-                "entities",
-                "request_context",
-                "full_feature_names",
-                "now",
-            ],
-        )?;
+        // Feast's clients add top-level fields between versions (0.67 sends
+        // `include_feature_view_version_metadata`): on Feast's route, unknown
+        // ones are ignored, as Feast's server does. Unknown features are not.
         let contents = predictor.bundle().contents();
         let refs = requested_refs(&map, contents)?;
         if refs.is_empty() {
@@ -513,7 +505,7 @@ impl OnlineRequest {
         limits: Limits,
     ) -> Result<OnlineRequest, ApiError> {
         let map = parse_object(body)?;
-        check_keys(&map, &["features", "entities", "full_feature_names", "now"])?;
+        // Unknown top-level fields are ignored, as in `parse` (Feast's route).
         let Some(Json::Array(list)) = map.get("features") else {
             return Err(ApiError::bad_request(
                 "give `features` (an array of \"view:field\"); a feature service needs a model bundle",

@@ -47,6 +47,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         .on_async("/get-online-features", routes::get_online_features)
         .on_async("/predict", routes::predict)
         .on_async("/healthz", routes::healthz)
+        // Feast's spelling of the same route.
+        .on_async("/health", routes::healthz)
         .on_async("/version", routes::version)
         .on_async("/admin", routes::admin_route)
         .on_async("/admin/*path", routes::admin_route)
