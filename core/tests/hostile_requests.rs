@@ -472,3 +472,29 @@ fn the_fixture_loads_through_the_public_loaders() {
     let snapshot = Snapshot::load(fixture::snapshot_bytes()).unwrap();
     Predictor::new(bundle, snapshot).unwrap();
 }
+
+/// An on-demand feature whose request data the caller did not send is a 400
+/// naming the field (Feast raises `RequestDataNotFoundInEntityRowsException`),
+/// not a silent null; a null the caller sends for a row is kept, and a request
+/// that asks for no on-demand feature needs no request data.
+#[test]
+fn on_demand_features_need_their_request_data() {
+    let api = fixture::api();
+    for body in [
+        r#"{"features": ["derived:excess"], "entities": {"id": [1]}}"#,
+        r#"{"feature_service": "svc", "entities": {"id": [1]}}"#,
+    ] {
+        assert_error(
+            &post(&api, ROUTES[0], body.as_bytes()),
+            400,
+            "on-demand feature `derived:excess` needs request field `ambient`",
+        );
+    }
+    for body in [
+        r#"{"features": ["derived:excess"], "entities": {"id": [1], "ambient": [null]}}"#,
+        r#"{"features": ["stats:temp"], "entities": {"id": [1]}}"#,
+    ] {
+        let r = post(&api, ROUTES[0], body.as_bytes());
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+}

@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 
 use super::{ApiError, Limits};
 use crate::Timestamp;
-use crate::artifact::{BundleContents, Snapshot};
+use crate::artifact::{BundleContents, InputSource, ServiceFeature, Snapshot};
 use crate::definition::{FeatureRef, Field};
 use crate::online::{Predictor, SnapshotField};
 
@@ -41,6 +41,8 @@ pub(crate) struct Rows {
     pub(crate) keys: Vec<(String, Vec<KeyPart>)>,
     /// Request-data columns in the bundle's request order (null when not sent).
     pub(crate) request: Vec<Vec<Value>>,
+    /// Whether the caller sent each request-data column at all.
+    pub(crate) request_sent: Vec<bool>,
     /// Number of entity rows.
     pub(crate) len: usize,
 }
@@ -62,6 +64,37 @@ impl Rows {
                     self.len, limits.max_cells
                 ),
             });
+        }
+        Ok(())
+    }
+
+    /// Refuses a request for an on-demand feature (among the service's
+    /// features `wanted`) whose request data the caller did not send at all:
+    /// Feast raises for it, and computing from a null the caller never chose
+    /// would answer a silent null (or a prediction from an imputed value). A
+    /// null sent for a row is the caller's choice and is kept.
+    fn check_request_data(
+        &self,
+        contents: &BundleContents,
+        wanted: impl IntoIterator<Item = usize>,
+    ) -> Result<(), ApiError> {
+        for i in wanted {
+            let Some(ServiceFeature::OnDemand { name, inputs, .. }) = contents.features.get(i)
+            else {
+                continue;
+            };
+            for input in inputs {
+                let InputSource::Request(r) = *input else {
+                    continue;
+                };
+                let r = r as usize;
+                if !self.request_sent.get(r).copied().unwrap_or(false) {
+                    let field = contents.request.get(r).map_or("?", |f| f.name.as_str());
+                    return Err(ApiError::bad_request(format!(
+                        "on-demand feature `{name}` needs request field `{field}`: send it in `entities` (as Feast's client does) or in `request_context`, one value per entity row"
+                    )));
+                }
+            }
         }
         Ok(())
     }
@@ -330,6 +363,7 @@ fn parse_rows_for(
             return Err(unknown_column(name, entity_keys, request_fields, snapshot));
         }
     }
+    let request_sent: Vec<bool> = request.iter().map(|c| !c.is_empty()).collect();
     for column in &mut request {
         if column.is_empty() {
             column.resize(len, Value::Null);
@@ -343,7 +377,12 @@ fn parse_rows_for(
             message: foreign.message(),
         });
     }
-    Ok(Rows { keys, request, len })
+    Ok(Rows {
+        keys,
+        request,
+        request_sent,
+        len,
+    })
 }
 
 /// The error for a column that is neither a join key nor a request field,
@@ -482,6 +521,13 @@ impl OnlineRequest {
             0
         };
         rows.check_cells(features.len().saturating_add(read), limits)?;
+        rows.check_request_data(
+            contents,
+            features.iter().filter_map(|f| match f.source {
+                Source::Service(i) => Some(i),
+                Source::Snapshot(_) => None,
+            }),
+        )?;
         Ok(OnlineRequest {
             features,
             full_feature_names,
@@ -578,6 +624,8 @@ impl PredictRequest {
         check_keys(&map, &["entities", "request_context", "now"])?;
         let rows = parse_rows(body, &map, predictor, limits)?;
         // Each prediction carries the model's inputs back as `features`.
+        // Unlike Feast's route, request data left out here is a missing model
+        // input, which the fitted imputer fills as it fills a missing feature.
         rows.check_cells(predictor.bundle().contents().features.len(), limits)?;
         Ok(PredictRequest {
             rows,
