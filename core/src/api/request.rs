@@ -9,10 +9,11 @@ use serde_json::Value as Json;
 
 use super::{ApiError, Limits};
 use crate::Timestamp;
-use crate::artifact::{BundleContents, InputSource, ServiceFeature, Snapshot};
+use crate::artifact::{BundleContents, ServiceFeature, Snapshot};
 use crate::definition::{FeatureRef, Field};
 use crate::online::{Predictor, SnapshotField};
 
+mod checks;
 mod strict;
 
 use crate::value::{DType, KeyPart, Value};
@@ -48,57 +49,6 @@ pub(crate) struct Rows {
 }
 
 impl Rows {
-    /// Refuses with 413 a request whose cells (entity rows × the columns it makes
-    /// verge hold per row: the join keys, the features answered and the model's
-    /// inputs read for them) pass `limits.max_cells`. The row limit alone lets a
-    /// wide service or many features ask for more memory than an instance has,
-    /// and the answer's JSON grows with cells, not rows.
-    fn check_cells(&self, features: usize, limits: Limits) -> Result<(), ApiError> {
-        let width = features.saturating_add(self.keys.len());
-        let cells = self.len.saturating_mul(width);
-        if cells > limits.max_cells {
-            return Err(ApiError {
-                status: 413,
-                message: format!(
-                    "{} entity rows × {width} columns = {cells} cells; the limit is {} per request: split the request, or raise the limit (`verge serve --max-cells`)",
-                    self.len, limits.max_cells
-                ),
-            });
-        }
-        Ok(())
-    }
-
-    /// Refuses a request for an on-demand feature (among the service's
-    /// features `wanted`) whose request data the caller did not send at all:
-    /// Feast raises for it, and computing from a null the caller never chose
-    /// would answer a silent null (or a prediction from an imputed value). A
-    /// null sent for a row is the caller's choice and is kept.
-    fn check_request_data(
-        &self,
-        contents: &BundleContents,
-        wanted: impl IntoIterator<Item = usize>,
-    ) -> Result<(), ApiError> {
-        for i in wanted {
-            let Some(ServiceFeature::OnDemand { name, inputs, .. }) = contents.features.get(i)
-            else {
-                continue;
-            };
-            for input in inputs {
-                let InputSource::Request(r) = *input else {
-                    continue;
-                };
-                let r = r as usize;
-                if !self.request_sent.get(r).copied().unwrap_or(false) {
-                    let field = contents.request.get(r).map_or("?", |f| f.name.as_str());
-                    return Err(ApiError::bad_request(format!(
-                        "on-demand feature `{name}` needs request field `{field}`: send it in `entities` (as Feast's client does) or in `request_context`, one value per entity row"
-                    )));
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Row `i`'s values of the bundle's entity keys, in the bundle's order.
     pub(crate) fn bundle_keys(
         &self,
@@ -113,8 +63,9 @@ impl Rows {
                 .find(|(name, _)| *name == k.name)
                 .ok_or_else(|| {
                     ApiError::bad_request(format!(
-                        "`entities` needs join key `{}` for this model",
-                        k.name
+                        "`entities` needs join key `{}` for feature service `{}`",
+                        k.name,
+                        predictor.bundle().contents().service
                     ))
                 })?;
             out.push(
@@ -459,7 +410,15 @@ fn requested_refs(
 fn source_in_pair(feature: &FeatureRef, predictor: &Predictor) -> Result<Source, ApiError> {
     let contents = predictor.bundle().contents();
     let name = format!("{feature}");
-    let source = if let Some(i) = contents.features.iter().position(|f| f.name() == name) {
+    // Only on-demand features need the bundle's read (and every join key of
+    // its service); a plain view field is read straight from the snapshot, so
+    // a request needs only the join keys of the views it asks for, as Feast's
+    // server needs (Feast 0.60's client sends one view, one join key, a time).
+    let on_demand = contents
+        .features
+        .iter()
+        .position(|f| f.name() == name && matches!(f, ServiceFeature::OnDemand { .. }));
+    let source = if let Some(i) = on_demand {
         Source::Service(i)
     } else {
         let snapshot = predictor.snapshot();
