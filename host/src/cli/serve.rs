@@ -4,6 +4,7 @@
 
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -11,6 +12,7 @@ use clap::Args;
 use verge_core::api::Limits;
 use verge_core::artifact::signature::PublicKey;
 use verge_host::materialize::LATEST;
+use verge_host::serve::watch::Events;
 use verge_host::serve::{Engine, NetLimits, ServeOptions, Server, Source};
 use verge_host::wasm_runtime::WasmModule;
 
@@ -98,6 +100,12 @@ pub struct Serve {
     /// Most open connections; more are closed as they arrive.
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,
+    /// Do not follow the source: by default the server watches the refs it
+    /// was started on (`snapshot/latest`, `model/NAME`) or the --from
+    /// directory's manifest, and swaps in what they name within a second of a
+    /// `materialize`, `train` or `publish`, atomically (logged on stderr).
+    #[arg(long)]
+    pub no_follow: bool,
     /// The Wasm module (default: `$VERGE_WASM`, else the one built into verge).
     #[arg(long, value_name = "FILE", conflicts_with = "native")]
     pub wasm: Option<PathBuf>,
@@ -170,7 +178,12 @@ impl Serve {
                 ..NetLimits::default()
             },
         };
-        let server = Server::bind(&ctx.repository(), options)?;
+        let mut server = Server::bind(&ctx.repository(), options)?;
+        if !self.no_follow {
+            server.follow_source(Events(Arc::new(|line: &str| {
+                eprintln!("verge serve: {line}");
+            })));
+        }
         for warning in &server.warnings {
             ctx.note(&format!("verge serve: {warning}"));
         }

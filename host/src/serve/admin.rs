@@ -257,6 +257,25 @@ impl Live {
         }
     }
 
+    /// Serves what a publish directory's `manifest` names (read by
+    /// [`super::watch`] after another process wrote it), `candidate` being its
+    /// current pair as loaded and checked. Serialised with the admin routes.
+    pub fn follow(&self, manifest: &PublishManifest, candidate: Arc<Served>) {
+        let _admin = lock(&self.admin);
+        let _ = self.adopt(manifest, candidate);
+    }
+
+    /// Serves `next` (loaded and checked), keeping the pair it replaces as the
+    /// previous one (for a rollback). Serialised with the admin routes.
+    pub fn replace(&self, next: Arc<Served>) {
+        let _admin = lock(&self.admin);
+        let mut pairs = lock(&self.pairs);
+        if !pairs.current.pair.same_artifacts(&next.pair) {
+            pairs.previous = Some(Arc::clone(&pairs.current));
+        }
+        let _ = self.swap(pairs, next);
+    }
+
     /// Serves `next` (under a new generation, so Wasm threads reload) with
     /// `pairs.previous` as it stands, and answers with both.
     fn swap(&self, mut pairs: MutexGuard<'_, Pairs>, next: Arc<Served>) -> Answer {

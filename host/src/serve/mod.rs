@@ -7,6 +7,7 @@
 //! | [`http`] | what a handler sees: the request, the answer, the admission hook |
 //! | [`net`] | hyper's HTTP/1.1 on tokio, with deadlines and connection limits |
 //! | [`admin`] | the live pair and the admin routes that swap it |
+//! | [`watch`] | live pickup: following the refs or the publish directory served |
 //!
 //! [`Server::bind`] checks the starting pair and binds the address; the caller
 //! prints where it listens, then [`Server::run`] serves until the process stops.
@@ -14,6 +15,7 @@
 pub mod admin;
 pub mod http;
 pub mod net;
+pub mod watch;
 
 use std::fs;
 use std::net::{SocketAddr, TcpListener};
@@ -94,6 +96,9 @@ pub struct Server {
     /// Problems that did not stop the server (e.g. a previous pair that can no
     /// longer be served, so rollback is off), for the caller to report.
     pub warnings: Vec<String>,
+    /// What to follow for live pickup, and where its events go.
+    watched: watch::Watched,
+    events: Option<watch::Events>,
 }
 
 /// The starting pair: ids, predictor, bundle bytes, and the previous pair.
@@ -154,14 +159,21 @@ impl Server {
     pub fn bind(repo: &Repository, options: ServeOptions) -> anyhow::Result<Server> {
         let mut warnings = Vec::new();
         let key = options.public_key.as_ref();
-        let ((pair, predictor, bundle_bytes, previous), dir) = match &options.source {
+        let ((pair, predictor, bundle_bytes, previous), dir, watched) = match &options.source {
             Source::PublishDir(path) => {
                 let dir = PublishDir::new(path);
-                (start_from_dir(&dir, key, &mut warnings)?, Some(dir))
+                let start = start_from_dir(&dir, key, &mut warnings)?;
+                (start, Some(dir.clone()), watch::Watched::Dir(dir))
             }
-            Source::Pair { bundle, snapshot } => {
-                (start_from_repo(repo, bundle, snapshot, key)?, None)
-            }
+            Source::Pair { bundle, snapshot } => (
+                start_from_repo(repo, bundle, snapshot, key)?,
+                None,
+                watch::Watched::Refs {
+                    repo: repo.clone(),
+                    bundle: bundle.clone(),
+                    snapshot: snapshot.clone(),
+                },
+            ),
         };
         let limits = options.limits;
         let live = Arc::new(Live::new(
@@ -193,6 +205,8 @@ impl Server {
             options,
             runtimes,
             warnings,
+            watched,
+            events: None,
         })
     }
 
@@ -203,6 +217,12 @@ impl Server {
     /// When the socket cannot tell (it always can once bound).
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
         Ok(self.listener.local_addr()?)
+    }
+
+    /// Follows the source while serving (live pickup, [`watch`]): each swap
+    /// or refused pair is told to `events` as one line.
+    pub fn follow_source(&mut self, events: watch::Events) {
+        self.events = Some(events);
     }
 
     /// The live pair, for swapping it from the same process.
@@ -226,6 +246,16 @@ impl Server {
             Arc::new(move |r: &Request| live.admit(r, max))
         };
         let net = self.options.net;
+        if let Some(events) = self.events {
+            watch::spawn(
+                Arc::clone(&live),
+                self.watched,
+                self.options.public_key,
+                limits,
+                events,
+            )
+            .context("cannot start the thread that follows the served source")?;
+        }
         match self.options.engine {
             Engine::Native => {
                 let handlers = (0..threads.max(1)).map(|_| native_handler(Arc::clone(&live)));
@@ -322,7 +352,7 @@ fn start_from_dir(
 }
 
 /// A repository's bundle and snapshot, with the signatures beside their files.
-fn start_from_repo(
+pub(super) fn start_from_repo(
     repo: &Repository,
     bundle: &str,
     snapshot: &str,

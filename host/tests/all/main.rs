@@ -13,6 +13,7 @@ mod crash;
 mod features_only;
 mod historical;
 mod hostile_http;
+mod live_pickup;
 mod materialize;
 mod online_cli;
 mod publish;
