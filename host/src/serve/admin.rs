@@ -211,11 +211,7 @@ impl Live {
         });
         let _admin = lock(&self.admin);
         let Some(dir) = &self.config.dir else {
-            let mut pairs = lock(&self.pairs);
-            if !pairs.current.pair.same_artifacts(&pair) {
-                pairs.previous = Some(Arc::clone(&pairs.current));
-            }
-            return self.swap(pairs, fresh);
+            return Live::push(lock(&self.pairs), fresh);
         };
         match dir.publish(bundle, snapshot, pair) {
             Ok(manifest) => self.adopt(&manifest, fresh),
@@ -234,7 +230,7 @@ impl Live {
                 return reply(admin::nothing_to_roll_back().into_response());
             };
             pairs.previous = Some(Arc::clone(&pairs.current));
-            return self.swap(pairs, previous);
+            return Live::swap(pairs, previous);
         };
         // The directory is the record: another process may have published or
         // rolled back since this server last wrote it, so the rollback is
@@ -269,23 +265,33 @@ impl Live {
     /// previous one (for a rollback). Serialised with the admin routes.
     pub fn replace(&self, next: Arc<Served>) {
         let _admin = lock(&self.admin);
-        let mut pairs = lock(&self.pairs);
+        let _ = Live::push(lock(&self.pairs), next);
+    }
+
+    /// Serves `next`, the pair it replaces becoming the previous one (unless
+    /// they are the same pair), and answers with both.
+    fn push(mut pairs: MutexGuard<'_, Pairs>, next: Arc<Served>) -> Answer {
         if !pairs.current.pair.same_artifacts(&next.pair) {
             pairs.previous = Some(Arc::clone(&pairs.current));
         }
-        let _ = self.swap(pairs, next);
+        Live::swap(pairs, next)
     }
 
-    /// Serves `next` (under a new generation, so Wasm threads reload) with
-    /// `pairs.previous` as it stands, and answers with both.
-    fn swap(&self, mut pairs: MutexGuard<'_, Pairs>, next: Arc<Served>) -> Answer {
+    /// Serves `next` as `pair`'s artifacts under a new generation, so Wasm
+    /// threads reload.
+    fn set_current(pairs: &mut Pairs, pair: PublishedPair, next: &Served) {
         let generation = pairs.current.generation + 1;
         pairs.current = Arc::new(Served {
             generation,
-            pair: next.pair,
+            pair,
             api: Arc::clone(&next.api),
             bundle: next.bundle.clone(),
         });
+    }
+
+    /// Serves `next` with `pairs.previous` as it stands, and answers with both.
+    fn swap(mut pairs: MutexGuard<'_, Pairs>, next: Arc<Served>) -> Answer {
+        Live::set_current(&mut pairs, next.pair, &next);
         reply(admin::answer(
             &pairs.current.pair,
             pairs.previous.as_ref().map(|p| &p.pair),
@@ -317,13 +323,7 @@ impl Live {
         let current = find(&manifest.current).unwrap_or(candidate);
         pairs.previous = previous;
         if !pairs.current.pair.same_artifacts(&manifest.current) {
-            let generation = pairs.current.generation + 1;
-            pairs.current = Arc::new(Served {
-                generation,
-                pair: manifest.current,
-                api: Arc::clone(&current.api),
-                bundle: current.bundle.clone(),
-            });
+            Live::set_current(&mut pairs, manifest.current, &current);
         }
         drop(pairs);
         reply(admin::answer(&manifest.current, manifest.previous.as_ref()))

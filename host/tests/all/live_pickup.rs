@@ -9,23 +9,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value as Json, json};
 use verge_test_kit::http::{Answer, Client};
 
-use crate::publish::Server;
+use crate::publish::{Server, trained};
 use crate::support::{Repo, run_expect};
 
 const T0: &str = "2021-06-01T00:00:00Z";
-const T3: &str = "2021-06-03T00:00:00Z";
-
-fn trained() -> Repo {
-    let repo = Repo::init();
-    run_expect(&repo.path, &["apply", "-m", "first"], 0);
-    run_expect(
-        &repo.path,
-        &["train", "surgical_lesion", "--entities", "entities.csv"],
-        0,
-    );
-    run_expect(&repo.path, &["materialize", T0, T3], 0);
-    repo
-}
 
 fn snapshot_id(c: &Client) -> String {
     let Answer { status, body, .. } = c.get("/version");

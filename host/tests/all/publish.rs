@@ -34,7 +34,7 @@ const NOW: &str = "2021-06-05T12:00:00Z";
 const TOKEN: &str = "tok-3b9d0c7e5a";
 
 /// A repository with a trained model and a snapshot of `[T0, T3]`.
-fn trained() -> Repo {
+pub(crate) fn trained() -> Repo {
     let repo = Repo::init();
     run_expect(&repo.path, &["apply", "-m", "first"], 0);
     run_expect(
