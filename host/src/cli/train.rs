@@ -26,9 +26,13 @@ use verge_host::train::{self, EntityFiles, Trained};
 /// training metadata (rows, data hash, metrics). The bundle goes into the
 /// artifact store, the ref `model/MODEL` points at it, and its id is printed.
 /// Definitions come from the registry head, so run `verge apply` first.
+///
+/// A model that fitted but learned nonsense is stored with a `warning:` line
+/// for each doubt (also listed under `warnings` in `--json`), or refused with
+/// `--strict` (exit 2, nothing stored); the doubts are listed below.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  verge train surgical_lesion --entities entities.csv\n  verge train surgical_lesion --entities train.csv --holdout test.csv -o model.bundle --json"
+    after_help = "Doubts (a warning each; --strict refuses the model):\n  - a regression (linear_regression) whose label is constant;\n  - a one-hot encoded text feature with more than 50 distinct training values\n    (set encode = \"ordinal\" on the model, or drop the feature);\n  - a regression whose training or holdout RMSE is worse than predicting the\n    training mean for every row.\nA text label for a regression is an error, with or without --strict.\n\nExamples:\n  verge train surgical_lesion --entities entities.csv\n  verge train surgical_lesion --entities train.csv --holdout test.csv -o model.bundle --json\n  verge train surgical_lesion --entities entities.csv --strict   # refuse a doubtful model"
 )]
 pub struct Train {
     /// The model to train (a `[[model]]` name).
@@ -49,6 +53,10 @@ pub struct Train {
     /// The entity tables' event-time column.
     #[arg(long, value_name = "NAME", default_value = "event_timestamp")]
     pub timestamp_column: String,
+    /// Refuse (exit 2, store nothing) a model that learned nonsense, instead
+    /// of warning about it.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 impl Train {
@@ -84,6 +92,18 @@ impl Train {
                         head.short()
                     )
                 })?;
+        if self.strict
+            && let Err(e) = trained.refuse_doubts()
+        {
+            if let Some(p) = progress {
+                p.finish_and_clear();
+            }
+            ctx.warn(&trained.warnings);
+            return Err(e.context(format!(
+                "--strict: not storing model `{}`; fix what is said below, or train without --strict",
+                self.model
+            )));
+        }
         if let Some(p) = &progress {
             p.set_message("storing the bundle");
         }
@@ -98,6 +118,7 @@ impl Train {
             p.finish_and_clear();
         }
         ctx.warn(&trained.warnings);
+        ctx.warn(&trained.doubts);
         self.report(ctx, &trained, &ref_name, started.elapsed().as_secs_f64());
         if self.json {
             print_json(&summary_json(&trained, self.output.as_deref()))?;
@@ -211,7 +232,7 @@ fn summary_json(t: &Trained, output: Option<&Path>) -> Json {
         "registry": c.registry_id.to_string(),
         "rows": m.training.rows,
         "dropped_null_labels": t.dropped_null_labels,
-        "warnings": super::output::warnings_json(&t.warnings),
+        "warnings": super::output::warnings_json(&t.all_warnings()),
         "label": m.training.label,
         "label_source": t.label_source.to_string(),
         "classes": m.pipeline.estimator().classes().map(|cs| cs.iter().map(value_to_json).collect::<Vec<_>>()),

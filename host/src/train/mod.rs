@@ -14,7 +14,10 @@
 //! 4. [`metrics`] on the training set and an optional holdout set, computed with
 //!    the core's predictions;
 //! 5. a [`BundleContents`] with the feature plan, the fitted pipeline and
-//!    [`TrainingMetadata`], encoded and checked by loading it back.
+//!    [`TrainingMetadata`], encoded and checked by loading it back;
+//! 6. [`sanity`]: doubts about a model that fitted but learned nonsense (a
+//!    constant regression label, a very wide one-hot encoding, an RMSE worse
+//!    than the mean's), returned as warnings or refused by the caller.
 //!
 //! Bad input fails before any fitting with a message that names the model, the
 //! label or the feature and says what to do: a missing label (and where it was
@@ -26,6 +29,7 @@ pub mod linfa_linear;
 pub mod linfa_logistic;
 pub mod linfa_nb;
 pub mod metrics;
+pub mod sanity;
 
 use std::path::Path;
 
@@ -334,6 +338,9 @@ pub struct HoldoutReport {
     pub metric: &'static str,
     /// Its value.
     pub value: f64,
+    /// For a regressor, the RMSE of predicting the training mean for every
+    /// holdout row: the bar `value` has to beat. `None` for a classifier.
+    pub baseline_rmse: Option<f64>,
 }
 
 /// A trained model: the bundle and a summary for people.
@@ -354,6 +361,41 @@ pub struct Trained {
     /// What the training and holdout data did not make an error of: source
     /// rows skipped, mappings that map nothing, holdout labels never trained on.
     pub warnings: Warnings,
+    /// Signs that the model learned nonsense (see [`sanity`]); shown as
+    /// warnings after `warnings`, or refused by [`Trained::refuse_doubts`].
+    pub doubts: Warnings,
+}
+
+impl Trained {
+    /// The data warnings, then the doubts: everything a person should hear.
+    #[must_use]
+    pub fn all_warnings(&self) -> Warnings {
+        let mut all = self.warnings.clone();
+        all.append(&mut self.doubts.clone());
+        all
+    }
+
+    /// Refuses a model with doubts (strict training): the error lists each.
+    ///
+    /// # Errors
+    ///
+    /// When [`Trained::doubts`] is not empty.
+    pub fn refuse_doubts(&self) -> Result<()> {
+        if self.doubts.is_empty() {
+            return Ok(());
+        }
+        let lines: Vec<String> = self.doubts.iter().map(|d| format!("  - {d}")).collect();
+        bail!(
+            "the model looks like it learned nonsense, so strict training refuses it ({} {}):\n{}",
+            self.doubts.len(),
+            if self.doubts.len() == 1 {
+                "doubt"
+            } else {
+                "doubts"
+            },
+            lines.join("\n")
+        )
+    }
 }
 
 /// Trains model `request.model` and builds its bundle (not yet stored).
@@ -410,6 +452,8 @@ pub fn train(request: &TrainRequest<'_>) -> Result<Trained> {
             &mut warnings,
         )?),
     };
+    let training_rmse = (name == "rmse").then_some(value);
+    let doubts = sanity::doubts(spec, &set, training_rmse, holdout.as_ref());
     metrics.sort_by(|a, b| a.0.cmp(&b.0));
 
     let contents = BundleContents {
@@ -447,6 +491,7 @@ pub fn train(request: &TrainRequest<'_>) -> Result<Trained> {
         dropped_null_labels: set.dropped_null_labels,
         holdout,
         warnings,
+        doubts,
     })
 }
 
@@ -482,11 +527,12 @@ fn score_holdout(
         );
     }
     let (name, value) = metrics::score(pipeline, &held.rows, &held.labels, "holdout")?;
-    let metric = if name == "accuracy" {
+    let (metric, baseline_rmse) = if name == "accuracy" {
         warn_unseen_labels(h.place, trained_labels, &held.labels, warnings);
-        "holdout_accuracy"
+        ("holdout_accuracy", None)
     } else {
-        "holdout_rmse"
+        let baseline = sanity::baseline_rmse(trained_labels, &held.labels);
+        ("holdout_rmse", baseline)
     };
     metrics.push((metric.to_owned(), value));
     metrics.push(("holdout_rows".to_owned(), held.rows.len() as f64));
@@ -495,6 +541,7 @@ fn score_holdout(
         dropped_null_labels: held.dropped_null_labels,
         metric,
         value,
+        baseline_rmse,
     })
 }
 

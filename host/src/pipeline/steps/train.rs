@@ -94,6 +94,6 @@ pub(in crate::pipeline) fn train(
         describe_bundle(model),
         started,
     );
-    done.warnings = trained.warnings;
+    done.warnings = trained.all_warnings();
     Ok(done)
 }

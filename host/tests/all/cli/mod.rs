@@ -9,4 +9,5 @@ mod config_errors;
 mod historical;
 mod input_errors;
 mod lifecycle;
+mod train_doubts;
 mod warnings;
