@@ -1,11 +1,14 @@
 //! Feast's real Python SDK as a client of `verge serve` (issue 13 §2), for
-//! Feast 0.60.0 and 0.67.0, on the native core and on the Wasm module.
+//! Feast 0.60.0 and 0.67.0, on the native core and on the Wasm module, and of
+//! the Cloudflare Worker under workerd.
 //!
 //! For each version: a copy of `tests/feast/repo` is applied and materialized
 //! by Feast itself (SQLite online store: the reference); `tests/feast/verge`
 //! (the same definitions in `verge.toml`) is applied and materialized by verge
 //! over the same data and window; `verge serve --bundle driver_activity` and
-//! `verge serve --bundle driver_odfv` are started; and `tests/feast/sdk_client.py`,
+//! `verge serve --bundle driver_odfv` are started (and, for the Worker, each
+//! service's feature bundle is published with `verge publish SERVICE --to DIR`
+//! and served by its own workerd); and `tests/feast/sdk_client.py`,
 //! run with the version's venv Python, makes the same calls through a
 //! `FeatureStore` whose `online_store` is `{type: remote, path: <verge>}` and
 //! through Feast's own local store, with `.to_dict()` and `.to_df()`. The two
@@ -21,9 +24,11 @@
 //!
 //! Needs `FEAST_PYTHON_0_60` and `FEAST_PYTHON_0_67` (the venvs' Pythons), which
 //! `scripts/setup` installs and prints with `--print-env`; `scripts/test` sets
-//! them and `VERGE_FEAST_REQUIRED=1`. Without a variable the test says so
-//! loudly and passes, as the workerd tests do, so a bare `cargo test` works;
-//! with `VERGE_FEAST_REQUIRED` set it fails instead.
+//! them and `VERGE_FEAST_REQUIRED=1`; the Worker part also needs `WORKERD_BIN`
+//! (and the build tools of `examples/worker/build.sh`). Without a variable the
+//! test (or its Worker part) says so loudly and passes, as the workerd tests
+//! do, so a bare `cargo test` works; with `VERGE_FEAST_REQUIRED` set it fails
+//! instead.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::collections::BTreeSet;
@@ -35,6 +40,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 use verge_test_kit::cli::Verge;
+use verge_test_kit::workerd::{Workerd, workerd_bin};
 
 /// Every subprocess (Feast's CLI, verge, the SDK driver) is killed after this.
 const STEP_LIMIT: Duration = Duration::from_secs(120);
@@ -90,9 +96,9 @@ fn check_version(version: &str, var: &str) {
     let feast_repo = feast_reference(&python, tmp.path());
     let verge_repo = verge_repo(tmp.path());
     let mut problems = Vec::new();
-    for engine in [Engine::Native, Engine::Wasm] {
-        let features = Server::start(&verge_repo, "driver_activity", engine);
-        let odfv = Server::start(&verge_repo, "driver_odfv", engine);
+    for engine in engines() {
+        let features = Endpoint::start(&verge_repo, "driver_activity", engine);
+        let odfv = Endpoint::start(&verge_repo, "driver_odfv", engine);
         let client = workspace().join("tests/feast/sdk_client.py");
         let mut cmd = Command::new(&python);
         cmd.arg(&client)
@@ -107,14 +113,18 @@ fn check_version(version: &str, var: &str) {
         for d in compare(version, &answers) {
             problems.push(format!("{engine:?}: {d}"));
         }
-        for server in [features, odfv] {
-            server.stop_checked();
+        eprintln!(
+            "Feast {version} on {engine:?}: {} calls compared",
+            CALLS.len()
+        );
+        for endpoint in [features, odfv] {
+            endpoint.stop_checked();
         }
     }
     eprintln!("Feast {version}: {:.1} s", started.elapsed().as_secs_f64());
     assert!(
         problems.is_empty(),
-        "Feast {version} through verge serve differs from Feast's own store:\n  {}",
+        "Feast {version} through verge differs from Feast's own store:\n  {}",
         problems.join("\n  ")
     );
 }
@@ -134,6 +144,22 @@ fn feast_python(var: &str) -> Option<PathBuf> {
             None
         }
     }
+}
+
+/// verge serve's two engines, and the Worker when `WORKERD_BIN` is set (a
+/// loud skip without it, a failure under `VERGE_FEAST_REQUIRED`).
+fn engines() -> Vec<Engine> {
+    let mut engines = vec![Engine::Native, Engine::Wasm];
+    if workerd_bin().is_some() {
+        engines.push(Engine::Worker);
+    } else {
+        assert!(
+            std::env::var_os("VERGE_FEAST_REQUIRED").is_none(),
+            "WORKERD_BIN is unset: the Feast SDK test needs it for the Worker (run \
+             `eval \"$(scripts/setup --print-env)\"` and export it)"
+        );
+    }
+    engines
 }
 
 fn workspace() -> PathBuf {
@@ -248,8 +274,81 @@ fn run_bounded(mut cmd: Command, tmp: &Path, what: &str) -> String {
 
 #[derive(Debug, Clone, Copy)]
 enum Engine {
+    /// `verge serve --native`.
     Native,
+    /// `verge serve` (the Wasm module).
     Wasm,
+    /// The Cloudflare Worker under workerd, over `verge publish`'s layout.
+    Worker,
+}
+
+/// What one service is served by: a `verge serve` or a workerd.
+enum Endpoint {
+    Serve(Server),
+    Worker(Workerd),
+}
+
+impl Endpoint {
+    fn start(repo: &Path, service: &str, engine: Engine) -> Endpoint {
+        match engine {
+            Engine::Native | Engine::Wasm => Endpoint::Serve(Server::start(repo, service, engine)),
+            Engine::Worker => Endpoint::Worker(start_worker(repo, service)),
+        }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Endpoint::Serve(s) => s.url().to_owned(),
+            Endpoint::Worker(w) => w.url(),
+        }
+    }
+
+    fn stop_checked(self) {
+        match self {
+            Endpoint::Serve(s) => s.stop_checked(),
+            Endpoint::Worker(mut w) => assert!(
+                w.is_running(),
+                "workerd exited during the test:\n{}",
+                w.logs()
+            ),
+        }
+    }
+}
+
+/// `verge publish SERVICE --to repo/publish-SERVICE` (the service's feature
+/// bundle and the latest snapshot, in the layout the Worker reads), served
+/// by a workerd with the admin routes off.
+fn start_worker(repo: &Path, service: &str) -> Workerd {
+    let dir = repo.join(format!("publish-{service}"));
+    let mut cmd = Verge::find().command();
+    cmd.arg("-C")
+        .arg(repo)
+        .args(["publish", service, "--to"])
+        .arg(&dir);
+    run_bounded(cmd, repo, &format!("verge publish {service}"));
+    // The manifest never changes here: a long ttl keeps re-reads out of the way.
+    let w = Workerd::start(&dir, 600_000, &[("VERGE_ADMIN_TOKEN", "")]);
+    wait_healthy(&w);
+    w
+}
+
+/// Polls the Worker's `/healthz` until it answers 200 (bounded by
+/// [`STEP_LIMIT`]), so the SDK's first call meets a loaded pair.
+fn wait_healthy(w: &Workerd) {
+    let client = w.client();
+    let deadline = Instant::now() + STEP_LIMIT;
+    loop {
+        let a = client.get("/healthz");
+        if a.status == 200 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the Worker never got healthy: {a:?}\n{}",
+            w.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A running `verge serve --bundle SERVICE`, killed when dropped.

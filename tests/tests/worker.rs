@@ -14,11 +14,9 @@
 //! `cargo test -p verge-tests --release --test worker -- --ignored --nocapture load_figures`
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration as StdDuration, Instant};
 
 use serde_json::{Value as Json, json};
@@ -31,6 +29,7 @@ use verge_core::online::Predictor;
 use verge_core::{ContentId, Timestamp};
 use verge_test_kit::http::{Answer, Client};
 use verge_test_kit::tiny::{self, Tiny};
+use verge_test_kit::workerd::{self as kit_workerd, workerd_bin};
 
 const ADMIN_TOKEN: &str = "test-token-7f3a";
 /// Entities in the snapshots: enough for 100-entity batches of real rows.
@@ -93,44 +92,13 @@ fn write_file(dir: &Path, rel: &str, bytes: &[u8]) {
 // ---------------------------------------------------------------------------
 // workerd
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `WORKERD_BIN`, or `None` with a loud note (scripts/test always sets it).
-fn workerd_bin() -> Option<PathBuf> {
-    match std::env::var_os("WORKERD_BIN") {
-        Some(bin) => Some(PathBuf::from(bin)),
-        None => {
-            eprintln!(
-                "\n*** SKIPPING the workerd tests: WORKERD_BIN is unset. Run scripts/test, or \
-                 `eval \"$(scripts/setup --print-env)\"` first. ***\n"
-            );
-            None
-        }
-    }
-}
-
-/// Builds the worker once per test binary.
-fn build_worker() {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let status = Command::new(repo().join("examples/worker/build.sh"))
-            .status()
-            .expect("run examples/worker/build.sh");
-        assert!(status.success(), "examples/worker/build.sh failed");
-    });
-}
-
-/// A running `workerd serve`, killed (bounded) when dropped.
+/// A running `workerd serve` (the kit's), with the admin token set.
 ///
 /// One at a time per test binary: two servers picking free ports at once can
 /// pick the same one, and on a 2-core machine parallel servers would also
 /// distort the swap timing and the load figures.
 struct Workerd {
-    child: Child,
-    port: u16,
-    log: PathBuf,
+    inner: kit_workerd::Workerd,
     _one_at_a_time: MutexGuard<'static, ()>,
 }
 
@@ -143,90 +111,24 @@ impl Workerd {
     /// an empty value removes the variable instead.
     fn start_with(artifacts: &Path, ttl_ms: u32, env: &[(&str, &str)]) -> Workerd {
         static ONE: Mutex<()> = Mutex::new(());
-        let bin = workerd_bin().unwrap();
-        build_worker();
         // A test that failed while holding the lock has still killed its server.
         let guard = ONE
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // A free port: bind to 0, read it, release it. Retried on the rare
-        // collision with another process grabbing it in between.
-        for _attempt in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let log = artifacts.with_extension(format!("workerd-{port}.log"));
-            let mut command = Command::new(&bin);
-            command.env("VERGE_ADMIN_TOKEN", ADMIN_TOKEN);
-            for (k, v) in env {
-                if v.is_empty() {
-                    command.env_remove(k);
-                } else {
-                    command.env(k, v);
-                }
-            }
-            let mut child = command
-                .arg("serve")
-                .arg(repo().join("examples/worker/config.capnp"))
-                .arg(format!(
-                    "--directory-path=artifacts={}",
-                    artifacts.display()
-                ))
-                .arg(format!("--socket-addr=http=127.0.0.1:{port}"))
-                .env("VERGE_MANIFEST_TTL_MS", ttl_ms.to_string())
-                .stdin(Stdio::null())
-                .stdout(std::fs::File::create(&log).unwrap())
-                .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
-                .spawn()
-                .expect("spawn workerd");
-            let deadline = Instant::now() + StdDuration::from_secs(30);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                // Listening, and still ours (not another process on the port).
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    std::thread::sleep(StdDuration::from_millis(50));
-                    if let Ok(None) = child.try_wait() {
-                        return Workerd {
-                            child,
-                            port,
-                            log,
-                            _one_at_a_time: guard,
-                        };
-                    }
-                }
-                std::thread::sleep(StdDuration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            eprintln!(
-                "workerd did not come up on {port}:\n{}\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default(),
-                std::fs::read_to_string(log.with_extension("err")).unwrap_or_default()
-            );
+        // The token first: `env` may override or remove it.
+        let mut all = vec![("VERGE_ADMIN_TOKEN", ADMIN_TOKEN)];
+        all.extend_from_slice(env);
+        Workerd {
+            inner: kit_workerd::Workerd::start(artifacts, ttl_ms, &all),
+            _one_at_a_time: guard,
         }
-        panic!("workerd failed to start five times");
-    }
-
-    fn logs(&self) -> String {
-        let out = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let err = std::fs::read_to_string(self.log.with_extension("err")).unwrap_or_default();
-        format!("--- stdout\n{out}\n--- stderr\n{err}")
-    }
-
-    fn client(&self) -> Client {
-        Client::new(format!("127.0.0.1:{}", self.port))
     }
 }
 
-impl Drop for Workerd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        // kill() is SIGKILL: the wait is bounded by the kernel reaping it.
-        let _ = self.child.wait();
+impl std::ops::Deref for Workerd {
+    type Target = kit_workerd::Workerd;
+    fn deref(&self) -> &kit_workerd::Workerd {
+        &self.inner
     }
 }
 

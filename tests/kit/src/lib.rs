@@ -7,6 +7,7 @@
 //! - [`http`]: one HTTP/1.1 test client, and a raw-socket helper for hostile bytes;
 //! - [`cli`]: a runner for the `verge` binary and temporary repositories;
 //! - [`wasm`]: the raw ABI module, built on demand;
+//! - [`workerd`]: the Cloudflare Worker, built and served by workerd on 127.0.0.1;
 //! - `bench_data` (feature `arrow`): seeded Arrow batches for the host's
 //!   join and materialization benchmarks.
 //!
@@ -23,6 +24,7 @@ pub mod http;
 pub mod rng;
 pub mod tiny;
 pub mod wasm;
+pub mod workerd;
 
 use std::path::{Path, PathBuf};
 
