@@ -132,6 +132,15 @@ fn look(
             bundle,
             snapshot,
         } => {
+            // A feature bundle is built from the definitions, not trained:
+            // one built from another registry version than the head is built
+            // again from the head (which moves its ref, picked up below).
+            if let Some(service) = bundle.strip_prefix("service/") {
+                let built_from = served.api.predictor().bundle().contents().registry_id;
+                if repo.store().head()?.is_some_and(|head| head != built_from) {
+                    repo.feature_bundle_ref(service)?;
+                }
+            }
             let artifacts = repo.artifacts();
             let now_at = |spec: &str, served: ContentId| -> anyhow::Result<ContentId> {
                 Ok(artifacts.get_ref(spec)?.unwrap_or(served))

@@ -113,3 +113,40 @@ fn serve_answers_features_only_on_both_engines() {
         assert_eq!(version["feature_service"], json!("vitals_only"));
     }
 }
+
+/// A served feature bundle follows the registry: after `verge apply` changes
+/// the service, the server builds the new feature bundle and serves it,
+/// without a restart.
+#[test]
+fn serve_follows_a_changed_feature_service() {
+    let repo = repo_with_a_feature_service();
+    let server = Server::start(&repo, &["--bundle", "vitals_only", "--native"], None).unwrap();
+    let c = Client::new(server.addr);
+    let names = |c: &Client| {
+        let (status, answer) = post(
+            c,
+            "/get-online-features",
+            &json!({"feature_service": "vitals_only", "entities": {"hospital_number": [530101]}}),
+        );
+        assert_eq!(status, 200, "{answer}");
+        answer["metadata"]["feature_names"].clone()
+    };
+    assert_eq!(names(&c), json!(["hospital_number", "pulse", "fever"]));
+    let config = repo.path.join("verge.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "features = [\"horse_vitals:pulse\", \"derived:fever\"]",
+        "features = [\"horse_vitals:pulse\", \"horse_vitals:total_protein\"]",
+    );
+    std::fs::write(&config, text).unwrap();
+    run_expect(&repo.path, &["apply", "-m", "wider"], 0);
+    let want = json!(["hospital_number", "pulse", "total_protein"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while names(&c) != want {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new service was never served: {}",
+            server.stderr()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
