@@ -466,7 +466,10 @@ fn bad_input_is_a_clear_error() {
             ],
             "model/nope",
         ),
-        (&["build", "nope"], "neither a trained model"),
+        (
+            &["build", "nope"],
+            "is neither a model (models: surgical_lesion) nor a feature service",
+        ),
     ];
     for (args, message) in cases {
         let r = run_expect(&repo.path, args, 2);

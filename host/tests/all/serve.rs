@@ -104,8 +104,12 @@ fn check_server(native: bool) {
     let predict = format!(
         r#"{{"entities":{{"hospital_number":[530101,534817,1]}},"request_context":{{"ambient_temperature":[20,null,31.5]}},"now":"{NOW}"}}"#
     );
+    // Request data inside `entities`, as Feast's client sends it.
     let online = format!(
-        r#"{{"feature_service":"surgery_v1","entities":{{"hospital_number":[530101,2]}},"now":"{NOW}"}}"#
+        r#"{{"feature_service":"surgery_v1","entities":{{"hospital_number":[530101,2],"ambient_temperature":[21.5,null]}},"now":"{NOW}"}}"#
+    );
+    let no_request_data = format!(
+        r#"{{"feature_service":"surgery_v1","entities":{{"hospital_number":[530101]}},"now":"{NOW}"}}"#
     );
     let many: Vec<String> = (0..51).map(|i| i.to_string()).collect();
     let too_many = format!(
@@ -115,6 +119,12 @@ fn check_server(native: bool) {
     for (method, path, body, status) in [
         ("POST", "/predict", predict.as_str(), 200),
         ("POST", "/get-online-features", online.as_str(), 200),
+        (
+            "POST",
+            "/get-online-features",
+            no_request_data.as_str(),
+            400,
+        ),
         ("GET", "/healthz", "", 200),
         ("GET", "/version", "", 200),
         ("POST", "/predict", "{not json", 400),
