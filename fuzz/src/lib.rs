@@ -56,7 +56,12 @@ pub fn exercise_snapshot(snapshot: &Snapshot) {
         let table = snapshot.table(t).expect("every view has a table");
         for row in 0..table.rows().min(64) {
             let key = snapshot.key(t, row).expect("every row has a key");
-            assert_eq!(snapshot.lookup(t, &key), Some(row), "row {row} of `{}`", view.name);
+            assert_eq!(
+                snapshot.lookup(t, &key),
+                Some(row),
+                "row {row} of `{}`",
+                view.name
+            );
             if let [KeyPart::Int64(k)] = key.parts() {
                 assert_eq!(snapshot.lookup_int(t, *k), Some(row));
             }
@@ -82,18 +87,25 @@ pub fn exercise_snapshot(snapshot: &Snapshot) {
 pub fn exercise_bundle(bundle: &Bundle) {
     let contents = bundle.contents();
     for feature in &contents.features {
-        if let ServiceFeature::OnDemand { program, inputs, .. } = feature {
+        if let ServiceFeature::OnDemand {
+            program, inputs, ..
+        } = feature
+        {
             let width = inputs.len().min(64);
             let _ = program.eval(&vec![Value::Null; width]);
             let _ = program.eval(&vec![Value::Float64(1.0); width]);
             let _ = program.eval(&[]);
         }
     }
-    let width = contents.pipeline.input_names().len().min(256);
-    let _ = contents.pipeline.predict(&vec![Value::Null; width]);
-    let _ = contents.pipeline.predict(&vec![Value::Float64(1.0); width]);
-    let _ = contents.pipeline.predict(&vec![Value::Int64(1); width]);
-    let _ = contents.pipeline.predict(&[]);
+    // A feature bundle has no model to run.
+    if let Some(model) = &contents.model {
+        let pipeline = &model.pipeline;
+        let width = pipeline.input_names().len().min(256);
+        let _ = pipeline.predict(&vec![Value::Null; width]);
+        let _ = pipeline.predict(&vec![Value::Float64(1.0); width]);
+        let _ = pipeline.predict(&vec![Value::Int64(1); width]);
+        let _ = pipeline.predict(&[]);
+    }
     let Ok(snapshot) = Snapshot::load(fixture::snapshot_bytes()) else {
         return;
     };
