@@ -91,3 +91,39 @@ pub fn module() -> WasmModule {
         .get_or_init(|| WasmModule::load(&wasm_path()).unwrap())
         .clone()
 }
+
+/// `verge historical` of service `surgery_v1` over `entities` into `out.csv`,
+/// expecting exit `code`.
+pub fn historical(repo: &Repo, entities: &str, code: i32) -> Run {
+    run_expect(
+        &repo.path,
+        &[
+            "historical",
+            "--entities",
+            entities,
+            "--service",
+            "surgery_v1",
+            "-o",
+            "out.csv",
+        ],
+        code,
+    )
+}
+
+/// Fails unless `r` printed a `warning:` line containing `needle`.
+#[track_caller]
+pub fn warns(r: &Run, needle: &str) {
+    assert!(
+        r.stderr
+            .lines()
+            .any(|l| l.starts_with("warning: ") && l.contains(needle)),
+        "no warning with {needle:?} in:\n{}",
+        r.stderr
+    );
+}
+
+/// Fails if `r` printed any warning.
+#[track_caller]
+pub fn silent(r: &Run) {
+    assert!(!r.stderr.contains("warning: "), "{}", r.stderr);
+}

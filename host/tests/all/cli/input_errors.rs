@@ -3,25 +3,9 @@
 //! and column (or flag) in the message; invalid bytes in a column verge does
 //! not read are no error at all.
 
-use crate::support::{Repo, Run, run_expect};
+use crate::support::{Repo, Run, historical, run_expect};
 
 const HEADER: &str = "hospital_number,event_timestamp,surgical_lesion\n";
-
-fn historical(repo: &Repo, entities: &str, code: i32) -> Run {
-    run_expect(
-        &repo.path,
-        &[
-            "historical",
-            "--entities",
-            entities,
-            "--service",
-            "surgery_v1",
-            "-o",
-            "out.csv",
-        ],
-        code,
-    )
-}
 
 #[track_caller]
 fn assert_says(r: &Run, needles: &[&str]) {

@@ -4,7 +4,7 @@
 
 use verge_host::artifacts::ArtifactStore;
 
-use crate::support::{Repo, Run, run_expect};
+use crate::support::{Repo, run_expect, silent, warns};
 
 const TRAIN: [&str; 4] = ["train", "surgical_lesion", "--entities", "entities.csv"];
 
@@ -35,22 +35,6 @@ fn relabel(repo: &Repo, file: &str, labels: &[&str]) {
         .collect();
     assert_eq!(rows.len(), labels.len(), "one label per entity row");
     repo.write(file, &format!("{header}\n{}\n", rows.join("\n")));
-}
-
-#[track_caller]
-fn warns(r: &Run, needle: &str) {
-    assert!(
-        r.stderr
-            .lines()
-            .any(|l| l.starts_with("warning: ") && l.contains(needle)),
-        "no warning with {needle:?} in:\n{}",
-        r.stderr
-    );
-}
-
-#[track_caller]
-fn silent(r: &Run) {
-    assert!(!r.stderr.contains("warning: "), "{}", r.stderr);
 }
 
 fn stored(repo: &Repo) -> bool {

@@ -3,45 +3,13 @@
 //! empty or `?` join key, `field_mapping` entries that map nothing, repeated
 //! entity-table columns, and holdout labels the model never saw.
 
-use crate::support::{Repo, Run, run_expect};
+use crate::support::{Repo, historical, run_expect, silent, warns};
 
 const WINDOW: [&str; 3] = [
     "materialize",
     "2021-01-01T00:00:00Z",
     "2021-06-06T00:00:00Z",
 ];
-
-fn historical(repo: &Repo, entities: &str) -> Run {
-    run_expect(
-        &repo.path,
-        &[
-            "historical",
-            "--entities",
-            entities,
-            "--service",
-            "surgery_v1",
-            "-o",
-            "out.csv",
-        ],
-        0,
-    )
-}
-
-#[track_caller]
-fn warns(r: &Run, needle: &str) {
-    assert!(
-        r.stderr
-            .lines()
-            .any(|l| l.starts_with("warning: ") && l.contains(needle)),
-        "no warning with {needle:?} in:\n{}",
-        r.stderr
-    );
-}
-
-#[track_caller]
-fn silent(r: &Run) {
-    assert!(!r.stderr.contains("warning: "), "{}", r.stderr);
-}
 
 #[test]
 fn source_rows_without_a_join_key_are_counted() {
@@ -58,7 +26,7 @@ fn source_rows_without_a_join_key_are_counted() {
     );
     let needle = "source `vitals` (data/vitals.csv): 2 rows have an empty or `?` join key (`hospital_number`) and are skipped";
     warns(&run_expect(&repo.path, &WINDOW, 0), needle);
-    warns(&historical(&repo, "entities.csv"), needle);
+    warns(&historical(&repo, "entities.csv", 0), needle);
     // Counted in --json output too.
     let r = run_expect(&repo.path, &[WINDOW[0], WINDOW[1], WINDOW[2], "--json"], 0);
     let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
@@ -89,14 +57,14 @@ fn field_mapping_entries_for_missing_columns_are_counted() {
     run_expect(&repo.path, &["apply"], 0);
     let needle = "source `vitals` (data/vitals.csv): 2 field_mapping entries name no column of the source (`colour`, `weight_kg`)";
     warns(&run_expect(&repo.path, &WINDOW, 0), needle);
-    warns(&historical(&repo, "entities.csv"), needle);
+    warns(&historical(&repo, "entities.csv", 0), needle);
 }
 
 #[test]
 fn repeated_entity_columns_are_counted() {
     let repo = Repo::init();
     run_expect(&repo.path, &["apply"], 0);
-    silent(&historical(&repo, "entities.csv"));
+    silent(&historical(&repo, "entities.csv", 0));
     let doubled: String = repo
         .read("entities.csv")
         .lines()
@@ -104,7 +72,7 @@ fn repeated_entity_columns_are_counted() {
         .collect();
     repo.write("doubled.csv", &doubled);
     warns(
-        &historical(&repo, "doubled.csv"),
+        &historical(&repo, "doubled.csv", 0),
         "entity table doubled.csv: 1 column repeats an earlier column's name (`surgical_lesion`)",
     );
 }
