@@ -10,6 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
+use verge_core::ContentId;
 use verge_core::artifact::{Bundle, BundleContents, Snapshot};
 use verge_core::definition::Definitions;
 use verge_core::online::Predictor;
@@ -158,21 +159,7 @@ impl Repository {
             .store()
             .read_head()?
             .context("the registry is empty; run `verge apply` first, or give --bundle")?;
-        let models: Vec<&str> = version
-            .definitions
-            .models
-            .iter()
-            .filter(|m| m.feature_service == service)
-            .map(|m| m.name.as_str())
-            .collect();
-        match models.as_slice() {
-            [one] => Ok(format!("model/{one}")),
-            [] => bail!("no model uses feature service `{service}`; give the bundle with --bundle"),
-            many => bail!(
-                "models {} all use feature service `{service}`; pick one with --bundle model/NAME",
-                many.join(", ")
-            ),
-        }
+        model_ref(service, &models_of(&version.definitions, service))
     }
 
     /// The bundle ref of `target`: a trained model's `model/<name>`, that of
@@ -184,26 +171,21 @@ impl Repository {
     ///
     /// When `target` is none of these.
     pub fn bundle_ref_for(&self, target: &str) -> anyhow::Result<String> {
-        let model_ref = format!("model/{target}");
-        if self
-            .artifacts()
-            .get_ref(&model_ref)
-            .ok()
-            .flatten()
-            .is_some()
-        {
-            return Ok(model_ref);
+        let trained = format!("model/{target}");
+        if self.artifacts().get_ref(&trained).ok().flatten().is_some() {
+            return Ok(trained);
         }
-        let head = self.store().read_head()?;
-        let Some((_, version)) = &head else {
-            bail!("the registry is empty; run `verge apply` first");
-        };
+        let (head, version) = self
+            .store()
+            .read_head()?
+            .context("the registry is empty; run `verge apply` first")?;
         let defs = &version.definitions;
-        if defs.models.iter().any(|m| m.feature_service == target) {
-            return self.model_ref_for(target);
+        let models = models_of(defs, target);
+        if !models.is_empty() {
+            return model_ref(target, &models);
         }
         if defs.feature_service(target).is_some() {
-            return self.feature_bundle_ref(target);
+            return self.store_feature_bundle(head, defs, target);
         }
         let names = |it: &mut dyn Iterator<Item = &str>| it.collect::<Vec<_>>().join(", ");
         bail!(
@@ -240,7 +222,17 @@ impl Repository {
             .store()
             .read_head()?
             .context("the registry is empty; run `verge apply` first")?;
-        let contents = BundleContents::feature_bundle(&version.definitions, head, service)
+        self.store_feature_bundle(head, &version.definitions, service)
+    }
+
+    /// [`Self::feature_bundle_ref`] with the head already read.
+    fn store_feature_bundle(
+        &self,
+        head: ContentId,
+        defs: &Definitions,
+        service: &str,
+    ) -> anyhow::Result<String> {
+        let contents = BundleContents::feature_bundle(defs, head, service)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let bytes = contents
             .to_bytes()
@@ -250,6 +242,27 @@ impl Repository {
         let name = format!("service/{service}");
         artifacts.set_ref(&name, id)?;
         Ok(name)
+    }
+}
+
+/// The models of `defs` that serve feature service `service`.
+fn models_of<'d>(defs: &'d Definitions, service: &str) -> Vec<&'d str> {
+    defs.models
+        .iter()
+        .filter(|m| m.feature_service == service)
+        .map(|m| m.name.as_str())
+        .collect()
+}
+
+/// The `model/<name>` ref of the one model in `models` (those serving `service`).
+fn model_ref(service: &str, models: &[&str]) -> anyhow::Result<String> {
+    match models {
+        [one] => Ok(format!("model/{one}")),
+        [] => bail!("no model uses feature service `{service}`; give the bundle with --bundle"),
+        many => bail!(
+            "models {} all use feature service `{service}`; pick one with --bundle model/NAME",
+            many.join(", ")
+        ),
     }
 }
 

@@ -470,23 +470,21 @@ impl OnlineRequest {
         }
         let full_feature_names = parse_full_names(&map)?;
         let rows = parse_rows(body, &map, predictor, limits)?;
-        // Service features are read all at once per row, so asking for one holds them all.
-        let read = if features
+        let service: Vec<usize> = features
             .iter()
-            .any(|f| matches!(f.source, Source::Service(_)))
-        {
-            contents.features.len()
-        } else {
-            0
-        };
-        rows.check_cells(features.len().saturating_add(read), limits)?;
-        rows.check_request_data(
-            contents,
-            features.iter().filter_map(|f| match f.source {
+            .filter_map(|f| match f.source {
                 Source::Service(i) => Some(i),
                 Source::Snapshot(_) => None,
-            }),
-        )?;
+            })
+            .collect();
+        // Service features are read all at once per row, so asking for one holds them all.
+        let read = if service.is_empty() {
+            0
+        } else {
+            contents.features.len()
+        };
+        rows.check_cells(features.len().saturating_add(read), limits)?;
+        rows.check_request_data(contents, service)?;
         Ok(OnlineRequest {
             features,
             full_feature_names,

@@ -252,41 +252,29 @@ fn shards_partition_the_keys() {
     }
     // A shard reads like any snapshot.
     let key = EntityKey::single(KeyPart::Int64(530101));
-    let home = format!("snapshot/latest-shard-{}", shard_of(&key, 3));
-    let r = run_expect(
-        &repo.path,
-        &[
-            "get-online-features",
-            "--snapshot",
-            &home,
-            "--features",
-            "horse_vitals:total_protein",
-            "--entity",
-            "hospital_number=530101",
-            "--now",
-            T6,
-        ],
-        0,
-    );
+    let owner = shard_of(&key, 3);
+    let read_shard = |shard: u32, code: i32| {
+        let snapshot = format!("snapshot/latest-shard-{shard}");
+        run_expect(
+            &repo.path,
+            &[
+                "get-online-features",
+                "--snapshot",
+                &snapshot,
+                "--features",
+                "horse_vitals:total_protein",
+                "--entity",
+                "hospital_number=530101",
+                "--now",
+                T6,
+            ],
+            code,
+        )
+    };
+    let r = read_shard(owner, 0);
     assert_eq!(column(&json(&r.stdout), 1).0, vec![json("6.8")]);
     // Another shard refuses the key, naming its home, instead of `NOT_FOUND`.
-    let owner = shard_of(&key, 3);
-    let away = format!("snapshot/latest-shard-{}", (owner + 1) % 3);
-    let r = run_expect(
-        &repo.path,
-        &[
-            "get-online-features",
-            "--snapshot",
-            &away,
-            "--features",
-            "horse_vitals:total_protein",
-            "--entity",
-            "hospital_number=530101",
-            "--now",
-            T6,
-        ],
-        2,
-    );
+    let r = read_shard((owner + 1) % 3, 2);
     assert!(
         r.stderr.contains(&format!("belongs to shard {owner} of 3")),
         "{}",
