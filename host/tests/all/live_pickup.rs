@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value as Json, json};
 use verge_test_kit::http::{Answer, Client};
 
-use crate::publish::{Server, trained};
+use crate::publish::{Server, published};
 use crate::support::{Repo, run_expect};
 
 const T0: &str = "2021-06-01T00:00:00Z";
@@ -66,12 +66,7 @@ fn check_answers(seen: &[(u16, String)], old: &str, new: &str) {
 
 #[test]
 fn serve_follows_refs_and_publish_directories() {
-    let repo = trained();
-    run_expect(
-        &repo.path,
-        &["publish", "surgical_lesion", "--to", "site"],
-        0,
-    );
+    let repo = published();
     // Each round materializes a new window end, so a new snapshot id.
     let mut ends = ["04", "05", "06", "07"]
         .into_iter()

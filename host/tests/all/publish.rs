@@ -46,6 +46,17 @@ pub(crate) fn trained() -> Repo {
     repo
 }
 
+/// [`trained`], with its model published to `site/` (`verge publish --to site`).
+pub(crate) fn published() -> Repo {
+    let repo = trained();
+    run_expect(
+        &repo.path,
+        &["publish", "surgical_lesion", "--to", "site"],
+        0,
+    );
+    repo
+}
+
 /// `verge keygen -o FILE`: the public key it printed.
 fn keygen(repo: &Repo, file: &str) -> (PublicKey, Run) {
     let r = run_expect(&repo.path, &["keygen", "-o", file], 0);
@@ -418,12 +429,7 @@ fn pair_ids(p: Option<&PublishedPair>) -> Json {
 /// all name the same current and previous pair.
 #[test]
 fn serve_from_a_directory_follows_its_manifest() {
-    let repo = trained();
-    run_expect(
-        &repo.path,
-        &["publish", "surgical_lesion", "--to", "site"],
-        0,
-    );
+    let repo = published();
     let site = repo.path.join("site");
     let a = manifest(&site).current;
     let server = Server::start(
@@ -699,12 +705,7 @@ fn serve_checks_signatures_and_guards_the_admin_routes() {
 /// server: every answer is byte-identical to one whole pair's native answer.
 #[test]
 fn serve_swaps_whole_pairs_under_load() {
-    let repo = trained();
-    run_expect(
-        &repo.path,
-        &["publish", "surgical_lesion", "--to", "site"],
-        0,
-    );
+    let repo = published();
     let site = repo.path.join("site");
     let m1 = manifest(&site);
     run_expect(&repo.path, &["materialize", T0, T6], 0);
