@@ -388,7 +388,7 @@ fn unknown_names_are_400_with_what_is_known() {
         ),
         (
             r#"{"feature_service": "other", "entities": {"id": [1]}}"#,
-            "`svc`",
+            "this deployment serves: svc",
         ),
         (
             r#"{"features": ["stats:temp"], "entities": {"horse": [1]}}"#,

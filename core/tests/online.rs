@@ -462,7 +462,7 @@ mod api {
                 "/get-online-features",
                 r#"{"feature_service": "other", "entities": {"id": [1]}}"#,
                 400,
-                "serves `svc`",
+                "serves: svc",
             ),
             (
                 "POST",

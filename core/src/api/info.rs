@@ -16,6 +16,8 @@
 //!   row the batch paths write), `has_snapshot`;
 //! - version: `model`, `feature_service`, `bundle_id`, `snapshot_id`,
 //!   `registry_id`, `snapshot_registry_id`, `snapshot_window_end`,
+//!   `bundles` (each bundle's `model`, `feature_service`, `bundle_id`,
+//!   `registry_id`; the top-level ones are the first bundle's),
 //!   `format_version`, `verge_version`; the three snapshot fields are `null`
 //!   when only a bundle is loaded, so the keys are always the same.
 
@@ -27,6 +29,7 @@ use serde_json::{Value as Json, json};
 use super::value_to_json;
 use crate::DType;
 use crate::artifact::{Bundle, FORMAT_VERSION, Snapshot};
+use crate::online::Deployment;
 use crate::value::Value;
 
 fn field(name: &str, dtype: DType) -> Json {
@@ -74,16 +77,42 @@ pub fn model_info(bundle: &Bundle, has_snapshot: bool) -> Vec<u8> {
 /// `GET /version` for `bundle` and, when one is loaded, `snapshot`.
 #[must_use]
 pub fn version(bundle: &Bundle, snapshot: Option<&Snapshot>) -> Vec<u8> {
-    let c = bundle.contents();
+    version_of(&[bundle], snapshot)
+}
+
+/// `GET /version` for every bundle of `deployment` and its snapshot: the
+/// first bundle's fields at the top (what a single-bundle face answers), and
+/// each bundle under `bundles`.
+#[must_use]
+pub fn deployment_version(deployment: &Deployment) -> Vec<u8> {
+    let bundles: Vec<&Bundle> = deployment.bundles().collect();
+    version_of(&bundles, Some(deployment.snapshot()))
+}
+
+fn version_of(bundles: &[&Bundle], snapshot: Option<&Snapshot>) -> Vec<u8> {
     let meta = snapshot.map(Snapshot::meta);
+    let listed: Vec<Json> = bundles
+        .iter()
+        .map(|b| {
+            let c = b.contents();
+            json!({
+                "model": c.model_name(),
+                "feature_service": c.service,
+                "bundle_id": b.id().to_string(),
+                "registry_id": c.registry_id.to_string(),
+            })
+        })
+        .collect();
+    let first = bundles.first().map(|b| b.contents());
     let body = json!({
-        "model": c.model_name(),
-        "feature_service": c.service,
-        "bundle_id": bundle.id().to_string(),
+        "model": first.and_then(|c| c.model_name()),
+        "feature_service": first.map(|c| c.service.as_str()),
+        "bundle_id": bundles.first().map(|b| b.id().to_string()),
         "snapshot_id": snapshot.map(|s| s.id().to_string()),
-        "registry_id": c.registry_id.to_string(),
+        "registry_id": first.map(|c| c.registry_id.to_string()),
         "snapshot_registry_id": meta.map(|m| m.registry_id.to_string()),
         "snapshot_window_end": meta.map(|m| m.window_end.to_rfc3339()),
+        "bundles": listed,
         "format_version": FORMAT_VERSION,
         "verge_version": env!("CARGO_PKG_VERSION"),
     });

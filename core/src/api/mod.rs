@@ -28,10 +28,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::artifact::Snapshot;
-use crate::online::Predictor;
+use crate::online::{Deployment, Predictor};
 use crate::{Error, Timestamp};
 
-pub use info::{error_message, model_info, output_width, version};
+pub use info::{deployment_version, error_message, model_info, output_width, version};
 pub use request::{OnlineRequest, PredictRequest};
 pub use response::{key_to_json, value_to_json};
 pub use score::score_json;
@@ -186,24 +186,36 @@ pub fn get_online_features_json(
     }
 }
 
-/// The API over one bundle + snapshot pair.
+/// The API over a deployment: one snapshot and the bundles served from it.
 #[derive(Debug, Clone)]
 pub struct Api {
-    predictor: Predictor,
+    deployment: Deployment,
     limits: Limits,
 }
 
 impl Api {
-    /// Serves `predictor` within `limits`.
+    /// Serves one pair within `limits`.
     #[must_use]
     pub fn new(predictor: Predictor, limits: Limits) -> Self {
-        Api { predictor, limits }
+        Api::serving(Deployment::single(predictor), limits)
     }
 
-    /// The pair being served.
+    /// Serves every bundle of `deployment` within `limits`.
+    #[must_use]
+    pub fn serving(deployment: Deployment, limits: Limits) -> Self {
+        Api { deployment, limits }
+    }
+
+    /// The deployment being served.
+    #[must_use]
+    pub fn deployment(&self) -> &Deployment {
+        &self.deployment
+    }
+
+    /// The first pair being served (the only one on a single-bundle face).
     #[must_use]
     pub fn predictor(&self) -> &Predictor {
-        &self.predictor
+        self.deployment.primary()
     }
 
     /// The limits in force.
@@ -266,9 +278,9 @@ impl Api {
     /// wrong type, 413 over the limits.
     pub fn get_online_features(&self, body: &[u8], now: Timestamp) -> Result<Vec<u8>, ApiError> {
         self.check_size(body)?;
-        let request = OnlineRequest::parse(body, &self.predictor, self.limits)?;
+        let (predictor, request) = OnlineRequest::parse(body, &self.deployment, self.limits)?;
         let now = request.now.unwrap_or(now);
-        response::online(&self.predictor, &request, now)
+        response::online(predictor, &request, now)
     }
 
     /// `POST /predict`: one prediction per entity row.
@@ -278,14 +290,14 @@ impl Api {
     /// As [`Api::get_online_features`].
     pub fn predict(&self, body: &[u8], now: Timestamp) -> Result<Vec<u8>, ApiError> {
         self.check_size(body)?;
-        let request = PredictRequest::parse(body, &self.predictor, self.limits)?;
+        let (predictor, request) = PredictRequest::parse(body, &self.deployment, self.limits)?;
         let now = request.now.unwrap_or(now);
-        response::predict(&self.predictor, &request, now)
+        response::predict(predictor, &request, now)
     }
 
     /// `GET /version`: the ids of what is being served.
     #[must_use]
     pub fn version(&self) -> Vec<u8> {
-        version(self.predictor.bundle(), Some(self.predictor.snapshot()))
+        deployment_version(&self.deployment)
     }
 }

@@ -11,7 +11,7 @@ use super::{ApiError, Limits};
 use crate::Timestamp;
 use crate::artifact::{BundleContents, ServiceFeature, Snapshot};
 use crate::definition::{FeatureRef, Field};
-use crate::online::{Predictor, SnapshotField};
+use crate::online::{Deployment, Predictor, SnapshotField};
 
 mod checks;
 mod strict;
@@ -357,31 +357,19 @@ fn unknown_column(
     ))
 }
 
-/// The features a `get-online-features` body asks for: its `features` list, or
-/// every feature of the bundle's service when it names `feature_service`.
-fn requested_refs(
-    map: &serde_json::Map<String, Json>,
-    contents: &BundleContents,
-) -> Result<Vec<FeatureRef>, ApiError> {
-    let refs: Vec<FeatureRef> = match (map.get("features"), map.get("feature_service")) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
-                "give `features` or `feature_service`, not both",
-            ));
-        }
-        (None, Some(Json::String(service))) => {
-            if *service != contents.service {
-                return Err(ApiError::bad_request(format!(
-                    "unknown feature service `{service}`; this deployment serves `{}`",
-                    contents.service
-                )));
-            }
-            contents
-                .features
-                .iter()
-                .filter_map(|f| FeatureRef::parse(f.name()))
-                .collect()
-        }
+/// What a `get-online-features` body asks for: a feature service by name, or
+/// a list of features.
+enum Asked {
+    Service(String),
+    Features(Vec<FeatureRef>),
+}
+
+fn asked(map: &serde_json::Map<String, Json>) -> Result<Asked, ApiError> {
+    match (map.get("features"), map.get("feature_service")) {
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            "give `features` or `feature_service`, not both",
+        )),
+        (None, Some(Json::String(service))) => Ok(Asked::Service(service.clone())),
         (Some(Json::Array(list)), None) => {
             let mut refs = Vec::with_capacity(list.len());
             for item in list {
@@ -394,15 +382,93 @@ fn requested_refs(
                 refs.push(r);
             }
             check_repeats(&refs)?;
-            refs
+            Ok(Asked::Features(refs))
         }
-        _ => {
-            return Err(ApiError::bad_request(
-                "give `features` (an array of \"view:field\") or `feature_service` (a name)",
-            ));
+        _ => Err(ApiError::bad_request(
+            "give `features` (an array of \"view:field\") or `feature_service` (a name)",
+        )),
+    }
+}
+
+/// Whether `contents` computes `name` on demand.
+fn computes(contents: &BundleContents, name: &str) -> bool {
+    contents
+        .features
+        .iter()
+        .any(|f| f.name() == name && matches!(f, ServiceFeature::OnDemand { .. }))
+}
+
+/// The pair that answers `asked`, and the features to answer.
+///
+/// A feature service is answered by a bundle of that service. A feature list
+/// is answered by the first bundle that computes every on-demand feature in
+/// it; plain view fields come from the snapshot whichever bundle answers, so
+/// a list without on-demand features goes to the first bundle that takes
+/// every request-data column the body sends (else the first bundle, whose
+/// error then names the columns it knows).
+fn choose<'d>(
+    asked: Asked,
+    map: &serde_json::Map<String, Json>,
+    deployment: &'d Deployment,
+) -> Result<(&'d Predictor, Vec<FeatureRef>), ApiError> {
+    let refs = match asked {
+        Asked::Service(service) => {
+            let predictor = deployment.service(&service).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "unknown feature service `{service}`; this deployment serves: {}",
+                    deployment.service_names().join(", ")
+                ))
+            })?;
+            let refs = predictor
+                .bundle()
+                .contents()
+                .features
+                .iter()
+                .filter_map(|f| FeatureRef::parse(f.name()))
+                .collect();
+            return Ok((predictor, refs));
         }
+        Asked::Features(refs) => refs,
     };
-    Ok(refs)
+    let names: Vec<String> = refs.iter().map(|r| format!("{r}")).collect();
+    let on_demand: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| {
+            deployment
+                .predictors()
+                .iter()
+                .any(|p| computes(p.bundle().contents(), n))
+        })
+        .collect();
+    let predictors = deployment.predictors();
+    let chosen = if on_demand.is_empty() {
+        let snapshot = deployment.snapshot();
+        let sent = gather_columns(map).unwrap_or_default();
+        let extra: Vec<&str> = sent
+            .keys()
+            .copied()
+            .filter(|name| key_dtype(&[], snapshot, name).is_none())
+            .collect();
+        predictors
+            .iter()
+            .find(|p| {
+                let request = &p.bundle().contents().request;
+                extra.iter().all(|e| request.iter().any(|f| f.name == *e))
+            })
+            .unwrap_or(deployment.primary())
+    } else {
+        predictors
+            .iter()
+            .find(|p| on_demand.iter().all(|n| computes(p.bundle().contents(), n)))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "no one bundle computes all of the on-demand features {}; ask for them in separate requests, or by `feature_service`",
+                    on_demand.join(", ")
+                ))
+            })?
+    };
+    Ok((chosen, refs))
 }
 
 /// Where a requested feature is read from: the bundle's service when it is one of
@@ -432,9 +498,17 @@ fn source_in_pair(feature: &FeatureRef, predictor: &Predictor) -> Result<Source,
         match (table, column) {
             (Some(table), Some(column)) => Source::Snapshot(SnapshotField { table, column }),
             _ => {
+                let views: Vec<&str> = snapshot
+                    .meta()
+                    .views
+                    .iter()
+                    .map(|v| v.name.as_str())
+                    .collect();
                 let known: Vec<&str> = contents.features.iter().map(|f| f.name()).collect();
                 return Err(ApiError::bad_request(format!(
-                    "unknown feature `{name}`; the service has: {}",
+                    "unknown feature `{name}`; the snapshot holds views {}, and feature service `{}` has: {}",
+                    views.join(", "),
+                    contents.service,
                     known.join(", ")
                 )));
             }
@@ -444,25 +518,26 @@ fn source_in_pair(feature: &FeatureRef, predictor: &Predictor) -> Result<Source,
 }
 
 impl OnlineRequest {
-    /// Parses and checks a `get-online-features` body.
+    /// Parses and checks a `get-online-features` body, and picks the pair of
+    /// `deployment` that answers it.
     ///
     /// # Errors
     ///
     /// [`ApiError`] (400 or 413) naming the field at fault.
-    pub fn parse(
+    pub fn parse<'d>(
         body: &[u8],
-        predictor: &Predictor,
+        deployment: &'d Deployment,
         limits: Limits,
-    ) -> Result<OnlineRequest, ApiError> {
+    ) -> Result<(&'d Predictor, OnlineRequest), ApiError> {
         let map = parse_object(body)?;
         // Feast's clients add top-level fields between versions (0.67 sends
         // `include_feature_view_version_metadata`): on Feast's route, unknown
         // ones are ignored, as Feast's server does. Unknown features are not.
-        let contents = predictor.bundle().contents();
-        let refs = requested_refs(&map, contents)?;
+        let (predictor, refs) = choose(asked(&map)?, &map, deployment)?;
         if refs.is_empty() {
             return Err(ApiError::bad_request("`features` is empty"));
         }
+        let contents = predictor.bundle().contents();
         let mut features = Vec::with_capacity(refs.len());
         for feature in refs {
             let source = source_in_pair(&feature, predictor)?;
@@ -485,12 +560,13 @@ impl OnlineRequest {
         };
         rows.check_cells(features.len().saturating_add(read), limits)?;
         rows.check_request_data(contents, service)?;
-        Ok(OnlineRequest {
+        let request = OnlineRequest {
             features,
             full_feature_names,
             rows,
             now: parse_now(&map)?,
-        })
+        };
+        Ok((predictor, request))
     }
 }
 
@@ -567,26 +643,34 @@ impl OnlineRequest {
 }
 
 impl PredictRequest {
-    /// Parses and checks a `predict` body.
+    /// Parses and checks a `predict` body, and picks the model of
+    /// `deployment` it names (`model`, optional when there is one model).
     ///
     /// # Errors
     ///
     /// [`ApiError`] (400 or 413) naming the field at fault.
-    pub fn parse(
+    pub fn parse<'d>(
         body: &[u8],
-        predictor: &Predictor,
+        deployment: &'d Deployment,
         limits: Limits,
-    ) -> Result<PredictRequest, ApiError> {
+    ) -> Result<(&'d Predictor, PredictRequest), ApiError> {
         let map = parse_object(body)?;
-        check_keys(&map, &["entities", "request_context", "now"])?;
+        check_keys(&map, &["entities", "request_context", "model", "now"])?;
+        let model = match map.get("model") {
+            None | Some(Json::Null) => None,
+            Some(Json::String(name)) => Some(name.as_str()),
+            Some(_) => return Err(ApiError::bad_request("`model` must be a model's name")),
+        };
+        let predictor = deployment.model(model)?;
         let rows = parse_rows(body, &map, predictor, limits)?;
         // Each prediction carries the model's inputs back as `features`.
         // Unlike Feast's route, request data left out here is a missing model
         // input, which the fitted imputer fills as it fills a missing feature.
         rows.check_cells(predictor.bundle().contents().features.len(), limits)?;
-        Ok(PredictRequest {
+        let request = PredictRequest {
             rows,
             now: parse_now(&map)?,
-        })
+        };
+        Ok((predictor, request))
     }
 }

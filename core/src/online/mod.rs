@@ -12,12 +12,17 @@
 //!   once, so a request only hashes its key, reads values in place, computes
 //!   on-demand features and runs the pipeline.
 //!
+//! - [`Deployment`] (in `deployment`): one snapshot and every bundle served
+//!   from it, each paired once; requests pick their bundle by feature service
+//!   or model name.
+//!
 //! Both read a row through one function, so statuses and ttl are applied the same
 //! way everywhere. Statuses follow Feast: `PRESENT`, `NULL_VALUE` (the row has the
 //! key but the value is null), `NOT_FOUND` (no row for the key) and
 //! `OUTSIDE_MAX_AGE` (`now - event_ts > ttl`; the value is then treated as missing,
 //! exactly as the point-in-time join treats a row outside the ttl window).
 
+mod deployment;
 mod predictor;
 mod read;
 mod shard;
@@ -30,6 +35,7 @@ use crate::pipeline::Prediction;
 use crate::time::{Duration, Timestamp};
 use crate::value::{EntityKey, KeyPart, Value};
 
+pub use deployment::Deployment;
 pub use predictor::Predictor;
 pub use read::{MissingJoinKey, OnlineColumn, SnapshotField, SnapshotRead, get_online_features};
 pub use shard::{ForeignKey, foreign_key};

@@ -5,6 +5,7 @@
 //! only finds its rows, reads values in place and runs the pipeline.
 
 use alloc::format;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::{FeatureStatus, FeatureValue, PredictionOutput, find_row, read_row};
@@ -22,7 +23,9 @@ use crate::{DType, Error, Result};
 #[derive(Debug, Clone)]
 pub struct Predictor {
     bundle: Bundle,
-    snapshot: Snapshot,
+    /// Shared by every bundle of a [`Deployment`](super::Deployment): the
+    /// snapshot is the large part, and it is checked and held once.
+    snapshot: Arc<Snapshot>,
     /// Snapshot table of each bundle view.
     tables: Vec<usize>,
     /// For each bundle view, the positions of its join keys in `entity_keys`.
@@ -30,13 +33,15 @@ pub struct Predictor {
 }
 
 impl Predictor {
-    /// Pairs `bundle` with `snapshot`.
+    /// Pairs `bundle` with `snapshot` (owned, or shared with other bundles
+    /// as an `Arc`).
     ///
     /// # Errors
     ///
     /// [`Error::Incompatible`] naming the first view that is missing from the
     /// snapshot or whose shape differs.
-    pub fn new(bundle: Bundle, snapshot: Snapshot) -> Result<Predictor> {
+    pub fn new(bundle: Bundle, snapshot: impl Into<Arc<Snapshot>>) -> Result<Predictor> {
+        let snapshot = snapshot.into();
         let contents = bundle.contents();
         let mut tables = Vec::with_capacity(contents.views.len());
         let mut key_positions = Vec::with_capacity(contents.views.len());
@@ -107,6 +112,12 @@ impl Predictor {
     /// The snapshot.
     #[must_use]
     pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// The snapshot, shared.
+    #[must_use]
+    pub fn shared_snapshot(&self) -> &Arc<Snapshot> {
         &self.snapshot
     }
 

@@ -290,6 +290,17 @@ impl Tiny {
     /// When fitting or encoding fails (a broken fixture).
     #[must_use]
     pub fn bundle_bytes(&self) -> Vec<u8> {
+        self.bundle_bytes_for(Some("m"))
+    }
+
+    /// A framed bundle of service `svc`: for model `model` (fitted as `m`
+    /// is), or with `None` the service's feature bundle (no model).
+    ///
+    /// # Panics
+    ///
+    /// When fitting or encoding fails (a broken fixture).
+    #[must_use]
+    pub fn bundle_bytes_for(&self, model: Option<&str>) -> Vec<u8> {
         let defs = self.definitions();
         let columns = vec![
             ColumnMeta::new("stats:temp", DType::Float64),
@@ -310,8 +321,8 @@ impl Tiny {
             request: plan.request,
             views: plan.views,
             features: plan.features,
-            model: Some(ModelPart {
-                name: "m".into(),
+            model: model.map(|name| ModelPart {
+                name: name.into(),
                 pipeline,
                 training: TrainingMetadata {
                     rows: self.training_rows as u64,
