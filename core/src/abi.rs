@@ -25,7 +25,8 @@
 /// |---|---|
 /// | 1 | first |
 /// | 2 | `verge_set_limits` takes a third argument, `max_cells` |
-pub const ABI_VERSION: i32 = 2;
+/// | 3 | `verge_add_bundle`: several bundles over one snapshot |
+pub const ABI_VERSION: i32 = 3;
 
 /// Return codes of the exports. Non-negative codes are successes
 /// (`verge_handle` returns the HTTP status); negative ones are failures, with a

@@ -57,7 +57,10 @@ fn predict_picks_the_named_model_and_needs_a_name_among_several() {
 
     let (status, answer) = call(&api, "/predict", &json!({"entities": entities}));
     assert_eq!(status, 400, "{answer}");
-    assert!(message(&answer).contains("give `model`: one of m, m2"), "{answer}");
+    assert!(
+        message(&answer).contains("give `model`: one of m, m2"),
+        "{answer}"
+    );
 
     for (model, id) in [("m", &m_id), ("m2", &m2_id)] {
         let (status, answer) = call(
@@ -130,7 +133,8 @@ fn each_feature_service_is_answered_by_its_own_bundle() {
     );
     assert_eq!(status, 400);
     assert!(
-        message(&answer).contains("unknown feature service `billing`; this deployment serves: svc, vitals"),
+        message(&answer)
+            .contains("unknown feature service `billing`; this deployment serves: svc, vitals"),
         "{answer}"
     );
 }
@@ -174,7 +178,11 @@ fn version_lists_every_bundle_and_the_snapshot() {
     assert_eq!(listed, ids);
     assert_eq!(answer["bundles"][2]["model"], Json::Null);
     assert_eq!(answer["bundles"][2]["feature_service"], json!("vitals"));
-    assert_eq!(answer["bundle_id"], json!(ids[0]), "the first bundle on top");
+    assert_eq!(
+        answer["bundle_id"],
+        json!(ids[0]),
+        "the first bundle on top"
+    );
     assert_eq!(
         answer["snapshot_id"],
         json!(api.deployment().snapshot().id().to_string())

@@ -7,7 +7,8 @@
 //! 1. `verge_alloc(len)` lends the host a buffer inside the module's memory; the
 //!    host writes its bytes there and later gives it back with `verge_free`.
 //! 2. `verge_load_bundle` / `verge_load_snapshot` read artifacts from such buffers
-//!    (they copy what they keep, so the host may free the buffers at once).
+//!    (they copy what they keep, so the host may free the buffers at once);
+//!    `verge_add_bundle` adds more bundles over the same snapshot.
 //! 3. `verge_handle` answers an HTTP request through [`verge_core::api::Api::handle`]
 //!    — the same function every other face calls — and returns the status; the
 //!    JSON body is then at `verge_result_ptr()` for `verge_result_len()` bytes.
@@ -128,13 +129,28 @@ pub extern "C" fn verge_free(ptr: usize, len: usize) -> i32 {
     })
 }
 
-/// Loads a bundle from `ptr..ptr + len`. Returns 0, or a negative code.
+/// Loads a bundle from `ptr..ptr + len`, in place of every bundle loaded.
+/// Returns 0, or a negative code.
 #[allow(unsafe_code)]
 // SAFETY: as for `verge_alloc`.
 #[unsafe(no_mangle)]
 pub extern "C" fn verge_load_bundle(ptr: usize, len: usize) -> i32 {
     run(|state| {
         memory::with_input([(ptr, len, "bundle")], |[bytes]| state.load_bundle(bytes))??;
+        Ok(codes::OK)
+    })
+}
+
+/// Adds a bundle from `ptr..ptr + len` to those loaded (replacing the bundle of
+/// the same model, or the feature bundle of the same service): one snapshot then
+/// serves every bundle, each request naming its `feature_service` or `model`.
+/// Returns 0, or a negative code.
+#[allow(unsafe_code)]
+// SAFETY: as for `verge_alloc`.
+#[unsafe(no_mangle)]
+pub extern "C" fn verge_add_bundle(ptr: usize, len: usize) -> i32 {
+    run(|state| {
+        memory::with_input([(ptr, len, "bundle")], |[bytes]| state.add_bundle(bytes))??;
         Ok(codes::OK)
     })
 }

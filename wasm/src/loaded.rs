@@ -1,5 +1,5 @@
-//! The layer every face shares: loading a bundle and a snapshot, pairing them,
-//! and holding what is loaded.
+//! The layer every face shares: loading bundles and a snapshot, pairing them
+//! into one deployment, and holding what is loaded.
 //!
 //! The raw ABI and the browser both accept the two artifacts separately (in
 //! either order for the ABI; a bundle alone is enough to `score` and describe),
@@ -8,10 +8,12 @@
 //! into bytes and [`LoadError`] into their own error type. The worker loads
 //! whole published pairs through [`verge_core::artifact::manifest`] instead.
 
+use std::sync::Arc;
+
 use verge_core::Error;
 use verge_core::api::{self, Api, Limits};
 use verge_core::artifact::{Bundle, Snapshot};
-use verge_core::online::Predictor;
+use verge_core::online::Deployment;
 
 /// Why an artifact was refused; the message names which one.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,16 +66,16 @@ pub fn snapshot(bytes: Vec<u8>) -> Result<Snapshot, LoadError> {
     Snapshot::load(bytes).map_err(LoadError::Snapshot)
 }
 
-/// What a face holds: a bundle and a snapshot paired into an [`Api`], or either
-/// one waiting for the other.
+/// What a face holds: bundles and a snapshot paired into an [`Api`] over one
+/// deployment, or either waiting for the other.
 #[derive(Debug, Default)]
 pub struct Loaded {
     limits: Limits,
-    /// A bundle waiting for its snapshot (`None` once paired into `api`).
-    bundle: Option<Bundle>,
-    /// A snapshot waiting for its bundle (`None` once paired into `api`).
-    snapshot: Option<Snapshot>,
-    /// The pair being served.
+    /// Every bundle loaded, in order (the first is the one described).
+    bundles: Vec<Bundle>,
+    /// The snapshot, shared by every pair.
+    snapshot: Option<Arc<Snapshot>>,
+    /// The deployment being served, once both halves are loaded.
     api: Option<Api>,
 }
 
@@ -87,90 +89,100 @@ impl Loaded {
         }
     }
 
-    /// The pair being served, if both halves are loaded.
+    /// The deployment being served, if both halves are loaded.
     #[must_use]
     pub fn api(&self) -> Option<&Api> {
         self.api.as_ref()
     }
 
-    /// The bundle, paired or not.
+    /// The first bundle, paired or not.
     #[must_use]
     pub fn bundle(&self) -> Option<&Bundle> {
-        self.api
-            .as_ref()
-            .map(|a| a.predictor().bundle())
-            .or(self.bundle.as_ref())
+        self.bundles.first()
     }
 
     /// What is still missing before requests can be answered, for messages.
     #[must_use]
     pub fn missing(&self) -> &'static str {
-        match (&self.api, &self.bundle, &self.snapshot) {
+        match (&self.api, self.bundles.is_empty(), &self.snapshot) {
             (Some(_), _, _) => "nothing",
-            (None, None, None) => "a bundle and a snapshot",
-            (None, Some(_), _) => "a snapshot",
-            (None, None, Some(_)) => "a bundle",
+            (None, true, None) => "a bundle and a snapshot",
+            (None, false, _) => "a snapshot",
+            (None, true, Some(_)) => "a bundle",
         }
     }
 
-    /// Takes a checked bundle, pairing it with the snapshot already loaded, if
-    /// any. A bundle that snapshot does not fit is refused and the previous
-    /// state kept.
+    /// Takes a checked bundle in place of every bundle loaded, pairing it with
+    /// the snapshot already loaded, if any. A bundle that snapshot does not fit
+    /// is refused and the previous state kept.
     ///
     /// # Errors
     ///
     /// [`LoadError::Pair`].
     pub fn set_bundle(&mut self, bundle: Bundle) -> Result<(), LoadError> {
-        let snapshot = match (&self.snapshot, &self.api) {
-            (Some(s), _) => Some(s.clone()),
-            (None, Some(api)) => Some(api.predictor().snapshot().clone()),
-            (None, None) => None,
-        };
-        match snapshot {
-            None => self.bundle = Some(bundle),
-            Some(snapshot) => self.pair(bundle, snapshot)?,
-        }
-        Ok(())
+        self.rebuild(vec![bundle], self.snapshot.clone())
     }
 
-    /// Takes a checked snapshot, as [`Loaded::set_bundle`] does a bundle.
+    /// Adds a checked bundle to those loaded (in place of the bundle of the same
+    /// model, or the feature bundle of the same service), so one snapshot serves
+    /// several models and services. Refused, keeping the previous state, when the
+    /// snapshot does not fit it or a request could not tell it from another.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError::Pair`].
+    pub fn add_bundle(&mut self, bundle: Bundle) -> Result<(), LoadError> {
+        let mut bundles: Vec<Bundle> = self
+            .bundles
+            .iter()
+            .filter(|b| !Deployment::replaces(&bundle, b))
+            .cloned()
+            .collect();
+        bundles.push(bundle);
+        self.rebuild(bundles, self.snapshot.clone())
+    }
+
+    /// Takes a checked snapshot, pairing it with every bundle loaded.
     ///
     /// # Errors
     ///
     /// [`LoadError::Pair`].
     pub fn set_snapshot(&mut self, snapshot: Snapshot) -> Result<(), LoadError> {
-        let bundle = match (&self.bundle, &self.api) {
-            (Some(b), _) => Some(b.clone()),
-            (None, Some(api)) => Some(api.predictor().bundle().clone()),
-            (None, None) => None,
-        };
-        match bundle {
-            None => self.snapshot = Some(snapshot),
-            Some(bundle) => self.pair(bundle, snapshot)?,
-        }
-        Ok(())
+        self.rebuild(self.bundles.clone(), Some(Arc::new(snapshot)))
     }
 
-    fn pair(&mut self, bundle: Bundle, snapshot: Snapshot) -> Result<(), LoadError> {
-        let predictor = Predictor::new(bundle, snapshot).map_err(LoadError::Pair)?;
-        self.api = Some(Api::new(predictor, self.limits));
-        self.bundle = None;
-        self.snapshot = None;
+    /// Pairs `bundles` with `snapshot` when there are both, then keeps them;
+    /// on an error nothing changes.
+    fn rebuild(
+        &mut self,
+        bundles: Vec<Bundle>,
+        snapshot: Option<Arc<Snapshot>>,
+    ) -> Result<(), LoadError> {
+        let api = match &snapshot {
+            Some(s) if !bundles.is_empty() => Some(Api::serving(
+                Deployment::new(Arc::clone(s), bundles.clone()).map_err(LoadError::Pair)?,
+                self.limits,
+            )),
+            _ => None,
+        };
+        self.api = api;
+        self.bundles = bundles;
+        self.snapshot = snapshot;
         Ok(())
     }
 
     /// Drops everything loaded (the limits stay).
     pub fn unload(&mut self) {
         self.api = None;
-        self.bundle = None;
+        self.bundles.clear();
         self.snapshot = None;
     }
 
-    /// Sets the request limits, for the pair loaded now and later ones.
+    /// Sets the request limits, for the deployment loaded now and later ones.
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
         if let Some(api) = self.api.take() {
-            self.api = Some(Api::new(api.predictor().clone(), limits));
+            self.api = Some(Api::serving(api.deployment().clone(), limits));
         }
     }
 
@@ -180,18 +192,21 @@ impl Loaded {
         self.limits
     }
 
-    /// The core's model info for the loaded bundle ([`api::model_info`]).
+    /// The core's model info for the first bundle ([`api::model_info`]).
     #[must_use]
     pub fn model_info(&self) -> Option<Vec<u8>> {
         self.bundle()
             .map(|b| api::model_info(b, self.api.is_some()))
     }
 
-    /// The core's `GET /version` answer ([`api::version`]), snapshot fields
-    /// null when only a bundle is loaded.
+    /// The core's `GET /version` answer: every bundle and the snapshot, or
+    /// ([`api::version`]) the first bundle with null snapshot fields when no
+    /// snapshot is loaded.
     #[must_use]
     pub fn version(&self) -> Option<Vec<u8>> {
-        let snapshot = self.api.as_ref().map(|a| a.predictor().snapshot());
-        self.bundle().map(|b| api::version(b, snapshot))
+        match &self.api {
+            Some(api) => Some(api.version()),
+            None => self.bundle().map(|b| api::version(b, None)),
+        }
     }
 }

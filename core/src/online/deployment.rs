@@ -101,18 +101,26 @@ impl Deployment {
     ///
     /// As [`Deployment::new`].
     pub fn with_bundle(&self, bundle: Bundle) -> Result<Deployment> {
-        let replaces = |b: &Bundle| {
-            let (old, new) = (b.contents(), bundle.contents());
-            b.id() == bundle.id()
-                || match (old.model_name(), new.model_name()) {
-                    (Some(a), Some(b)) => a == b,
-                    (None, None) => old.service == new.service,
-                    _ => false,
-                }
-        };
-        let mut bundles: Vec<Bundle> = self.bundles().filter(|b| !replaces(b)).cloned().collect();
+        let mut bundles: Vec<Bundle> = self
+            .bundles()
+            .filter(|b| !Deployment::replaces(&bundle, b))
+            .cloned()
+            .collect();
         bundles.push(bundle);
         Deployment::new(Arc::clone(self.shared_snapshot()), bundles)
+    }
+
+    /// Whether adding `new` to a deployment drops `old`: the same bundle, a
+    /// bundle of the same model, or a feature bundle of the same service.
+    #[must_use]
+    pub fn replaces(new: &Bundle, old: &Bundle) -> bool {
+        let (n, o) = (new.contents(), old.contents());
+        new.id() == old.id()
+            || match (n.model_name(), o.model_name()) {
+                (Some(a), Some(b)) => a == b,
+                (None, None) => n.service == o.service,
+                _ => false,
+            }
     }
 
     /// Refuses `new` next to `existing` when a request could not tell them apart.
@@ -250,8 +258,7 @@ impl Deployment {
 /// Whether two bundles' services list the same features with the same types.
 fn same_features(a: &BundleContents, b: &BundleContents) -> bool {
     a.features.len() == b.features.len()
-        && a
-            .features
+        && a.features
             .iter()
             .zip(&b.features)
             .all(|(x, y)| x.name() == y.name() && x.dtype() == y.dtype())

@@ -5,6 +5,7 @@
 use anyhow::{Context as _, bail};
 use verge_core::Timestamp;
 
+use super::runtime::Load;
 use super::{WasmRuntime, to_u32};
 
 impl WasmRuntime {
@@ -17,7 +18,19 @@ impl WasmRuntime {
     /// pair stays loaded).
     pub fn load_bundle(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
         self.ensure_live()?;
-        self.load(bytes, true)
+        self.load(bytes, Load::Bundle)
+    }
+
+    /// Adds a bundle beside those loaded (in place of the bundle of the same
+    /// model, or the feature bundle of the same service).
+    ///
+    /// # Errors
+    ///
+    /// As [`WasmRuntime::load_bundle`], and `ERR_INCOMPATIBLE` for a bundle a
+    /// request could not tell from one already loaded.
+    pub fn add_bundle(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+        self.ensure_live()?;
+        self.load(bytes, Load::AddBundle)
     }
 
     /// Loads a snapshot or shard (paired with the loaded bundle, if any).
@@ -27,7 +40,7 @@ impl WasmRuntime {
     /// As [`WasmRuntime::load_bundle`].
     pub fn load_snapshot(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
         self.ensure_live()?;
-        self.load(bytes, false)
+        self.load(bytes, Load::Snapshot)
     }
 
     /// Sets the request limits (as [`verge_core::api::Limits`]).

@@ -8,6 +8,9 @@ use anyhow::{Context as _, bail};
 use wasmtime::{Instance, Store, Val};
 
 use super::exports::Exports;
+use verge_core::artifact::Bundle;
+use verge_core::online::Deployment;
+
 use super::{ABI_VERSION, AbiError, BUILD_COMMAND, IntoAnyhow as _, WasmModule, codes, to_u32};
 
 /// One instance of the module, loaded with (up to) one bundle and one snapshot.
@@ -20,8 +23,8 @@ pub struct WasmRuntime {
     instance: Instance,
     /// Its typed exports.
     pub(super) exports: Exports,
-    /// The loaded bundle's bytes, to reload after a rebuild.
-    pub(super) bundle: Option<Vec<u8>>,
+    /// The loaded bundles' bytes, in load order, to reload after a rebuild.
+    pub(super) bundles: Vec<Vec<u8>>,
     /// The loaded snapshot's bytes, to reload after a rebuild.
     pub(super) snapshot: Option<Vec<u8>>,
     /// The request limits set, to set again after a rebuild.
@@ -35,7 +38,10 @@ pub struct WasmRuntime {
 impl fmt::Debug for WasmRuntime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WasmRuntime")
-            .field("bundle_bytes", &self.bundle.as_ref().map(Vec::len))
+            .field(
+                "bundle_bytes",
+                &self.bundles.iter().map(Vec::len).collect::<Vec<_>>(),
+            )
             .field("snapshot_bytes", &self.snapshot.as_ref().map(Vec::len))
             .field("broken", &self.broken)
             .finish_non_exhaustive()
@@ -51,7 +57,7 @@ impl WasmRuntime {
             module,
             store,
             instance,
-            bundle: None,
+            bundles: Vec::new(),
             snapshot: None,
             limits: None,
             scratch: None,
@@ -83,10 +89,17 @@ impl WasmRuntime {
             })?;
             self.check("verge_set_limits", code)?;
         }
-        for (bytes, is_bundle) in [(self.bundle.take(), true), (self.snapshot.take(), false)] {
-            if let Some(bytes) = bytes {
-                self.load(&bytes, is_bundle)?;
-            }
+        let bundles = std::mem::take(&mut self.bundles);
+        for (i, bytes) in bundles.iter().enumerate() {
+            let kind = if i == 0 {
+                Load::Bundle
+            } else {
+                Load::AddBundle
+            };
+            self.load(bytes, kind)?;
+        }
+        if let Some(bytes) = self.snapshot.take() {
+            self.load(&bytes, Load::Snapshot)?;
         }
         Ok(())
     }
@@ -267,28 +280,47 @@ impl WasmRuntime {
         Ok(ptr)
     }
 
-    pub(super) fn load(&mut self, bytes: &[u8], is_bundle: bool) -> anyhow::Result<()> {
-        let export = if is_bundle {
-            "verge_load_bundle"
-        } else {
-            "verge_load_snapshot"
+    pub(super) fn load(&mut self, bytes: &[u8], kind: Load) -> anyhow::Result<()> {
+        let export = match kind {
+            Load::Bundle => "verge_load_bundle",
+            Load::AddBundle => "verge_add_bundle",
+            Load::Snapshot => "verge_load_snapshot",
         };
         let code = self.with_buffer(bytes, |r, ptr, len| {
             r.call(export, |r| {
-                let f = if is_bundle {
-                    &r.exports.load_bundle
-                } else {
-                    &r.exports.load_snapshot
+                let f = match kind {
+                    Load::Bundle => &r.exports.load_bundle,
+                    Load::AddBundle => &r.exports.add_bundle,
+                    Load::Snapshot => &r.exports.load_snapshot,
                 };
                 f.call(&mut r.store, (ptr, len))
             })
         })?;
         self.check(export, code)?;
-        if is_bundle {
-            self.bundle = Some(bytes.to_vec());
-        } else {
-            self.snapshot = Some(bytes.to_vec());
+        match kind {
+            Load::Bundle => self.bundles = vec![bytes.to_vec()],
+            Load::AddBundle => {
+                // Keep what the module kept: it dropped the bundle the new one replaces.
+                if let Ok(new) = Bundle::load(bytes) {
+                    self.bundles.retain(|old| {
+                        Bundle::load(old).is_ok_and(|old| !Deployment::replaces(&new, &old))
+                    });
+                }
+                self.bundles.push(bytes.to_vec());
+            }
+            Load::Snapshot => self.snapshot = Some(bytes.to_vec()),
         }
         Ok(())
     }
+}
+
+/// Which load export to call.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Load {
+    /// `verge_load_bundle`: this bundle in place of all.
+    Bundle,
+    /// `verge_add_bundle`: this bundle beside the others.
+    AddBundle,
+    /// `verge_load_snapshot`.
+    Snapshot,
 }

@@ -579,3 +579,73 @@ fn wat_module_with_import() -> Vec<u8> {
     ]);
     m
 }
+
+/// Several bundles over one snapshot in one instance (`verge_add_bundle`)
+/// answer exactly as the native deployment of the same bundles.
+#[test]
+fn added_bundles_answer_as_the_native_deployment() {
+    use verge_core::online::Deployment;
+    use verge_test_kit::tiny::{Tiny, now as tiny_now};
+    let tiny = Tiny::plain();
+    let bundles: Vec<Vec<u8>> = [Some("m"), Some("m2"), None]
+        .into_iter()
+        .map(|m| tiny.bundle_bytes_for(m))
+        .collect();
+    let native = Api::serving(
+        Deployment::new(
+            Snapshot::load(tiny.snapshot_bytes()).unwrap(),
+            bundles.iter().map(|b| Bundle::load(b).unwrap()).collect(),
+        )
+        .unwrap(),
+        Limits::default(),
+    );
+    let mut rt = module().instantiate().unwrap();
+    rt.load_snapshot(&tiny.snapshot_bytes()).unwrap();
+    rt.load_bundle(&bundles[0]).unwrap();
+    for b in &bundles[1..] {
+        rt.add_bundle(b).unwrap();
+    }
+    // A bundle of another view shape is refused, and the deployment stays.
+    assert_eq!(
+        abi_code(
+            &rt.add_bundle(
+                &Tiny::plain()
+                    .with_field("spo2")
+                    .bundle_bytes_for(Some("m3"))
+            )
+            .unwrap_err()
+        ),
+        -4
+    );
+    let cases = [
+        (
+            "POST",
+            "/predict",
+            r#"{"entities":{"id":[1,2]},"model":"m2"}"#,
+        ),
+        ("POST", "/predict", r#"{"entities":{"id":[1]}}"#),
+        (
+            "POST",
+            "/get-online-features",
+            r#"{"feature_service":"svc","entities":{"id":[1,3],"ambient":[38.25,null]}}"#,
+        ),
+        (
+            "POST",
+            "/get-online-features",
+            r#"{"features":["derived:excess"],"entities":{"id":[2],"ambient":[37]}}"#,
+        ),
+        ("GET", "/version", ""),
+    ];
+    for (method, path, body) in cases {
+        let want = native.handle(method, path, body.as_bytes(), tiny_now());
+        assert_eq!(
+            rt.handle(method, path, body.as_bytes(), tiny_now())
+                .unwrap(),
+            (want.status, want.body),
+            "{method} {path} {body}"
+        );
+    }
+    let version: serde_json::Value =
+        serde_json::from_slice(&rt.handle("GET", "/version", b"", tiny_now()).unwrap().1).unwrap();
+    assert_eq!(version["bundles"].as_array().unwrap().len(), 3, "{version}");
+}

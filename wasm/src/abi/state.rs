@@ -86,6 +86,14 @@ impl State {
         Ok(self.loaded.set_bundle(bundle)?)
     }
 
+    /// Adds a bundle to those loaded (in place of one of the same model or
+    /// feature service), so one snapshot serves several; refused, keeping the
+    /// previous state, as [`State::load_bundle`] is.
+    pub(crate) fn add_bundle(&mut self, bytes: &[u8]) -> Result<(), Failure> {
+        let bundle = loaded::bundle(bytes)?;
+        Ok(self.loaded.add_bundle(bundle)?)
+    }
+
     /// Loads a snapshot (or one shard of one), as [`State::load_bundle`] does a bundle.
     pub(crate) fn load_snapshot(&mut self, bytes: Vec<u8>) -> Result<(), Failure> {
         let snapshot = loaded::snapshot(bytes)?;
