@@ -455,8 +455,8 @@ fn percent_encode(text: &str) -> String {
         .collect()
 }
 
-#[test]
-fn the_page_shows_what_the_native_core_computes() {
+/// The Chromium binary, or `None` (said loudly) when the tools are not set up.
+fn chromium() -> Option<String> {
     let (Ok(chromium), Ok(_)) = (
         std::env::var("CHROMIUM_BIN"),
         std::env::var("WASM_BINDGEN_BIN"),
@@ -465,17 +465,31 @@ fn the_page_shows_what_the_native_core_computes() {
             "\n\n*** SKIPPED the browser test: CHROMIUM_BIN and WASM_BINDGEN_BIN must be set \
              (eval \"$(scripts/setup --print-env)\"; scripts/test does this) ***\n\n"
         );
+        return None;
+    };
+    Some(chromium)
+}
+
+/// A fresh site directory holding the browser package under `pkg/`.
+fn site_with_package() -> tempfile::TempDir {
+    let site = tempfile::tempdir().unwrap();
+    let status = Command::new(workspace().join("wasm/build-browser.sh"))
+        .arg(site.path().join("pkg"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "wasm/build-browser.sh failed");
+    site
+}
+
+#[test]
+fn the_page_shows_what_the_native_core_computes() {
+    let Some(chromium) = chromium() else {
         return;
     };
 
     // The site: the example page, the package, the artifacts.
-    let site = tempfile::tempdir().unwrap();
+    let site = site_with_package();
     let root = site.path();
-    let status = Command::new(workspace().join("wasm/build-browser.sh"))
-        .arg(root.join("pkg"))
-        .status()
-        .unwrap();
-    assert!(status.success(), "wasm/build-browser.sh failed");
     for file in ["index.html", "app.js"] {
         std::fs::copy(
             workspace().join("examples/browser").join(file),
@@ -944,4 +958,226 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// A page over a deployment: `Runtime.load` a model bundle with the snapshot,
+/// `addBundle` a second model and a feature bundle of another service, then
+/// ask each of them by name; every answer (or message) goes into `#out`.
+const DEPLOYMENT_PAGE: &str = r#"<!doctype html>
+<meta charset="utf-8">
+<pre id="out" data-state="pending">pending</pre>
+<script type="module">
+import init, { Runtime } from "./pkg/verge_wasm.js";
+const out = {};
+const attempt = (f) => { try { return { ok: f() }; } catch (e) { return { error: String(e && e.message) }; } };
+try {
+  await init();
+  const get = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());
+  const [m, m2, vitals, other, snapshot] = await Promise.all(
+    ["m.bin", "m2.bin", "vitals.bin", "other.bin", "snapshot.bin"].map(get));
+  const trust = await (await fetch("signatures.json")).json();
+  const now = new URLSearchParams(location.search).get("now");
+  const rt = Runtime.load(m, snapshot);
+  out.added = attempt(() => { rt.addBundle(m2); rt.addBundle(vitals); return rt.hasSnapshot; });
+  out.refused = attempt(() => rt.addBundle(other));
+  out.predictM = attempt(() => rt.predict({ id: 1 }, { ambient: 38.25 }, now, "m"));
+  out.predictM2 = attempt(() => rt.predict({ id: 2 }, { ambient: 37 }, now, "m2"));
+  out.predictNoName = attempt(() => rt.predict({ id: 1 }, { ambient: 38.25 }, now));
+  out.predictUnknown = attempt(() => rt.predict({ id: 1 }, { ambient: 38.25 }, now, "gbm"));
+  out.onlineSvc = attempt(() => rt.getOnlineFeatures({
+    feature_service: "svc", entities: { id: [1, 3] }, request_context: { ambient: [38.25, null] }, now }));
+  out.onlineVitals = attempt(() => rt.getOnlineFeatures({ feature_service: "vitals", entities: { id: [1, 2] }, now }));
+  out.version = attempt(() => rt.version());
+  out.describe = attempt(() => rt.describe());
+  out.scoreM2 = attempt(() => rt.score(out.predictM2.ok.predictions[0].features.values, "m2"));
+  const signed = Runtime.load(m, snapshot);
+  out.signedAdd = attempt(() => { signed.addBundle(m2, { publicKey: trust.publicKey, bundleSignature: trust.m2 }); return signed.version(); });
+  out.unsignedAdd = attempt(() => signed.addBundle(vitals, { publicKey: trust.publicKey }));
+} catch (e) {
+  out.fatal = String(e && e.message || e);
+}
+const pre = document.getElementById("out");
+pre.textContent = JSON.stringify(out);
+pre.dataset.state = "done";
+</script>
+"#;
+
+/// A feature bundle of a second service, `vitals`: the view fields of the
+/// tiny service `svc` without its on-demand feature.
+fn vitals_bundle() -> Vec<u8> {
+    use verge_core::artifact::ServiceFeature;
+    let tiny = verge_test_kit::tiny::Tiny::plain();
+    let mut contents = Bundle::load(&tiny.bundle_bytes_for(None))
+        .unwrap()
+        .contents()
+        .clone();
+    contents.service = "vitals".into();
+    contents
+        .features
+        .retain(|f| matches!(f, ServiceFeature::View { .. }));
+    contents.request.clear();
+    contents.to_bytes().unwrap()
+}
+
+/// `Runtime.addBundle`: one snapshot, two models and a feature bundle of
+/// another service in one runtime answer `predict` by model name,
+/// `getOnlineFeatures` by each service and `version` listing every bundle —
+/// each exactly as the native `Api::serving` over the same deployment.
+#[test]
+fn added_bundles_answer_as_the_native_deployment() {
+    use verge_core::online::Deployment;
+    use verge_test_kit::tiny::{Tiny, now as tiny_now};
+    let Some(chromium) = chromium() else {
+        return;
+    };
+    let site = site_with_package();
+    let root = site.path();
+    let tiny = Tiny::plain();
+    let (m, m2, vitals) = (
+        tiny.bundle_bytes_for(Some("m")),
+        tiny.bundle_bytes_for(Some("m2")),
+        vitals_bundle(),
+    );
+    // Built on another view shape: the snapshot does not fit it.
+    let other = Tiny::plain()
+        .with_field("spo2")
+        .bundle_bytes_for(Some("m3"));
+    let snapshot = tiny.snapshot_bytes();
+    for (name, bytes) in [
+        ("m.bin", &m),
+        ("m2.bin", &m2),
+        ("vitals.bin", &vitals),
+        ("other.bin", &other),
+        ("snapshot.bin", &snapshot),
+    ] {
+        std::fs::write(root.join(name), bytes).unwrap();
+    }
+    let (key, _) = signing_keys();
+    let m2_id = Bundle::load(&m2).unwrap().id();
+    let signatures = json!({
+        "publicKey": key.public_key().to_string(),
+        "m2": key.sign(ArtifactKind::Bundle, m2_id).to_string(),
+    });
+    std::fs::write(root.join("signatures.json"), signatures.to_string()).unwrap();
+    std::fs::write(root.join("deployment.html"), DEPLOYMENT_PAGE).unwrap();
+
+    let deployment = |bundles: &[&Vec<u8>]| {
+        Deployment::new(
+            Snapshot::load(snapshot.clone()).unwrap(),
+            bundles.iter().map(|b| Bundle::load(b).unwrap()).collect(),
+        )
+    };
+    let api = Api::serving(deployment(&[&m, &m2, &vitals]).unwrap(), Limits::default());
+    let now = tiny_now();
+    let base = serve(root.to_path_buf());
+    let dom = render(
+        &chromium,
+        &format!(
+            "{base}/deployment.html?now={}",
+            percent_encode(&now.to_rfc3339())
+        ),
+    );
+    let (tag, text) = element(&dom, "out");
+    assert!(
+        tag.contains("data-state=\"done\""),
+        "the page did not finish:\n{dom}"
+    );
+    let out: Json = serde_json::from_str(&text).unwrap();
+    assert!(out.get("fatal").is_none(), "{out}");
+    let native = |path: &str, body: Json| -> Json {
+        let r = api.handle("POST", path, &serde_json::to_vec(&body).unwrap(), now);
+        let json: Json = serde_json::from_slice(&r.body).unwrap();
+        if r.status == 200 {
+            json!({ "ok": json })
+        } else {
+            json!({ "error": json["error"]["message"] })
+        }
+    };
+    let expect = |name: &str, want: &Json| {
+        assert!(
+            same(&out[name], want),
+            "{name}: page {} native {want}",
+            out[name]
+        );
+    };
+
+    expect("added", &json!({ "ok": true }));
+    let refusal = deployment(&[&m, &m2, &vitals, &other]).unwrap_err();
+    expect(
+        "refused",
+        &json!({ "error": format!("the bundle and the snapshot do not fit each other: {refusal}") }),
+    );
+    let predict = |id: i64, ambient: f64, model: Option<&str>| {
+        let mut body =
+            json!({ "entities": { "id": [id] }, "request_context": { "ambient": [ambient] } });
+        if let Some(model) = model {
+            body["model"] = json!(model);
+        }
+        native("/predict", body)
+    };
+    expect("predictM", &predict(1, 38.25, Some("m")));
+    expect("predictM2", &predict(2, 37.0, Some("m2")));
+    assert_eq!(
+        out["predictM2"]["ok"]["bundle_id"],
+        json!(m2_id.to_string()),
+        "{out}"
+    );
+    expect("predictNoName", &predict(1, 38.25, None));
+    assert!(
+        out["predictNoName"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("give `model`")
+    );
+    expect("predictUnknown", &predict(1, 38.25, Some("gbm")));
+    expect(
+        "onlineSvc",
+        &native(
+            "/get-online-features",
+            json!({ "feature_service": "svc", "entities": { "id": [1, 3] },
+                    "request_context": { "ambient": [38.25, null] } }),
+        ),
+    );
+    expect(
+        "onlineVitals",
+        &native(
+            "/get-online-features",
+            json!({ "feature_service": "vitals", "entities": { "id": [1, 2] } }),
+        ),
+    );
+    // The vitals service's own features (svc's would add `excess`).
+    assert_eq!(
+        out["onlineVitals"]["ok"]["metadata"]["feature_names"],
+        json!(["id", "temp", "pulse"]),
+        "{out}"
+    );
+    let version: Json = serde_json::from_slice(&api.version()).unwrap();
+    assert_eq!(version["bundles"].as_array().unwrap().len(), 3, "{version}");
+    expect("version", &json!({ "ok": version }));
+    // describe() is the first bundle's model info.
+    let first = Bundle::load(&m).unwrap();
+    let info: Json = serde_json::from_slice(&verge_core::api::model_info(&first, true)).unwrap();
+    expect("describe", &json!({ "ok": info }));
+    let values =
+        serde_json::to_vec(&out["predictM2"]["ok"]["predictions"][0]["features"]["values"])
+            .unwrap();
+    let scored: Json = serde_json::from_slice(
+        &verge_core::api::score_json(&Bundle::load(&m2).unwrap(), &values).unwrap(),
+    )
+    .unwrap();
+    expect("scoreM2", &json!({ "ok": scored }));
+
+    // Signatures: an added bundle is checked as `Runtime.load` checks one.
+    let pair = Api::serving(deployment(&[&m, &m2]).unwrap(), Limits::default());
+    let pair_version: Json = serde_json::from_slice(&pair.version()).unwrap();
+    expect("signedAdd", &json!({ "ok": pair_version }));
+    let unsigned = key
+        .public_key()
+        .verify(
+            ArtifactKind::Bundle,
+            Bundle::load(&vitals).unwrap().id(),
+            None,
+        )
+        .unwrap_err();
+    expect("unsignedAdd", &json!({ "error": unsigned.to_string() }));
 }

@@ -1,7 +1,10 @@
 //! The browser package: `Runtime`, a wasm-bindgen class over the core.
 //!
 //! Pages load a bundle (and usually a snapshot) from bytes they fetched, then ask
-//! for predictions, online features, or a score of values they already hold:
+//! for predictions, online features, or a score of values they already hold.
+//! `addBundle` adds more bundles over the same snapshot — other models, feature
+//! bundles of other services — and requests then name the one they want, as
+//! they do over HTTP (`model`, `feature_service`):
 //!
 //! ```js
 //! import init, { Runtime } from "./verge_wasm.js";
@@ -14,6 +17,11 @@
 //! const trusted = Runtime.load(bundleBytes, snapshotBytes, {
 //!   publicKey, bundleSignature: m.bundle_signature, snapshotSignature: m.snapshot_signature,
 //! });
+//! // A deployment: a second model and another service's features, one snapshot.
+//! rt.addBundle(otherModelBytes);
+//! rt.addBundle(vitalsBundleBytes);
+//! rt.predict({ hospital_number: 530101 }, undefined, undefined, "gbm");
+//! rt.getOnlineFeatures({ feature_service: "vitals", entities: { hospital_number: [530101] } });
 //! ```
 //!
 //! Every answer is the JSON the HTTP API gives (`docs/http.md`), produced by
@@ -46,11 +54,13 @@ use types::{
     ScoreResultValue, VersionInfoValue,
 };
 
-/// A loaded model: a bundle and, usually, a snapshot of online features.
+/// A loaded deployment: one or more bundles and, usually, a snapshot of
+/// online features they all read.
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct Runtime {
-    /// Always holds a bundle; paired into an API when a snapshot was given.
+    /// Always holds a bundle (the first is the one `describe` and `keys`
+    /// use); paired into an API when a snapshot was given.
     loaded: Loaded,
 }
 
@@ -58,6 +68,29 @@ const NO_SNAPSHOT: &str = "this runtime was loaded without a snapshot, so it has
 pass snapshot bytes to Runtime.load, or use score() with feature values you already have";
 
 impl Runtime {
+    /// The bundle `score` runs: the named model of the deployment, or the
+    /// first bundle. Without a snapshot nothing is paired, so only the first
+    /// bundle can be named.
+    fn scoring_bundle(
+        &self,
+        model: Option<&str>,
+    ) -> Result<&verge_core::artifact::Bundle, JsError> {
+        let first = self.loaded.bundle().ok_or_else(|| js_error(NO_BUNDLE))?;
+        match (model, self.loaded.api()) {
+            (None, _) => Ok(first),
+            (Some(name), Some(api)) => api
+                .deployment()
+                .model(Some(name))
+                .map(|p| p.bundle())
+                .map_err(|e| js_error(e.to_string())),
+            (Some(name), None) if first.contents().model_name() == Some(name) => Ok(first),
+            (Some(name), None) => Err(js_error(format!(
+                "model `{name}` is not the first bundle's, and without a snapshot only that one \
+                 scores: load a snapshot to score the models addBundle added"
+            ))),
+        }
+    }
+
     fn api(&self) -> Result<&Api, JsError> {
         self.loaded.api().ok_or_else(|| js_error(NO_SNAPSHOT))
     }
@@ -118,6 +151,29 @@ impl Runtime {
         Ok(Runtime { loaded })
     }
 
+    /// Adds a bundle over the runtime's snapshot (all bundles read the one
+    /// snapshot): another model, or the feature bundle of another service. It takes the place of a loaded
+    /// bundle of the same model (or, for a feature bundle, the same service);
+    /// requests then pick a bundle by `model` (`predict`'s last argument) or
+    /// `feature_service`, and `version` lists every bundle. With
+    /// `options.publicKey`, `options.bundleSignature` must verify this bundle.
+    ///
+    /// # Errors
+    ///
+    /// A JS `Error` with the core's message when the bundle is damaged or
+    /// unsigned (given a public key), when the snapshot does not fit it, or
+    /// when a request could not tell it from a loaded one; the runtime then
+    /// keeps what it had.
+    #[wasm_bindgen(js_name = addBundle)]
+    pub fn add_bundle(&mut self, bundle: &[u8], options: LoadOptionsArg) -> Result<(), JsError> {
+        let trust = Trust::read(&options.into())?;
+        let bundle = loaded::bundle(bundle).map_err(|e| js_error(e.to_string()))?;
+        trust.check(ArtifactKind::Bundle, bundle.id())?;
+        self.loaded
+            .add_bundle(bundle)
+            .map_err(|e| js_error(e.to_string()))
+    }
+
     /// Whether a snapshot is loaded (`predict` and `getOnlineFeatures` need one).
     #[wasm_bindgen(getter, js_name = hasSnapshot)]
     pub fn has_snapshot(&self) -> bool {
@@ -129,16 +185,20 @@ impl Runtime {
     ///
     /// Returns the `POST /predict` answer for that one entity, unchanged: the
     /// ids and `feature_names`, and `predictions` with exactly one element.
+    /// `model` is the body's `model`: which loaded model answers, needed only
+    /// when `addBundle` loaded several.
     ///
     /// # Errors
     ///
-    /// A JS `Error` with the API's message for a bad entity, request or time, and
-    /// when no snapshot is loaded.
+    /// A JS `Error` with the API's message for a bad entity, request or time,
+    /// an unknown model or none named among several, and when no snapshot is
+    /// loaded.
     pub fn predict(
         &self,
         entity: EntityRowArg,
         request: RequestRowArg,
         now: NowArg,
+        model: Option<String>,
     ) -> Result<PredictResponseValue, JsError> {
         let api = self.api()?;
         let now = read_now(&now.into())?;
@@ -148,6 +208,9 @@ impl Runtime {
         if !request.is_undefined() && !request.is_null() {
             let what = "the request data";
             body["request_context"] = Json::Object(Self::columns(from_js(&request, what)?, what)?);
+        }
+        if let Some(model) = model {
+            body["model"] = Json::String(model);
         }
         let body = to_body(&body, "the request")?;
         Ok(answer(api.handle("POST", "/predict", &body, now))?.unchecked_into())
@@ -175,19 +238,27 @@ impl Runtime {
     /// Runs the model on feature values the page already has: an array in service
     /// order, or an object keyed by `view:field` (or a bare field name when
     /// unambiguous; left-out features are missing and imputed). Works without a
-    /// snapshot.
+    /// snapshot. `model` picks one of the models `addBundle` added (as
+    /// `predict`'s does; that needs the snapshot, which pairs them); without it
+    /// the first bundle scores.
     ///
     /// # Errors
     ///
-    /// A JS `Error` for a wrong count, an unknown feature or a value of the wrong type.
-    pub fn score(&self, features: ScoreArg) -> Result<ScoreResultValue, JsError> {
+    /// A JS `Error` for a wrong count, an unknown feature or a value of the
+    /// wrong type, and for an unknown model.
+    pub fn score(
+        &self,
+        features: ScoreArg,
+        model: Option<String>,
+    ) -> Result<ScoreResultValue, JsError> {
         let body = to_body(&from_js(&features.into(), "the features")?, "the features")?;
-        let bundle = self.loaded.bundle().ok_or_else(|| js_error(NO_BUNDLE))?;
+        let bundle = self.scoring_bundle(model.as_deref())?;
         let bytes = score_json(bundle, &body).map_err(|e| js_error(e.message))?;
         Ok(to_js(&bytes)?.unchecked_into())
     }
 
-    /// `GET /version`: model, bundle, snapshot and registry ids (the snapshot
+    /// `GET /version`: model, bundle, snapshot and registry ids, the first
+    /// bundle's at the top and every bundle under `bundles` (the snapshot
     /// fields are null without a snapshot).
     ///
     /// # Errors
@@ -198,7 +269,8 @@ impl Runtime {
         Ok(to_js(&bytes)?.unchecked_into())
     }
 
-    /// What the bundle expects and returns — the core's model info, the same
+    /// What the first bundle (the one `Runtime.load` took) expects and
+    /// returns — the core's model info, the same
     /// JSON as the raw ABI's `verge_model_info`: join keys, request fields,
     /// features (service order, with types), classes — enough to build a form.
     ///
@@ -214,7 +286,7 @@ impl Runtime {
     }
 
     /// Entity rows present in the snapshot (join key name → value), from the table
-    /// of the bundle's first view, in snapshot order, at most `limit` of them
+    /// of the first bundle's first view, in snapshot order, at most `limit` of them
     /// (default 1000) — for pickers and demos.
     ///
     /// # Errors

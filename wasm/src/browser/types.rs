@@ -83,15 +83,28 @@ export interface OnlineFeaturesResponse {
   results: FeatureColumn[];
 }
 
-/** `Runtime.version`: `GET /version`; the snapshot fields are null without a snapshot. */
+/** One loaded bundle, as `VersionInfo.bundles` lists it; `model` is null for a feature bundle. */
+export interface BundleInfo {
+  model: string | null;
+  feature_service: string;
+  bundle_id: string;
+  registry_id: string;
+}
+
+/**
+ * `Runtime.version`: `GET /version`; the snapshot fields are null without a
+ * snapshot. The top-level ids are the first bundle's; `bundles` lists every
+ * bundle loaded (`Runtime.load`, then each `addBundle`).
+ */
 export interface VersionInfo {
-  model: string;
+  model: string | null;
   feature_service: string;
   bundle_id: string;
   registry_id: string;
   snapshot_id: string | null;
   snapshot_registry_id: string | null;
   snapshot_window_end: string | null;
+  bundles: BundleInfo[];
   format_version: number;
   verge_version: string;
 }
@@ -100,8 +113,9 @@ export interface VersionInfo {
 export interface FieldInfo { name: string; dtype: string; }
 
 /**
- * Options of `Runtime.load`. With `publicKey`, both artifacts must carry
- * signatures made by that key (`verge publish --sign-key`), or loading throws.
+ * Options of `Runtime.load` (and of `addBundle`, which reads `publicKey` and
+ * `bundleSignature`). With `publicKey`, the artifacts must carry signatures
+ * made by that key (`verge publish --sign-key`), or loading throws.
  */
 export interface LoadOptions {
   /** ed25519 public key, 64 hex digits (as `verge keygen` prints it). */
