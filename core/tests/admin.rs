@@ -23,7 +23,10 @@ fn a_whole_pair_is_received_with_its_own_ids() {
         Snapshot::load(snapshot.clone()).unwrap().id()
     );
     assert_eq!(upload.pair.bundle_signature, None);
-    assert_eq!(upload.predictor.bundle().id(), upload.pair.bundle);
+    assert_eq!(
+        upload.deployment.primary().bundle().id(),
+        upload.pair.bundle
+    );
 
     // Trailing bytes, a truncation, or the two in the wrong order: 400.
     let mut trailing = whole.clone();

@@ -121,8 +121,10 @@ fn load(dir: &std::path::Path) -> anyhow::Result<Loaded> {
     let m = d
         .read_manifest()?
         .with_context(|| format!("nothing published in {}", dir.display()))?;
-    let (bundle, snapshot) = d.read_pair(&m.current)?;
-    let api = Api::new(d.check_pair(&m.current, None)?.0, Limits::default());
+    let (bundles, snapshot) = d.read_pair(&m.current)?;
+    // The push below sends one bundle with the snapshot: the first.
+    let bundle = bundles.into_iter().next().unwrap_or_default();
+    let api = Api::serving(d.check_pair(&m.current, None)?.0, Limits::default());
     Ok(Loaded {
         pair: m.current,
         bundle,

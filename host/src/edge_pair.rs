@@ -97,8 +97,8 @@ impl EdgePair {
             pair,
         } = self;
         let pair = match sign_key {
-            Some(key) => sign_pair(*pair, key),
-            None => *pair,
+            Some(key) => sign_pair(pair.clone(), key),
+            None => pair.clone(),
         };
         let (bundle_id, snapshot_id) = (pair.bundle, pair.snapshot);
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -504,6 +504,7 @@ fn signed(p: &Pair, key: &SigningKey) -> PublishedPair {
         snapshot: s,
         bundle_signature: Some(key.sign(ArtifactKind::Bundle, b)),
         snapshot_signature: Some(key.sign(ArtifactKind::Snapshot, s)),
+        more_bundles: Vec::new(),
     }
 }
 

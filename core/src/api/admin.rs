@@ -37,11 +37,12 @@
 
 use alloc::format;
 use alloc::string::ToString;
+use alloc::vec::Vec;
 
 use super::{ApiError, Response};
-use crate::artifact::manifest::{PublishedPair, split_publish_body};
+use crate::artifact::manifest::{PublishedBundle, PublishedPair, split_publish_body};
 use crate::artifact::signature::{PublicKey, Signature};
-use crate::online::Predictor;
+use crate::online::Deployment;
 
 /// The route that publishes a pair (`PUT`).
 pub const PUBLISH_PATH: &str = "/admin/artifacts";
@@ -223,7 +224,69 @@ pub struct Upload<'a> {
     /// Their ids and the signatures sent with them.
     pub pair: PublishedPair,
     /// The two, checked and paired.
-    pub predictor: Predictor,
+    pub deployment: Deployment,
+}
+
+impl Upload<'_> {
+    /// The deployment this upload makes of `current` (served as
+    /// `current_pair`): the uploaded snapshot under every bundle, the uploaded
+    /// bundle in place of the one it replaces ([`Deployment::replaces`]: the
+    /// same model, or the feature bundle of the same service) or else after
+    /// the others. Bundles kept keep their recorded signatures.
+    ///
+    /// # Errors
+    ///
+    /// 400 when a kept bundle does not fit the new snapshot (the served
+    /// deployment stays live).
+    pub fn merged_into(
+        &self,
+        current: &Deployment,
+        current_pair: &PublishedPair,
+    ) -> Result<(PublishedPair, Deployment), ApiError> {
+        let Some(new) = self.deployment.bundles().next() else {
+            return Ok((self.pair.clone(), self.deployment.clone()));
+        };
+        let mut bundles = Vec::new();
+        let mut published = Vec::new();
+        let mut placed = false;
+        for (old, named) in current.bundles().zip(current_pair.bundles()) {
+            if Deployment::replaces(new, old) {
+                if !placed {
+                    bundles.push(new.clone());
+                    published.push(self.first_bundle());
+                    placed = true;
+                }
+            } else {
+                bundles.push(old.clone());
+                published.push(named);
+            }
+        }
+        if !placed {
+            bundles.push(new.clone());
+            published.push(self.first_bundle());
+        }
+        let deployment =
+            Deployment::new(alloc::sync::Arc::clone(self.deployment.shared_snapshot()), bundles)
+                .map_err(|e| {
+                    ApiError::bad_request(format!(
+                        "the pair is refused and the served deployment stays live: the bundles served beside it do not fit: {e}"
+                    ))
+                })?;
+        let mut pair = self.pair.clone();
+        let mut named = published.into_iter();
+        if let Some(first) = named.next() {
+            (pair.bundle, pair.bundle_signature) = (first.id, first.signature);
+        }
+        pair.more_bundles = named.collect();
+        Ok((pair, deployment))
+    }
+
+    fn first_bundle(&self) -> PublishedBundle {
+        PublishedBundle {
+            id: self.pair.bundle,
+            signature: self.pair.bundle_signature,
+        }
+    }
 }
 
 /// Checks a `PUT /admin/artifacts` body (a bundle followed by a snapshot, both
@@ -247,7 +310,7 @@ pub fn receive<'a>(
     let snapshot_signature = signature_header(SNAPSHOT_SIGNATURE_HEADER, snapshot_signature)?;
     let (bundle, snapshot) =
         split_publish_body(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let (pair, predictor) = PublishedPair::receive(
+    let (pair, deployment) = PublishedPair::receive(
         bundle,
         snapshot.to_vec(),
         bundle_signature,
@@ -263,7 +326,7 @@ pub fn receive<'a>(
         bundle,
         snapshot,
         pair,
-        predictor,
+        deployment,
     })
 }
 
@@ -295,7 +358,14 @@ pub fn nothing_to_roll_back() -> ApiError {
 /// ```
 #[must_use]
 pub fn answer(published: &PublishedPair, previous: Option<&PublishedPair>) -> Response {
-    let pair = |p: &PublishedPair| serde_json::json!({ "bundle_id": p.bundle.to_string(), "snapshot_id": p.snapshot.to_string() });
+    let pair = |p: &PublishedPair| {
+        let ids: Vec<_> = p.bundles().map(|b| b.id.to_string()).collect();
+        serde_json::json!({
+            "bundle_id": p.bundle.to_string(),
+            "snapshot_id": p.snapshot.to_string(),
+            "bundle_ids": ids,
+        })
+    };
     let body = serde_json::json!({
         "published": pair(published),
         "previous": previous.map(pair),
@@ -421,8 +491,8 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!({
-                "published": {"bundle_id": "03".repeat(32), "snapshot_id": "04".repeat(32)},
-                "previous": {"bundle_id": "01".repeat(32), "snapshot_id": "02".repeat(32)},
+                "published": {"bundle_id": "03".repeat(32), "snapshot_id": "04".repeat(32), "bundle_ids": ["03".repeat(32)]},
+                "previous": {"bundle_id": "01".repeat(32), "snapshot_id": "02".repeat(32), "bundle_ids": ["01".repeat(32)]},
             })
         );
         assert_eq!(nothing_to_roll_back().status, 409);

@@ -8,7 +8,8 @@
 //! ```text
 //! manifest.json                {"bundle": id, "snapshot": id,
 //!                               "bundle_signature": sig?, "snapshot_signature": sig?,
-//!                               "previous": {the same four fields}?}
+//!                               "more_bundles": [{"bundle": id, "bundle_signature": sig?}]?,
+//!                               "previous": {the same fields}?}
 //! bundles/<bundle id>.bin      a bundle, named by its content id
 //! bundles/<bundle id>.sig      its signature (128 hex digits), when signed
 //! snapshots/<snapshot id>.bin  a snapshot, named by its content id
@@ -17,13 +18,15 @@
 //!
 //! Artifact files never change once written; a publisher writes them first and
 //! replaces the manifest last, atomically, so a reader following the manifest
-//! always finds a complete pair. `previous` is the pair served before, kept for
-//! rollback (which swaps the two).
+//! always finds a complete pair. `more_bundles` makes the pair a deployment:
+//! further bundles served over the same snapshot (left out when there are
+//! none, so a one-bundle manifest keeps its first shape). `previous` is what
+//! was served before, kept for rollback (which swaps the two).
 //!
 //! A pair is served only after [`PublishedPair::check`]: both headers pass
 //! (magic, version, length, BLAKE3 hash), each hash is the id the manifest named
 //! (a mislabelled file is refused), when a public key is trusted both
-//! signatures verify, and `Predictor::new` accepts the two together.
+//! signatures verify, and [`Deployment::new`] accepts them together.
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -33,7 +36,7 @@ use serde_json::{Map, Value as Json};
 
 use super::signature::{PublicKey, Signature};
 use super::{ArtifactKind, Bundle, HEADER_LEN, Header, Snapshot};
-use crate::online::Predictor;
+use crate::online::Deployment;
 use crate::{ContentId, Error, Result};
 
 /// The pointer to the current pair, relative to the layout's root.
@@ -50,7 +53,31 @@ fn malformed(message: String) -> Error {
     }
 }
 
-/// A bundle and a snapshot served together, with their signatures if signed.
+/// One more bundle of a published deployment, with its signature if signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishedBundle {
+    /// The bundle's content id.
+    pub id: ContentId,
+    /// Its signature, when the publisher signed it.
+    pub signature: Option<Signature>,
+}
+
+impl PublishedBundle {
+    /// Where the bundle lives in the layout.
+    #[must_use]
+    pub fn path(&self) -> String {
+        format!("bundles/{}.bin", self.id)
+    }
+
+    /// Where its detached signature lives in the layout.
+    #[must_use]
+    pub fn signature_path(&self) -> String {
+        format!("bundles/{}.sig", self.id)
+    }
+}
+
+/// A bundle and a snapshot served together, with their signatures if signed,
+/// and any further bundles served over the same snapshot (a deployment).
 ///
 /// # Examples
 ///
@@ -62,7 +89,7 @@ fn malformed(message: String) -> Error {
 /// assert_eq!(pair.bundle_path(), format!("bundles/{}.bin", "01".repeat(32)));
 /// assert_eq!(pair.snapshot_signature_path(), format!("snapshots/{}.sig", "02".repeat(32)));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishedPair {
     /// The bundle's content id.
     pub bundle: ContentId,
@@ -72,6 +99,8 @@ pub struct PublishedPair {
     pub bundle_signature: Option<Signature>,
     /// The snapshot's signature, when the publisher signed it.
     pub snapshot_signature: Option<Signature>,
+    /// Further bundles over the same snapshot, in order (empty for a pair).
+    pub more_bundles: Vec<PublishedBundle>,
 }
 
 impl PublishedPair {
@@ -83,13 +112,27 @@ impl PublishedPair {
             snapshot,
             bundle_signature: None,
             snapshot_signature: None,
+            more_bundles: Vec::new(),
         }
     }
 
-    /// Whether `other` names the same two artifacts (signatures aside).
+    /// Whether `other` names the same artifacts, in the same order (signatures aside).
     #[must_use]
     pub fn same_artifacts(&self, other: &PublishedPair) -> bool {
-        self.bundle == other.bundle && self.snapshot == other.snapshot
+        self.snapshot == other.snapshot
+            && self
+                .bundles()
+                .map(|b| b.id)
+                .eq(other.bundles().map(|b| b.id))
+    }
+
+    /// Every bundle, the first one included, in order.
+    pub fn bundles(&self) -> impl Iterator<Item = PublishedBundle> + '_ {
+        core::iter::once(PublishedBundle {
+            id: self.bundle,
+            signature: self.bundle_signature,
+        })
+        .chain(self.more_bundles.iter().copied())
     }
 
     /// Where the bundle lives in the layout.
@@ -130,10 +173,30 @@ impl PublishedPair {
                 map.insert(field.into(), Json::String(sig.to_string()));
             }
         }
+        if !self.more_bundles.is_empty() {
+            let more = self.more_bundles.iter().map(|b| {
+                let mut entry = Map::new();
+                entry.insert("bundle".into(), Json::String(b.id.to_string()));
+                if let Some(sig) = b.signature {
+                    entry.insert("bundle_signature".into(), Json::String(sig.to_string()));
+                }
+                Json::Object(entry)
+            });
+            map.insert("more_bundles".into(), Json::Array(more.collect()));
+        }
         map
     }
 
-    fn from_json(value: &Json, what: &str) -> Result<PublishedPair> {
+    /// Reads `fields` (each an id `F` with an optional signature
+    /// `F_signature`) of the object `value`, named `what` in errors.
+    fn from_json_fields<const N: usize>(
+        value: &Json,
+        what: &str,
+        fields: [&str; N],
+    ) -> Result<([ContentId; N], [Option<Signature>; N])> {
+        if !value.is_object() {
+            return Err(malformed(format!("{what} must be a JSON object")));
+        }
         let text = |field: &str| value.get(field).and_then(Json::as_str);
         let id = |field: &str| {
             let found = text(field);
@@ -155,62 +218,95 @@ impl PublishedPair {
                     ))
                 }),
         };
-        if !value.is_object() {
-            return Err(malformed(format!("{what} must be a JSON object")));
+        let mut ids = [ContentId([0; 32]); N];
+        let mut signatures = [None; N];
+        for ((field, id_slot), sig_slot) in fields.iter().zip(&mut ids).zip(&mut signatures) {
+            *id_slot = id(field)?;
+            *sig_slot = signature(&format!("{field}_signature"))?;
         }
+        Ok((ids, signatures))
+    }
+
+    fn from_json(value: &Json, what: &str) -> Result<PublishedPair> {
+        let more_bundles = match value.get("more_bundles") {
+            None | Some(Json::Null) => Vec::new(),
+            Some(Json::Array(list)) => list
+                .iter()
+                .enumerate()
+                .map(|(i, entry)| {
+                    let ([id], [signature]) = PublishedPair::from_json_fields(
+                        entry,
+                        &format!("{what}.more_bundles[{i}]"),
+                        ["bundle"],
+                    )?;
+                    Ok(PublishedBundle { id, signature })
+                })
+                .collect::<Result<Vec<_>>>()?,
+            Some(_) => {
+                return Err(malformed(format!(
+                    "{what}.more_bundles must be an array of {{\"bundle\": id, \"bundle_signature\": sig?}}"
+                )));
+            }
+        };
+        let ([bundle, snapshot], [bundle_signature, snapshot_signature]) =
+            PublishedPair::from_json_fields(value, what, ["bundle", "snapshot"])?;
         Ok(PublishedPair {
-            bundle: id("bundle")?,
-            snapshot: id("snapshot")?,
-            bundle_signature: signature("bundle_signature")?,
-            snapshot_signature: signature("snapshot_signature")?,
+            bundle,
+            snapshot,
+            bundle_signature,
+            snapshot_signature,
+            more_bundles,
         })
     }
 
-    /// Checks `bundle` and `snapshot` (the bytes of the files this pair names)
-    /// and pairs them into a [`Predictor`].
+    /// Checks `bundles` and `snapshot` (the bytes of the files this pair
+    /// names, bundles in [`PublishedPair::bundles`] order) and pairs them
+    /// into a [`Deployment`].
     ///
     /// In order: each header (magic, format version, length, BLAKE3 hash); each
     /// hash against the id this pair names; with `key`, each signature of this
-    /// pair against that key (an unsigned pair is refused); and
-    /// `Predictor::new` on the two together.
+    /// pair against that key (an unsigned artifact is refused); and
+    /// [`Deployment::new`] on them together.
     ///
     /// # Errors
     ///
     /// The loaders' errors, [`Error::Malformed`] for a file holding another
-    /// artifact than its name says, [`Error::Signature`], and
-    /// [`Error::Incompatible`] for a pair that does not fit together.
-    pub fn check(
+    /// artifact than its name says or a count of bundles other than the pair
+    /// names, [`Error::Signature`], and [`Error::Incompatible`] for bundles
+    /// that do not fit the snapshot or each other.
+    pub fn check<B: AsRef<[u8]>>(
         &self,
-        bundle: &[u8],
+        bundles: &[B],
         snapshot: Vec<u8>,
         key: Option<&PublicKey>,
-    ) -> Result<Predictor> {
-        let bundle = Bundle::load(bundle)?;
+    ) -> Result<Deployment> {
+        let named: Vec<PublishedBundle> = self.bundles().collect();
+        if named.len() != bundles.len() {
+            return Err(malformed(format!(
+                "the pair names {} bundle(s) but {} were given",
+                named.len(),
+                bundles.len()
+            )));
+        }
         let snapshot = Snapshot::load(snapshot)?;
-        for (kind, want, got) in [
-            (ArtifactKind::Bundle, self.bundle, bundle.id()),
-            (ArtifactKind::Snapshot, self.snapshot, snapshot.id()),
-        ] {
-            if want != got {
-                return Err(malformed(format!(
-                    "the {} named {want} holds {got}; the artifact store is corrupt or mislabelled",
-                    kind.name()
-                )));
-            }
+        mislabelled(ArtifactKind::Snapshot, self.snapshot, snapshot.id())?;
+        let mut loaded = Vec::with_capacity(bundles.len());
+        for (bytes, want) in bundles.iter().zip(&named) {
+            let bundle = Bundle::load(bytes.as_ref())?;
+            mislabelled(ArtifactKind::Bundle, want.id, bundle.id())?;
+            loaded.push(bundle);
         }
         if let Some(key) = key {
-            key.verify(
-                ArtifactKind::Bundle,
-                self.bundle,
-                self.bundle_signature.as_ref(),
-            )?;
+            for b in &named {
+                key.verify(ArtifactKind::Bundle, b.id, b.signature.as_ref())?;
+            }
             key.verify(
                 ArtifactKind::Snapshot,
                 self.snapshot,
                 self.snapshot_signature.as_ref(),
             )?;
         }
-        Predictor::new(bundle, snapshot)
+        Deployment::new(snapshot, loaded)
     }
 
     /// Checks a pair received whole (an upload to an admin route): the ids are
@@ -226,7 +322,7 @@ impl PublishedPair {
         bundle_signature: Option<Signature>,
         snapshot_signature: Option<Signature>,
         key: Option<&PublicKey>,
-    ) -> Result<(PublishedPair, Predictor)> {
+    ) -> Result<(PublishedPair, Deployment)> {
         let bundle_id = Header::open(bundle, ArtifactKind::Bundle)?.0.id;
         let snapshot_id = Header::open(&snapshot, ArtifactKind::Snapshot)?.0.id;
         let pair = PublishedPair {
@@ -234,9 +330,10 @@ impl PublishedPair {
             snapshot: snapshot_id,
             bundle_signature,
             snapshot_signature,
+            more_bundles: Vec::new(),
         };
-        let predictor = pair.check(bundle, snapshot, key)?;
-        Ok((pair, predictor))
+        let deployment = pair.check(&[bundle], snapshot, key)?;
+        Ok((pair, deployment))
     }
 }
 
@@ -254,14 +351,14 @@ impl PublishedPair {
 ///
 /// let a = PublishedPair::unsigned(ContentId([1; 32]), ContentId([2; 32]));
 /// let b = PublishedPair::unsigned(ContentId([3; 32]), ContentId([4; 32]));
-/// let first = PublishManifest::next(None, a);
-/// let second = PublishManifest::next(Some(&first), b);
-/// assert_eq!(second.previous, Some(a));
+/// let first = PublishManifest::next(None, a.clone());
+/// let second = PublishManifest::next(Some(&first), b.clone());
+/// assert_eq!(second.previous, Some(a.clone()));
 /// assert_eq!(PublishManifest::parse(&second.to_json()).unwrap(), second);
 /// let back = second.rolled_back().unwrap();
 /// assert_eq!((back.current, back.previous), (a, Some(b)));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishManifest {
     /// The pair to serve.
     pub current: PublishedPair,
@@ -314,8 +411,8 @@ impl PublishManifest {
     #[must_use]
     pub fn next(current: Option<&PublishManifest>, pair: PublishedPair) -> PublishManifest {
         let previous = match current {
-            Some(m) if m.current.same_artifacts(&pair) => m.previous,
-            Some(m) => Some(m.current),
+            Some(m) if m.current.same_artifacts(&pair) => m.previous.clone(),
+            Some(m) => Some(m.current.clone()),
             None => None,
         };
         PublishManifest {
@@ -329,9 +426,9 @@ impl PublishManifest {
     /// `None` when there is nothing to roll back to.
     #[must_use]
     pub fn rolled_back(&self) -> Option<PublishManifest> {
-        self.previous.map(|previous| PublishManifest {
+        self.previous.clone().map(|previous| PublishManifest {
             current: previous,
-            previous: Some(self.current),
+            previous: Some(self.current.clone()),
         })
     }
 }
@@ -414,6 +511,17 @@ fn snapshot_start(body: &[u8]) -> Option<usize> {
                 })
             })
         })
+}
+
+/// Refuses an artifact whose hash is not the id it was filed under.
+fn mislabelled(kind: ArtifactKind, want: ContentId, got: ContentId) -> Result<()> {
+    if want == got {
+        return Ok(());
+    }
+    Err(malformed(format!(
+        "the {} named {want} holds {got}; the artifact store is corrupt or mislabelled",
+        kind.name()
+    )))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use serde_json::{Value as Json, json};
-use verge_core::artifact::manifest::{PublishManifest, PublishedPair};
+use verge_core::artifact::manifest::{PublishManifest, PublishedBundle, PublishedPair};
 use verge_core::artifact::signature::PublicKey;
 
 use super::output::print_json;
@@ -35,18 +35,20 @@ use verge_host::publish::{PublishDir, keys, sign_pair};
 ///
 /// Examples:
 ///   verge publish surgical_lesion --to site
+///   verge publish surgical_lesion driver_activity --to site   # a deployment: two bundles, one snapshot
 ///   verge publish surgical_lesion --to site --sign-key release.key
 ///   VERGE_ADMIN_TOKEN=… verge publish surgical_lesion --url http://127.0.0.1:8787
 ///   verge publish --rollback --to site
 #[derive(Debug, Args)]
 pub struct Publish {
-    /// A model, or the feature service of one (not with --rollback).
+    /// Models or feature services (not with --rollback): one publishes a
+    /// pair, more a deployment, every bundle over the one snapshot.
     #[arg(
         value_name = "SERVICE_OR_MODEL",
         required_unless_present = "rollback",
         conflicts_with = "rollback"
     )]
-    pub target: Option<String>,
+    pub targets: Vec<String>,
     /// The publish directory to write (created if needed).
     #[arg(long, value_name = "DIR", required_unless_present = "url")]
     pub to: Option<PathBuf>,
@@ -84,8 +86,19 @@ pub struct Publish {
 
 fn pair_json(pair: Option<&PublishedPair>) -> Json {
     pair.map_or(Json::Null, |p| {
-        json!({"bundle_id": p.bundle.to_string(), "snapshot_id": p.snapshot.to_string(), "signed": p.bundle_signature.is_some()})
+        let ids: Vec<String> = p.bundles().map(|b| b.id.to_string()).collect();
+        json!({"bundle_id": p.bundle.to_string(), "bundle_ids": ids, "snapshot_id": p.snapshot.to_string(), "signed": p.bundle_signature.is_some()})
     })
+}
+
+/// `bundle A + bundle B + snapshot S`, short ids, for notes.
+fn pair_text(pair: &PublishedPair) -> String {
+    let mut parts: Vec<String> = pair
+        .bundles()
+        .map(|b| format!("bundle {}", b.id.short()))
+        .collect();
+    parts.push(format!("snapshot {}", pair.snapshot.short()));
+    parts.join(" + ")
 }
 
 fn manifest_json(m: &PublishManifest) -> Json {
@@ -106,83 +119,131 @@ impl Publish {
         };
         let mut report = serde_json::Map::new();
         if self.rollback {
-            let key = match &self.public_key {
-                Some(hex) => Some(PublicKey::parse_hex(hex).context(
-                    "--public-key must be 64 hex digits of an ed25519 public key (as `verge keygen` prints)",
-                )?),
-                None => None,
-            };
-            if let Some(dir) = &self.to {
-                let m = PublishDir::new(dir).rollback(key.as_ref())?;
-                ctx.note(&format!(
-                    "Rolled {} back to bundle {} + snapshot {}.",
-                    dir.display(),
-                    m.current.bundle.short(),
-                    m.current.snapshot.short()
-                ));
-                report.insert("to".into(), manifest_json(&m));
-            }
-            if let Some((endpoint, token)) = &remote {
-                let answer = push::rollback(endpoint, token)?;
-                ctx.note(&format!(
-                    "{} rolled back.",
-                    self.url.as_deref().unwrap_or("")
-                ));
-                report.insert("url".into(), answer);
-            }
+            self.roll_back(ctx, remote.as_ref(), &mut report)?;
         } else {
-            let target = self
-                .target
-                .as_deref()
-                .context("name the model (or feature service) to publish")?;
-            let edge = EdgePair::resolve(&ctx.repository(), target, &self.snapshot)?;
-            let pair = match &self.sign_key {
-                Some(path) => sign_pair(edge.pair, &keys::read_key_file(path)?),
-                None => edge.pair,
-            };
-            if let Some(dir) = &self.to {
-                let m =
-                    PublishDir::new(dir).publish(&edge.bundle_bytes, &edge.snapshot_bytes, pair)?;
-                ctx.note(&format!(
-                    "Published bundle {} ({}) + snapshot {}{} to {}{}.",
-                    pair.bundle.short(),
-                    edge.contents.describe(),
-                    pair.snapshot.short(),
-                    if pair.bundle_signature.is_some() {
-                        ", signed,"
-                    } else {
-                        ""
-                    },
-                    dir.display(),
-                    m.previous.map_or(String::new(), |p| format!(
-                        " (previous: {} + {})",
-                        p.bundle.short(),
-                        p.snapshot.short()
-                    ))
-                ));
-                report.insert("to".into(), manifest_json(&m));
-            }
-            if let Some((endpoint, token)) = &remote {
-                let answer = push::push(
-                    endpoint,
-                    token,
-                    &edge.bundle_bytes,
-                    &edge.snapshot_bytes,
-                    &pair,
-                )?;
-                ctx.note(&format!(
-                    "Pushed bundle {} + snapshot {} to {}.",
-                    pair.bundle.short(),
-                    pair.snapshot.short(),
-                    self.url.as_deref().unwrap_or("")
-                ));
-                report.insert("url".into(), answer);
-            }
+            self.publish(ctx, remote.as_ref(), &mut report)?;
         }
         if self.json {
             print_json(&Json::Object(report))?;
         }
         Ok(ExitStatus::Success)
+    }
+
+    /// `--rollback`: in DIR and/or through the admin endpoint.
+    fn roll_back(
+        &self,
+        ctx: &Ctx,
+        remote: Option<&(Endpoint, String)>,
+        report: &mut serde_json::Map<String, Json>,
+    ) -> anyhow::Result<()> {
+        let key = match &self.public_key {
+            Some(hex) => Some(PublicKey::parse_hex(hex).context(
+                "--public-key must be 64 hex digits of an ed25519 public key (as `verge keygen` prints)",
+            )?),
+            None => None,
+        };
+        if let Some(dir) = &self.to {
+            let m = PublishDir::new(dir).rollback(key.as_ref())?;
+            ctx.note(&format!(
+                "Rolled {} back to {}.",
+                dir.display(),
+                pair_text(&m.current)
+            ));
+            report.insert("to".into(), manifest_json(&m));
+        }
+        if let Some((endpoint, token)) = remote {
+            let answer = push::rollback(endpoint, token)?;
+            ctx.note(&format!(
+                "{} rolled back.",
+                self.url.as_deref().unwrap_or("")
+            ));
+            report.insert("url".into(), answer);
+        }
+        Ok(())
+    }
+
+    /// Publishes the targets' bundles over one snapshot: to DIR and/or the
+    /// admin endpoint.
+    fn publish(
+        &self,
+        ctx: &Ctx,
+        remote: Option<&(Endpoint, String)>,
+        report: &mut serde_json::Map<String, Json>,
+    ) -> anyhow::Result<()> {
+        let repo = ctx.repository();
+        let edges = self
+            .targets
+            .iter()
+            .map(|target| EdgePair::resolve(&repo, target, &self.snapshot))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let (first, more) = edges
+            .split_first()
+            .context("name the model (or feature service) to publish")?;
+        let mut pair = first.pair.clone();
+        pair.more_bundles = more
+            .iter()
+            .map(|e| PublishedBundle {
+                id: e.pair.bundle,
+                signature: None,
+            })
+            .collect();
+        let bundles: Vec<&[u8]> = edges.iter().map(|e| e.bundle_bytes.as_slice()).collect();
+        // Each bundle fits the snapshot; together they must also be told
+        // apart by requests (one bundle per model, one definition per service).
+        pair.check(&bundles, first.snapshot_bytes.clone(), None)
+            .context("these bundles cannot be served together")?;
+        let pair = match &self.sign_key {
+            Some(path) => sign_pair(pair, &keys::read_key_file(path)?),
+            None => pair,
+        };
+        let served: Vec<String> = edges.iter().map(|e| e.contents.describe()).collect();
+        if let Some(dir) = &self.to {
+            let m = PublishDir::new(dir).publish(&bundles, &first.snapshot_bytes, pair.clone())?;
+            ctx.note(&format!(
+                "Published {} ({}){} to {}{}.",
+                pair_text(&pair),
+                served.join(", "),
+                if pair.bundle_signature.is_some() {
+                    ", signed,"
+                } else {
+                    ""
+                },
+                dir.display(),
+                m.previous
+                    .as_ref()
+                    .map_or(String::new(), |p| format!(" (previous: {})", pair_text(p)))
+            ));
+            report.insert("to".into(), manifest_json(&m));
+        }
+        if let Some((endpoint, token)) = remote {
+            // The admin route takes one bundle and a snapshot at a time;
+            // each replaces its model's bundle and keeps the others.
+            let mut answers = Vec::new();
+            for (edge, named) in edges.iter().zip(pair.bundles()) {
+                let mut one = PublishedPair::unsigned(named.id, pair.snapshot);
+                (one.bundle_signature, one.snapshot_signature) =
+                    (named.signature, pair.snapshot_signature);
+                answers.push(push::push(
+                    endpoint,
+                    token,
+                    &edge.bundle_bytes,
+                    &first.snapshot_bytes,
+                    &one,
+                )?);
+            }
+            ctx.note(&format!(
+                "Pushed {} to {}.",
+                pair_text(&pair),
+                self.url.as_deref().unwrap_or("")
+            ));
+            let answer = if answers.len() == 1 {
+                answers.remove(0)
+            } else {
+                Json::Array(answers)
+            };
+            report.insert("url".into(), answer);
+        }
+        Ok(())
     }
 
     fn endpoint(&self, url: &str) -> anyhow::Result<Endpoint> {

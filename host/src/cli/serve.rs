@@ -36,6 +36,7 @@ use super::{Ctx, ExitStatus};
 /// Examples:
 ///   verge serve --bundle model/surgical_lesion
 ///   verge serve --bundle driver_activity         # a feature service, features only (no model)
+///   verge serve --bundle surgical_lesion --bundle driver_activity   # a deployment: both, one snapshot
 ///   verge serve --bundle model/surgical_lesion --snapshot snapshot/latest --addr 0.0.0.0:8080 --native
 ///   VERGE_ADMIN_TOKEN=… verge serve --from site --admin-token-env VERGE_ADMIN_TOKEN --public-key "$PUB"
 ///   curl -s localhost:8080/predict -d '{"entities":{"hospital_number":[530101]}}'
@@ -44,14 +45,16 @@ pub struct Serve {
     /// The bundle: a path, an id or unique prefix, a ref (`model/NAME`,
     /// `service/NAME`), or a model or feature service by name. A feature
     /// service no model uses is served features only: its feature bundle is
-    /// built from the registry head (`/predict` then answers 400).
+    /// built from the registry head (`/predict` then answers 400). Repeat it
+    /// to serve a deployment: every bundle over the one snapshot, each request
+    /// naming its `feature_service` or `model`.
     #[arg(
         long,
         value_name = "B",
         required_unless_present = "from",
         conflicts_with = "from"
     )]
-    pub bundle: Option<String>,
+    pub bundle: Vec<String>,
     /// The snapshot: a path, an id or unique prefix, or a ref.
     #[arg(long, value_name = "S", default_value = LATEST)]
     pub snapshot: String,
@@ -135,14 +138,23 @@ impl Serve {
             },
             None => None,
         };
-        let source = match (&self.from, &self.bundle) {
-            (Some(dir), _) => Source::PublishDir(dir.clone()),
-            (None, Some(bundle)) => Source::Pair {
-                bundle: ctx.repository().bundle_spec(bundle)?,
-                snapshot: self.snapshot.clone(),
-            },
-            (None, None) => {
-                bail!("give --bundle (a model's bundle) or --from DIR (a publish directory)")
+        let source = match &self.from {
+            Some(dir) => Source::PublishDir(dir.clone()),
+            None if self.bundle.is_empty() => {
+                bail!(
+                    "give --bundle (a model or feature service) or --from DIR (a publish directory)"
+                )
+            }
+            None => {
+                let repo = ctx.repository();
+                Source::Pair {
+                    bundles: self
+                        .bundle
+                        .iter()
+                        .map(|b| repo.bundle_spec(b))
+                        .collect::<anyhow::Result<_>>()?,
+                    snapshot: self.snapshot.clone(),
+                }
             }
         };
         let (engine, mode) = if self.native {

@@ -5,7 +5,7 @@
 //! (`docs/publish.md`; the format is [`verge_core::artifact::manifest`]):
 //!
 //! ```text
-//! DIR/manifest.json                 the current pair (+ signatures) and `previous`
+//! DIR/manifest.json                 the current pair or deployment (+ signatures) and `previous`
 //! DIR/bundles/<id>.bin, <id>.sig    content-addressed bundles and their signatures
 //! DIR/snapshots/<id>.bin, <id>.sig
 //! DIR/.publish.lock                 kernel lock serialising publishers
@@ -32,7 +32,7 @@ use anyhow::{Context as _, bail};
 use verge_core::artifact::ArtifactKind;
 use verge_core::artifact::manifest::{MANIFEST_PATH, PublishManifest, PublishedPair};
 use verge_core::artifact::signature::{PublicKey, Signature, SigningKey};
-use verge_core::online::Predictor;
+use verge_core::online::Deployment;
 
 use crate::store::atomic;
 use crate::store::lock::RefLock;
@@ -40,11 +40,14 @@ use crate::store::lock::RefLock;
 /// The lock file serialising publishers of one directory.
 pub const LOCK_FILE: &str = ".publish.lock";
 
-/// Signs a pair's two artifacts with `key`.
+/// Signs every artifact of a pair (each bundle, and the snapshot) with `key`.
 #[must_use]
 pub fn sign_pair(mut pair: PublishedPair, key: &SigningKey) -> PublishedPair {
     pair.bundle_signature = Some(key.sign(ArtifactKind::Bundle, pair.bundle));
     pair.snapshot_signature = Some(key.sign(ArtifactKind::Snapshot, pair.snapshot));
+    for more in &mut pair.more_bundles {
+        more.signature = Some(key.sign(ArtifactKind::Bundle, more.id));
+    }
     pair
 }
 
@@ -54,9 +57,9 @@ pub fn signature_file_text(signature: &Signature) -> String {
     format!("{signature}\n")
 }
 
-/// A pair read from a publish directory and checked: its predictor and the
-/// bundle's bytes (which Wasm instances load).
-pub type CheckedPair = (Predictor, Vec<u8>);
+/// A pair read from a publish directory and checked: its deployment and each
+/// bundle's bytes, in order (which Wasm instances load).
+pub type CheckedPair = (Deployment, Vec<Vec<u8>>);
 
 /// A publish directory (see the module docs for its layout).
 #[derive(Debug, Clone)]
@@ -95,19 +98,24 @@ impl PublishDir {
         }
     }
 
-    /// Reads the two files `pair` names: `(bundle, snapshot)` bytes.
+    /// Reads the files `pair` names: every bundle's bytes, in order, and the
+    /// snapshot's.
     ///
     /// # Errors
     ///
     /// When a file is missing or unreadable.
-    pub fn read_pair(&self, pair: &PublishedPair) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+    pub fn read_pair(&self, pair: &PublishedPair) -> anyhow::Result<(Vec<Vec<u8>>, Vec<u8>)> {
         let read = |rel: String| {
             let path = self.root.join(&rel);
             fs::read(&path).with_context(|| {
                 format!("cannot read {} (named by {MANIFEST_PATH})", path.display())
             })
         };
-        Ok((read(pair.bundle_path())?, read(pair.snapshot_path())?))
+        let bundles = pair
+            .bundles()
+            .map(|b| read(b.path()))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok((bundles, read(pair.snapshot_path())?))
     }
 
     /// Reads and checks the pair `pair` names (see
@@ -124,11 +132,12 @@ impl PublishDir {
         pair: &PublishedPair,
         key: Option<&PublicKey>,
     ) -> anyhow::Result<CheckedPair> {
-        let (bundle, snapshot) = self.read_pair(pair)?;
-        for (rel, want) in [
-            (pair.bundle_signature_path(), pair.bundle_signature),
-            (pair.snapshot_signature_path(), pair.snapshot_signature),
-        ] {
+        let (bundles, snapshot) = self.read_pair(pair)?;
+        let signatures = pair
+            .bundles()
+            .map(|b| (b.signature_path(), b.signature))
+            .chain([(pair.snapshot_signature_path(), pair.snapshot_signature)]);
+        for (rel, want) in signatures {
             let Some(want) = want else { continue };
             let path = self.root.join(rel);
             let text = fs::read_to_string(&path)
@@ -140,39 +149,51 @@ impl PublishDir {
                 );
             }
         }
-        let predictor = pair
-            .check(&bundle, snapshot, key)
+        let deployment = pair
+            .check(&bundles, snapshot, key)
             .with_context(|| format!("checking the pair published in {}", self.root.display()))?;
-        Ok((predictor, bundle))
+        Ok((deployment, bundles))
     }
 
-    /// Publishes a pair: writes both artifacts and their signatures (if
-    /// `pair` carries them), then the manifest, keeping the pair it replaces
-    /// as `previous`. The caller has checked the pair
-    /// ([`PublishedPair::receive`]); `pair`'s ids must be those of the bytes.
+    /// Publishes a pair: writes its artifacts (every bundle, in `pair`'s
+    /// order, and the snapshot) and their signatures (if `pair` carries
+    /// them), then the manifest, keeping the pair it replaces as `previous`.
+    /// The caller has checked the pair ([`PublishedPair::check`]); `pair`'s
+    /// ids must be those of the bytes.
     ///
     /// Returns the manifest written.
     ///
     /// # Errors
     ///
     /// I/O errors, or an unreadable existing manifest.
-    pub fn publish(
+    pub fn publish<B: AsRef<[u8]>>(
         &self,
-        bundle: &[u8],
+        bundles: &[B],
         snapshot: &[u8],
         pair: PublishedPair,
     ) -> anyhow::Result<PublishManifest> {
+        let named: Vec<_> = pair.bundles().collect();
+        if named.len() != bundles.len() {
+            bail!(
+                "the pair names {} bundle(s) but {} were given to publish",
+                named.len(),
+                bundles.len()
+            );
+        }
         for dir in ["bundles", "snapshots"] {
             let dir = self.root.join(dir);
             fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
         let _lock = self.lock()?;
-        self.write_artifact(&pair.bundle_path(), bundle)?;
+        for (b, bytes) in named.iter().zip(bundles) {
+            self.write_artifact(&b.path(), bytes.as_ref())?;
+        }
         self.write_artifact(&pair.snapshot_path(), snapshot)?;
-        for (rel, sig) in [
-            (pair.bundle_signature_path(), pair.bundle_signature),
-            (pair.snapshot_signature_path(), pair.snapshot_signature),
-        ] {
+        let signatures = named
+            .iter()
+            .map(|b| (b.signature_path(), b.signature))
+            .chain([(pair.snapshot_signature_path(), pair.snapshot_signature)]);
+        for (rel, sig) in signatures {
             if let Some(sig) = sig {
                 let path = self.root.join(rel);
                 atomic::replace(&path, signature_file_text(&sig).as_bytes())

@@ -39,17 +39,27 @@ pub struct Served {
     pub generation: u64,
     /// The ids (and signatures) of the pair.
     pub pair: PublishedPair,
-    /// The native API over the pair (it also holds the snapshot's bytes).
+    /// The native API over the deployment (it also holds the snapshot's bytes).
     pub api: Arc<Api>,
-    /// The bundle's bytes, for loading Wasm instances.
-    pub bundle: Vec<u8>,
+    /// Each bundle's bytes, in `pair`'s order, for loading Wasm instances.
+    pub bundles: Vec<Vec<u8>>,
 }
 
 impl Served {
     /// The snapshot's bytes, for loading Wasm instances.
     #[must_use]
     pub fn snapshot_bytes(&self) -> &[u8] {
-        self.api.predictor().snapshot().as_bytes()
+        self.api.deployment().snapshot().as_bytes()
+    }
+
+    /// The bytes of the bundle with content id `id`, if served here.
+    #[must_use]
+    pub fn bundle_bytes(&self, id: verge_core::ContentId) -> Option<&[u8]> {
+        self.pair
+            .bundles()
+            .zip(&self.bundles)
+            .find(|(b, _)| b.id == id)
+            .map(|(_, bytes)| bytes.as_slice())
     }
 }
 
@@ -104,14 +114,14 @@ fn reply(response: verge_core::api::Response) -> Answer {
 impl Live {
     /// Starts serving `pair` (already checked) through `api`.
     #[must_use]
-    pub fn new(pair: PublishedPair, api: Api, bundle: Vec<u8>, config: AdminConfig) -> Live {
+    pub fn new(pair: PublishedPair, api: Api, bundles: Vec<Vec<u8>>, config: AdminConfig) -> Live {
         Live {
             pairs: Mutex::new(Pairs {
                 current: Arc::new(Served {
                     generation: 0,
                     pair,
                     api: Arc::new(api),
-                    bundle,
+                    bundles,
                 }),
                 previous: None,
             }),
@@ -122,12 +132,12 @@ impl Live {
 
     /// Records the pair served before the current one (at startup, from a
     /// publish directory's manifest), so that a rollback can return to it.
-    pub fn set_previous(&self, pair: PublishedPair, api: Api, bundle: Vec<u8>) {
+    pub fn set_previous(&self, pair: PublishedPair, api: Api, bundles: Vec<Vec<u8>>) {
         lock(&self.pairs).previous = Some(Arc::new(Served {
             generation: 0,
             pair,
             api: Arc::new(api),
-            bundle,
+            bundles,
         }));
     }
 
@@ -197,23 +207,35 @@ impl Live {
             Ok(upload) => upload,
             Err(e) => return reply(e.into_response()),
         };
-        let admin::Upload {
-            bundle,
-            snapshot,
-            pair,
-            predictor,
-        } = upload;
+        let _admin = lock(&self.admin);
+        // The upload replaces its own model's bundle (or its service's feature
+        // bundle) and the snapshot; the deployment's other bundles stay, over
+        // the new snapshot.
+        let current = self.current();
+        let (pair, deployment) = match upload.merged_into(current.api.deployment(), &current.pair) {
+            Ok(merged) => merged,
+            Err(e) => return reply(e.into_response()),
+        };
+        let bundles: Vec<Vec<u8>> = pair
+            .bundles()
+            .map(|b| {
+                if b.id == upload.pair.bundle {
+                    upload.bundle.to_vec()
+                } else {
+                    current.bundle_bytes(b.id).unwrap_or_default().to_vec()
+                }
+            })
+            .collect();
         let fresh = Arc::new(Served {
             generation: 0,
-            pair,
-            api: Arc::new(Api::new(predictor, self.config.limits)),
-            bundle: bundle.to_vec(),
+            pair: pair.clone(),
+            api: Arc::new(Api::serving(deployment, self.config.limits)),
+            bundles,
         });
-        let _admin = lock(&self.admin);
         let Some(dir) = &self.config.dir else {
             return Live::push(lock(&self.pairs), fresh);
         };
-        match dir.publish(bundle, snapshot, pair) {
+        match dir.publish(&fresh.bundles, upload.snapshot, pair) {
             Ok(manifest) => self.adopt(&manifest, fresh),
             Err(e) => refuse(
                 500,
@@ -236,12 +258,12 @@ impl Live {
         // rolled back since this server last wrote it, so the rollback is
         // decided from the manifest on disk, under its lock, not from memory.
         match dir.try_rollback(self.config.public_key.as_ref()) {
-            Ok(Some((manifest, (predictor, bundle)))) => {
+            Ok(Some((manifest, (deployment, bundles)))) => {
                 let restored = Arc::new(Served {
                     generation: 0,
-                    pair: manifest.current,
-                    api: Arc::new(Api::new(predictor, self.config.limits)),
-                    bundle,
+                    pair: manifest.current.clone(),
+                    api: Arc::new(Api::serving(deployment, self.config.limits)),
+                    bundles,
                 });
                 self.adopt(&manifest, restored)
             }
@@ -285,13 +307,13 @@ impl Live {
             generation,
             pair,
             api: Arc::clone(&next.api),
-            bundle: next.bundle.clone(),
+            bundles: next.bundles.clone(),
         });
     }
 
     /// Serves `next` with `pairs.previous` as it stands, and answers with both.
     fn swap(mut pairs: MutexGuard<'_, Pairs>, next: Arc<Served>) -> Answer {
-        Live::set_current(&mut pairs, next.pair, &next);
+        Live::set_current(&mut pairs, next.pair.clone(), &next);
         reply(admin::answer(
             &pairs.current.pair,
             pairs.previous.as_ref().map(|p| &p.pair),
@@ -323,7 +345,7 @@ impl Live {
         let current = find(&manifest.current).unwrap_or(candidate);
         pairs.previous = previous;
         if !pairs.current.pair.same_artifacts(&manifest.current) {
-            Live::set_current(&mut pairs, manifest.current, &current);
+            Live::set_current(&mut pairs, manifest.current.clone(), &current);
         }
         drop(pairs);
         reply(admin::answer(&manifest.current, manifest.previous.as_ref()))

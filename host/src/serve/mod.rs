@@ -24,9 +24,10 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use verge_core::api::{Api, Limits};
-use verge_core::artifact::manifest::PublishedPair;
+use verge_core::artifact::manifest::{PublishedBundle, PublishedPair};
 use verge_core::artifact::signature::{PublicKey, Signature};
-use verge_core::online::Predictor;
+use verge_core::artifact::{ArtifactKind, Header};
+use verge_core::online::Deployment;
 
 use crate::publish::PublishDir;
 use crate::resolve::{Repository, Wanted};
@@ -39,10 +40,11 @@ pub use net::NetLimits;
 /// What to serve first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// A bundle and a snapshot of a repository (path, id, prefix or ref each).
+    /// Bundles and a snapshot of a repository (path, id, prefix or ref each):
+    /// one bundle is a pair, more a deployment over the one snapshot.
     Pair {
-        /// The bundle's spec.
-        bundle: String,
+        /// Each bundle's spec, in order (the first is the one described).
+        bundles: Vec<String>,
         /// The snapshot's spec.
         snapshot: String,
     },
@@ -101,12 +103,12 @@ pub struct Server {
     events: Option<watch::Events>,
 }
 
-/// The starting pair: ids, predictor, bundle bytes, and the previous pair.
+/// The starting pair: ids, deployment, each bundle's bytes, and the previous pair.
 type Start = (
     PublishedPair,
-    Predictor,
-    Vec<u8>,
-    Option<(PublishedPair, Predictor, Vec<u8>)>,
+    Deployment,
+    Vec<Vec<u8>>,
+    Option<(PublishedPair, Deployment, Vec<Vec<u8>>)>,
 );
 
 /// Answers through the Wasm instance; an ABI failure or trap is a 500 (the
@@ -131,7 +133,7 @@ fn signature_beside(path: &Path) -> anyhow::Result<Option<Signature>> {
     }
 }
 
-/// A Wasm instance loaded with one generation of the served pair.
+/// A Wasm instance loaded with one generation of the served deployment.
 fn wasm_instance(
     module: &WasmModule,
     limits: Limits,
@@ -139,9 +141,14 @@ fn wasm_instance(
 ) -> anyhow::Result<WasmRuntime> {
     let mut runtime = module.instantiate()?;
     runtime.set_limits(limits)?;
-    runtime
-        .load_bundle(&served.bundle)
-        .context("the Wasm module refused the bundle")?;
+    for (i, bundle) in served.bundles.iter().enumerate() {
+        let loaded = if i == 0 {
+            runtime.load_bundle(bundle)
+        } else {
+            runtime.add_bundle(bundle)
+        };
+        loaded.with_context(|| format!("the Wasm module refused bundle {}", i + 1))?;
+    }
     runtime
         .load_snapshot(served.snapshot_bytes())
         .context("the Wasm module refused the snapshot")?;
@@ -159,18 +166,18 @@ impl Server {
     pub fn bind(repo: &Repository, options: ServeOptions) -> anyhow::Result<Server> {
         let mut warnings = Vec::new();
         let key = options.public_key.as_ref();
-        let ((pair, predictor, bundle_bytes, previous), dir, watched) = match &options.source {
+        let ((pair, deployment, bundle_bytes, previous), dir, watched) = match &options.source {
             Source::PublishDir(path) => {
                 let dir = PublishDir::new(path);
                 let start = start_from_dir(&dir, key, &mut warnings)?;
                 (start, Some(dir.clone()), watch::Watched::Dir(dir))
             }
-            Source::Pair { bundle, snapshot } => (
-                start_from_repo(repo, bundle, snapshot, key)?,
+            Source::Pair { bundles, snapshot } => (
+                start_from_repo(repo, bundles, snapshot, key)?,
                 None,
                 watch::Watched::Refs {
                     repo: repo.clone(),
-                    bundle: bundle.clone(),
+                    bundles: bundles.clone(),
                     snapshot: snapshot.clone(),
                 },
             ),
@@ -178,7 +185,7 @@ impl Server {
         let limits = options.limits;
         let live = Arc::new(Live::new(
             pair,
-            Api::new(predictor, limits),
+            Api::serving(deployment, limits),
             bundle_bytes,
             AdminConfig {
                 token: options.admin_token.clone(),
@@ -187,8 +194,8 @@ impl Server {
                 limits,
             },
         ));
-        if let Some((p, predictor, bundle)) = previous {
-            live.set_previous(p, Api::new(predictor, limits), bundle);
+        if let Some((p, deployment, bundles)) = previous {
+            live.set_previous(p, Api::serving(deployment, limits), bundles);
         }
         let mut runtimes = Vec::new();
         if let Engine::Wasm(module) = &options.engine {
@@ -335,11 +342,11 @@ fn start_from_dir(
             dir.root().display()
         )
     })?;
-    let (predictor, bundle_bytes) = dir.check_pair(&manifest.current, public_key)?;
+    let (deployment, bundle_bytes) = dir.check_pair(&manifest.current, public_key)?;
     let previous = manifest
         .previous
         .and_then(|p| match dir.check_pair(&p, public_key) {
-            Ok((predictor, bundle)) => Some((p, predictor, bundle)),
+            Ok((deployment, bundles)) => Some((p, deployment, bundles)),
             Err(e) => {
                 warnings.push(format!(
                     "the previous pair in {} cannot be served, so rollback is off until the next publish: {e:#}",
@@ -348,34 +355,62 @@ fn start_from_dir(
                 None
             }
         });
-    Ok((manifest.current, predictor, bundle_bytes, previous))
+    Ok((manifest.current, deployment, bundle_bytes, previous))
 }
 
-/// A repository's bundle and snapshot, with the signatures beside their files.
+/// A repository's bundles and snapshot, with the signatures beside their files.
 pub(super) fn start_from_repo(
     repo: &Repository,
-    bundle: &str,
+    bundles: &[String],
     snapshot: &str,
     public_key: Option<&PublicKey>,
 ) -> anyhow::Result<Start> {
-    let (bundle_path, bundle_bytes) = repo.read(bundle, Wanted::Bundle)?;
-    let (snapshot_path, snapshot_bytes) = repo.read(snapshot, Wanted::Snapshot)?;
-    let (mut pair, predictor) = PublishedPair::receive(
-        &bundle_bytes,
-        snapshot_bytes,
-        signature_beside(&bundle_path)?,
-        signature_beside(&snapshot_path)?,
-        public_key,
-    )
-    .with_context(|| {
-        format!(
-            "loading bundle {} with snapshot {}",
-            bundle_path.display(),
-            snapshot_path.display()
-        )
-    })?;
-    if public_key.is_none() {
-        (pair.bundle_signature, pair.snapshot_signature) = (None, None);
+    let mut read = Vec::with_capacity(bundles.len());
+    for spec in bundles {
+        read.push(repo.read(spec, Wanted::Bundle)?);
     }
-    Ok((pair, predictor, bundle_bytes, None))
+    let (snapshot_path, snapshot_bytes) = repo.read(snapshot, Wanted::Snapshot)?;
+    let mut named = Vec::with_capacity(read.len());
+    for (path, bytes) in &read {
+        named.push(PublishedBundle {
+            id: Header::open(bytes, ArtifactKind::Bundle)
+                .with_context(|| format!("loading bundle {}", path.display()))?
+                .0
+                .id,
+            signature: public_key
+                .map(|_| signature_beside(path))
+                .transpose()?
+                .flatten(),
+        });
+    }
+    let mut named = named.into_iter();
+    let first = named.next().context("give at least one bundle to serve")?;
+    let pair = PublishedPair {
+        bundle: first.id,
+        snapshot: Header::open(&snapshot_bytes, ArtifactKind::Snapshot)
+            .with_context(|| format!("loading snapshot {}", snapshot_path.display()))?
+            .0
+            .id,
+        bundle_signature: first.signature,
+        snapshot_signature: public_key
+            .map(|_| signature_beside(&snapshot_path))
+            .transpose()?
+            .flatten(),
+        more_bundles: named.collect(),
+    };
+    let bundle_bytes: Vec<Vec<u8>> = read.into_iter().map(|(_, bytes)| bytes).collect();
+    let deployment = pair
+        .check(&bundle_bytes, snapshot_bytes, public_key)
+        .with_context(|| {
+            format!(
+                "loading {} with snapshot {}",
+                if bundles.len() == 1 {
+                    format!("bundle {}", bundles[0])
+                } else {
+                    format!("bundles {}", bundles.join(", "))
+                },
+                snapshot_path.display()
+            )
+        })?;
+    Ok((pair, deployment, bundle_bytes, None))
 }

@@ -40,8 +40,8 @@ pub enum Watched {
     Refs {
         /// The repository.
         repo: Repository,
-        /// The bundle's spec.
-        bundle: String,
+        /// Each bundle's spec, in the served order.
+        bundles: Vec<String>,
         /// The snapshot's spec.
         snapshot: String,
     },
@@ -114,12 +114,12 @@ fn look(
             if served.pair.same_artifacts(&manifest.current) {
                 return Ok(Look::Same);
             }
-            let (predictor, bundle) = dir.check_pair(&manifest.current, key)?;
+            let (deployment, bundles) = dir.check_pair(&manifest.current, key)?;
             let candidate = Arc::new(Served {
                 generation: 0,
-                pair: manifest.current,
-                api: Arc::new(Api::new(predictor, limits)),
-                bundle,
+                pair: manifest.current.clone(),
+                api: Arc::new(Api::serving(deployment, limits)),
+                bundles,
             });
             live.follow(&manifest, candidate);
             Ok(Look::Swapped(swapped(
@@ -129,49 +129,53 @@ fn look(
         }
         Watched::Refs {
             repo,
-            bundle,
+            bundles,
             snapshot,
         } => {
+            let served_bundles: Vec<_> = served.pair.bundles().map(|b| b.id).collect();
             // A feature bundle is built from the definitions, not trained:
             // one built from another registry version than the head is built
             // again from the head (which moves its ref, picked up below).
-            if let Some(service) = bundle.strip_prefix("service/") {
-                let built_from = served.api.predictor().bundle().contents().registry_id;
-                if repo.store().head()?.is_some_and(|head| head != built_from) {
-                    repo.feature_bundle_ref(service)?;
+            for (spec, bundle) in bundles.iter().zip(served.api.deployment().bundles()) {
+                if let Some(service) = spec.strip_prefix("service/") {
+                    let built_from = bundle.contents().registry_id;
+                    if repo.store().head()?.is_some_and(|head| head != built_from) {
+                        repo.feature_bundle_ref(service)?;
+                    }
                 }
             }
             let artifacts = repo.artifacts();
             let now_at = |spec: &str, served: ContentId| -> anyhow::Result<ContentId> {
                 Ok(artifacts.get_ref(spec)?.unwrap_or(served))
             };
-            let ids = (
-                now_at(bundle, served.pair.bundle)?,
-                now_at(snapshot, served.pair.snapshot)?,
-            );
-            if ids == (served.pair.bundle, served.pair.snapshot) {
+            let mut ids = Vec::with_capacity(bundles.len());
+            for (spec, id) in bundles.iter().zip(&served_bundles) {
+                ids.push(now_at(spec, *id)?);
+            }
+            let snapshot_id = now_at(snapshot, served.pair.snapshot)?;
+            if ids == served_bundles && snapshot_id == served.pair.snapshot {
                 return Ok(Look::Same);
             }
-            let (pair, predictor, bytes, _) =
-                super::start_from_repo(repo, &ids.0.to_string(), &ids.1.to_string(), key)?;
+            let specs: Vec<String> = ids.iter().map(ContentId::to_string).collect();
+            let (pair, deployment, bytes, _) =
+                super::start_from_repo(repo, &specs, &snapshot_id.to_string(), key)?;
+            let line = swapped(&pair, &format!("{} and {snapshot}", bundles.join(", ")));
             live.replace(Arc::new(Served {
                 generation: 0,
                 pair,
-                api: Arc::new(Api::new(predictor, limits)),
-                bundle: bytes,
+                api: Arc::new(Api::serving(deployment, limits)),
+                bundles: bytes,
             }));
-            Ok(Look::Swapped(swapped(
-                &pair,
-                &format!("{bundle} and {snapshot}"),
-            )))
+            Ok(Look::Swapped(line))
         }
     }
 }
 
 fn swapped(pair: &PublishedPair, from: &str) -> String {
+    let bundles: Vec<String> = pair.bundles().map(|b| b.id.short()).collect();
     format!(
         "now serving bundle {} + snapshot {} (picked up from {from})",
-        pair.bundle.short(),
+        bundles.join(" + bundle "),
         pair.snapshot.short()
     )
 }

@@ -255,7 +255,7 @@ fn killed_publishes_leave_a_servable_directory() {
         killed += usize::from(kill_at_random(&repo.path, &args, window, &mut rng));
         let after = check_published(&site, &key).unwrap();
         // Either nothing happened, or the whole publish did.
-        if Some(after) != before {
+        if Some(&after) != before.as_ref() {
             assert_eq!(after.current.snapshot.to_string(), snapshots[i % 2]);
         }
     }

@@ -10,6 +10,7 @@
 
 mod cli;
 mod crash;
+mod deployments;
 mod features_only;
 mod historical;
 mod hostile_http;

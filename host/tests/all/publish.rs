@@ -186,7 +186,7 @@ fn keygen_publish_rollback_and_signatures_in_a_directory() {
     let m2 = manifest(&site);
     assert_ne!(m2.current.snapshot, m1.current.snapshot);
     assert_eq!(m2.current.bundle, m1.current.bundle);
-    assert_eq!(m2.previous, Some(m1.current));
+    assert_eq!(m2.previous, Some(m1.current.clone()));
     let again = run_expect(&repo.path, &args, 0);
     assert_eq!(manifest(&site), m2);
 
@@ -206,16 +206,21 @@ fn keygen_publish_rollback_and_signatures_in_a_directory() {
     );
     let back = manifest(&site);
     assert_eq!(
-        (back.current, back.previous),
-        (m1.current, Some(m2.current))
+        (&back.current, &back.previous),
+        (&m1.current, &Some(m2.current.clone()))
     );
     run_expect(&repo.path, &["publish", "--rollback", "--to", "site"], 0);
     assert_eq!(manifest(&site), m2);
 
     // A tampered signature (in the manifest) no longer verifies: the
     // rollback is refused and the manifest is left alone.
-    let mut tampered = m2;
-    let mut sig = tampered.previous.unwrap().snapshot_signature.unwrap();
+    let mut tampered = m2.clone();
+    let mut sig = tampered
+        .previous
+        .clone()
+        .unwrap()
+        .snapshot_signature
+        .unwrap();
     sig.0[0] ^= 1;
     tampered.previous.as_mut().unwrap().snapshot_signature = Some(sig);
     std::fs::write(site.join("manifest.json"), tampered.to_json()).unwrap();
@@ -240,9 +245,10 @@ fn keygen_publish_rollback_and_signatures_in_a_directory() {
     // ... and the signature check itself, past the `.sig` file.
     let e = tampered
         .previous
+        .clone()
         .unwrap()
         .check(
-            &std::fs::read(site.join(m1.current.bundle_path())).unwrap(),
+            &[std::fs::read(site.join(m1.current.bundle_path())).unwrap()],
             std::fs::read(site.join(m1.current.snapshot_path())).unwrap(),
             Some(&public),
         )
@@ -471,7 +477,7 @@ fn serve_from_a_directory_follows_its_manifest() {
     assert_ne!(a, b);
     let rollback = ["--rollback", "--url", url.as_str(), "--json"];
     let m = agree(&push(&repo, &rollback, Some(TOKEN)));
-    assert_eq!((m.current, m.previous), (a, Some(b)));
+    assert_eq!((m.current, m.previous), (a.clone(), Some(b)));
 
     // An upload keeps the manifest's current as `previous`.
     run_expect(&repo.path, &["materialize", T0, NOW], 0);
@@ -481,7 +487,7 @@ fn serve_from_a_directory_follows_its_manifest() {
         Some(TOKEN),
     ));
     let c_pair = m.current;
-    assert_eq!(m.previous, Some(a));
+    assert_eq!(m.previous, Some(a.clone()));
 
     // Another process rolls the directory back to A; the server's rollback then
     // rolls the manifest forward to C again, and serves what it says.
@@ -641,7 +647,7 @@ fn serve_checks_signatures_and_guards_the_admin_routes() {
     let m2 = manifest(&repo.path.join("site"));
     assert_eq!(
         m2.previous,
-        Some(m1.current),
+        Some(m1.current.clone()),
         "the admin upload is written to --from"
     );
     assert_eq!(
@@ -724,7 +730,7 @@ fn serve_swaps_whole_pairs_under_load() {
     let now = Timestamp::parse_rfc3339(NOW).unwrap();
     let native = |dir: &Path, p: &PublishedPair| {
         let d = PublishDir::new(dir);
-        let api = Api::new(d.check_pair(p, None).unwrap().0, Limits::default());
+        let api = Api::serving(d.check_pair(p, None).unwrap().0, Limits::default());
         api.handle("POST", "/predict", &body, now).body
     };
     let (want1, want2) = (

@@ -147,13 +147,16 @@ pub async fn read_manifest(store: &Fetcher) -> Result<Option<PublishManifest>, A
 /// # Errors
 ///
 /// 503 when a file is missing or fails a check; the message names the file.
-pub async fn load(store: &Fetcher, pair: Pair, key: Option<&PublicKey>) -> Result<Api, ApiError> {
-    let bundle = get_required(store, &pair.bundle_path()).await?;
+pub async fn load(store: &Fetcher, pair: &Pair, key: Option<&PublicKey>) -> Result<Api, ApiError> {
+    let mut bundles = Vec::new();
+    for bundle in pair.bundles() {
+        bundles.push(get_required(store, &bundle.path()).await?);
+    }
     let snapshot = get_required(store, &pair.snapshot_path()).await?;
-    let predictor = pair
-        .check(&bundle, snapshot, key)
+    let deployment = pair
+        .check(&bundles, snapshot, key)
         .map_err(|e| unavailable(format!("the published pair is refused: {e}")))?;
-    Ok(Api::new(predictor, Limits::default()))
+    Ok(Api::serving(deployment, Limits::default()))
 }
 
 /// Writes `bytes` to `path` through the binding (`PUT`).

@@ -84,10 +84,16 @@ pub fn install_checked(pair: Pair, api: Arc<Api>) {
     install(ticket, pair, api);
 }
 
+/// The pair currently served in this isolate and its `Api`, if any (no I/O).
+#[must_use]
+pub fn serving() -> Option<(Pair, Arc<Api>)> {
+    STATE.with_borrow(|s| s.serving.clone())
+}
+
 /// The pair currently served in this isolate, if any (no I/O).
 #[must_use]
 pub fn serving_pair() -> Option<Pair> {
-    STATE.with_borrow(|s| s.serving.as_ref().map(|(pair, _)| *pair))
+    STATE.with_borrow(|s| s.serving.as_ref().map(|(pair, _)| pair.clone()))
 }
 
 /// The `Api` this request should use, refreshed from the manifest when due.
@@ -149,7 +155,7 @@ async fn refresh(env: &Env, ticket: u64) -> Result<Arc<Api>, ApiError> {
         return Ok(api);
     }
     let key = artifacts::public_key(env)?;
-    let api = Arc::new(artifacts::load(&store, pair, key.as_ref()).await?);
+    let api = Arc::new(artifacts::load(&store, &pair, key.as_ref()).await?);
     Ok(install(ticket, pair, api))
 }
 

@@ -170,8 +170,6 @@ async fn publish(
         snapshot_signature.as_deref(),
         key.as_ref(),
     )?;
-    let pair = upload.pair;
-    let api = Api::new(upload.predictor, Limits::default());
     let store = artifacts::binding(&ctx.env)?;
     let current = match artifacts::read_manifest(&store).await {
         Ok(Some(manifest)) => Some(manifest),
@@ -182,13 +180,35 @@ async fn publish(
             previous: None,
         }),
     };
-    let manifest = PublishManifest::next(current.as_ref(), pair);
+    // The upload replaces its model's bundle (or its service's feature
+    // bundle) and the snapshot; the deployment's other bundles stay, over the
+    // new snapshot. What is served is read from this isolate when it is the
+    // manifest's, else from the store.
+    // A current deployment that no longer loads is replaced by the upload alone.
+    let served = match (&current, cache::serving()) {
+        (Some(m), Some((pair, api))) if pair == m.current => Some(api),
+        (Some(m), _) => artifacts::load(&store, &m.current, key.as_ref())
+            .await
+            .ok()
+            .map(Arc::new),
+        (None, _) => None,
+    };
+    let (pair, deployment) = match (&current, served) {
+        (Some(m), Some(api)) => upload.merged_into(api.deployment(), &m.current)?,
+        _ => (upload.pair.clone(), upload.deployment.clone()),
+    };
+    let api = Api::serving(deployment, Limits::default());
+    let manifest = PublishManifest::next(current.as_ref(), pair.clone());
     // Files first, manifest last: a reader following the manifest always
-    // finds both files (and their signatures).
-    artifacts::put(&store, &pair.bundle_path(), upload.bundle).await?;
+    // finds every file (and their signatures). Bundles kept from the served
+    // deployment are in the store already.
+    artifacts::put(&store, &upload.pair.bundle_path(), upload.bundle).await?;
     artifacts::put(&store, &pair.snapshot_path(), upload.snapshot).await?;
     for (path, sig) in [
-        (pair.bundle_signature_path(), pair.bundle_signature),
+        (
+            upload.pair.bundle_signature_path(),
+            upload.pair.bundle_signature,
+        ),
         (pair.snapshot_signature_path(), pair.snapshot_signature),
     ] {
         if let Some(sig) = sig {
@@ -210,8 +230,8 @@ async fn rollback(ctx: RouteContext<()>) -> Result<verge_core::api::Response, Ap
         .ok_or_else(admin::nothing_to_roll_back)?;
     // A rollback to a pair that no longer verifies is refused (503) and the
     // current pair stays.
-    let api = artifacts::load(&store, back.current, key.as_ref()).await?;
+    let api = artifacts::load(&store, &back.current, key.as_ref()).await?;
     artifacts::put(&store, artifacts::MANIFEST_PATH, &back.to_json()).await?;
-    cache::install_checked(back.current, Arc::new(api));
+    cache::install_checked(back.current.clone(), Arc::new(api));
     Ok(admin::answer(&back.current, back.previous.as_ref()))
 }

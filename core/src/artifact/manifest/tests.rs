@@ -13,10 +13,25 @@ fn manifest_round_trips_with_and_without_signatures() {
     let mut signed = pair(1);
     signed.bundle_signature = Some(key.sign(ArtifactKind::Bundle, signed.bundle));
     signed.snapshot_signature = Some(key.sign(ArtifactKind::Snapshot, signed.snapshot));
+    let mut deployment = pair(7);
+    deployment.more_bundles = alloc::vec![
+        PublishedBundle {
+            id: ContentId([9; 32]),
+            signature: Some(key.sign(ArtifactKind::Bundle, ContentId([9; 32]))),
+        },
+        PublishedBundle {
+            id: ContentId([10; 32]),
+            signature: None,
+        },
+    ];
     for m in [
         PublishManifest::next(None, pair(1)),
-        PublishManifest::next(None, signed),
-        PublishManifest::next(Some(&PublishManifest::next(None, signed)), pair(5)),
+        PublishManifest::next(None, signed.clone()),
+        PublishManifest::next(Some(&PublishManifest::next(None, signed.clone())), pair(5)),
+        PublishManifest::next(
+            Some(&PublishManifest::next(None, signed)),
+            deployment.clone(),
+        ),
     ] {
         assert_eq!(PublishManifest::parse(&m.to_json()).unwrap(), m);
     }
@@ -29,6 +44,20 @@ fn manifest_round_trips_with_and_without_signatures() {
     let m = PublishManifest::parse(text.as_bytes()).unwrap();
     assert_eq!(m.current.bundle_signature, None);
     assert_eq!(m.previous, None);
+    assert!(m.current.more_bundles.is_empty());
+    // A pair is written in its first shape; a deployment lists its other bundles.
+    let one = String::from_utf8(PublishManifest::next(None, pair(1)).to_json()).unwrap();
+    assert!(!one.contains("more_bundles"), "{one}");
+    let many = PublishManifest::next(None, deployment.clone());
+    let ids: Vec<ContentId> = many.current.bundles().map(|b| b.id).collect();
+    assert_eq!(
+        ids,
+        [ContentId([7; 32]), ContentId([9; 32]), ContentId([10; 32])]
+    );
+    // The same ids in another order are another deployment (the first is described).
+    let mut reordered = deployment.clone();
+    reordered.more_bundles.reverse();
+    assert!(!reordered.same_artifacts(&deployment));
 }
 
 #[test]
@@ -52,6 +81,14 @@ fn bad_manifests_name_the_field() {
             format!(r#"{{"bundle":"{id}","snapshot":"{id}","previous":7}}"#),
             "manifest.previous",
         ),
+        (
+            format!(r#"{{"bundle":"{id}","snapshot":"{id}","more_bundles":[{{"bundle":"x"}}]}}"#),
+            "manifest.more_bundles[0].bundle",
+        ),
+        (
+            format!(r#"{{"bundle":"{id}","snapshot":"{id}","more_bundles":{{}}}}"#),
+            "manifest.more_bundles must be an array",
+        ),
         ("[1,2".into(), "not JSON"),
     ] {
         let e = PublishManifest::parse(text.as_bytes())
@@ -66,17 +103,20 @@ fn bad_manifests_name_the_field() {
 #[test]
 fn next_and_rollback_keep_one_previous() {
     let (a, b, c) = (pair(1), pair(3), pair(5));
-    let m1 = PublishManifest::next(None, a);
+    let m1 = PublishManifest::next(None, a.clone());
     assert_eq!(m1.previous, None);
     assert_eq!(m1.rolled_back(), None);
-    let m2 = PublishManifest::next(Some(&m1), b);
-    assert_eq!(m2.previous, Some(a));
+    let m2 = PublishManifest::next(Some(&m1), b.clone());
+    assert_eq!(m2.previous, Some(a.clone()));
     // Republishing the served pair keeps the rollback target.
-    assert_eq!(PublishManifest::next(Some(&m2), b).previous, Some(a));
-    let m3 = PublishManifest::next(Some(&m2), c);
-    assert_eq!(m3.previous, Some(b));
+    assert_eq!(
+        PublishManifest::next(Some(&m2), b.clone()).previous,
+        Some(a)
+    );
+    let m3 = PublishManifest::next(Some(&m2), c.clone());
+    assert_eq!(m3.previous, Some(b.clone()));
     let back = m3.rolled_back().unwrap();
-    assert_eq!((back.current, back.previous), (b, Some(c)));
+    assert_eq!((&back.current, &back.previous), (&b, &Some(c)));
     assert_eq!(back.rolled_back().unwrap(), m3);
 }
 
