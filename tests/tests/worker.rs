@@ -25,7 +25,7 @@ use verge_core::artifact::ArtifactKind;
 use verge_core::artifact::manifest::{PublishManifest, PublishedPair};
 use verge_core::artifact::signature::SigningKey;
 use verge_core::artifact::{Bundle, Snapshot, SnapshotBuilder};
-use verge_core::online::Predictor;
+use verge_core::online::{Deployment, Predictor};
 use verge_core::{ContentId, Timestamp};
 use verge_test_kit::http::{Answer, Client};
 use verge_test_kit::tiny::{self, Tiny};
@@ -474,6 +474,105 @@ fn admin_publish_checks_stores_and_swaps() {
         std::fs::read(store.join(format!("snapshots/{}.bin", b.snapshot_id))).unwrap(),
         b.snapshot
     );
+    drop(w);
+}
+
+/// A published deployment (three bundles over one snapshot: models `m` and
+/// `m2` and the service's feature bundle) is served whole: every request the
+/// bytes the native `Api::serving` gives. An admin upload of a retrained `m2`
+/// with a new snapshot replaces that bundle and the snapshot only.
+#[test]
+fn a_deployment_serves_every_bundle_and_an_upload_replaces_one() {
+    if workerd_bin().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("artifacts");
+    let (first, second) = (Tiny::many(0), Tiny::many(1));
+    let bundles: Vec<Vec<u8>> = [Some("m"), Some("m2"), None]
+        .into_iter()
+        .map(|m| first.bundle_bytes_for(m))
+        .collect();
+    let snapshot = first.snapshot_bytes();
+    let id_of = |b: &[u8]| Bundle::load(b).unwrap().id().to_string();
+    let bundle_ids: Vec<String> = bundles.iter().map(|b| id_of(b)).collect();
+    let snapshot_id = Snapshot::load(snapshot.clone()).unwrap().id().to_string();
+    for (id, bytes) in bundle_ids.iter().zip(&bundles) {
+        write_file(&store, &format!("bundles/{id}.bin"), bytes);
+    }
+    write_file(&store, &format!("snapshots/{snapshot_id}.bin"), &snapshot);
+    let manifest = json!({
+        "bundle": bundle_ids[0], "snapshot": snapshot_id,
+        "more_bundles": [{"bundle": bundle_ids[1]}, {"bundle": bundle_ids[2]}],
+    });
+    write_file(&store, "manifest.json", manifest.to_string().as_bytes());
+    let native = |bundles: &[&[u8]], snapshot: &[u8]| {
+        Api::serving(
+            Deployment::new(
+                Snapshot::load(snapshot.to_vec()).unwrap(),
+                bundles.iter().map(|b| Bundle::load(b).unwrap()).collect(),
+            )
+            .unwrap(),
+            Limits::default(),
+        )
+    };
+    let cases = |model: &str| -> Vec<(&'static str, &'static str, Vec<u8>)> {
+        let mut body = predict_body([1, 17, 4000]);
+        body["model"] = json!(model);
+        vec![
+            ("POST", "/predict", body.to_string().into_bytes()),
+            ("POST", "/predict", predict_body([2]).to_string().into_bytes()),
+            (
+                "POST",
+                "/get-online-features",
+                json!({"feature_service": "svc", "entities": {"id": [1, 9], "ambient": [21.0, 19.5]}, "now": NOW})
+                    .to_string()
+                    .into_bytes(),
+            ),
+            ("GET", "/version", Vec::new()),
+        ]
+    };
+    let w = Workerd::start(&store, 600_000);
+    wait_healthy(&w);
+    let c = w.client();
+    let check = |api: &Api| {
+        for (method, path, body) in cases("m2") {
+            let want = api.handle(method, path, &body, Timestamp::parse_rfc3339(NOW).unwrap());
+            let got = c.send(method, path, &[], &body);
+            assert_eq!(
+                (got.status, String::from_utf8_lossy(&got.body)),
+                (want.status, String::from_utf8_lossy(&want.body)),
+                "{method} {path}"
+            );
+        }
+    };
+    let refs: Vec<&[u8]> = bundles.iter().map(Vec::as_slice).collect();
+    check(&native(&refs, &snapshot));
+
+    // Retrained `m2` and a new snapshot, uploaded as one pair.
+    let m2 = second.bundle_bytes_for(Some("m2"));
+    let snapshot2 = second.snapshot_bytes();
+    let body = [m2.as_slice(), &snapshot2].concat();
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let r = c.send(
+        "PUT",
+        "/admin/artifacts",
+        &[("authorization", &auth)],
+        &body,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let kept = [bundles[0].as_slice(), &m2, &bundles[2]];
+    let ids: Vec<String> = kept.iter().map(|b| id_of(b)).collect();
+    assert_eq!(r.json()["published"]["bundle_ids"], json!(ids));
+    check(&native(&kept, &snapshot2));
+    let written =
+        PublishManifest::parse(&std::fs::read(store.join("manifest.json")).unwrap()).unwrap();
+    let listed: Vec<String> = written
+        .current
+        .bundles()
+        .map(|b| b.id.to_string())
+        .collect();
+    assert_eq!(listed, ids);
     drop(w);
 }
 
