@@ -5,22 +5,26 @@
 //! For each version: a copy of `tests/feast/repo` is applied and materialized
 //! by Feast itself (SQLite online store: the reference); `tests/feast/verge`
 //! (the same definitions in `verge.toml`) is applied and materialized by verge
-//! over the same data and window; `verge serve --bundle driver_activity` and
-//! `verge serve --bundle driver_odfv` are started (and, for the Worker, each
-//! service's feature bundle is published with `verge publish SERVICE --to DIR`
-//! and served by its own workerd); and `tests/feast/sdk_client.py`,
-//! run with the version's venv Python, makes the same calls through a
-//! `FeatureStore` whose `online_store` is `{type: remote, path: <verge>}` and
-//! through Feast's own local store, with `.to_dict()` and `.to_df()`. The two
-//! answers must be equal column by column, by name (Feast's own column order
-//! changes between processes), values exactly (floats as f64, ints as ints),
-//! and the pandas dtypes too; the only accepted differences are in [`ALLOWED`].
+//! over the same data and window; ONE verge deployment per face is started,
+//! as a Feast user configures one `path:` — `verge serve --bundle
+//! driver_activity --bundle driver_odfv` (native, then Wasm), and a workerd
+//! over `verge publish driver_activity driver_odfv --to DIR` — and
+//! `tests/feast/sdk_client.py`, run with the version's venv Python, makes the
+//! same calls through a `FeatureStore` whose `online_store` is `{type: remote,
+//! path: <verge>}` and through Feast's own local store, with `.to_dict()` and
+//! `.to_df()`. The two answers must be equal column by column, by name
+//! (Feast's own column order changes between processes), values exactly
+//! (floats as f64, ints as ints), and the pandas dtypes too; the only accepted
+//! differences are in [`ALLOWED`].
 //!
-//! Limitation: one verge server serves one bundle, and on-demand programs
-//! travel in bundles, so the ODFV calls go to a second server (service
-//! `driver_odfv`, which Feast's repo does not have) while a Feast feature
-//! server serves every view and service of its registry from one address.
-//! Multi-bundle deployments would let one `path:` serve both.
+//! Then the calls that must fail ([`ERRORS`]): an unknown view, an unknown
+//! field of a known view, an unknown feature service, an on-demand feature
+//! without its request data, and a view that the SDK's registry has and the
+//! deployment does not serve. Where the SDK sends the call, verge must answer
+//! 4xx (Feast's client retries 429/5xx with backoff, ≈3 s, and hides the body),
+//! the call must return within [`NO_RETRY`], and the exception must carry
+//! verge's message; where the SDK refuses before sending, it must raise
+//! exactly what Feast's own store raises.
 //!
 //! Needs `FEAST_PYTHON_0_60` and `FEAST_PYTHON_0_67` (the venvs' Pythons), which
 //! `scripts/setup` installs and prints with `--print-env`; `scripts/test` sets
@@ -46,6 +50,9 @@ use verge_test_kit::workerd::{Workerd, workerd_bin};
 const STEP_LIMIT: Duration = Duration::from_secs(120);
 /// Feast's `feast materialize` window and verge's: all of the 2026-01 data.
 const WINDOW: (&str, &str) = ("2025-12-01T00:00:00", "2026-02-01T00:00:00");
+/// A call that reached verge and came back 4xx returns well within this: a
+/// 429/5xx would be retried three times with backoff (≈3.1 s, PROTOCOL.md).
+const NO_RETRY: Duration = Duration::from_secs(2);
 /// The calls `sdk_client.py` makes; each must be there and compared.
 const CALLS: &[&str] = &[
     "plain_two_views",
@@ -77,6 +84,98 @@ const ALLOWED: &[(&str, &str, &str, &str, &str)] = &[(
     "Feast 0.67 skips the Int64 cast of an ODFV output under full_feature_names",
 )];
 
+/// A call of `sdk_client.py`'s `error_calls`, expected to raise on both stores.
+struct ErrorCall {
+    /// Feast version, or `*`.
+    version: &'static str,
+    call: &'static str,
+    /// What Feast's own store raises (`module.Class` prefix of its text).
+    feast_raises: &'static str,
+    /// `Some(text)`: the SDK sends the call, verge answers 4xx, and the SDK's
+    /// exception contains `text` of verge's message. `None`: the SDK raises
+    /// before sending (no request), exactly what Feast's own store raises.
+    verge_says: Option<&'static str>,
+    /// Why the SDK's exception through verge differs from Feast's own, if so.
+    why: &'static str,
+}
+
+/// Through verge, a refused call raises `builtins.RuntimeError` with verge's
+/// body as text, not Feast's typed exception: verge's error body is
+/// `{"error":{...}}`, not the JSON string of `{module, class, message}` from
+/// which the SDK rebuilds a `feast.errors` class (PROTOCOL.md).
+const UNTYPED: &str = "verge's error body is not Feast's error object: RuntimeError with the body";
+/// Feast 0.60 checks names and request data against its registry and plans
+/// every view itself, so these never reach the server.
+const CLIENT_SIDE: &str = "0.60 raises in the SDK before sending, as its own store does";
+
+const ERRORS: &[ErrorCall] = &[
+    ErrorCall {
+        version: "0.60.0",
+        call: "unknown_view",
+        feast_raises: "feast.errors.FeatureViewNotFoundException",
+        verge_says: None,
+        why: CLIENT_SIDE,
+    },
+    ErrorCall {
+        version: "0.60.0",
+        call: "unknown_field",
+        feast_raises: "builtins.KeyError",
+        verge_says: None,
+        why: CLIENT_SIDE,
+    },
+    ErrorCall {
+        version: "0.60.0",
+        call: "unknown_feature_service",
+        feast_raises: "feast.errors.FeatureServiceNotFoundException",
+        verge_says: None,
+        why: CLIENT_SIDE,
+    },
+    ErrorCall {
+        version: "0.60.0",
+        call: "odfv_without_request_data",
+        feast_raises: "feast.errors.RequestDataNotFoundInEntityRowsException",
+        verge_says: None,
+        why: CLIENT_SIDE,
+    },
+    ErrorCall {
+        version: "0.67.0",
+        call: "unknown_view",
+        feast_raises: "feast.errors.FeatureViewNotFoundException",
+        verge_says: Some("unknown feature `nope:x`"),
+        why: UNTYPED,
+    },
+    ErrorCall {
+        version: "0.67.0",
+        call: "unknown_field",
+        // Feast's store raises a bare KeyError from its projection lookup.
+        feast_raises: "builtins.KeyError",
+        verge_says: Some("unknown feature `driver_hourly_stats:nope`"),
+        why: UNTYPED,
+    },
+    ErrorCall {
+        version: "0.67.0",
+        call: "unknown_feature_service",
+        feast_raises: "feast.errors.FeatureServiceNotFoundException",
+        verge_says: Some("unknown feature service `nope`"),
+        why: UNTYPED,
+    },
+    ErrorCall {
+        version: "0.67.0",
+        call: "odfv_without_request_data",
+        feast_raises: "feast.errors.RequestDataNotFoundInEntityRowsException",
+        verge_says: Some("needs request field `val_to_add`"),
+        why: UNTYPED,
+    },
+    ErrorCall {
+        // Only in the remote store's registry: both versions send it.
+        version: "*",
+        call: "view_verge_lacks",
+        feast_raises: "feast.errors.FeatureViewNotFoundException",
+        verge_says: Some("unknown feature `verge_lacks:x`"),
+        why: UNTYPED,
+    },
+];
+
 #[test]
 fn feast_0_60_reads_verge_serve_as_its_own_store() {
     check_version("0.60.0", "FEAST_PYTHON_0_60");
@@ -97,14 +196,10 @@ fn check_version(version: &str, var: &str) {
     let verge_repo = verge_repo(tmp.path());
     let mut problems = Vec::new();
     for engine in engines() {
-        let features = Endpoint::start(&verge_repo, "driver_activity", engine);
-        let odfv = Endpoint::start(&verge_repo, "driver_odfv", engine);
+        let endpoint = Endpoint::start(&verge_repo, engine);
         let client = workspace().join("tests/feast/sdk_client.py");
         let mut cmd = Command::new(&python);
-        cmd.arg(&client)
-            .arg(&feast_repo)
-            .arg(features.url())
-            .arg(odfv.url());
+        cmd.arg(&client).arg(&feast_repo).arg(endpoint.url());
         let out = run_bounded(cmd, tmp.path(), &format!("sdk_client {engine:?}"));
         let answers: Json = serde_json::from_str(&out)
             .unwrap_or_else(|e| panic!("sdk_client.py printed no JSON ({e}):\n{out}"));
@@ -113,13 +208,17 @@ fn check_version(version: &str, var: &str) {
         for d in compare(version, &answers) {
             problems.push(format!("{engine:?}: {d}"));
         }
-        eprintln!(
-            "Feast {version} on {engine:?}: {} calls compared",
-            CALLS.len()
-        );
-        for endpoint in [features, odfv] {
-            endpoint.stop_checked();
+        for d in check_errors(version, &answers) {
+            problems.push(format!("{engine:?}: {d}"));
         }
+        eprintln!(
+            "Feast {version} on {engine:?}: {} calls compared, {} error calls checked",
+            CALLS.len(),
+            answers["errors"]
+                .as_object()
+                .map_or(0, serde_json::Map::len)
+        );
+        endpoint.stop_checked();
     }
     eprintln!("Feast {version}: {:.1} s", started.elapsed().as_secs_f64());
     assert!(
@@ -282,17 +381,20 @@ enum Engine {
     Worker,
 }
 
-/// What one service is served by: a `verge serve` or a workerd.
+/// The bundles of the one deployment every call goes to.
+const BUNDLES: &[&str] = &["driver_activity", "driver_odfv"];
+
+/// The deployment: a `verge serve` of [`BUNDLES`] or a workerd over their publish.
 enum Endpoint {
     Serve(Server),
     Worker(Workerd),
 }
 
 impl Endpoint {
-    fn start(repo: &Path, service: &str, engine: Engine) -> Endpoint {
+    fn start(repo: &Path, engine: Engine) -> Endpoint {
         match engine {
-            Engine::Native | Engine::Wasm => Endpoint::Serve(Server::start(repo, service, engine)),
-            Engine::Worker => Endpoint::Worker(start_worker(repo, service)),
+            Engine::Native | Engine::Wasm => Endpoint::Serve(Server::start(repo, engine)),
+            Engine::Worker => Endpoint::Worker(start_worker(repo)),
         }
     }
 
@@ -315,17 +417,19 @@ impl Endpoint {
     }
 }
 
-/// `verge publish SERVICE --to repo/publish-SERVICE` (the service's feature
-/// bundle and the latest snapshot, in the layout the Worker reads), served
-/// by a workerd with the admin routes off.
-fn start_worker(repo: &Path, service: &str) -> Workerd {
-    let dir = repo.join(format!("publish-{service}"));
+/// `verge publish driver_activity driver_odfv --to repo/publish` (both
+/// feature bundles over the latest snapshot, in the layout the Worker reads),
+/// served by one workerd with the admin routes off.
+fn start_worker(repo: &Path) -> Workerd {
+    let dir = repo.join("publish");
     let mut cmd = Verge::find().command();
     cmd.arg("-C")
         .arg(repo)
-        .args(["publish", service, "--to"])
+        .arg("publish")
+        .args(BUNDLES)
+        .arg("--to")
         .arg(&dir);
-    run_bounded(cmd, repo, &format!("verge publish {service}"));
+    run_bounded(cmd, repo, "verge publish");
     // The manifest never changes here: a long ttl keeps re-reads out of the way.
     let w = Workerd::start(&dir, 600_000, &[("VERGE_ADMIN_TOKEN", "")]);
     wait_healthy(&w);
@@ -351,7 +455,8 @@ fn wait_healthy(w: &Workerd) {
     }
 }
 
-/// A running `verge serve --bundle SERVICE`, killed when dropped.
+/// A running `verge serve --bundle driver_activity --bundle driver_odfv`,
+/// killed when dropped.
 struct Server {
     child: Child,
     url: String,
@@ -359,12 +464,14 @@ struct Server {
 }
 
 impl Server {
-    fn start(repo: &Path, service: &str, engine: Engine) -> Server {
-        let stderr = repo.join(format!("serve-{service}-{engine:?}.err"));
+    fn start(repo: &Path, engine: Engine) -> Server {
+        let stderr = repo.join(format!("serve-{engine:?}.err"));
         let mut cmd = Verge::find().command();
-        cmd.arg("-C")
-            .arg(repo)
-            .args(["serve", "--bundle", service, "--addr", "127.0.0.1:0"]);
+        cmd.arg("-C").arg(repo).arg("serve");
+        for bundle in BUNDLES {
+            cmd.args(["--bundle", bundle]);
+        }
+        cmd.args(["--addr", "127.0.0.1:0"]);
         if let Engine::Native = engine {
             cmd.arg("--native");
         }
@@ -392,7 +499,7 @@ impl Server {
         match line.trim().strip_prefix("listening on ") {
             Some(url) => server.url = url.to_owned(),
             None => panic!(
-                "verge serve --bundle {service} ({engine:?}) did not start: {line:?}\n{}",
+                "verge serve {BUNDLES:?} ({engine:?}) did not start: {line:?}\n{}",
                 server.stderr_text()
             ),
         }
@@ -481,6 +588,74 @@ fn compare(version: &str, answers: &Json) -> Vec<String> {
         }
     }
     out
+}
+
+/// Every way the [`ERRORS`] calls of `version` went other than expected, one
+/// line each; also every error call of `sdk_client.py` must be in [`ERRORS`].
+fn check_errors(version: &str, answers: &Json) -> Vec<String> {
+    let mut out = Vec::new();
+    let expected: Vec<&ErrorCall> = ERRORS
+        .iter()
+        .filter(|e| e.version == "*" || e.version == version)
+        .collect();
+    let made = answers["errors"].as_object().cloned().unwrap_or_default();
+    for name in made.keys() {
+        if !expected.iter().any(|e| e.call == name.as_str()) {
+            out.push(format!("error call {name}: not in ERRORS for {version}"));
+        }
+    }
+    for e in expected {
+        let pair = &answers["errors"][e.call];
+        let (local, remote) = (
+            text(&pair["local"]["error"]),
+            text(&pair["remote"]["error"]),
+        );
+        let statuses = pair["remote"]["statuses"].as_array().cloned();
+        let seconds = pair["remote"]["seconds"].as_f64().unwrap_or(f64::INFINITY);
+        let said = format!("{}: raised {remote:?}, answers {statuses:?}", e.call);
+        if !local.starts_with(&format!("{}: ", e.feast_raises)) {
+            out.push(format!(
+                "{}: Feast's own store raised {local:?}, not {}",
+                e.call, e.feast_raises
+            ));
+        }
+        match e.verge_says {
+            None if statuses.as_ref().is_none_or(|s| !s.is_empty()) || remote != local => {
+                out.push(format!(
+                    "{said}; expected no request and Feast's own {local:?} ({})",
+                    e.why
+                ))
+            }
+            None => {}
+            Some(message) => {
+                let four_xx = |s: &Json| s.as_u64().is_some_and(|s| (400..500).contains(&s));
+                let sent_4xx = statuses
+                    .as_ref()
+                    .is_some_and(|s| !s.is_empty() && s.iter().all(four_xx));
+                if !sent_4xx
+                    || !remote.starts_with("builtins.RuntimeError: ")
+                    || !remote.contains(message)
+                {
+                    out.push(format!(
+                        "{said}; expected a 4xx and a RuntimeError with {message:?} ({})",
+                        e.why
+                    ));
+                }
+                if seconds >= NO_RETRY.as_secs_f64() {
+                    out.push(format!(
+                        "{said}; took {seconds:.2} s (retried?), not under {NO_RETRY:?}"
+                    ));
+                }
+            }
+        }
+        eprintln!("  {version} {:<26} {seconds:.3} s  {remote}", e.call);
+    }
+    out
+}
+
+/// A JSON string's text, or `""` (a call that did not raise).
+fn text(v: &Json) -> &str {
+    v.as_str().unwrap_or_default()
 }
 
 /// (column, what differs) for one form of one call.
