@@ -926,7 +926,7 @@ fn check_api_page(
     let key_set = |j: &Json| j.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(key_set(alone), key_set(&version));
     let bundle_only: Json =
-        serde_json::from_slice(&verge_core::api::version(&loaded, None)).unwrap();
+        serde_json::from_slice(&verge_core::api::version(&[&loaded], None)).unwrap();
     expect("aloneVersion", &json!({ "ok": bundle_only }));
 
     // One model-info shape: the core's, as the raw ABI's verge_model_info gives it.

@@ -199,14 +199,20 @@ impl Loaded {
             .map(|b| api::model_info(b, self.api.is_some()))
     }
 
-    /// The core's `GET /version` answer: every bundle and the snapshot, or
-    /// ([`api::version`]) the first bundle with null snapshot fields when no
-    /// snapshot is loaded.
+    /// Every bundle loaded, in order (the first is the one described).
+    #[must_use]
+    pub fn bundles(&self) -> &[Bundle] {
+        &self.bundles
+    }
+
+    /// The core's `GET /version` answer ([`api::version`]): every bundle and
+    /// the snapshot, the snapshot fields null when none is loaded yet.
     #[must_use]
     pub fn version(&self) -> Option<Vec<u8>> {
         match &self.api {
             Some(api) => Some(api.version()),
-            None => self.bundle().map(|b| api::version(b, None)),
+            None if self.bundles.is_empty() => None,
+            None => Some(api::version(&self.bundles.iter().collect::<Vec<_>>(), None)),
         }
     }
 }

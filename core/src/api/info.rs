@@ -74,10 +74,11 @@ pub fn model_info(bundle: &Bundle, has_snapshot: bool) -> Vec<u8> {
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
-/// `GET /version` for `bundle` and, when one is loaded, `snapshot`.
+/// `GET /version` for `bundles` (the first at the top level) and, when one
+/// is loaded, `snapshot`.
 #[must_use]
-pub fn version(bundle: &Bundle, snapshot: Option<&Snapshot>) -> Vec<u8> {
-    version_of(&[bundle], snapshot)
+pub fn version(bundles: &[&Bundle], snapshot: Option<&Snapshot>) -> Vec<u8> {
+    version_of(bundles, snapshot)
 }
 
 /// `GET /version` for every bundle of `deployment` and its snapshot: the

@@ -76,19 +76,24 @@ impl Runtime {
         model: Option<&str>,
     ) -> Result<&verge_core::artifact::Bundle, JsError> {
         let first = self.loaded.bundle().ok_or_else(|| js_error(NO_BUNDLE))?;
-        match (model, self.loaded.api()) {
-            (None, _) => Ok(first),
-            (Some(name), Some(api)) => api
-                .deployment()
-                .model(Some(name))
-                .map(|p| p.bundle())
-                .map_err(|e| js_error(e.to_string())),
-            (Some(name), None) if first.contents().model_name() == Some(name) => Ok(first),
-            (Some(name), None) => Err(js_error(format!(
-                "model `{name}` is not the first bundle's, and without a snapshot only that one \
-                 scores: load a snapshot to score the models addBundle added"
-            ))),
-        }
+        let Some(name) = model else {
+            return Ok(first);
+        };
+        // Scoring needs no snapshot: any loaded bundle of that model scores.
+        let bundles = self.loaded.bundles();
+        bundles
+            .iter()
+            .find(|b| b.contents().model_name() == Some(name))
+            .ok_or_else(|| {
+                let models: Vec<&str> = bundles
+                    .iter()
+                    .filter_map(|b| b.contents().model_name())
+                    .collect();
+                js_error(format!(
+                    "unknown model `{name}`; loaded: {}",
+                    models.join(", ")
+                ))
+            })
     }
 
     fn api(&self) -> Result<&Api, JsError> {
