@@ -397,6 +397,40 @@ fn feature_rows(dom: &str) -> Vec<(String, String)> {
     out
 }
 
+/// The JSON a page wrote into its `out` element once `data-state` is `done`
+/// (the whole DOM in the message when it never finished or hit a fatal error).
+fn page_output(dom: &str) -> Json {
+    let (tag, text) = element(dom, "out");
+    assert!(
+        tag.contains("data-state=\"done\""),
+        "the page did not finish:\n{dom}"
+    );
+    let out: Json = serde_json::from_str(&text).unwrap();
+    assert!(out.get("fatal").is_none(), "{out}");
+    out
+}
+
+/// What a page records for a call: `{"ok": answer}` or `{"error": message}`,
+/// from the native API.
+fn native_outcome(api: &Api, path: &str, body: &Json, now: Timestamp) -> Json {
+    let r = api.handle("POST", path, &serde_json::to_vec(body).unwrap(), now);
+    let json: Json = serde_json::from_slice(&r.body).unwrap();
+    if r.status == 200 {
+        json!({ "ok": json })
+    } else {
+        json!({ "error": json["error"]["message"] })
+    }
+}
+
+/// Asserts the page's `name` entry equals `want` (numbers compared by value).
+fn expect_same(out: &Json, name: &str, want: &Json) {
+    assert!(
+        same(&out[name], want),
+        "{name}: page {} native {want}",
+        out[name]
+    );
+}
+
 /// JSON equality where numbers compare as f64, bit for bit (JavaScript prints
 /// `38.0` as `38`; the value is the same double).
 fn same(a: &Json, b: &Json) -> bool {
@@ -756,30 +790,10 @@ fn check_api_page(
         chromium,
         &format!("{base}/api.html?horse={horse}&now={}", percent_encode(NOW)),
     );
-    let (tag, text) = element(&dom, "out");
-    assert!(
-        tag.contains("data-state=\"done\""),
-        "the API page did not finish:\n{dom}"
-    );
-    let out: Json = serde_json::from_str(&text).unwrap();
-    assert!(out.get("fatal").is_none(), "{out}");
+    let out = page_output(&dom);
     let now = Timestamp::parse_rfc3339(NOW).unwrap();
-    let native = |path: &str, body: Json| -> Json {
-        let r = api.handle("POST", path, &serde_json::to_vec(&body).unwrap(), now);
-        let json: Json = serde_json::from_slice(&r.body).unwrap();
-        if r.status == 200 {
-            json!({ "ok": json })
-        } else {
-            json!({ "error": json["error"]["message"] })
-        }
-    };
-    let expect = |name: &str, want: &Json| {
-        assert!(
-            same(&out[name], want),
-            "{name}: page {} native {want}",
-            out[name]
-        );
-    };
+    let native = |path: &str, body: Json| native_outcome(api, path, &body, now);
+    let expect = |name: &str, want: &Json| expect_same(&out, name, want);
 
     assert_eq!(out["hasSnapshot"], json!(true));
     expect(
@@ -1077,29 +1091,9 @@ fn added_bundles_answer_as_the_native_deployment() {
             percent_encode(&now.to_rfc3339())
         ),
     );
-    let (tag, text) = element(&dom, "out");
-    assert!(
-        tag.contains("data-state=\"done\""),
-        "the page did not finish:\n{dom}"
-    );
-    let out: Json = serde_json::from_str(&text).unwrap();
-    assert!(out.get("fatal").is_none(), "{out}");
-    let native = |path: &str, body: Json| -> Json {
-        let r = api.handle("POST", path, &serde_json::to_vec(&body).unwrap(), now);
-        let json: Json = serde_json::from_slice(&r.body).unwrap();
-        if r.status == 200 {
-            json!({ "ok": json })
-        } else {
-            json!({ "error": json["error"]["message"] })
-        }
-    };
-    let expect = |name: &str, want: &Json| {
-        assert!(
-            same(&out[name], want),
-            "{name}: page {} native {want}",
-            out[name]
-        );
-    };
+    let out = page_output(&dom);
+    let native = |path: &str, body: Json| native_outcome(&api, path, &body, now);
+    let expect = |name: &str, want: &Json| expect_same(&out, name, want);
 
     expect("added", &json!({ "ok": true }));
     let refusal = deployment(&[&m, &m2, &vitals, &other]).unwrap_err();

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
 use verge_core::artifact::manifest::PublishManifest;
-use verge_test_kit::http::{Answer, Client};
+use verge_test_kit::http::Client;
 
+use crate::features_only::{add_feature_service, post};
 use crate::publish::{Server, trained};
 use crate::support::{Repo, run_expect, verge};
 
@@ -19,21 +20,8 @@ const TOKEN: &str = "tok-9c1f2e4d";
 /// [`trained`] plus a feature service no model uses, `vitals_only`.
 fn repo() -> Repo {
     let repo = trained();
-    let config = repo.path.join("verge.toml");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(
-        "\n[[feature_service]]\nname = \"vitals_only\"\nfeatures = [\"horse_vitals:pulse\", \"derived:fever\"]\n",
-    );
-    std::fs::write(&config, text).unwrap();
-    run_expect(&repo.path, &["apply", "-m", "features"], 0);
+    add_feature_service(&repo);
     repo
-}
-
-fn post(c: &Client, path: &str, body: &Json) -> (u16, Json) {
-    let Answer { status, body, .. } = c.send("POST", path, &[], body.to_string().as_bytes());
-    let json = serde_json::from_slice(&body)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&body)));
-    (status, json)
 }
 
 fn version(c: &Client) -> Json {

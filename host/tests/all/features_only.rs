@@ -18,6 +18,14 @@ const T6: &str = "2021-06-06T00:00:00Z";
 /// that no model uses, applied and materialized.
 fn repo_with_a_feature_service() -> Repo {
     let repo = Repo::init();
+    add_feature_service(&repo);
+    run_expect(&repo.path, &["materialize", T0, T6], 0);
+    repo
+}
+
+/// Declares `vitals_only` (a plain and an on-demand feature, no model) in
+/// `repo`'s verge.toml and applies it.
+pub(crate) fn add_feature_service(repo: &Repo) {
     let config = repo.path.join("verge.toml");
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(
@@ -25,11 +33,10 @@ fn repo_with_a_feature_service() -> Repo {
     );
     std::fs::write(&config, text).unwrap();
     run_expect(&repo.path, &["apply", "-m", "features"], 0);
-    run_expect(&repo.path, &["materialize", T0, T6], 0);
-    repo
 }
 
-fn post(c: &Client, path: &str, body: &Json) -> (u16, Json) {
+/// POSTs `body` as JSON; the status and the answer's JSON.
+pub(crate) fn post(c: &Client, path: &str, body: &Json) -> (u16, Json) {
     let Answer { status, body, .. } = c.send("POST", path, &[], body.to_string().as_bytes());
     let json = serde_json::from_slice(&body)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&body)));
