@@ -1,5 +1,6 @@
 //! `verge run`: the whole pipeline declared in `verge.toml`, memoized, then a
-//! prediction for a random entity (see [`verge_host::pipeline`]).
+//! prediction (or, for a feature service, the online features) for a random
+//! entity (see [`verge_host::pipeline`]).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use serde_json::{Value as Json, json};
 
 use super::output::{print_json, spinner};
 use super::{Ctx, ExitStatus};
-use verge_host::pipeline::{self, Event, Outcome, RandomPrediction, RunOptions, StepReport};
+use verge_host::pipeline::{self, Event, Outcome, RandomAnswer, RunOptions, StepReport};
 
 /// Run the pipeline: apply → historical → train → materialize → build → verify.
 ///
@@ -21,6 +22,11 @@ use verge_host::pipeline::{self, Event, Outcome, RandomPrediction, RunOptions, S
 /// only what reads it reruns. Then one entity is drawn at random from the
 /// snapshot (seeded) and its prediction shown with its features and statuses.
 ///
+/// With --service NAME (or `[run] service`) the run serves a feature service's
+/// features without a model: apply → bundle (the service's feature bundle) →
+/// materialize → build → verify, no entity table needed (nor a `[run]` table),
+/// and the drawn entity's online features are shown with their statuses.
+///
 /// What to train on comes from the `[run]` table of verge.toml:
 ///
 ///   [run]
@@ -30,22 +36,27 @@ use verge_host::pipeline::{self, Event, Outcome, RandomPrediction, RunOptions, S
 ///   materialize_start = "2021-06-24"          # default: now - ttl per view
 ///   build_dir = "dist"                        # where the edge pair goes
 ///   model = "surgical_lesion"                 # default: the only [[model]]
+///   # service = "vitals_only"                 # instead of model: features only
 ///
 /// Exit codes: 0 ok, 1 the Wasm module disagreed with the native core, 2 a step
 /// failed (the error names it).
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  verge run                      # run, reusing every step whose inputs did not change\n  verge run --seed 7             # another random horse\n  verge run --force --json       # recompute everything; a JSON report on stdout"
+    after_help = "Examples:\n  verge run                      # run, reusing every step whose inputs did not change\n  verge run --seed 7             # another random horse\n  verge run --service surgery_v1 # the service's features, no model\n  verge run --force --json       # recompute everything; a JSON report on stdout"
 )]
 pub struct Run {
     /// The model (default: `[run] model`, else the only `[[model]]`).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", conflicts_with = "service")]
     pub model: Option<String>,
+    /// A feature service to serve without a model: build its feature bundle
+    /// instead of training (default: `[run] service`).
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
     /// The run's clock (RFC 3339, a date, `now`, `now-1d`); default: `[run] now`,
     /// else the wall clock.
     #[arg(long, value_name = "TS", allow_hyphen_values = true)]
     pub now: Option<String>,
-    /// Seed for drawing the entity to predict for.
+    /// Seed for drawing the entity to predict (or read features) for.
     #[arg(long, value_name = "N", default_value_t = 42)]
     pub seed: u64,
     /// Print a JSON report on stdout instead of the table.
@@ -104,7 +115,7 @@ fn plain(v: &Json) -> String {
 
 /// The prediction for people: the entity, its features with statuses, the label
 /// and the probabilities.
-fn prediction_text(p: &RandomPrediction, o: &Outcome) -> String {
+fn prediction_text(p: &RandomAnswer, o: &Outcome, model: &str) -> String {
     let entity: Vec<String> = p
         .entity
         .iter()
@@ -150,18 +161,60 @@ fn prediction_text(p: &RandomPrediction, o: &Outcome) -> String {
             .collect();
         out.push_str(&format!(
             "  => predicted {} `{}`, probabilities {}",
-            o.model,
+            model,
             plain(&one["label"]),
             pairs.join(", ")
         ));
     } else {
         out.push_str(&format!(
             "  => predicted {} = {}",
-            o.model,
+            model,
             plain(&one["value"])
         ));
     }
     out
+}
+
+/// The drawn entity's online features for people: one line per feature, with
+/// its value and status (the join keys are in the heading).
+fn features_text(p: &RandomAnswer, o: &Outcome) -> String {
+    let entity: Vec<String> = p
+        .entity
+        .iter()
+        .map(|(k, v)| format!("{k} {}", plain(v)))
+        .collect();
+    let mut out = format!(
+        "Features of `{}` for {} (drawn with --seed {} from {} in snapshot {}, at {}):\n",
+        o.service,
+        entity.join(", "),
+        p.seed,
+        p.candidates,
+        o.snapshot.short(),
+        o.now.to_rfc3339()
+    );
+    let r = &p.response;
+    let names: Vec<String> = r["metadata"]["feature_names"]
+        .as_array()
+        .map(|a| a.iter().map(plain).collect())
+        .unwrap_or_default();
+    let rows: Vec<(&String, String, String)> = names
+        .iter()
+        .enumerate()
+        .filter(|(_, name)| !p.entity.contains_key(name.as_str()))
+        .map(|(i, name)| {
+            let column = &r["results"][i];
+            (
+                name,
+                plain(&column["values"][0]),
+                plain(&column["statuses"][0]),
+            )
+        })
+        .collect();
+    let width = rows.iter().map(|(n, ..)| n.len()).max().unwrap_or(0);
+    for (name, value, status) in rows {
+        out.push_str(&format!("  {name:<width$}  {value:>10}  {status}\n"));
+    }
+    out.trim_end().to_owned()
 }
 
 impl Run {
@@ -181,6 +234,7 @@ impl Run {
         };
         let options = RunOptions {
             model: self.model.clone(),
+            service: self.service.clone(),
             now,
             force: self.force,
             wasm: self.wasm.clone(),
@@ -218,38 +272,68 @@ impl Run {
             ));
             return Ok(ExitStatus::CheckFailed);
         }
-        let prediction = pipeline::predict_random(
+        let ask = match outcome.model {
+            Some(_) => pipeline::predict_random,
+            None => pipeline::features_random,
+        };
+        let answer = ask(
             &ctx.repo,
             outcome.bundle,
             outcome.snapshot,
             self.seed,
             outcome.now,
         )
-        .context("predicting for a random entity")?;
+        .context(match outcome.model {
+            Some(_) => "predicting for a random entity",
+            None => "reading a random entity's features",
+        })?;
         if self.json {
-            print_json(&report_json(&outcome, Some(&prediction)))?;
+            print_json(&report_json(&outcome, Some(&answer)))?;
         } else {
             let cached = outcome.steps.iter().filter(|s| s.cached).count();
             let total: f64 = outcome.steps.iter().map(|s| s.seconds).sum();
+            let serves = match &outcome.model {
+                Some(model) => format!("model `{model}`"),
+                None => format!("feature service `{}` (features only)", outcome.service),
+            };
             println!(
-                "{} steps, {cached} cached, in {}; model `{}` at the clock {}; bundle {}, snapshot {}, edge pair in {}/\n",
+                "{} steps, {cached} cached, in {}; {serves} at the clock {}; bundle {}, snapshot {}, edge pair in {}/\n",
                 outcome.steps.len(),
                 seconds(total),
-                outcome.model,
                 outcome.now.to_rfc3339(),
                 outcome.bundle.short(),
                 outcome.snapshot.short(),
                 outcome.build_dir.display()
             );
-            println!("{}", prediction_text(&prediction, &outcome));
+            match &outcome.model {
+                Some(model) => println!("{}", prediction_text(&answer, &outcome, model)),
+                None => println!("{}", features_text(&answer, &outcome)),
+            }
         }
         Ok(ExitStatus::Success)
     }
 }
 
-fn report_json(o: &Outcome, p: Option<&RandomPrediction>) -> Json {
+fn report_json(o: &Outcome, p: Option<&RandomAnswer>) -> Json {
+    let answer = |p: &RandomAnswer| {
+        json!({
+            "seed": p.seed,
+            "candidates": p.candidates,
+            "entity": p.entity,
+            "route": p.route,
+            "request": p.request,
+            "response": p.response,
+        })
+    };
+    // A model run's answer is its prediction; a feature service run's, its features.
+    let (prediction, features) = match (&o.model, p) {
+        (Some(_), Some(p)) => (Some(answer(p)), None),
+        (None, Some(p)) => (None, Some(answer(p))),
+        (_, None) => (None, None),
+    };
     json!({
         "model": o.model,
+        "feature_service": o.service,
         "now": o.now.to_rfc3339(),
         "registry": o.registry.to_string(),
         "bundle": o.bundle.to_string(),
@@ -257,12 +341,7 @@ fn report_json(o: &Outcome, p: Option<&RandomPrediction>) -> Json {
         "build_dir": o.build_dir.display().to_string(),
         "steps": o.steps.iter().map(step_json).collect::<Vec<_>>(),
         "verify_failed": o.verify_failed,
-        "prediction": p.map(|p| json!({
-            "seed": p.seed,
-            "candidates": p.candidates,
-            "entity": p.entity,
-            "request": p.request,
-            "response": p.response,
-        })),
+        "prediction": prediction,
+        "features": features,
     })
 }

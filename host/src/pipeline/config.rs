@@ -11,13 +11,18 @@
 //! ```toml
 //! [run]
 //! model = "surgical_lesion"                 # default: the only [[model]]
-//! train_entities = "train_entities.csv"     # required
+//! # service = "vitals_only"                 # or: build a feature service (no model)
+//! train_entities = "train_entities.csv"     # required to train a model
 //! holdout_entities = "holdout_entities.csv" # optional: accuracy / RMSE stored in the bundle
 //! timestamp_column = "event_timestamp"      # the entity tables' event-time column
 //! now = "2021-06-25T12:00:00Z"              # the run's clock (default: the wall clock)
 //! materialize_start = "2021-06-24T00:00:00Z" # default: now - ttl per view
 //! build_dir = "dist"                        # where `build` writes the edge pair
 //! ```
+//!
+//! A run of a feature service (`service`, or `verge run --service`) trains
+//! nothing, so it needs no `train_entities`, and a repository of feature
+//! services only may leave the table out: every key then has its default.
 
 use std::path::{Path, PathBuf};
 
@@ -31,8 +36,14 @@ pub struct RunConfig {
     /// The model to train and serve; `None` means the only `[[model]]`.
     #[serde(default)]
     pub model: Option<String>,
-    /// The entity table the model trains on (relative to the repository).
-    pub train_entities: PathBuf,
+    /// The feature service to build a feature bundle of instead of training a
+    /// model; exclusive with `model`.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// The entity table the model trains on (relative to the repository);
+    /// required for a model run ([`RunConfig::require_train_entities`]).
+    #[serde(default)]
+    pub train_entities: Option<PathBuf>,
     /// A held-out entity table, scored into the bundle's metrics.
     #[serde(default)]
     pub holdout_entities: Option<PathBuf>,
@@ -51,6 +62,9 @@ pub struct RunConfig {
     /// Where `build` writes `bundle.bin`, `snapshot.bin` and `manifest.json`.
     #[serde(default = "default_build_dir")]
     pub build_dir: PathBuf,
+    /// Whether verge.toml has a `[run]` table at all (a model run needs one).
+    #[serde(skip)]
+    pub declared: bool,
 }
 
 fn default_timestamp_column() -> String {
@@ -73,9 +87,12 @@ impl RunConfig {
     /// use verge_host::pipeline::RunConfig;
     /// let text = "project = \"p\"\n[run]\ntrain_entities = \"train.csv\"\n";
     /// let config = RunConfig::parse(text, "verge.toml")?;
-    /// assert_eq!(config.train_entities.to_str(), Some("train.csv"));
+    /// assert_eq!(config.require_train_entities("verge.toml")?.to_str(), Some("train.csv"));
     /// assert_eq!(config.build_dir.to_str(), Some("dist"));
-    /// assert!(RunConfig::parse("project = \"p\"\n", "verge.toml").is_err());
+    /// // No table: the defaults, which serve a feature service but train nothing.
+    /// let none = RunConfig::parse("project = \"p\"\n", "verge.toml")?;
+    /// assert_eq!(none.build_dir.to_str(), Some("dist"));
+    /// assert!(none.require_train_entities("verge.toml").is_err());
     /// # Ok::<(), anyhow::Error>(())
     /// ```
     ///
@@ -92,20 +109,48 @@ impl RunConfig {
     ///
     /// # Errors
     ///
-    /// Invalid TOML, no `[run]` table (the message shows one to copy), an
-    /// unknown key, or a value of the wrong kind.
+    /// Invalid TOML, an unknown key, a value of the wrong kind, or both
+    /// `model` and `service`. No `[run]` table is not an error here: it is
+    /// the defaults, and [`Self::require_train_entities`] refuses a model run.
     pub fn parse(text: &str, file: &str) -> anyhow::Result<RunConfig> {
         let file = file.strip_prefix("./").unwrap_or(file);
         let table: toml::Table =
             toml::from_str(text).with_context(|| format!("{file} is not valid TOML"))?;
-        let Some(run) = table.get("run") else {
-            bail!(
-                "{file} has no [run] table, which says what `verge run` trains on; add one, e.g.\n\n{EXAMPLE}"
-            );
+        let (run, declared) = match table.get("run") {
+            Some(run) => (run.clone(), true),
+            None => (toml::Value::Table(toml::Table::new()), false),
         };
-        run.clone()
+        let mut config = run
             .try_into::<RunConfig>()
-            .map_err(|e| anyhow::anyhow!("{file}: [run]: {}", e.to_string().trim_end()))
+            .map_err(|e| anyhow::anyhow!("{file}: [run]: {}", e.to_string().trim_end()))?;
+        config.declared = declared;
+        if let (Some(model), Some(service)) = (&config.model, &config.service) {
+            bail!(
+                "{file}: [run] sets both model = \"{model}\" and service = \"{service}\"; a run trains a model or builds a feature service, so keep one"
+            );
+        }
+        Ok(config)
+    }
+
+    /// The entity table a model run trains on.
+    ///
+    /// # Errors
+    ///
+    /// No `[run]` table (the message shows one to copy), or no `train_entities`
+    /// in it; `file` names verge.toml in both.
+    pub fn require_train_entities(&self, file: &str) -> anyhow::Result<&Path> {
+        let file = file.strip_prefix("./").unwrap_or(file);
+        if !self.declared {
+            bail!(
+                "{file} has no [run] table, which says what `verge run` trains on; add one, e.g.\n\n{EXAMPLE}\n\n(a feature service needs none: `verge run --service NAME`)"
+            );
+        }
+        match &self.train_entities {
+            Some(path) => Ok(path),
+            None => bail!(
+                "{file}: [run]: missing field `train_entities`, the entity table the model trains on; add e.g. train_entities = \"entities.csv\" (a feature service needs none: `verge run --service NAME`)"
+            ),
+        }
     }
 }
 
@@ -134,8 +179,12 @@ build_dir = "out"
         assert_eq!(c.now.as_deref(), Some("2021-06-25T12:00:00Z"));
         assert_eq!(c.materialize_start.as_deref(), Some("2021-06-24"));
         assert_eq!(c.build_dir, PathBuf::from("out"));
+        assert_eq!(c.service, None);
 
-        let missing = RunConfig::parse("project = \"p\"", "./verge.toml").unwrap_err();
+        let missing = RunConfig::parse("project = \"p\"", "./verge.toml")
+            .unwrap()
+            .require_train_entities("./verge.toml")
+            .unwrap_err();
         assert!(
             missing
                 .to_string()
@@ -149,10 +198,13 @@ build_dir = "out"
         let unknown = RunConfig::parse("[run]\ntrain_entities = \"t\"\nnoww = 1\n", "verge.toml")
             .unwrap_err();
         assert!(unknown.to_string().contains("noww"), "{unknown}");
-        let no_train = RunConfig::parse("[run]\nnow = \"now\"\n", "verge.toml").unwrap_err();
-        assert!(
-            no_train.to_string().contains("train_entities"),
-            "{no_train}"
-        );
+        let no_train = RunConfig::parse("[run]\nnow = \"now\"\n", "verge.toml").unwrap();
+        let err = no_train.require_train_entities("verge.toml").unwrap_err();
+        assert!(err.to_string().contains("train_entities"), "{err}");
+        let service = RunConfig::parse("[run]\nservice = \"s\"\n", "verge.toml").unwrap();
+        assert_eq!(service.service.as_deref(), Some("s"));
+        let both =
+            RunConfig::parse("[run]\nmodel = \"m\"\nservice = \"s\"\n", "verge.toml").unwrap_err();
+        assert!(both.to_string().contains("keep one"), "{both}");
     }
 }

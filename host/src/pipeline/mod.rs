@@ -8,9 +8,16 @@
 //! | `apply` | records `verge.toml` ([`crate::store::apply`]) | registry version | the definitions |
 //! | `historical` | training (and holdout) set of the model's service ([`crate::historical`]) | hash of the CSV files `verge historical` would write | registry id, model, entity files' contents, the service's source files' contents |
 //! | `train` | fits the recipe, stores the bundle ([`crate::train`]) | bundle id | registry id, model, the `historical` output, the run's clock |
+//! | `bundle` | a feature service run's feature bundle, `service/<name>` moved ([`crate::resolve::Repository::feature_bundle_ref`]) | bundle id | registry id, service |
 //! | `materialize` | a complete snapshot of the online views ([`crate::materialize::build_snapshots`]) | snapshot id | registry id, window, the online views' source files' contents |
 //! | `build` | the edge pair in `build_dir` ([`crate::edge_pair`]) | hash of `manifest.json` | bundle id, snapshot id, directory |
 //! | `verify` | every snapshot key natively and under wasmtime ([`crate::verify::run`]) | hash of the check report | bundle id, snapshot id, the Wasm module's contents, the clock |
+//!
+//! A **feature service run** (`--service`, `[run] service`, or a repository
+//! with no model and one service) serves features without a model: `bundle`
+//! replaces `historical` and `train`, so it needs no entity table, and its last
+//! act is one entity's online features ([`features_random`]) rather than a
+//! prediction.
 //!
 //! Every key also holds verge's version and the step's name ([`Key`]). A step
 //! whose key is in the memo ([`ArtifactStore::memo_get`]) and whose output still
@@ -46,7 +53,7 @@ use verge_core::{ContentId, Timestamp};
 
 pub use config::RunConfig;
 pub use key::{Key, hash_file};
-pub use predict::{RandomPrediction, predict_random};
+pub use predict::{RandomAnswer, features_random, predict_random};
 
 use crate::artifacts::ArtifactStore;
 
@@ -59,6 +66,8 @@ pub enum Step {
     Historical,
     /// Fit the model and store its bundle.
     Train,
+    /// Build and store a feature service's feature bundle (no model).
+    Bundle,
     /// Build the online snapshot.
     Materialize,
     /// Write the edge pair.
@@ -68,11 +77,31 @@ pub enum Step {
 }
 
 impl Step {
-    /// Every step, in the order a run executes them.
-    pub const ALL: [Step; 6] = [
+    /// Every step, in the order a run executes those it has.
+    pub const ALL: [Step; 7] = [
         Step::Apply,
         Step::Historical,
         Step::Train,
+        Step::Bundle,
+        Step::Materialize,
+        Step::Build,
+        Step::Verify,
+    ];
+
+    /// The steps of a model run, in order.
+    pub const MODEL_RUN: [Step; 6] = [
+        Step::Apply,
+        Step::Historical,
+        Step::Train,
+        Step::Materialize,
+        Step::Build,
+        Step::Verify,
+    ];
+
+    /// The steps of a feature service run, in order.
+    pub const SERVICE_RUN: [Step; 5] = [
+        Step::Apply,
+        Step::Bundle,
         Step::Materialize,
         Step::Build,
         Step::Verify,
@@ -85,6 +114,7 @@ impl Step {
             Step::Apply => "apply",
             Step::Historical => "historical",
             Step::Train => "train",
+            Step::Bundle => "bundle",
             Step::Materialize => "materialize",
             Step::Build => "build",
             Step::Verify => "verify",
@@ -125,6 +155,9 @@ pub struct StepReport {
 pub struct RunOptions {
     /// The model (default: `[run] model`, else the only `[[model]]`).
     pub model: Option<String>,
+    /// A feature service to serve without a model, instead of a model
+    /// (default: `[run] service`); exclusive with `model`.
+    pub service: Option<String>,
     /// The run's clock (default: `[run] now`, else the wall clock).
     pub now: Option<Timestamp>,
     /// Recompute every step even when its key is in the memo.
@@ -147,15 +180,17 @@ pub enum Event<'a> {
 pub struct Outcome {
     /// The `[run]` table used.
     pub config: RunConfig,
-    /// The model trained and served.
-    pub model: String,
+    /// The model trained and served; `None` in a feature service run.
+    pub model: Option<String>,
+    /// The feature service served (the model's, in a model run).
+    pub service: String,
     /// The run's clock.
     pub now: Timestamp,
-    /// Each step, in order (all six on success).
+    /// Each step, in order ([`Step::MODEL_RUN`] or [`Step::SERVICE_RUN`] on success).
     pub steps: Vec<StepReport>,
     /// The registry version.
     pub registry: ContentId,
-    /// The bundle.
+    /// The bundle (the model's, or the service's feature bundle).
     pub bundle: ContentId,
     /// The snapshot.
     pub snapshot: ContentId,
@@ -204,6 +239,19 @@ impl Ctx<'_> {
         }
         Ok(self.store.memo_get(key)?.filter(|id| exists(*id)))
     }
+
+    /// `[run] train_entities`, which a model run requires.
+    pub fn train_entities(&self) -> anyhow::Result<&Path> {
+        self.config
+            .require_train_entities(&self.config_path.display().to_string())
+    }
+}
+
+/// What a run serves: a model it trains, or a feature service's features.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Model(String),
+    Service(String),
 }
 
 /// Runs the pipeline of the repository at `repo` (declarations in `config_path`).
@@ -247,21 +295,36 @@ pub fn run(
     let registry = applied.output;
     finish(applied, observe);
 
-    let model = pick_model(&defs, options.model.as_deref().or(config.model.as_deref()))?;
+    let target = pick_target(&defs, options, &config)?;
+    let service = served_service(&defs, &target);
+    let (model, bundle) = match target {
+        Target::Model(model) => {
+            // Checked before the first model step, so the message is the table's.
+            ctx.train_entities()?;
+            observe(Event::Started(Step::Historical));
+            let historical =
+                steps::historical(&ctx, &defs, registry, &model).context(StepFailed {
+                    step: Step::Historical,
+                })?;
+            let data = historical.output;
+            finish(historical, observe);
 
-    observe(Event::Started(Step::Historical));
-    let historical = steps::historical(&ctx, &defs, registry, &model).context(StepFailed {
-        step: Step::Historical,
-    })?;
-    let data = historical.output;
-    finish(historical, observe);
-
-    observe(Event::Started(Step::Train));
-    let trained = steps::train(&ctx, &defs, registry, &model, data)
-        .context(StepFailed { step: Step::Train })?;
-    let bundle = trained.output;
-    finish(trained, observe);
-
+            observe(Event::Started(Step::Train));
+            let trained = steps::train(&ctx, &defs, registry, &model, data)
+                .context(StepFailed { step: Step::Train })?;
+            let bundle = trained.output;
+            finish(trained, observe);
+            (Some(model), bundle)
+        }
+        Target::Service(service) => {
+            observe(Event::Started(Step::Bundle));
+            let built = steps::bundle(&ctx, registry, &service)
+                .context(StepFailed { step: Step::Bundle })?;
+            let bundle = built.output;
+            finish(built, observe);
+            (None, bundle)
+        }
+    };
     observe(Event::Started(Step::Materialize));
     let materialized = steps::materialize(&ctx, &defs, registry).context(StepFailed {
         step: Step::Materialize,
@@ -270,8 +333,8 @@ pub fn run(
     finish(materialized, observe);
 
     observe(Event::Started(Step::Build));
-    let built =
-        steps::build(&ctx, &model, bundle, snapshot).context(StepFailed { step: Step::Build })?;
+    let built = steps::build(&ctx, model.as_deref(), bundle, snapshot)
+        .context(StepFailed { step: Step::Build })?;
     finish(built, observe);
 
     observe(Event::Started(Step::Verify));
@@ -283,6 +346,7 @@ pub fn run(
         build_dir: config.build_dir.clone(),
         config,
         model,
+        service,
         now,
         steps,
         registry,
@@ -290,6 +354,64 @@ pub fn run(
         snapshot,
         verify_failed: failed,
     })
+}
+
+/// What to run: `--service` or `--model`, else `[run] service` or `[run]
+/// model`, else the only model, else (no model declared) the only service.
+fn pick_target(
+    defs: &verge_core::definition::Definitions,
+    options: &RunOptions,
+    config: &RunConfig,
+) -> anyhow::Result<Target> {
+    let service = |name: &str| pick_service(defs, name).map(Target::Service);
+    match (&options.service, &options.model, &config.service) {
+        (Some(_), Some(_), _) => bail!("give --model or --service, not both"),
+        (Some(name), None, _) => return service(name),
+        (None, None, Some(name)) if config.model.is_none() => return service(name),
+        _ => {}
+    }
+    let asked = options.model.as_deref().or(config.model.as_deref());
+    if asked.is_none()
+        && defs.models.is_empty()
+        && let [only] = defs.feature_services.as_slice()
+    {
+        return Ok(Target::Service(only.name.clone()));
+    }
+    pick_model(defs, asked).map(Target::Model)
+}
+
+/// The feature service `target` serves (a model's, or itself).
+fn served_service(defs: &verge_core::definition::Definitions, target: &Target) -> String {
+    match target {
+        Target::Service(s) => s.clone(),
+        Target::Model(m) => defs
+            .models
+            .iter()
+            .find(|d| &d.name == m)
+            .map(|d| d.feature_service.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// The feature service `name`, if declared.
+fn pick_service(defs: &verge_core::definition::Definitions, name: &str) -> anyhow::Result<String> {
+    if defs.feature_service(name).is_some() {
+        return Ok(name.to_owned());
+    }
+    let known: Vec<&str> = defs
+        .feature_services
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    if known.is_empty() {
+        bail!(
+            "feature service `{name}` is not declared, and verge.toml has no [[feature_service]]; declare one"
+        );
+    }
+    bail!(
+        "feature service `{name}` is not declared; known feature services: {}",
+        known.join(", ")
+    )
 }
 
 /// The model to run: the one asked for, else the only one declared.
@@ -308,7 +430,9 @@ fn pick_model(
             known.join(", ")
         )),
         (None, [one]) => Ok((*one).to_owned()),
-        (None, []) => bail!("verge.toml declares no [[model]]; `verge run` trains one, so add it"),
+        (None, []) => bail!(
+            "verge.toml declares no [[model]]; `verge run` trains one, so add it, or serve a feature service's features with --service NAME"
+        ),
         (None, many) => bail!(
             "verge.toml declares {} models ({}); pick one with --model or `[run] model`",
             many.len(),

@@ -1,6 +1,8 @@
-//! The run's last act: a prediction for one entity drawn at random (seeded)
-//! from the snapshot, answered by the core's `POST /predict` code — the same
-//! bytes every edge face returns for the same request.
+//! The run's last act: one entity drawn at random (seeded) from the snapshot,
+//! and its prediction (`POST /predict`, a model run) or its online features
+//! (`POST /get-online-features` by `feature_service`, a feature service run),
+//! answered by the core's own code — the same bytes every edge face returns
+//! for the same request.
 
 use std::fs;
 use std::path::Path;
@@ -16,18 +18,20 @@ use crate::request::local_limits;
 use crate::resolve::pair_predictor;
 use crate::verify::key_json;
 
-/// A prediction for a randomly drawn entity.
+/// A request for a randomly drawn entity, and the core's answer.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RandomPrediction {
+pub struct RandomAnswer {
     /// The seed the draw used.
     pub seed: u64,
     /// How many entities the snapshot offered.
     pub candidates: usize,
     /// The drawn entity: join key → value.
     pub entity: Map<String, Json>,
-    /// The `POST /predict` body sent (with `now`), to replay against any face.
+    /// The route asked: `/predict` or `/get-online-features`.
+    pub route: &'static str,
+    /// The body sent (with `now`), to replay against any face.
     pub request: Json,
-    /// The answer's JSON, as `POST /predict` returns it.
+    /// The answer's JSON, as the route returns it.
     pub response: Json,
 }
 
@@ -53,7 +57,33 @@ pub fn predict_random(
     snapshot: ContentId,
     seed: u64,
     now: Timestamp,
-) -> anyhow::Result<RandomPrediction> {
+) -> anyhow::Result<RandomAnswer> {
+    ask_random(repo, bundle, snapshot, seed, now, "/predict")
+}
+
+/// Draws an entity as [`predict_random`] does, and reads its online features
+/// of the bundle's feature service at `now` through [`Api::handle`] (`POST
+/// /get-online-features` with `feature_service`): a feature bundle's answer.
+///
+/// # Errors
+///
+/// As [`predict_random`].
+pub fn features_random(
+    repo: &Path,
+    bundle: ContentId,
+    snapshot: ContentId,
+    seed: u64,
+    now: Timestamp,
+) -> anyhow::Result<RandomAnswer> {
+    ask_random(repo, bundle, snapshot, seed, now, "/get-online-features")
+}
+
+/// The stored bundle and snapshot.
+fn load_pair(
+    repo: &Path,
+    bundle: ContentId,
+    snapshot: ContentId,
+) -> anyhow::Result<(Bundle, Snapshot)> {
     let store = ArtifactStore::open(repo);
     let bundle_path = store.path(bundle, ArtifactKind::Bundle);
     let bytes =
@@ -63,13 +93,26 @@ pub fn predict_random(
     let bytes = fs::read(&snapshot_path)
         .with_context(|| format!("cannot read {}", snapshot_path.display()))?;
     let snapshot = Snapshot::load(bytes).context("loading the snapshot")?;
+    Ok((bundle, snapshot))
+}
+
+/// Draws the entity and sends `route` its request.
+fn ask_random(
+    repo: &Path,
+    bundle: ContentId,
+    snapshot: ContentId,
+    seed: u64,
+    now: Timestamp,
+    route: &'static str,
+) -> anyhow::Result<RandomAnswer> {
+    let (bundle, snapshot) = load_pair(repo, bundle, snapshot)?;
     let contents = bundle.contents();
     let Some((t, view)) = contents
         .views
         .iter()
         .find_map(|v| snapshot.table_index(&v.name).map(|t| (t, v)))
     else {
-        bail!("the snapshot holds none of the model's feature views; nothing to predict for");
+        bail!("the snapshot holds none of the bundle's feature views; nothing to ask for");
     };
     let candidates = snapshot
         .table(t)
@@ -93,6 +136,9 @@ pub fn predict_random(
         .map(|(k, v)| (k.clone(), json!([v])))
         .collect();
     let mut body = Map::new();
+    if route == "/get-online-features" {
+        body.insert("feature_service".into(), json!(contents.service));
+    }
     body.insert("entities".into(), Json::Object(entities));
     if !contents.request.is_empty() {
         let context: Map<String, Json> = contents
@@ -107,23 +153,24 @@ pub fn predict_random(
     let api = Api::new(pair_predictor(bundle, snapshot)?, local_limits());
     let answer = api.handle(
         "POST",
-        "/predict",
+        route,
         &serde_json::to_vec(&request).context("encoding the request")?,
         now,
     );
-    let response: Json =
-        serde_json::from_slice(&answer.body).context("internal: /predict answered non-JSON")?;
+    let response: Json = serde_json::from_slice(&answer.body)
+        .with_context(|| format!("internal: {route} answered non-JSON"))?;
     if answer.status != 200 {
         bail!(
-            "the prediction was refused ({}): {}",
+            "{route} refused the request ({}): {}",
             answer.status,
             verge_core::api::error_message(&answer.body)
         );
     }
-    Ok(RandomPrediction {
+    Ok(RandomAnswer {
         seed,
         candidates,
         entity,
+        route,
         request,
         response,
     })

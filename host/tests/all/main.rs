@@ -19,6 +19,7 @@ mod materialize;
 mod online_cli;
 mod publish;
 mod run;
+mod run_service;
 mod serve;
 mod sources;
 mod support;

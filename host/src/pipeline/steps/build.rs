@@ -1,5 +1,10 @@
 //! The `build` step: the edge pair (bundle, snapshot, manifest) written by
 //! `verge build`'s own library call.
+//!
+//! A model run resolves the pair by the model's name, as `verge build MODEL`
+//! does. A feature service run pairs the `bundle` step's output by its id:
+//! `verge build SERVICE` would resolve a service that a model uses to that
+//! model's bundle, while the run serves the service's features only.
 
 use std::fs;
 use std::path::Path;
@@ -7,13 +12,14 @@ use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use verge_core::ContentId;
-use verge_core::artifact::Header;
+use verge_core::artifact::manifest::PublishedPair;
+use verge_core::artifact::{Bundle, Header};
 
 use super::report;
 use crate::artifacts::kind_of;
 use crate::edge_pair::EdgePair;
 use crate::pipeline::{Ctx, Key, Step, StepReport};
-use crate::resolve::Repository;
+use crate::resolve::{Repository, Wanted, pair_predictor};
 
 /// The id inside an artifact file, if it is an intact artifact.
 fn artifact_id(path: &Path) -> Option<ContentId> {
@@ -22,10 +28,35 @@ fn artifact_id(path: &Path) -> Option<ContentId> {
     Header::open(&bytes, kind).ok().map(|(h, _)| h.id)
 }
 
-/// `build`: the edge pair, written by `verge build`'s own code.
+/// The pair of the stored bundle `bundle` and snapshot `snapshot`, checked to
+/// serve together (the pipeline's snapshot is never sharded).
+fn pair_by_id(
+    repo: &Repository,
+    bundle: ContentId,
+    snapshot: ContentId,
+) -> anyhow::Result<EdgePair> {
+    let (path, bundle_bytes) = repo.read(&bundle.to_string(), Wanted::Bundle)?;
+    let loaded = Bundle::load(&bundle_bytes)
+        .with_context(|| format!("loading bundle {}", path.display()))?;
+    let loaded_snapshot = repo.load_snapshot(&snapshot.to_string())?;
+    let contents = loaded.contents().clone();
+    let meta = loaded_snapshot.meta().clone();
+    let snapshot_bytes = loaded_snapshot.as_bytes().to_vec();
+    pair_predictor(loaded, loaded_snapshot)?;
+    Ok(EdgePair {
+        bundle_bytes,
+        snapshot_bytes,
+        contents,
+        meta,
+        pair: PublishedPair::unsigned(bundle, snapshot),
+    })
+}
+
+/// `build`: the edge pair, written by `verge build`'s own code. `model` is
+/// `None` in a feature service run.
 pub(in crate::pipeline) fn build(
     ctx: &Ctx<'_>,
-    model: &str,
+    model: Option<&str>,
     bundle: ContentId,
     snapshot: ContentId,
 ) -> anyhow::Result<StepReport> {
@@ -63,15 +94,20 @@ pub(in crate::pipeline) fn build(
     }
     // `verge build`'s own library call, with its defaults.
     let repo = Repository::new(ctx.repo, ctx.config_path);
-    EdgePair::resolve(&repo, model, &snapshot.to_string())?.write_dir(&dir, None)?;
+    let pair = match model {
+        Some(model) => EdgePair::resolve(&repo, model, &snapshot.to_string())?,
+        None => pair_by_id(&repo, bundle, snapshot)?,
+    };
+    pair.write_dir(&dir, None)?;
     let manifest = dir.join("manifest.json");
     let bytes =
         fs::read(&manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
     if artifact_id(&dir.join("bundle.bin")) != Some(bundle) {
         bail!(
-            "{} does not hold bundle {}: the ref model/{model} moved during the run; run again",
+            "{} does not hold bundle {}: the ref model/{} moved during the run; run again",
             dir.join("bundle.bin").display(),
-            bundle.short()
+            bundle.short(),
+            model.unwrap_or_default()
         );
     }
     let id = ContentId::of(&bytes);

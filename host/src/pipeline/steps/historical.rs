@@ -118,11 +118,12 @@ pub(in crate::pipeline) fn historical(
         })?;
     let features = service.features.clone();
     let config = ctx.config;
+    let train_entities = ctx.train_entities()?;
     let mut key = Key::new("historical")
         .id("registry", registry)
         .text("model", model)
         .text("timestamp_column", &config.timestamp_column)
-        .file("train_entities", &ctx.repo.join(&config.train_entities))
+        .file("train_entities", &ctx.repo.join(train_entities))
         .context("[run] train_entities")?;
     if let Some(h) = &config.holdout_entities {
         key = key
@@ -134,12 +135,12 @@ pub(in crate::pipeline) fn historical(
         Some(h) => format!(
             "{} training + {h} holdout rows from {}",
             sets.train_rows,
-            config.train_entities.display()
+            train_entities.display()
         ),
         None => format!(
             "{} training rows from {}",
             sets.train_rows,
-            config.train_entities.display()
+            train_entities.display()
         ),
     };
     if let Some(id) = ctx.cached(key, |id| read_datasets(ctx.repo, id).is_some())?
@@ -157,8 +158,7 @@ pub(in crate::pipeline) fn historical(
         ));
     }
     let mut warnings = Warnings::default();
-    let (train, train_rows) =
-        write_dataset(ctx, defs, &features, &config.train_entities, &mut warnings)?;
+    let (train, train_rows) = write_dataset(ctx, defs, &features, train_entities, &mut warnings)?;
     let (holdout, holdout_rows) = match &config.holdout_entities {
         Some(h) => {
             let (id, rows) = write_dataset(ctx, defs, &features, h, &mut warnings)?;

@@ -1,10 +1,11 @@
-//! The six steps of [`super::run`], one module each: each builds its key, returns
+//! The steps of [`super::run`], one module each: each builds its key, returns
 //! the memo's output when it has one, and otherwise does the work with the
 //! library function its subcommand uses, stores the output, and only then records
 //! the memo entry. This module holds what several steps share.
 
 mod apply;
 mod build;
+mod bundle;
 mod historical;
 mod materialize;
 mod train;
@@ -21,6 +22,7 @@ use super::{Key, Step, StepReport};
 
 pub(super) use apply::apply;
 pub(super) use build::build;
+pub(super) use bundle::bundle;
 pub(super) use historical::historical;
 pub(super) use materialize::materialize;
 pub(super) use train::train;

@@ -70,7 +70,7 @@ pub(in crate::pipeline) fn train(
             started,
         ));
     }
-    let train_path = ctx.repo.join(&config.train_entities);
+    let train_path = ctx.repo.join(ctx.train_entities()?);
     let holdout_path = config.holdout_entities.as_ref().map(|p| ctx.repo.join(p));
     let files = EntityFiles {
         train: &train_path,
