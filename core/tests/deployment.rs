@@ -158,7 +158,7 @@ fn a_feature_list_finds_the_bundle_that_computes_its_on_demand_features() {
     );
     assert_eq!(status, 400);
     assert!(
-        message(&answer).contains("unknown feature `stats:nope`; the snapshot holds views stats"),
+        message(&answer).contains("unknown feature `stats:nope`; view `stats` has: temp, pulse"),
         "{answer}"
     );
 }

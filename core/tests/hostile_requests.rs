@@ -372,11 +372,11 @@ fn unknown_names_are_400_with_what_is_known() {
     let cases = [
         (
             r#"{"features": ["stats:nope"], "entities": {"id": [1]}}"#,
-            "stats:temp",
+            "view `stats` has: temp, pulse",
         ),
         (
             r#"{"features": ["nope:temp"], "entities": {"id": [1]}}"#,
-            "unknown feature",
+            "no view `nope` in the snapshot (views: stats) nor among the on-demand views of the deployment's bundles (derived)",
         ),
         (
             r#"{"features": ["temp"], "entities": {"id": [1]}}"#,

@@ -361,7 +361,11 @@ fn unknown_column(
 
 /// Where a requested feature is read from: the bundle's service when it is one of
 /// its features, else a snapshot field outside the service.
-fn source_in_pair(feature: &FeatureRef, predictor: &Predictor) -> Result<Source, ApiError> {
+fn source_in_pair(
+    feature: &FeatureRef,
+    predictor: &Predictor,
+    deployment: &Deployment,
+) -> Result<Source, ApiError> {
     let contents = predictor.bundle().contents();
     let name = format!("{feature}");
     // Only on-demand features need the bundle's read (and every join key of
@@ -385,24 +389,55 @@ fn source_in_pair(feature: &FeatureRef, predictor: &Predictor) -> Result<Source,
         });
         match (table, column) {
             (Some(table), Some(column)) => Source::Snapshot(SnapshotField { table, column }),
-            _ => {
-                let views: Vec<&str> = snapshot
-                    .meta()
-                    .views
+            (Some(table), None) => {
+                let fields: Vec<&str> = snapshot.meta().views[table]
+                    .fields
                     .iter()
-                    .map(|v| v.name.as_str())
+                    .map(|f| f.name.as_str())
                     .collect();
-                let known: Vec<&str> = contents.features.iter().map(|f| f.name()).collect();
                 return Err(ApiError::bad_request(format!(
-                    "unknown feature `{name}`; the snapshot holds views {}, and feature service `{}` has: {}",
-                    views.join(", "),
-                    contents.service,
-                    known.join(", ")
+                    "unknown feature `{name}`; view `{}` has: {}",
+                    feature.view,
+                    fields.join(", ")
                 )));
             }
+            (None, _) => return Err(unknown_view(feature, deployment)),
         }
     };
     Ok(source)
+}
+
+/// The error for a feature of a view that is neither in the snapshot nor an
+/// on-demand view of any bundle, naming both kinds the deployment serves.
+fn unknown_view(feature: &FeatureRef, deployment: &Deployment) -> ApiError {
+    let views: Vec<&str> = deployment
+        .snapshot()
+        .meta()
+        .views
+        .iter()
+        .map(|v| v.name.as_str())
+        .collect();
+    let mut on_demand: Vec<&str> = Vec::new();
+    for p in deployment.predictors() {
+        for f in &p.bundle().contents().features {
+            if let ServiceFeature::OnDemand { name, .. } = f
+                && let Some((view, _)) = name.split_once(':')
+                && !on_demand.contains(&view)
+            {
+                on_demand.push(view);
+            }
+        }
+    }
+    let on_demand = if on_demand.is_empty() {
+        String::from("none")
+    } else {
+        on_demand.join(", ")
+    };
+    ApiError::bad_request(format!(
+        "unknown feature `{feature}`: no view `{}` in the snapshot (views: {}) nor among the on-demand views of the deployment's bundles ({on_demand})",
+        feature.view,
+        views.join(", ")
+    ))
 }
 
 impl OnlineRequest {
@@ -428,7 +463,7 @@ impl OnlineRequest {
         let contents = predictor.bundle().contents();
         let mut features = Vec::with_capacity(refs.len());
         for feature in refs {
-            let source = source_in_pair(&feature, predictor)?;
+            let source = source_in_pair(&feature, predictor, deployment)?;
             features.push(Requested { feature, source });
         }
         let full_feature_names = parse_full_names(&map)?;
