@@ -169,6 +169,22 @@ pub struct FeatureRef {
 }
 
 impl FeatureRef {
+    /// Whether `name` (`view:field`) names this feature, without formatting it.
+    ///
+    /// ```
+    /// use verge_core::definition::FeatureRef;
+    /// let r = FeatureRef::parse("stats:temp").unwrap();
+    /// assert!(r.is_named("stats:temp"));
+    /// assert!(!r.is_named("stats:tem") && !r.is_named("statstemp") && !r.is_named("stats:temp2"));
+    /// ```
+    #[must_use]
+    pub fn is_named(&self, name: &str) -> bool {
+        name.len() == self.view.len() + 1 + self.field.len()
+            && name.as_bytes().get(self.view.len()) == Some(&b':')
+            && name.starts_with(self.view.as_str())
+            && name.ends_with(self.field.as_str())
+    }
+
     /// Parses `view:field`.
     ///
     /// # Examples

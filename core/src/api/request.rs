@@ -112,8 +112,7 @@ pub struct PredictRequest {
 fn check_repeats(refs: &[FeatureRef]) -> Result<(), ApiError> {
     let mut seen = alloc::collections::BTreeSet::new();
     for r in refs {
-        let name = format!("{r}");
-        if !seen.insert(name) {
+        if !seen.insert((r.view.as_str(), r.field.as_str())) {
             return Err(ApiError::bad_request(format!(
                 "feature `{r}` is requested twice; ask for each feature once"
             )));
@@ -367,7 +366,6 @@ fn source_in_pair(
     deployment: &Deployment,
 ) -> Result<Source, ApiError> {
     let contents = predictor.bundle().contents();
-    let name = format!("{feature}");
     // Only on-demand features need the bundle's read (and every join key of
     // its service); a plain view field is read straight from the snapshot, so
     // a request needs only the join keys of the views it asks for, as Feast's
@@ -375,7 +373,7 @@ fn source_in_pair(
     let on_demand = contents
         .features
         .iter()
-        .position(|f| f.name() == name && matches!(f, ServiceFeature::OnDemand { .. }));
+        .position(|f| matches!(f, ServiceFeature::OnDemand { .. }) && feature.is_named(f.name()));
     let source = if let Some(i) = on_demand {
         Source::Service(i)
     } else {
@@ -396,7 +394,7 @@ fn source_in_pair(
                     .map(|f| f.name.as_str())
                     .collect();
                 return Err(ApiError::bad_request(format!(
-                    "unknown feature `{name}`; view `{}` has: {}",
+                    "unknown feature `{feature}`; view `{}` has: {}",
                     feature.view,
                     fields.join(", ")
                 )));

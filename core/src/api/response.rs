@@ -3,10 +3,13 @@
 
 use alloc::format;
 use alloc::string::String;
-use alloc::vec;
 use alloc::vec::Vec;
 
 use serde_json::{Map, Value as Json, json};
+
+mod json_out;
+
+use json_out::JsonOut;
 
 use super::ApiError;
 use super::request::{OnlineRequest, PredictRequest, Source};
@@ -53,14 +56,6 @@ fn to_bytes(json: &Json) -> Result<Vec<u8>, ApiError> {
     })
 }
 
-fn column(values: &[FeatureValue]) -> Json {
-    json!({
-        "values": values.iter().map(|v| value_to_json(&v.value)).collect::<Vec<_>>(),
-        "statuses": values.iter().map(|v| v.status.as_str()).collect::<Vec<_>>(),
-        "event_timestamps": values.iter().map(|v| timestamp_json(v.event_ts)).collect::<Vec<_>>(),
-    })
-}
-
 pub(crate) fn online(
     predictor: &Predictor,
     request: &OnlineRequest,
@@ -71,6 +66,10 @@ pub(crate) fn online(
 
 /// The online answer from `snapshot`, with `predictor` for service features (a
 /// request parsed without a bundle has none).
+///
+/// Written straight into one buffer ([`JsonOut`]): the bytes `serde_json`
+/// gives for `{"metadata":{"feature_names":[…]},"results":[{"event_timestamps":
+/// […],"statuses":[…],"values":[…]},…]}` (its maps sort their keys).
 pub(crate) fn online_from(
     snapshot: &Snapshot,
     predictor: Option<&Predictor>,
@@ -78,18 +77,6 @@ pub(crate) fn online_from(
     now: Timestamp,
 ) -> Result<Vec<u8>, ApiError> {
     let rows = &request.rows;
-    let mut names: Vec<String> = rows.keys.iter().map(|(name, _)| name.clone()).collect();
-    let mut results: Vec<Json> = rows
-        .keys
-        .iter()
-        .map(|(_, parts)| {
-            json!({
-                "values": parts.iter().map(key_to_json).collect::<Vec<_>>(),
-                "statuses": vec!["PRESENT"; parts.len()],
-                "event_timestamps": vec![timestamp_json(None); parts.len()],
-            })
-        })
-        .collect();
     // Service features come from one read per row, computed once and shared.
     let service_rows = if request
         .features
@@ -113,14 +100,10 @@ pub(crate) fn online_from(
         Vec::new()
     };
     let mut snapshot_read = SnapshotRead::new(snapshot, &rows.keys, rows.len, now);
+    let mut columns: Vec<Vec<FeatureValue>> = Vec::with_capacity(request.features.len());
     for requested in &request.features {
         let f = &requested.feature;
-        names.push(if request.full_feature_names {
-            format!("{}__{}", f.view, f.field)
-        } else {
-            f.field.clone()
-        });
-        let values: Vec<FeatureValue> = match requested.source {
+        columns.push(match requested.source {
             Source::Service(i) => service_rows
                 .iter()
                 .map(|r| r.get(i).cloned().unwrap_or(FeatureValue::NOT_FOUND))
@@ -131,10 +114,86 @@ pub(crate) fn online_from(
                     missing.key
                 ))
             })?,
-        };
-        results.push(column(&values));
+        });
     }
-    to_bytes(&json!({ "metadata": { "feature_names": names }, "results": results }))
+    let cells = (rows.keys.len() + columns.len()) * rows.len.max(1);
+    let mut out = JsonOut::with_capacity(64 + cells * 40);
+    out.raw(r#"{"metadata":{"feature_names":["#);
+    let mut n = 0;
+    for (name, _) in &rows.keys {
+        out.comma(n);
+        out.string(name);
+        n += 1;
+    }
+    for requested in &request.features {
+        let f = &requested.feature;
+        out.comma(n);
+        if request.full_feature_names {
+            out.string(&format!("{}__{}", f.view, f.field));
+        } else {
+            out.string(&f.field);
+        }
+        n += 1;
+    }
+    out.raw(r#"]},"results":["#);
+    let epoch = Timestamp(0);
+    for (i, (_, parts)) in rows.keys.iter().enumerate() {
+        out.comma(i);
+        out.raw(r#"{"event_timestamps":["#);
+        for j in 0..parts.len() {
+            out.comma(j);
+            out.time(epoch);
+        }
+        out.raw(r#"],"statuses":["#);
+        for j in 0..parts.len() {
+            out.comma(j);
+            out.raw(r#""PRESENT""#);
+        }
+        out.raw(r#"],"values":["#);
+        for (j, part) in parts.iter().enumerate() {
+            out.comma(j);
+            out.key(part);
+        }
+        out.raw("]}");
+    }
+    for (i, values) in columns.iter().enumerate() {
+        out.comma(rows.keys.len() + i);
+        column(&mut out, values);
+    }
+    out.raw("]}");
+    Ok(out.into_bytes())
+}
+
+/// A column as a JSON value (for `/predict`'s per-row `features`).
+fn column_json(values: &[FeatureValue]) -> Json {
+    json!({
+        "values": values.iter().map(|v| value_to_json(&v.value)).collect::<Vec<_>>(),
+        "statuses": values.iter().map(|v| v.status.as_str()).collect::<Vec<_>>(),
+        "event_timestamps": values.iter().map(|v| timestamp_json(v.event_ts)).collect::<Vec<_>>(),
+    })
+}
+
+/// One feature's column: its values' event times (the epoch without a row),
+/// statuses and values, in serde_json's key order.
+fn column(out: &mut JsonOut, values: &[FeatureValue]) {
+    out.raw(r#"{"event_timestamps":["#);
+    for (j, v) in values.iter().enumerate() {
+        out.comma(j);
+        out.time(v.event_ts.unwrap_or(Timestamp(0)));
+    }
+    out.raw(r#"],"statuses":["#);
+    for (j, v) in values.iter().enumerate() {
+        out.comma(j);
+        out.raw("\"");
+        out.raw(v.status.as_str());
+        out.raw("\"");
+    }
+    out.raw(r#"],"values":["#);
+    for (j, v) in values.iter().enumerate() {
+        out.comma(j);
+        out.value(&v.value);
+    }
+    out.raw("]}");
 }
 
 pub(crate) fn prediction_json(prediction: &Prediction) -> Map<String, Json> {
@@ -209,7 +268,7 @@ pub(crate) fn predict(
                     Err(Error::Eval(message)) => row_error(&mut item, i, &message),
                     Err(e) => return Err(e.into()),
                 }
-                item.insert("features".into(), column(&features));
+                item.insert("features".into(), column_json(&features));
             }
             Err(Error::Eval(message)) => row_error(&mut item, i, &message),
             Err(e) => return Err(e.into()),

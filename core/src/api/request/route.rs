@@ -48,12 +48,12 @@ pub(super) fn asked(map: &serde_json::Map<String, Json>) -> Result<Asked, ApiErr
     }
 }
 
-/// Whether `contents` computes `name` on demand.
-fn computes(contents: &BundleContents, name: &str) -> bool {
+/// Whether `contents` computes `feature` on demand.
+fn computes(contents: &BundleContents, feature: &FeatureRef) -> bool {
     contents
         .features
         .iter()
-        .any(|f| f.name() == name && matches!(f, ServiceFeature::OnDemand { .. }))
+        .any(|f| matches!(f, ServiceFeature::OnDemand { .. }) && feature.is_named(f.name()))
 }
 
 /// The pair that answers `asked`, and the features to answer.
@@ -88,15 +88,13 @@ pub(super) fn choose<'d>(
         }
         Asked::Features(refs) => refs,
     };
-    let names: Vec<String> = refs.iter().map(|r| format!("{r}")).collect();
-    let on_demand: Vec<&str> = names
+    let on_demand: Vec<&FeatureRef> = refs
         .iter()
-        .map(String::as_str)
-        .filter(|n| {
+        .filter(|r| {
             deployment
                 .predictors()
                 .iter()
-                .any(|p| computes(p.bundle().contents(), n))
+                .any(|p| computes(p.bundle().contents(), r))
         })
         .collect();
     let predictors = deployment.predictors();
@@ -120,9 +118,10 @@ pub(super) fn choose<'d>(
             .iter()
             .find(|p| on_demand.iter().all(|n| computes(p.bundle().contents(), n)))
             .ok_or_else(|| {
+                let names: Vec<String> = on_demand.iter().map(|r| format!("{r}")).collect();
                 ApiError::bad_request(format!(
                     "no one bundle computes all of the on-demand features {}; ask for them in separate requests, or by `feature_service`",
-                    on_demand.join(", ")
+                    names.join(", ")
                 ))
             })?
     };

@@ -1,0 +1,207 @@
+//! A JSON writer for the hot answer, `POST /get-online-features`: bytes go
+//! straight into one buffer, with no tree of `serde_json::Value`s built first.
+//!
+//! Building that tree cost most of a small request's time (an allocation per
+//! value, status and timestamp, and a sorted map per object). The writer
+//! prints exactly what `serde_json::to_vec` prints for the same tree: floats
+//! with zmij (serde_json's own formatter), integers with itoa, strings escaped
+//! by serde_json's rules, non-finite floats as `null`. The tests hold it to
+//! serde_json byte for byte.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::Timestamp;
+use crate::value::{KeyPart, Value};
+
+/// The buffer being written.
+#[derive(Debug, Default)]
+pub(crate) struct JsonOut {
+    buf: Vec<u8>,
+    /// The last timestamp printed and its text: the features of one view
+    /// share their row's time, so most cells repeat the previous one.
+    last_time: Option<(Timestamp, String)>,
+}
+
+impl JsonOut {
+    pub(crate) fn with_capacity(n: usize) -> JsonOut {
+        JsonOut {
+            buf: Vec::with_capacity(n),
+            last_time: None,
+        }
+    }
+
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+
+    /// Punctuation or a keyword, as is.
+    pub(crate) fn raw(&mut self, text: &str) {
+        self.buf.extend_from_slice(text.as_bytes());
+    }
+
+    /// A comma before every element but the first.
+    pub(crate) fn comma(&mut self, i: usize) {
+        if i > 0 {
+            self.buf.push(b',');
+        }
+    }
+
+    /// A JSON string, escaped as serde_json escapes: `"`, `\` and the control
+    /// characters below U+0020 (short forms where JSON has them), nothing else.
+    pub(crate) fn string(&mut self, s: &str) {
+        self.buf.push(b'"');
+        let bytes = s.as_bytes();
+        let mut start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            let escape: &[u8] = match b {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                b'\n' => b"\\n",
+                b'\r' => b"\\r",
+                b'\t' => b"\\t",
+                0x08 => b"\\b",
+                0x0c => b"\\f",
+                0x00..=0x1f => b"",
+                _ => continue,
+            };
+            self.buf.extend_from_slice(&bytes[start..i]);
+            if escape.is_empty() {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                self.buf.extend_from_slice(b"\\u00");
+                self.buf.push(HEX[usize::from(b >> 4)]);
+                self.buf.push(HEX[usize::from(b & 0xf)]);
+            } else {
+                self.buf.extend_from_slice(escape);
+            }
+            start = i + 1;
+        }
+        self.buf.extend_from_slice(&bytes[start..]);
+        self.buf.push(b'"');
+    }
+
+    pub(crate) fn int(&mut self, i: i64) {
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+    }
+
+    /// A float in its shortest round-trip form; JSON has no NaN or infinity,
+    /// so those are `null` (as `value_to_json` makes them).
+    pub(crate) fn float(&mut self, x: f64) {
+        if x.is_finite() {
+            self.buf
+                .extend_from_slice(zmij::Buffer::new().format_finite(x).as_bytes());
+        } else {
+            self.raw("null");
+        }
+    }
+
+    /// A value exactly as [`super::value_to_json`] prints it.
+    pub(crate) fn value(&mut self, value: &Value) {
+        match value {
+            Value::Null => self.raw("null"),
+            Value::Bool(true) => self.raw("true"),
+            Value::Bool(false) => self.raw("false"),
+            Value::Int64(i) => self.int(*i),
+            Value::Float32(x) => self.float(f64::from(*x)),
+            Value::Float64(x) => self.float(*x),
+            Value::String(s) => self.string(s),
+        }
+    }
+
+    /// A key part exactly as [`super::key_to_json`] prints it.
+    pub(crate) fn key(&mut self, part: &KeyPart) {
+        match part {
+            KeyPart::Int64(i) => self.int(*i),
+            KeyPart::String(s) => self.string(s),
+        }
+    }
+
+    /// A timestamp as an RFC 3339 string.
+    pub(crate) fn time(&mut self, ts: Timestamp) {
+        if self.last_time.as_ref().is_none_or(|(t, _)| *t != ts) {
+            self.last_time = Some((ts, ts.to_rfc3339()));
+        }
+        if let Some((_, text)) = &self.last_time {
+            self.buf.push(b'"');
+            self.buf.extend_from_slice(text.as_bytes());
+            self.buf.push(b'"');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+    use alloc::vec;
+
+    fn serde(json: &serde_json::Value) -> Vec<u8> {
+        serde_json::to_vec(json).unwrap_or_default()
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut every: String = (0u8..0x80).map(char::from).collect();
+        every.push_str("é€😀\u{7f}\u{2028}/");
+        for s in [every.as_str(), "", "plain", "a\"b\\c", "\u{0}\u{1f}"] {
+            let mut out = JsonOut::default();
+            out.string(s);
+            assert_eq!(
+                out.into_bytes(),
+                serde(&serde_json::Value::String(s.to_string())),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_print_as_serde_json_prints_them() {
+        let floats = [
+            0.0,
+            -0.0,
+            1.0,
+            0.1,
+            1e21,
+            1e-7,
+            123_456.789,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+            f64::from(0.3f32),
+            -2.5e300,
+        ];
+        for x in floats {
+            let mut out = JsonOut::default();
+            out.float(x);
+            let want = serde(&super::super::value_to_json(&Value::Float64(x)));
+            assert_eq!(out.into_bytes(), want, "{x:e}");
+        }
+        for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let mut out = JsonOut::default();
+            out.float(x);
+            assert_eq!(out.into_bytes(), b"null");
+        }
+        for i in [0, -1, i64::MAX, i64::MIN, 42] {
+            let mut out = JsonOut::default();
+            out.int(i);
+            assert_eq!(out.into_bytes(), serde(&serde_json::Value::from(i)));
+        }
+        let values = vec![
+            Value::Null,
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Float32(0.1),
+            Value::String("x\ny".into()),
+        ];
+        for v in values {
+            let mut out = JsonOut::default();
+            out.value(&v);
+            assert_eq!(
+                out.into_bytes(),
+                serde(&super::super::value_to_json(&v)),
+                "{v:?}"
+            );
+        }
+    }
+}
