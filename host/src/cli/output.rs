@@ -72,6 +72,16 @@ pub fn id_json(id: Option<ContentId>) -> Json {
     id.map_or(Json::Null, |id| Json::String(id.to_string()))
 }
 
+/// Writes `text` and a newline to stdout: `println!` without its panic when
+/// the reader has gone (`verge run | head`), which `main` treats as success.
+///
+/// # Errors
+///
+/// When stdout cannot be written.
+pub fn print_line(text: impl std::fmt::Display) -> std::io::Result<()> {
+    writeln!(std::io::stdout().lock(), "{text}")
+}
+
 /// Writes `value` as pretty JSON and a newline to stdout.
 ///
 /// # Errors

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::Args;
 use serde_json::{Value as Json, json};
 
-use super::output::{print_json, spinner};
+use super::output::{print_json, print_line, spinner};
 use super::{Ctx, ExitStatus};
 use verge_host::pipeline::{self, Event, Outcome, RandomAnswer, RunOptions, StepReport};
 
@@ -256,7 +256,7 @@ impl Run {
             }
         };
         if human {
-            println!("verge run ({})", ctx.config.display());
+            print_line(format_args!("verge run ({})", ctx.config.display()))?;
         }
         let outcome = pipeline::run(&ctx.repo, &ctx.config, &options, &mut observe);
         if let Some(p) = progress.take() {
@@ -296,7 +296,7 @@ impl Run {
                 Some(model) => format!("model `{model}`"),
                 None => format!("feature service `{}` (features only)", outcome.service),
             };
-            println!(
+            print_line(format_args!(
                 "{} steps, {cached} cached, in {}; {serves} at the clock {}; bundle {}, snapshot {}, edge pair in {}/\n",
                 outcome.steps.len(),
                 seconds(total),
@@ -304,10 +304,10 @@ impl Run {
                 outcome.bundle.short(),
                 outcome.snapshot.short(),
                 outcome.build_dir.display()
-            );
+            ))?;
             match &outcome.model {
-                Some(model) => println!("{}", prediction_text(&answer, &outcome, model)),
-                None => println!("{}", features_text(&answer, &outcome)),
+                Some(model) => print_line(prediction_text(&answer, &outcome, model))?,
+                None => print_line(features_text(&answer, &outcome))?,
             }
         }
         Ok(ExitStatus::Success)

@@ -9,7 +9,7 @@ use serde_json::{Value as Json, json};
 use verge_core::Value;
 use verge_core::api::value_to_json;
 
-use super::output::{print_json, spinner};
+use super::output::{print_json, print_line, spinner};
 use super::{Ctx, ExitStatus};
 use verge_host::artifacts::ArtifactStore;
 use verge_host::store::apply::now;
@@ -123,7 +123,7 @@ impl Train {
         if self.json {
             print_json(&summary_json(&trained, self.output.as_deref()))?;
         } else {
-            println!("{id}");
+            print_line(id)?;
         }
         Ok(ExitStatus::Success)
     }

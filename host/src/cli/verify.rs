@@ -12,7 +12,7 @@ use verge_host::verify::{Entities, Outcome, Verification};
 use verge_host::wasm_runtime::WasmModule;
 
 use super::get_online_features::read_time;
-use super::output::spinner;
+use super::output::{print_line, spinner};
 use super::{Ctx, ExitStatus};
 
 /// Check that the Wasm module answers exactly as the native core.
@@ -110,7 +110,7 @@ impl Verify {
                 "now": now.to_rfc3339(),
                 "wasm": source,
             });
-            println!("{summary}");
+            print_line(&summary)?;
         } else {
             let mut out = format!(
                 "checked {} entity rows in {} requests, natively and under wasmtime ({source}): {} mismatches, largest difference {:e}",
@@ -119,7 +119,7 @@ impl Verify {
             if let Some(first) = &report.first {
                 let _ = write!(out, "\nfirst difference: {first}");
             }
-            println!("{out}");
+            print_line(&out)?;
         }
         Ok(if report.mismatches == 0 {
             ExitStatus::Success

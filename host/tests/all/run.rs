@@ -275,3 +275,25 @@ fn the_binary_shows_steps_and_names_a_failing_one() {
     assert!(err.contains("no [run] table"), "{err}");
     assert!(err.contains("train_entities = "), "{err}");
 }
+
+/// `verge run | head -1`: a reader that goes away is not a failure, and
+/// nothing panics (it used to: `println!` panics on a closed pipe).
+#[test]
+fn a_closed_stdout_is_not_a_failure() {
+    let (_tmp, dir) = sample();
+    let mut child = verge()
+        .arg("-C")
+        .arg(&dir)
+        .arg("run")
+        .env("VERGE_WASM", wasm_path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader leaves before the first line.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
