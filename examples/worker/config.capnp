@@ -41,5 +41,10 @@ const vergeWorker :Workerd.Worker = (
     # ed25519 public key (64 hex digits, from `verge keygen`): when set, only
     # pairs signed by it are served or accepted (docs/publish.md).
     (name = "PUBLIC_KEY", fromEnvironment = "VERGE_PUBLIC_KEY"),
+    # Request limits, as `verge serve --max-body-bytes/--max-entities/--max-cells`
+    # (docs/http.md); unset keeps the defaults.
+    (name = "MAX_BODY_BYTES", fromEnvironment = "VERGE_MAX_BODY_BYTES"),
+    (name = "MAX_ENTITIES", fromEnvironment = "VERGE_MAX_ENTITIES"),
+    (name = "MAX_CELLS", fromEnvironment = "VERGE_MAX_CELLS"),
   ],
 );

@@ -576,6 +576,60 @@ fn a_deployment_serves_every_bundle_and_an_upload_replaces_one() {
     drop(w);
 }
 
+/// The `MAX_*` bindings set the request limits, as `verge serve --max-*`
+/// does: the same 413s as the native API under the same limits; a malformed
+/// one serves nothing, saying which.
+#[test]
+fn request_limits_come_from_the_bindings() {
+    if workerd_bin().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("artifacts");
+    let p = pair(0);
+    publish(&store, &p);
+    let limits = Limits {
+        max_entities: 3,
+        max_cells: 10,
+        ..Limits::default()
+    };
+    let native = Api::new(p.api.predictor().clone(), limits);
+    let w = Workerd::start_with(
+        &store,
+        50,
+        &[("VERGE_MAX_ENTITIES", "3"), ("VERGE_MAX_CELLS", "10")],
+    );
+    wait_healthy(&w);
+    let c = w.client();
+    let now = Timestamp::parse_rfc3339(NOW).unwrap();
+    for ids in [vec![1, 2], vec![1, 2, 3], vec![1, 2, 3, 4]] {
+        for path in ["/predict", "/get-online-features"] {
+            let mut body = predict_body(ids.clone());
+            if path == "/get-online-features" {
+                body["features"] = json!(["stats:temp", "stats:pulse"]);
+                body.as_object_mut().unwrap().remove("request_context");
+            }
+            let bytes = body.to_string().into_bytes();
+            let want = native.handle("POST", path, &bytes, now);
+            let got = c.send("POST", path, &[], &bytes);
+            assert_eq!(
+                (got.status, String::from_utf8_lossy(&got.body)),
+                (want.status, String::from_utf8_lossy(&want.body)),
+                "{path} {ids:?}"
+            );
+        }
+    }
+    assert_eq!(c.post("/predict", &predict_body([1, 2, 3, 4])).status, 413);
+    drop(w);
+
+    let w = Workerd::start_with(&store, 50, &[("VERGE_MAX_CELLS", "lots")]);
+    let a = w.client().get("/healthz");
+    assert_eq!(a.status, 503, "{a:?}");
+    let message = a.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("MAX_CELLS"), "{message}");
+    drop(w);
+}
+
 /// The signed layout `verge publish --sign-key` writes: both signatures in
 /// the manifest (and `.sig` files beside the artifacts).
 fn publish_signed(dir: &Path, p: &Pair, key: &SigningKey, previous: Option<PublishedPair>) {

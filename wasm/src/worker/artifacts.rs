@@ -141,13 +141,50 @@ pub async fn read_manifest(store: &Fetcher) -> Result<Option<PublishManifest>, A
         .map_err(|e| unavailable(e.to_string()))
 }
 
+/// The request limits from the `MAX_BODY_BYTES`, `MAX_ENTITIES` and
+/// `MAX_CELLS` bindings (`verge serve --max-…`'s counterparts); an unset or
+/// empty one keeps its default ([`Limits::default`]).
+///
+/// # Errors
+///
+/// 503 when one is set but is not a positive whole number: nothing is served
+/// under limits other than those configured.
+pub fn limits(env: &Env) -> Result<Limits, ApiError> {
+    let defaults = Limits::default();
+    let read = |name: &str, default: usize| -> Result<usize, ApiError> {
+        match text_binding(env, name) {
+            Some(text) if !text.trim().is_empty() => text
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    unavailable(format!(
+                        "{name} is set to {text:?}, which is not a positive whole number; nothing is served until it is fixed"
+                    ))
+                }),
+            _ => Ok(default),
+        }
+    };
+    Ok(Limits {
+        max_body_bytes: read("MAX_BODY_BYTES", defaults.max_body_bytes)?,
+        max_entities: read("MAX_ENTITIES", defaults.max_entities)?,
+        max_cells: read("MAX_CELLS", defaults.max_cells)?,
+    })
+}
+
 /// Fetches the pair `pair` names and checks it ([`Pair::check`]: headers,
 /// ids, signatures when `key` is set, compatibility).
 ///
 /// # Errors
 ///
 /// 503 when a file is missing or fails a check; the message names the file.
-pub async fn load(store: &Fetcher, pair: &Pair, key: Option<&PublicKey>) -> Result<Api, ApiError> {
+pub async fn load(
+    store: &Fetcher,
+    pair: &Pair,
+    key: Option<&PublicKey>,
+    limits: Limits,
+) -> Result<Api, ApiError> {
     let mut bundles = Vec::new();
     for bundle in pair.bundles() {
         bundles.push(get_required(store, &bundle.path()).await?);
@@ -156,7 +193,7 @@ pub async fn load(store: &Fetcher, pair: &Pair, key: Option<&PublicKey>) -> Resu
     let deployment = pair
         .check(&bundles, snapshot, key)
         .map_err(|e| unavailable(format!("the published pair is refused: {e}")))?;
-    Ok(Api::serving(deployment, Limits::default()))
+    Ok(Api::serving(deployment, limits))
 }
 
 /// Writes `bytes` to `path` through the binding (`PUT`).

@@ -155,7 +155,8 @@ async fn refresh(env: &Env, ticket: u64) -> Result<Arc<Api>, ApiError> {
         return Ok(api);
     }
     let key = artifacts::public_key(env)?;
-    let api = Arc::new(artifacts::load(&store, &pair, key.as_ref()).await?);
+    let limits = artifacts::limits(env)?;
+    let api = Arc::new(artifacts::load(&store, &pair, key.as_ref(), limits).await?);
     Ok(install(ticket, pair, api))
 }
 

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use verge_core::Timestamp;
 use verge_core::api::admin::{self, AdminGuard, AdminRoute};
-use verge_core::api::{Api, ApiError, Limits};
+use verge_core::api::{Api, ApiError};
 use worker::{Date, Headers, Request, Response, RouteContext};
 
 use super::artifacts::{self, PublishManifest};
@@ -154,6 +154,7 @@ async fn publish(
     ctx: RouteContext<()>,
 ) -> Result<verge_core::api::Response, ApiError> {
     let key = artifacts::public_key(&ctx.env)?;
+    let limits = artifacts::limits(&ctx.env)?;
     let bundle_signature = header(&req, BUNDLE_SIGNATURE_HEADER);
     let snapshot_signature = header(&req, SNAPSHOT_SIGNATURE_HEADER);
     // A declared length over the limit is refused before reading the body.
@@ -187,7 +188,7 @@ async fn publish(
     // A current deployment that no longer loads is replaced by the upload alone.
     let served = match (&current, cache::serving()) {
         (Some(m), Some((pair, api))) if pair == m.current => Some(api),
-        (Some(m), _) => artifacts::load(&store, &m.current, key.as_ref())
+        (Some(m), _) => artifacts::load(&store, &m.current, key.as_ref(), limits)
             .await
             .ok()
             .map(Arc::new),
@@ -197,7 +198,7 @@ async fn publish(
         (Some(m), Some(api)) => upload.merged_into(api.deployment(), &m.current)?,
         _ => (upload.pair.clone(), upload.deployment.clone()),
     };
-    let api = Api::serving(deployment, Limits::default());
+    let api = Api::serving(deployment, limits);
     let manifest = PublishManifest::next(current.as_ref(), pair.clone());
     // Files first, manifest last: a reader following the manifest always
     // finds every file (and their signatures). Bundles kept from the served
@@ -230,7 +231,8 @@ async fn rollback(ctx: RouteContext<()>) -> Result<verge_core::api::Response, Ap
         .ok_or_else(admin::nothing_to_roll_back)?;
     // A rollback to a pair that no longer verifies is refused (503) and the
     // current pair stays.
-    let api = artifacts::load(&store, &back.current, key.as_ref()).await?;
+    let limits = artifacts::limits(&ctx.env)?;
+    let api = artifacts::load(&store, &back.current, key.as_ref(), limits).await?;
     artifacts::put(&store, artifacts::MANIFEST_PATH, &back.to_json()).await?;
     cache::install_checked(back.current.clone(), Arc::new(api));
     Ok(admin::answer(&back.current, back.previous.as_ref()))
