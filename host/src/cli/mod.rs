@@ -140,13 +140,14 @@ impl Ctx {
         Store::open(&self.repo)
     }
 
-    /// Parses and validates the declarations file.
+    /// Parses and validates the declarations file and checks it against the
+    /// sources' schemas (untyped join keys get their column's type).
     ///
     /// # Errors
     ///
-    /// As [`verge_host::repo::load`].
+    /// As [`verge_host::repo::load_checked`].
     pub fn definitions(&self) -> anyhow::Result<Definitions> {
-        verge_host::repo::load(&self.config)
+        verge_host::repo::load_checked(&self.config, &self.repo)
     }
 
     /// Prints each warning as `warning: ...` on stderr, even with `--quiet`:

@@ -19,6 +19,7 @@ use super::raw::{
     RawEntity, RawFeatureService, RawFeatureView, RawField, RawFile, RawJoinKey, RawModel,
     RawOnDemandView, RawSource,
 };
+use crate::source::schema::SchemaHints;
 
 /// Scikit-learn's default for Gaussian naive Bayes.
 const DEFAULT_VAR_SMOOTHING: f64 = 1e-9;
@@ -31,6 +32,9 @@ const DEFAULT_MAX_ITER: u32 = 100;
 pub(crate) struct Converter<'a> {
     file: &'a str,
     pub problems: Vec<String>,
+    /// What the schema check needs beyond the definitions: untyped join keys
+    /// and `cast = true` fields.
+    pub hints: SchemaHints,
 }
 
 impl<'a> Converter<'a> {
@@ -38,6 +42,7 @@ impl<'a> Converter<'a> {
         Converter {
             file,
             problems: Vec::new(),
+            hints: SchemaHints::default(),
         }
     }
 
@@ -126,10 +131,22 @@ impl<'a> Converter<'a> {
             .join_keys
             .iter()
             .map(|k| match k {
-                RawJoinKey::Name(n) => Field::new(n.clone(), default),
-                RawJoinKey::Typed(f) => {
-                    Field::new(f.name.clone(), self.dtype(kind, &e.name, "join_keys", f))
+                RawJoinKey::Name(n) => {
+                    if e.dtype.is_none() {
+                        self.hints.untyped_key(&e.name, n);
+                    }
+                    Field::new(n.clone(), default)
                 }
+                RawJoinKey::Typed(f) => match &f.dtype {
+                    Some(text) => Field::new(
+                        f.name.clone(),
+                        self.dtype_text(kind, &e.name, "join_keys", &f.name, text),
+                    ),
+                    None => {
+                        self.hints.untyped_key(&e.name, &f.name);
+                        Field::new(f.name.clone(), default)
+                    }
+                },
             })
             .collect();
         Entity {
@@ -223,7 +240,12 @@ impl<'a> Converter<'a> {
         let fields = v
             .fields
             .iter()
-            .map(|f| Field::new(f.name.clone(), self.dtype(kind, &v.name, "fields", f)))
+            .map(|f| {
+                if f.cast {
+                    self.hints.cast_field(&v.name, &f.name);
+                }
+                Field::new(f.name.clone(), self.dtype(kind, &v.name, "fields", f))
+            })
             .collect();
         FeatureView {
             name: v.name,
@@ -243,7 +265,19 @@ impl<'a> Converter<'a> {
         let request = v
             .request
             .iter()
-            .map(|f| Field::new(f.name.clone(), self.dtype(kind, &v.name, "request", f)))
+            .map(|f| {
+                if f.cast {
+                    // Request data comes with each call, not from a source:
+                    // there is no column to narrow.
+                    self.problem(
+                        kind,
+                        &v.name,
+                        "request",
+                        format!("field \"{}\": `cast` applies only to feature-view fields (read from a source); remove it", f.name),
+                    );
+                }
+                Field::new(f.name.clone(), self.dtype(kind, &v.name, "request", f))
+            })
             .collect();
         let mut out = OnDemandFeatureView {
             name: v.name,

@@ -12,9 +12,9 @@
 //! | table | keys (defaults in parentheses) |
 //! |---|---|
 //! | top level | `project` |
-//! | `[[entity]]` | `name`, `join_keys` (names, or `{ name, dtype }` tables), `dtype` / `value_type` for keys given as bare names (`"string"`; `"int64"` or `"string"`), `description` |
+//! | `[[entity]]` | `name`, `join_keys` (names, or `{ name, dtype }` tables), `dtype` / `value_type` for keys given as bare names (`"int64"` or `"string"`; left out: taken from the sources' column at plan/apply), `description` |
 //! | `[[source]]` | `name`, `path` (`.csv`, `.parquet`, or `.db` / `.sqlite` / `.sqlite3`), `table` (SQLite only, required there), `timestamp_field`, `created_timestamp_field`, `field_mapping` (source column = feature name) |
-//! | `[[feature_view]]` | `name`, `entities`, `source`, `ttl` (`0`: no limit; `"1d"`, `"12h"`, `"30m"`, `"45s"`, `"1h30m"`), `online` (`true`), `fields` (`{ name, dtype }`), `description`, `owner`, `tags` |
+//! | `[[feature_view]]` | `name`, `entities`, `source`, `ttl` (`0`: no limit; `"1d"`, `"12h"`, `"30m"`, `"45s"`, `"1h30m"`), `online` (`true`), `fields` (`{ name, dtype, cast }`; `cast = true` accepts a lossy narrowing of the column), `description`, `owner`, `tags` |
 //! | `[[on_demand_feature_view]]` | `name`, `sources` (feature views), `request` (`{ name, dtype }`), `fields` (`{ name, dtype, expr }`) |
 //! | `[[feature_service]]` | `name`, `features` (`"view:field"`), `description` |
 //! | `[[model]]` | `name`, `feature_service`, `label`, `impute` (`mean`; `median`, `most_frequent`, `constant` + `impute_value`), `scale` (`none`; `standard`, `minmax`), `encode` (`one_hot`; `ordinal`), `select_k_best` (all), `estimator` (`gaussian_nb` + `var_smoothing` 1e-9; `logistic_regression` + `c` 1.0, `max_iter` 100; `linear_regression`) |
@@ -125,6 +125,45 @@ pub fn load(path: &Path) -> anyhow::Result<Definitions> {
 ///
 /// A [`ConfigError`] with every syntax, shape, vocabulary and validation problem found.
 pub fn parse_str(text: &str, file: &str) -> Result<Definitions, ConfigError> {
+    parse_with_hints(text, file).map(|(defs, _)| defs)
+}
+
+/// Reads the `verge.toml` at `path` as [`load`] does, then checks every
+/// feature view's source against it ([`crate::source::schema::check`]): the
+/// columns exist and their types hold the declared ones, and join keys
+/// declared without a type get their source column's type. `plan` and `apply`
+/// load this way, so a wrong type is refused before anything is recorded.
+///
+/// Source paths are taken relative to `repo_root`.
+///
+/// # Errors
+///
+/// As [`load`], or a [`crate::source::schema::SchemaError`] listing every
+/// mismatch (file, column, declared and found type, what to do).
+pub fn load_checked(path: &Path, repo_root: &Path) -> anyhow::Result<Definitions> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read {}; is this a feature repository? (`verge init DIR` creates one, `-C DIR` points at one)",
+            path.display()
+        )
+    })?;
+    let label = path.display().to_string();
+    let label = label.strip_prefix("./").unwrap_or(&label);
+    let (mut defs, hints) = parse_with_hints(&text, label)?;
+    crate::source::schema::check(&mut defs, &hints, repo_root)?;
+    Ok(defs)
+}
+
+/// As [`parse_str`], also returning what the schema check needs that the
+/// definitions do not hold (untyped join keys, `cast = true` fields).
+///
+/// # Errors
+///
+/// As [`parse_str`].
+pub fn parse_with_hints(
+    text: &str,
+    file: &str,
+) -> Result<(Definitions, crate::source::schema::SchemaHints), ConfigError> {
     // A syntax error first, on its own: its line may be a broken header or sit
     // inside a multi-line value, so naming an enclosing table would mislead
     // (`[[]] #1`); toml's message already has the line, column and snippet.
@@ -155,7 +194,7 @@ pub fn parse_str(text: &str, file: &str) -> Result<Definitions, ConfigError> {
     }
     defs.canonicalize();
     match defs.validate() {
-        Ok(()) => Ok(defs),
+        Ok(()) => Ok((defs, converter.hints)),
         Err(verge_core::Error::Invalid(problems)) => Err(ConfigError {
             file: file.to_owned(),
             problems: problems.iter().map(|p| format!("{file}: {p}")).collect(),

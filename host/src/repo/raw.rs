@@ -48,11 +48,21 @@ pub(crate) struct RawEntity {
     pub description: String,
 }
 
-/// One join key: a bare name, or `{ name, dtype }`.
+/// One join key: a bare name, or `{ name, dtype }` (`dtype` may be left out:
+/// the type is then taken from the sources' column, see `crate::source::schema`).
 #[derive(Debug)]
 pub(crate) enum RawJoinKey {
     Name(String),
-    Typed(RawField),
+    Typed(RawKey),
+}
+
+/// `{ name = "...", dtype = "..." }` in `join_keys`, where `dtype` is optional.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawKey {
+    pub name: String,
+    #[serde(default, alias = "value_type")]
+    pub dtype: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for RawJoinKey {
@@ -69,7 +79,7 @@ impl<'de> Deserialize<'de> for RawJoinKey {
                 Ok(RawJoinKey::Name(v.to_owned()))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawJoinKey, A::Error> {
-                RawField::deserialize(de::value::MapAccessDeserializer::new(map))
+                RawKey::deserialize(de::value::MapAccessDeserializer::new(map))
                     .map(RawJoinKey::Typed)
             }
         }
@@ -77,13 +87,17 @@ impl<'de> Deserialize<'de> for RawJoinKey {
     }
 }
 
-/// `{ name = "...", dtype = "..." }`: a feature-view field, request field or join key.
+/// `{ name = "...", dtype = "..." }`: a feature-view field or request field.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawField {
     pub name: String,
     #[serde(alias = "value_type")]
     pub dtype: String,
+    /// `cast = true`: accept a lossy narrowing of the source column (float64
+    /// data declared float32, say) at plan/apply; feature-view fields only.
+    #[serde(default)]
+    pub cast: bool,
 }
 
 /// `[[source]]`.

@@ -37,7 +37,9 @@
 
 mod convert;
 mod csv;
+pub mod found;
 mod parquet;
+pub mod schema;
 mod sqlite;
 pub mod timestamp;
 

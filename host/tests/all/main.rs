@@ -20,6 +20,7 @@ mod online_cli;
 mod publish;
 mod run;
 mod run_service;
+mod schema_checks;
 mod serve;
 mod sources;
 mod support;

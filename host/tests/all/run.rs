@@ -227,10 +227,11 @@ fn the_run_writes_what_the_subcommands_write() {
 fn the_binary_shows_steps_and_names_a_failing_one() {
     let (_tmp, dir) = sample();
 
-    // Break the source before the first run: the column a field maps from is gone.
-    let vitals = dir.join("data/vitals.csv");
-    let good = fs::read_to_string(&vitals).unwrap();
-    edit(&vitals, "temperature,", "temp,");
+    // Break the entity table before the first run: its key column is gone.
+    // (A broken source now stops `apply` itself, by the schema check.)
+    let entities = dir.join("entities.csv");
+    let good = fs::read_to_string(&entities).unwrap();
+    edit(&entities, "hospital_number,", "hospital,");
     let (code, out, err) = verge_in(&dir, &["run"]);
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(err.contains("step `historical` failed"), "{err}");
@@ -245,7 +246,7 @@ fn the_binary_shows_steps_and_names_a_failing_one() {
         "only apply finished, so only apply is remembered"
     );
 
-    fs::write(&vitals, good).unwrap();
+    fs::write(&entities, good).unwrap();
     let (code, out, err) = verge_in(&dir, &["run"]);
     assert_eq!(code, 0, "{out}\n{err}");
     for step in Step::MODEL_RUN {

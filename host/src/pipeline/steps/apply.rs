@@ -14,7 +14,7 @@ use crate::store::apply::{Applied, ApplyOptions};
 /// case (apply writes nothing then); otherwise a new version is recorded.
 pub(in crate::pipeline) fn apply(ctx: &Ctx<'_>) -> anyhow::Result<(StepReport, Definitions)> {
     let started = Instant::now();
-    let mut defs = crate::repo::load(ctx.config_path)?;
+    let mut defs = crate::repo::load_checked(ctx.config_path, ctx.repo)?;
     defs.canonicalize();
     let key = Key::new("apply")
         .part(
