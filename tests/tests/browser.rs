@@ -1007,6 +1007,10 @@ try {
   const signed = Runtime.load(m, snapshot);
   out.signedAdd = attempt(() => { signed.addBundle(m2, { publicKey: trust.publicKey, bundleSignature: trust.m2 }); return signed.version(); });
   out.unsignedAdd = attempt(() => signed.addBundle(vitals, { publicKey: trust.publicKey }));
+  out.badLimits = attempt(() => rt.setLimits({ maxEntities: 0 }));
+  rt.setLimits({ maxEntities: 1 });
+  out.limited = attempt(() => rt.getOnlineFeatures({ feature_service: "vitals", entities: { id: [1, 2] }, now }));
+  out.withinLimits = attempt(() => rt.getOnlineFeatures({ feature_service: "vitals", entities: { id: [1] }, now }));
 } catch (e) {
   out.fatal = String(e && e.message || e);
 }
@@ -1143,6 +1147,33 @@ fn added_bundles_answer_as_the_native_deployment() {
     assert_eq!(
         out["onlineVitals"]["ok"]["metadata"]["feature_names"],
         json!(["id", "temp", "pulse"]),
+        "{out}"
+    );
+    // setLimits: the same 413 as the native API under the same limits.
+    let limited = Api::serving(
+        api.deployment().clone(),
+        Limits {
+            max_entities: 1,
+            ..Limits::default()
+        },
+    );
+    for (name, ids) in [("limited", json!([1, 2])), ("withinLimits", json!([1]))] {
+        let body = json!({ "feature_service": "vitals", "entities": { "id": ids } });
+        expect(
+            name,
+            &native_outcome(&limited, "/get-online-features", &body, now),
+        );
+    }
+    assert!(
+        out["limited"]["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("the limit is 1")),
+        "{out}"
+    );
+    assert!(
+        out["badLimits"]["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("limits.maxEntities must be a positive whole number")),
         "{out}"
     );
     let version: Json = serde_json::from_slice(&api.version()).unwrap();

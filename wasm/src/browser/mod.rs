@@ -49,9 +49,9 @@ use wasm_bindgen::prelude::*;
 use crate::loaded::{self, Loaded};
 use convert::{Trust, answer, from_js, js_error, read_now, to_body, to_js};
 use types::{
-    EntityRowArg, EntityRows, LoadOptionsArg, ModelInfoValue, NowArg, OnlineFeaturesRequestArg,
-    OnlineFeaturesResponseValue, OptionalBytes, PredictResponseValue, RequestRowArg, ScoreArg,
-    ScoreResultValue, VersionInfoValue,
+    EntityRowArg, EntityRows, LimitsArg, LoadOptionsArg, ModelInfoValue, NowArg,
+    OnlineFeaturesRequestArg, OnlineFeaturesResponseValue, OptionalBytes, PredictResponseValue,
+    RequestRowArg, ScoreArg, ScoreResultValue, VersionInfoValue,
 };
 
 /// A loaded deployment: one or more bundles and, usually, a snapshot of
@@ -238,6 +238,42 @@ impl Runtime {
         let now = read_now(&now.into())?;
         let body = to_body(&from_js(&request.into(), "the request")?, "the request")?;
         Ok(answer(api.handle("POST", "/get-online-features", &body, now))?.unchecked_into())
+    }
+
+    /// Sets the request limits (`verge serve --max-*`'s counterparts,
+    /// `docs/http.md`): `{maxBodyBytes, maxEntities, maxCells}`, each
+    /// optional (a left-out one keeps its value). Requests over them are
+    /// refused with the API's 413 message, as on every face.
+    ///
+    /// # Errors
+    ///
+    /// A JS `Error` for a limit that is not a positive whole number.
+    #[wasm_bindgen(js_name = setLimits)]
+    pub fn set_limits(&mut self, limits: LimitsArg) -> Result<(), JsError> {
+        let json = from_js(&limits.into(), "the limits")?;
+        let mut next = self.loaded.limits();
+        for (field, slot) in [
+            ("maxBodyBytes", &mut next.max_body_bytes),
+            ("maxEntities", &mut next.max_entities),
+            ("maxCells", &mut next.max_cells),
+        ] {
+            match &json[field] {
+                Json::Null => {}
+                value => {
+                    *slot = value
+                        .as_u64()
+                        .filter(|n| *n > 0)
+                        .and_then(|n| usize::try_from(n).ok())
+                        .ok_or_else(|| {
+                            js_error(format!(
+                                "limits.{field} must be a positive whole number; found {value}"
+                            ))
+                        })?;
+                }
+            }
+        }
+        self.loaded.set_limits(next);
+        Ok(())
     }
 
     /// Runs the model on feature values the page already has: an array in service

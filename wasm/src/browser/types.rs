@@ -126,6 +126,16 @@ export interface LoadOptions {
   snapshotSignature?: string;
 }
 
+/** `Runtime.setLimits`: request limits; a left-out one keeps its value. */
+export interface Limits {
+  /** Largest request body in bytes (default 1 MiB). */
+  maxBodyBytes?: number;
+  /** Most entity rows in one request (default 1000). */
+  maxEntities?: number;
+  /** Most cells (rows × columns held per row) in one request (default 200,000). */
+  maxCells?: number;
+}
+
 /** `Runtime.describe`: what the bundle expects and returns (the ABI's `verge_model_info` too). */
 export interface ModelInfo {
   model: string;
@@ -154,6 +164,9 @@ extern "C" {
     /// `LoadOptions | undefined | null`.
     #[wasm_bindgen(typescript_type = "LoadOptions | undefined | null")]
     pub type LoadOptionsArg;
+    /// `Limits`.
+    #[wasm_bindgen(typescript_type = "Limits")]
+    pub type LimitsArg;
     /// `EntityRow`.
     #[wasm_bindgen(typescript_type = "EntityRow")]
     pub type EntityRowArg;
