@@ -279,9 +279,9 @@ impl Runtime {
     /// Runs the model on feature values the page already has: an array in service
     /// order, or an object keyed by `view:field` (or a bare field name when
     /// unambiguous; left-out features are missing and imputed). Works without a
-    /// snapshot. `model` picks one of the models `addBundle` added (as
-    /// `predict`'s does; that needs the snapshot, which pairs them); without it
-    /// the first bundle scores.
+    /// snapshot. `model` picks one of the models loaded (`Runtime.load`'s or
+    /// one `addBundle` added, snapshot or not); without it the first bundle
+    /// scores.
     ///
     /// # Errors
     ///
