@@ -14,7 +14,8 @@ use verge_host::store::merge::MergeConflict;
 ///
 /// Validate `verge.toml` and record it as a new, immutable registry version whose
 /// parent is the current head; print its id. If nothing changed, nothing is
-/// written and the head's id is printed.
+/// written and the head's id is printed. The sources' schemas are checked
+/// first, as `verge plan` does; a mismatch records nothing (exit 2).
 ///
 /// When another `apply` moves the head first, this one fails with a conflict
 /// (exit 2) and writes nothing visible; run `verge plan` and apply again, or pass

@@ -15,6 +15,11 @@ use super::{Ctx, ExitStatus};
 ///
 /// Compare `verge.toml` with the registry head and list the objects `apply`
 /// would create (+), update (~) and delete (-).
+///
+/// Each feature view's source is checked first (a Parquet footer, a SQLite
+/// table's columns and a sample, a CSV header and a sample): a missing column,
+/// a type the column cannot hold or a lossy narrowing without `cast = true` is
+/// an error (exit 2) naming the file, column and both types.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  verge plan\n  verge plan --check    # exit 1 when there are changes (for CI)\n  verge plan --json"
