@@ -37,25 +37,32 @@ impl DType {
         }
     }
 
-    /// Parses a name as written in `verge.toml` (`float64`, `int64`, ...).
+    /// Every type, in the order messages list them.
+    pub const ALL: [DType; 5] = [
+        DType::Bool,
+        DType::Int64,
+        DType::Float32,
+        DType::Float64,
+        DType::String,
+    ];
+
+    /// Parses a name as written in `verge.toml`, case-insensitively, so
+    /// Feast's spellings (`Float32`, `Int64`, `String`, `Bool` from
+    /// `feast.types`) read as verge's (`float32`, ...).
     ///
     /// # Examples
     ///
     /// ```
     /// use verge_core::DType;
     /// assert_eq!(DType::parse("float32"), Some(DType::Float32));
+    /// assert_eq!(DType::parse("Float64"), Some(DType::Float64));
     /// assert_eq!(DType::parse("double"), None);
     /// ```
     #[must_use]
     pub fn parse(name: &str) -> Option<DType> {
-        Some(match name {
-            "bool" => DType::Bool,
-            "int64" => DType::Int64,
-            "float32" => DType::Float32,
-            "float64" => DType::Float64,
-            "string" => DType::String,
-            _ => return None,
-        })
+        DType::ALL
+            .into_iter()
+            .find(|d| d.name().eq_ignore_ascii_case(name))
     }
 
     /// True for the types a model can read as a number without an encoder.

@@ -71,9 +71,7 @@ impl<'a> Converter<'a> {
                 kind,
                 name,
                 key,
-                format!(
-                    "field \"{field}\": \"{text}\" is not a type; use bool, int64, float32, float64 or string"
-                ),
+                format!("field \"{field}\": {}", unknown_type(text)),
             );
             DType::String
         })
@@ -455,5 +453,32 @@ impl<'a> Converter<'a> {
                 }
             }
         }
+    }
+}
+
+/// Why `text` is not a type, and which names are (Feast's names of types verge
+/// does not have yet get their own message).
+fn unknown_type(text: &str) -> String {
+    let names: Vec<&str> = DType::ALL.iter().map(|d| d.name()).collect();
+    let known = names.join(", ");
+    let feast_only = [
+        "int32",
+        "bytes",
+        "unixtimestamp",
+        "unix_timestamp",
+        "json",
+        "map",
+        "struct",
+    ];
+    if feast_only.iter().any(|f| f.eq_ignore_ascii_case(text))
+        || text.to_ascii_lowercase().starts_with("array")
+    {
+        format!(
+            "\"{text}\" is a Feast type verge does not have yet; declare the nearest of {known} (names are case-insensitive)"
+        )
+    } else {
+        format!(
+            "\"{text}\" is not a type; use one of {known} (names are case-insensitive, so Feast's Float32 is float32)"
+        )
     }
 }

@@ -242,3 +242,37 @@ fn run_table_is_accepted_and_not_a_definition() {
     let p = problems(&format!("{ISSUE_EXAMPLE}\n[run]\nnow = [\n"));
     assert!(p[0].contains("TOML parse error"), "{p:?}");
 }
+
+#[test]
+fn type_names_are_feasts_case_insensitively() {
+    let lower = parse_str(
+        &MINIMAL.replace("dtype = \"bool\"", "dtype = \"float32\""),
+        "verge.toml",
+    )
+    .unwrap();
+    for spelling in ["Float32", "FLOAT32"] {
+        let feast = parse_str(
+            &MINIMAL
+                .replace("dtype = \"bool\"", &format!("dtype = \"{spelling}\""))
+                .replace("value_type = \"int64\"", "value_type = \"Int64\""),
+            "verge.toml",
+        )
+        .unwrap();
+        // The same definitions, so the same registry id.
+        assert_eq!(feast, lower, "{spelling}");
+    }
+    let unknown = problems(&MINIMAL.replace("dtype = \"bool\"", "dtype = \"double\""));
+    assert!(
+        unknown.iter().any(|p| p.contains(
+            "\"double\" is not a type; use one of bool, int64, float32, float64, string"
+        )),
+        "{unknown:?}"
+    );
+    let feast_only = problems(&MINIMAL.replace("dtype = \"bool\"", "dtype = \"Int32\""));
+    assert!(
+        feast_only
+            .iter()
+            .any(|p| p.contains("\"Int32\" is a Feast type verge does not have yet")),
+        "{feast_only:?}"
+    );
+}
