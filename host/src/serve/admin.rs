@@ -216,16 +216,24 @@ impl Live {
             Ok(merged) => merged,
             Err(e) => return reply(e.into_response()),
         };
-        let bundles: Vec<Vec<u8>> = pair
+        // Every kept bundle is one the server holds; a missing one would be a
+        // bug, refused rather than stored as an empty file.
+        let bundles: Option<Vec<Vec<u8>>> = pair
             .bundles()
             .map(|b| {
                 if b.id == upload.pair.bundle {
-                    upload.bundle.to_vec()
+                    Some(upload.bundle.to_vec())
                 } else {
-                    current.bundle_bytes(b.id).unwrap_or_default().to_vec()
+                    current.bundle_bytes(b.id).map(<[u8]>::to_vec)
                 }
             })
             .collect();
+        let Some(bundles) = bundles else {
+            return refuse(
+                500,
+                "internal: a bundle kept from the served deployment has no bytes; the served deployment stays live",
+            );
+        };
         let fresh = Arc::new(Served {
             generation: 0,
             pair: pair.clone(),
