@@ -133,6 +133,17 @@ impl std::ops::Deref for Workerd {
 }
 
 // ---------------------------------------------------------------------------
+/// A fresh, empty artifact store in a temporary directory (kept alive by the
+/// first element), or `None` when workerd is not installed (the tests then
+/// pass after saying so, as the module docs describe).
+fn artifact_store() -> Option<(tempfile::TempDir, std::path::PathBuf)> {
+    workerd_bin()?;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("artifacts");
+    std::fs::create_dir_all(&store).unwrap();
+    Some((dir, store))
+}
+
 /// Polls `/healthz` until it answers 200 (bounded).
 fn wait_healthy(w: &Workerd) {
     let c = w.client();
@@ -172,12 +183,9 @@ fn predict_body(ids: impl IntoIterator<Item = i64>) -> Json {
 /// natively: same status, same bytes.
 #[test]
 fn answers_equal_the_native_api_byte_for_byte() {
-    if workerd_bin().is_none() {
+    let Some((_dir, store)) = artifact_store() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("artifacts");
-    std::fs::create_dir_all(&store).unwrap();
+    };
     let w = Workerd::start(&store, 50);
 
     // Nothing published yet: a JSON 503, not a crash.
@@ -266,12 +274,9 @@ fn answers_equal_the_native_api_byte_for_byte() {
 /// and never back, and a manifest naming a broken pair changes nothing.
 #[test]
 fn artifacts_swap_atomically_under_load() {
-    if workerd_bin().is_none() {
+    let Some((_dir, store)) = artifact_store() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("artifacts");
-    std::fs::create_dir_all(&store).unwrap();
+    };
     let (a, b) = (pair(0), pair(1));
     assert_ne!(a.bundle_id, b.bundle_id);
     assert_ne!(a.snapshot_id, b.snapshot_id);
@@ -395,12 +400,9 @@ fn artifacts_swap_atomically_under_load() {
 /// the worker serves it at once.
 #[test]
 fn admin_publish_checks_stores_and_swaps() {
-    if workerd_bin().is_none() {
+    let Some((_dir, store)) = artifact_store() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("artifacts");
-    std::fs::create_dir_all(&store).unwrap();
+    };
     let (a, b) = (pair(0), pair(1));
     publish(&store, &a);
     // A long ttl: the swap below must come from the admin route itself.
@@ -483,11 +485,9 @@ fn admin_publish_checks_stores_and_swaps() {
 /// with a new snapshot replaces that bundle and the snapshot only.
 #[test]
 fn a_deployment_serves_every_bundle_and_an_upload_replaces_one() {
-    if workerd_bin().is_none() {
+    let Some((_dir, store)) = artifact_store() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("artifacts");
+    };
     let (first, second) = (Tiny::many(0), Tiny::many(1));
     let bundles: Vec<Vec<u8>> = [Some("m"), Some("m2"), None]
         .into_iter()
@@ -581,11 +581,9 @@ fn a_deployment_serves_every_bundle_and_an_upload_replaces_one() {
 /// one serves nothing, saying which.
 #[test]
 fn request_limits_come_from_the_bindings() {
-    if workerd_bin().is_none() {
+    let Some((_dir, store)) = artifact_store() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("artifacts");
+    };
     let p = pair(0);
     publish(&store, &p);
     let limits = Limits {
@@ -667,12 +665,9 @@ fn signed(p: &Pair, key: &SigningKey) -> PublishedPair {
 /// checking the pair it returns to.
 #[test]
 fn public_key_refuses_unsigned_pairs_and_rollback_swaps_back() {
-    if workerd_bin().is_none() {
+    let Some((_dir, store)) = artifact_store() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("artifacts");
-    std::fs::create_dir_all(&store).unwrap();
+    };
     let key = SigningKey::from_seed(&[0x42; 32]);
     let stranger = SigningKey::from_seed(&[0x43; 32]);
     let public = key.public_key().to_string();
@@ -791,12 +786,9 @@ fn public_key_refuses_unsigned_pairs_and_rollback_swaps_back() {
 /// the admin routes answer 404 and everything else keeps working.
 #[test]
 fn admin_routes_are_off_without_a_token() {
-    if workerd_bin().is_none() {
+    let Some((_dir, store)) = artifact_store() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("artifacts");
-    std::fs::create_dir_all(&store).unwrap();
+    };
     let a = pair(0);
     publish(&store, &a);
     let w = Workerd::start_with(&store, 50, &[("VERGE_ADMIN_TOKEN", "")]);
@@ -825,12 +817,9 @@ fn admin_routes_are_off_without_a_token() {
 #[test]
 #[ignore = "load figures: run with --ignored --nocapture"]
 fn load_figures() {
-    if workerd_bin().is_none() {
+    let Some((_dir, store)) = artifact_store() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("artifacts");
-    std::fs::create_dir_all(&store).unwrap();
+    };
     let p = pair(0);
     publish(&store, &p);
     let w = Workerd::start(&store, 1000);
