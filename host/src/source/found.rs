@@ -186,6 +186,12 @@ fn csv_columns(path: &Path, place: &str) -> Result<Vec<Column>> {
         .iter()
         .map(str::to_owned)
         .collect();
+    if headers.is_empty() {
+        bail!(
+            "{place}: {} is empty: a CSV source needs a header row naming its columns",
+            path.display()
+        );
+    }
     let mut seen = vec![Seen::default(); headers.len()];
     let mut record = ::csv::ByteRecord::new();
     for row in 0..SAMPLE_ROWS {

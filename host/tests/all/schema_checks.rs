@@ -246,3 +246,17 @@ fn sources_disagreeing_on_an_untyped_key_are_refused() {
         ],
     );
 }
+
+#[test]
+fn an_empty_csv_is_named_once() {
+    let dir = repo(
+        "trips.csv",
+        TYPED,
+        r#"{ name = "conv_rate", dtype = "float64" }"#,
+    );
+    std::fs::write(dir.path().join("trips.csv"), "").unwrap();
+    refused(
+        dir.path(),
+        &["trips.csv is empty: a CSV source needs a header row naming its columns"],
+    );
+}
