@@ -195,6 +195,43 @@ impl Repository {
         )
     }
 
+    /// The bundle refs of everything the registry head can serve, as `feast
+    /// serve` serves its whole registry: each trained model's `model/<name>`,
+    /// then a feature bundle (`service/<name>`) for every feature service no
+    /// trained model serves.
+    ///
+    /// # Errors
+    ///
+    /// An empty registry, one with no feature service, or a failed write.
+    pub fn every_bundle_ref(&self) -> anyhow::Result<Vec<String>> {
+        let (head, version) = self
+            .store()
+            .read_head()?
+            .context("the registry is empty; run `verge apply` first")?;
+        let defs = &version.definitions;
+        let artifacts = self.artifacts();
+        let mut refs = Vec::new();
+        let mut served: Vec<&str> = Vec::new();
+        for model in &defs.models {
+            let name = format!("model/{}", model.name);
+            if artifacts.get_ref(&name)?.is_some() {
+                refs.push(name);
+                served.push(model.feature_service.as_str());
+            }
+        }
+        for service in &defs.feature_services {
+            if !served.contains(&service.name.as_str()) {
+                refs.push(self.store_feature_bundle(head, defs, &service.name)?);
+            }
+        }
+        if refs.is_empty() {
+            bail!(
+                "the registry head declares no feature service and no trained model: nothing to serve"
+            );
+        }
+        Ok(refs)
+    }
+
     /// `spec` as a bundle spec: itself when it names an artifact (a path, an
     /// id or prefix, a ref), else the bundle of the model or feature service
     /// it names ([`Self::bundle_ref_for`]).

@@ -37,6 +37,7 @@ use super::{Ctx, ExitStatus};
 ///   verge serve --bundle model/surgical_lesion
 ///   verge serve --bundle driver_activity         # a feature service, features only (no model)
 ///   verge serve --bundle surgical_lesion --bundle driver_activity   # a deployment: both, one snapshot
+///   verge serve --all                             # every trained model and feature service, as `feast serve`
 ///   verge serve --bundle model/surgical_lesion --snapshot snapshot/latest --addr 0.0.0.0:8080 --native
 ///   VERGE_ADMIN_TOKEN=… verge serve --from site --admin-token-env VERGE_ADMIN_TOKEN --public-key "$PUB"
 ///   curl -s localhost:8080/predict -d '{"entities":{"hospital_number":[530101]}}'
@@ -51,10 +52,16 @@ pub struct Serve {
     #[arg(
         long,
         value_name = "B",
-        required_unless_present = "from",
-        conflicts_with = "from"
+        required_unless_present_any = ["from", "all"],
+        conflicts_with_all = ["from", "all"]
     )]
     pub bundle: Vec<String>,
+    /// Serve everything the registry head can, as `feast serve` serves its
+    /// registry: every trained model's bundle, and a feature bundle for every
+    /// feature service no trained model serves. (Services declared later need
+    /// a restart.)
+    #[arg(long, conflicts_with = "from")]
+    pub all: bool,
     /// The snapshot: a path, an id or unique prefix, or a ref.
     #[arg(long, value_name = "S", default_value = LATEST)]
     pub snapshot: String,
@@ -140,9 +147,13 @@ impl Serve {
         };
         let source = match &self.from {
             Some(dir) => Source::PublishDir(dir.clone()),
+            None if self.all => Source::Pair {
+                bundles: ctx.repository().every_bundle_ref()?,
+                snapshot: self.snapshot.clone(),
+            },
             None if self.bundle.is_empty() => {
                 bail!(
-                    "give --bundle (a model or feature service) or --from DIR (a publish directory)"
+                    "give --bundle (a model or feature service), --all, or --from DIR (a publish directory)"
                 )
             }
             None => {

@@ -199,3 +199,19 @@ fn a_deployment_follows_its_snapshot_ref() {
     assert_eq!(listed(&after), listed(&before));
     check_deployment(&c);
 }
+
+/// `verge serve --all` serves what the registry head can, as `feast serve`
+/// serves its registry: the trained model's bundle, and a feature bundle for
+/// the service no trained model serves.
+#[test]
+fn serve_all_serves_every_trained_model_and_feature_service() {
+    let repo = repo();
+    let server = Server::start(&repo, &["--all", "--native"], None).unwrap();
+    check_deployment(&Client::new(server.addr));
+    let r = run_expect(
+        &repo.path,
+        &["serve", "--all", "--bundle", "vitals_only"],
+        2,
+    );
+    assert!(r.stderr.contains("--all"), "{}", r.stderr);
+}
