@@ -30,7 +30,9 @@ use super::{Ctx, ExitStatus};
 /// and bodies and a connection limit; SIGTERM or Ctrl-C stops it gracefully
 /// (requests in flight finish). Each worker thread owns one instance of the
 /// Wasm module built into verge (or `--wasm FILE`, or `$VERGE_WASM`);
-/// `--native` runs the core directly instead. Prints `listening on
+/// `--native` runs the core directly instead. The module's compiled code is
+/// cached in `~/.cache/verge/wasmtime` (`$VERGE_WASM_CACHE` moves it, `off`
+/// turns it off), so only the first start compiles. Prints `listening on
 /// http://ADDR` on stdout once ready.
 ///
 /// Examples:

@@ -1,6 +1,14 @@
 //! The compiled ABI module: where its bytes come from (`$VERGE_WASM`, an explicit
 //! path, or the module embedded in the binary), compiled once per process per
 //! content, and refused when it imports anything.
+//!
+//! Compiling the module takes most of a second, which every `verge serve`,
+//! `verify` and `run` used to pay at start. Compiled code is kept in wasmtime's
+//! own on-disk cache ([`COMPILE_CACHE_ENV`], default
+//! `$XDG_CACHE_HOME/verge/wasmtime`, else `~/.cache/verge/wasmtime`), keyed by
+//! the module's bytes, the compiler settings and wasmtime's version, so a
+//! changed module or wasmtime never reuses stale code. A cache that cannot be
+//! opened only means compiling again.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -9,9 +17,37 @@ use std::sync::{Mutex, PoisonError};
 
 use anyhow::{Context as _, bail};
 use verge_core::ContentId;
-use wasmtime::{Engine, Instance, Linker, Module, Store};
+use wasmtime::{Cache, CacheConfig, Config, Engine, Instance, Linker, Module, Store};
 
 use super::{BUILD_COMMAND, EMBEDDED, IntoAnyhow as _, WASM_ENV, WasmRuntime, embedded_id};
+
+/// Where compiled modules are cached; `off` turns the cache off.
+pub const COMPILE_CACHE_ENV: &str = "VERGE_WASM_CACHE";
+
+/// The compile cache's directory, if there is one to use.
+fn compile_cache_dir() -> Option<PathBuf> {
+    match std::env::var_os(COMPILE_CACHE_ENV) {
+        Some(v) if v == "off" => None,
+        Some(v) if !v.is_empty() => Some(PathBuf::from(v)),
+        _ => std::env::var_os("XDG_CACHE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .map(|base| base.join("verge").join("wasmtime")),
+    }
+}
+
+/// An engine whose compiled code goes to the cache when one can be opened.
+fn engine() -> Engine {
+    let cache = compile_cache_dir().and_then(|dir| {
+        let mut config = CacheConfig::new();
+        config.with_directory(dir);
+        Cache::new(config).ok()
+    });
+    let mut config = Config::new();
+    config.cache(cache);
+    Engine::new(&config).unwrap_or_default()
+}
 
 /// Compiles module bytes once per process per content: a process that
 /// verifies several pipelines (a workflow worker, the tests) pays it once.
@@ -146,7 +182,7 @@ impl WasmModule {
     ///
     /// When the bytes are not a valid module, or it imports anything.
     pub fn from_bytes(bytes: &[u8]) -> anyhow::Result<WasmModule> {
-        let engine = Engine::default();
+        let engine = engine();
         let module = Module::new(&engine, bytes)
             .anyhow()
             .context("not a valid Wasm module")?;

@@ -649,3 +649,82 @@ fn added_bundles_answer_as_the_native_deployment() {
         serde_json::from_slice(&rt.handle("GET", "/version", b"", tiny_now()).unwrap().1).unwrap();
     assert_eq!(version["bundles"].as_array().unwrap().len(), 3, "{version}");
 }
+
+/// The module's compiled code goes to `$VERGE_WASM_CACHE` (by default
+/// `~/.cache/verge/wasmtime`) on the first run and is reused by the next, with
+/// the same answers; `off` writes nothing.
+#[test]
+fn compiled_code_is_cached_where_told() {
+    let f = fixture(false);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("model.bundle"), &f.bundle).unwrap();
+    std::fs::write(dir.path().join("features.snapshot"), &f.snapshot).unwrap();
+    let files = |d: &std::path::Path| walk(d).into_iter().filter(|p| p.is_file()).count();
+    let run = |home: &std::path::Path, cache: Option<&std::path::Path>| {
+        let mut cmd = verge();
+        cmd.current_dir(dir.path())
+            .args([
+                "verify",
+                "--bundle",
+                "model.bundle",
+                "--snapshot",
+                "features.snapshot",
+                "--json",
+            ])
+            .env("VERGE_WASM", wasm_path())
+            .env("HOME", home)
+            .env_remove("XDG_CACHE_HOME");
+        match cache {
+            Some(c) => cmd.env("VERGE_WASM_CACHE", c),
+            None => cmd.env_remove("VERGE_WASM_CACHE"),
+        };
+        let out = cmd.output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let home = dir.path().join("home");
+    let cache = dir.path().join("cache");
+    let first = run(&home, Some(&cache));
+    let cached = files(&cache);
+    assert!(cached > 0, "nothing cached in {}", cache.display());
+    assert_eq!(
+        run(&home, Some(&cache)),
+        first,
+        "the cached code answers the same"
+    );
+    assert_eq!(files(&cache), cached, "the second run compiled nothing new");
+    assert!(
+        !home.join(".cache").exists(),
+        "only the directory named is used"
+    );
+
+    run(&home, Some(std::path::Path::new("off")));
+    assert!(!home.join(".cache").exists() && !dir.path().join("off").exists());
+
+    run(&home, None);
+    assert!(
+        files(&home.join(".cache/verge/wasmtime")) > 0,
+        "the default place"
+    );
+}
+
+/// Every path under `dir` (none when it does not exist).
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path.clone());
+            }
+            out.push(path);
+        }
+    }
+    out
+}
