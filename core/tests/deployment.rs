@@ -236,3 +236,30 @@ fn ambiguous_deployments_are_refused() {
     assert_eq!(d.bundles().count(), 2);
     assert_eq!(d.model(None).unwrap().bundle().id(), retrained.id());
 }
+
+#[test]
+fn a_bundle_takes_the_place_of_the_one_it_replaces() {
+    let (m, m2, features) = (bundle(Some("m")), bundle(Some("m2")), bundle(None));
+    let mut retrained = m.contents().clone();
+    retrained.registry_id = verge_core::ContentId::of(b"retrained");
+    let retrained = Bundle::load(&retrained.to_bytes().unwrap()).unwrap();
+    let ids = |v: &[Bundle]| v.iter().map(Bundle::id).collect::<Vec<_>>();
+    let three = vec![m.clone(), m2.clone(), features.clone()];
+    // In place: the first bundle stays first (the one faces describe).
+    let placed = Deployment::place(three.clone(), retrained.clone(), |b| b);
+    assert_eq!(
+        ids(&placed),
+        ids(&[retrained, m2.clone(), features.clone()])
+    );
+    // Replacing nothing: after the others.
+    let two = vec![m.clone(), features.clone()];
+    assert_eq!(
+        ids(&Deployment::place(two, m2.clone(), |b| b)),
+        ids(&[m.clone(), features.clone(), m2.clone()])
+    );
+    // The same bundle again replaces itself.
+    assert_eq!(
+        ids(&Deployment::place(three.clone(), m, |b| b)),
+        ids(&three)
+    );
+}

@@ -132,13 +132,7 @@ impl Loaded {
     ///
     /// [`LoadError::Pair`].
     pub fn add_bundle(&mut self, bundle: Bundle) -> Result<(), LoadError> {
-        let mut bundles: Vec<Bundle> = self
-            .bundles
-            .iter()
-            .filter(|b| !Deployment::replaces(&bundle, b))
-            .cloned()
-            .collect();
-        bundles.push(bundle);
+        let bundles = Deployment::place(self.bundles.clone(), bundle, |b| b);
         self.rebuild(bundles, self.snapshot.clone())
     }
 

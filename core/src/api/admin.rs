@@ -246,25 +246,15 @@ impl Upload<'_> {
         let Some(new) = self.deployment.bundles().next() else {
             return Ok((self.pair.clone(), self.deployment.clone()));
         };
-        let mut bundles = Vec::new();
-        let mut published = Vec::new();
-        let mut placed = false;
-        for (old, named) in current.bundles().zip(current_pair.bundles()) {
-            if Deployment::replaces(new, old) {
-                if !placed {
-                    bundles.push(new.clone());
-                    published.push(self.first_bundle());
-                    placed = true;
-                }
-            } else {
-                bundles.push(old.clone());
-                published.push(named);
-            }
-        }
-        if !placed {
-            bundles.push(new.clone());
-            published.push(self.first_bundle());
-        }
+        let served = current
+            .bundles()
+            .cloned()
+            .zip(current_pair.bundles())
+            .collect();
+        let (bundles, published): (Vec<_>, Vec<_>) =
+            Deployment::place(served, (new.clone(), self.first_bundle()), |(b, _)| b)
+                .into_iter()
+                .unzip();
         let deployment =
             Deployment::new(alloc::sync::Arc::clone(self.deployment.shared_snapshot()), bundles)
                 .map_err(|e| {

@@ -101,13 +101,31 @@ impl Deployment {
     ///
     /// As [`Deployment::new`].
     pub fn with_bundle(&self, bundle: Bundle) -> Result<Deployment> {
-        let mut bundles: Vec<Bundle> = self
-            .bundles()
-            .filter(|b| !Deployment::replaces(&bundle, b))
-            .cloned()
-            .collect();
-        bundles.push(bundle);
+        let bundles = Deployment::place(self.bundles().cloned().collect(), bundle, |b| b);
         Deployment::new(Arc::clone(self.shared_snapshot()), bundles)
+    }
+
+    /// `items` (each holding a bundle, which `bundle` reads) with `new` in the
+    /// place of the first item whose bundle it [replaces](Deployment::replaces),
+    /// any other such item dropped, or after them all when it replaces none.
+    /// The one rule for adding a bundle to a deployment, wherever one is kept:
+    /// bundles alone, bundles with their published ids, or their bytes.
+    pub fn place<T>(items: Vec<T>, new: T, bundle: impl Fn(&T) -> &Bundle) -> Vec<T> {
+        let replaced: Vec<bool> = items
+            .iter()
+            .map(|item| Deployment::replaces(bundle(&new), bundle(item)))
+            .collect();
+        let mut new = Some(new);
+        let mut out = Vec::with_capacity(items.len() + 1);
+        for (item, replaced) in items.into_iter().zip(replaced) {
+            if !replaced {
+                out.push(item);
+            } else if let Some(new) = new.take() {
+                out.push(new);
+            }
+        }
+        out.extend(new);
+        out
     }
 
     /// Whether adding `new` to a deployment drops `old`: the same bundle, a

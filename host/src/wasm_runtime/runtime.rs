@@ -300,13 +300,20 @@ impl WasmRuntime {
         match kind {
             Load::Bundle => self.bundles = vec![bytes.to_vec()],
             Load::AddBundle => {
-                // Keep what the module kept: it dropped the bundle the new one replaces.
-                if let Ok(new) = Bundle::load(bytes) {
-                    self.bundles.retain(|old| {
-                        Bundle::load(old).is_ok_and(|old| !Deployment::replaces(&new, &old))
-                    });
+                // Keep what the module kept, in its order (the module took
+                // these bytes, so they decode).
+                let decoded = |b: Vec<u8>| Bundle::load(&b).ok().map(|d| (d, b));
+                let kept = std::mem::take(&mut self.bundles)
+                    .into_iter()
+                    .filter_map(decoded)
+                    .collect();
+                self.bundles = match decoded(bytes.to_vec()) {
+                    Some(new) => Deployment::place(kept, new, |(b, _)| b),
+                    None => kept,
                 }
-                self.bundles.push(bytes.to_vec());
+                .into_iter()
+                .map(|(_, bytes)| bytes)
+                .collect();
             }
             Load::Snapshot => self.snapshot = Some(bytes.to_vec()),
         }
