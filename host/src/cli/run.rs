@@ -113,22 +113,27 @@ fn plain(v: &Json) -> String {
     }
 }
 
-/// The prediction for people: the entity, its features with statuses, the label
-/// and the probabilities.
-fn prediction_text(p: &RandomAnswer, o: &Outcome, model: &str) -> String {
+/// The drawn entity and how it was drawn, for the answer's heading.
+fn drawn(p: &RandomAnswer, o: &Outcome) -> String {
     let entity: Vec<String> = p
         .entity
         .iter()
         .map(|(k, v)| format!("{k} {}", plain(v)))
         .collect();
-    let mut out = format!(
-        "Prediction for {} (drawn with --seed {} from {} in snapshot {}, at {}):\n",
+    format!(
+        "{} (drawn with --seed {} from {} in snapshot {}, at {})",
         entity.join(", "),
         p.seed,
         p.candidates,
         o.snapshot.short(),
         o.now.to_rfc3339()
-    );
+    )
+}
+
+/// The prediction for people: the entity, its features with statuses, the label
+/// and the probabilities.
+fn prediction_text(p: &RandomAnswer, o: &Outcome, model: &str) -> String {
+    let mut out = format!("Prediction for {}:\n", drawn(p, o));
     let r = &p.response;
     let one = &r["predictions"][0];
     let names: Vec<String> = r["feature_names"]
@@ -178,20 +183,7 @@ fn prediction_text(p: &RandomAnswer, o: &Outcome, model: &str) -> String {
 /// The drawn entity's online features for people: one line per feature, with
 /// its value and status (the join keys are in the heading).
 fn features_text(p: &RandomAnswer, o: &Outcome) -> String {
-    let entity: Vec<String> = p
-        .entity
-        .iter()
-        .map(|(k, v)| format!("{k} {}", plain(v)))
-        .collect();
-    let mut out = format!(
-        "Features of `{}` for {} (drawn with --seed {} from {} in snapshot {}, at {}):\n",
-        o.service,
-        entity.join(", "),
-        p.seed,
-        p.candidates,
-        o.snapshot.short(),
-        o.now.to_rfc3339()
-    );
+    let mut out = format!("Features of `{}` for {}:\n", o.service, drawn(p, o));
     let r = &p.response;
     let names: Vec<String> = r["metadata"]["feature_names"]
         .as_array()

@@ -73,6 +73,13 @@ impl std::error::Error for ConfigError {}
 ///
 /// When the file cannot be read, or a [`ConfigError`] listing every problem.
 pub fn load(path: &Path) -> anyhow::Result<Definitions> {
+    let (text, label) = read_config(path)?;
+    Ok(parse_str(&text, &label)?)
+}
+
+/// The text of the `verge.toml` at `path`, and its name for messages (as
+/// written, without a leading `./`).
+fn read_config(path: &Path) -> anyhow::Result<(String, String)> {
     let text = std::fs::read_to_string(path).with_context(|| {
         format!(
             "cannot read {}; is this a feature repository? (`verge init DIR` creates one, `-C DIR` points at one)",
@@ -80,8 +87,8 @@ pub fn load(path: &Path) -> anyhow::Result<Definitions> {
         )
     })?;
     let label = path.display().to_string();
-    let label = label.strip_prefix("./").unwrap_or(&label);
-    Ok(parse_str(&text, label)?)
+    let label = label.strip_prefix("./").unwrap_or(&label).to_owned();
+    Ok((text, label))
 }
 
 /// Parses `text` as a `verge.toml` named `file` in messages, canonicalizes and validates it.
@@ -141,15 +148,8 @@ pub fn parse_str(text: &str, file: &str) -> Result<Definitions, ConfigError> {
 /// As [`load`], or a [`crate::source::schema::SchemaError`] listing every
 /// mismatch (file, column, declared and found type, what to do).
 pub fn load_checked(path: &Path, repo_root: &Path) -> anyhow::Result<Definitions> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "cannot read {}; is this a feature repository? (`verge init DIR` creates one, `-C DIR` points at one)",
-            path.display()
-        )
-    })?;
-    let label = path.display().to_string();
-    let label = label.strip_prefix("./").unwrap_or(&label);
-    let (mut defs, hints) = parse_with_hints(&text, label)?;
+    let (text, label) = read_config(path)?;
+    let (mut defs, hints) = parse_with_hints(&text, &label)?;
     crate::source::schema::check(&mut defs, &hints, repo_root)?;
     Ok(defs)
 }

@@ -15,12 +15,12 @@ use super::convert::{Builder, Cell, Origin};
 use super::{Wanted, concat_pieces};
 
 /// Reads the wanted columns of the CSV file at `path`.
-pub(super) fn read(
+/// Opens the CSV file at `path` (named `place` in messages) and reads its
+/// header row: the reader, positioned at the first data row, and the names.
+pub(super) fn open(
     path: &Path,
     place: &str,
-    wanted: &[Wanted],
-    resolve: impl FnOnce(&[String]) -> Result<Vec<usize>>,
-) -> Result<Vec<ArrayRef>> {
+) -> Result<(::csv::Reader<std::fs::File>, Vec<String>)> {
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(true)
         .from_path(path)
@@ -31,6 +31,16 @@ pub(super) fn read(
         .iter()
         .map(str::to_owned)
         .collect();
+    Ok((reader, headers))
+}
+
+pub(super) fn read(
+    path: &Path,
+    place: &str,
+    wanted: &[Wanted],
+    resolve: impl FnOnce(&[String]) -> Result<Vec<usize>>,
+) -> Result<Vec<ArrayRef>> {
+    let (mut reader, headers) = open(path, place)?;
     let indices = resolve(&headers)?;
     let mut builders: Vec<Builder> = wanted
         .iter()

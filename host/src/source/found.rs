@@ -176,16 +176,7 @@ fn parquet_columns(path: &Path, place: &str) -> Result<Vec<Column>> {
 }
 
 fn csv_columns(path: &Path, place: &str) -> Result<Vec<Column>> {
-    let mut reader = ::csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_path(path)
-        .with_context(|| format!("{place}: cannot open {}", path.display()))?;
-    let headers: Vec<String> = reader
-        .headers()
-        .with_context(|| format!("{place}: cannot read the header row of {}", path.display()))?
-        .iter()
-        .map(str::to_owned)
-        .collect();
+    let (mut reader, headers) = super::csv::open(path, place)?;
     if headers.is_empty() {
         bail!(
             "{place}: {} is empty: a CSV source needs a header row naming its columns",
