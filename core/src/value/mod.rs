@@ -1,13 +1,27 @@
 //! Typed values with an explicit null, and entity keys.
 //!
-//! A feature value is one of five types ([`DType`]). Null is a value of its own
-//! ([`Value::Null`]) rather than a NaN or a sentinel, so "the row said nothing"
-//! and "the row said NaN" stay different all the way to the model.
+//! A feature value has one of Feast's types ([`DType`]): the scalars bool,
+//! int32, int64, float32, float64, string, bytes and unix_timestamp, an array
+//! of any scalar ([`Array`]), or JSON text (Feast's `Json`, `Map` and `Struct`).
+//! Null is a value of its own ([`Value::Null`]) rather than a NaN or a
+//! sentinel, so "the row said nothing" and "the row said NaN" stay different
+//! all the way to the model.
+//!
+//! The serialised form (registry versions, bundles) encodes variants by
+//! position, so variants are only ever appended: the five first types keep
+//! the bytes, and so the content ids, they always had.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 use serde::{Deserialize, Serialize};
+
+use crate::time::Timestamp;
+
+mod array;
+mod names;
+
+pub use array::{Array, ElemType};
 
 /// The type of a feature, a request field or a join key.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -22,68 +36,41 @@ pub enum DType {
     Float64,
     /// UTF-8 text.
     String,
+    /// A signed 32-bit integer.
+    Int32,
+    /// Raw bytes (base64 in JSON).
+    Bytes,
+    /// A point in time, microseconds since the Unix epoch, UTC (RFC 3339 in JSON).
+    UnixTimestamp,
+    /// JSON text: Feast's `Json`, `Map` and `Struct` (written as JSON, not as a string).
+    Json,
+    /// A list of values of one scalar type, none of them null: Feast's `Array(...)`.
+    Array(ElemType),
 }
 
 impl DType {
-    /// The name used in `verge.toml` and in error messages.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            DType::Bool => "bool",
-            DType::Int64 => "int64",
-            DType::Float32 => "float32",
-            DType::Float64 => "float64",
-            DType::String => "string",
-        }
-    }
-
-    /// Every type, in the order messages list them.
-    pub const ALL: [DType; 5] = [
-        DType::Bool,
-        DType::Int64,
-        DType::Float32,
-        DType::Float64,
-        DType::String,
-    ];
-
-    /// Parses a name as written in `verge.toml`, case-insensitively, so
-    /// Feast's spellings (`Float32`, `Int64`, `String`, `Bool` from
-    /// `feast.types`) read as verge's (`float32`, ...).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use verge_core::DType;
-    /// assert_eq!(DType::parse("float32"), Some(DType::Float32));
-    /// assert_eq!(DType::parse("Float64"), Some(DType::Float64));
-    /// assert_eq!(DType::parse("double"), None);
-    /// ```
-    #[must_use]
-    pub fn parse(name: &str) -> Option<DType> {
-        DType::ALL
-            .into_iter()
-            .find(|d| d.name().eq_ignore_ascii_case(name))
-    }
-
     /// True for the types a model can read as a number without an encoder.
     #[must_use]
     pub const fn is_numeric(self) -> bool {
         matches!(
             self,
-            DType::Bool | DType::Int64 | DType::Float32 | DType::Float64
+            DType::Bool | DType::Int32 | DType::Int64 | DType::Float32 | DType::Float64
         )
     }
-}
 
-impl fmt::Debug for DType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+    /// True for the types a join key may have: integers and text.
+    #[must_use]
+    pub const fn is_key(self) -> bool {
+        matches!(self, DType::Int32 | DType::Int64 | DType::String)
     }
-}
 
-impl fmt::Display for DType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+    /// The element type, for an array.
+    #[must_use]
+    pub const fn elem(self) -> Option<ElemType> {
+        match self {
+            DType::Array(e) => Some(e),
+            _ => None,
+        }
     }
 }
 
@@ -102,6 +89,16 @@ pub enum Value {
     Float64(f64),
     /// Text.
     String(String),
+    /// A 32-bit integer.
+    Int32(i32),
+    /// Raw bytes.
+    Bytes(Vec<u8>),
+    /// A point in time.
+    Timestamp(Timestamp),
+    /// JSON text, checked to be one JSON value when it was read.
+    Json(String),
+    /// A list of values of one scalar type.
+    Array(Array),
 }
 
 impl Value {
@@ -115,6 +112,11 @@ impl Value {
             Value::Float32(_) => DType::Float32,
             Value::Float64(_) => DType::Float64,
             Value::String(_) => DType::String,
+            Value::Int32(_) => DType::Int32,
+            Value::Bytes(_) => DType::Bytes,
+            Value::Timestamp(_) => DType::UnixTimestamp,
+            Value::Json(_) => DType::Json,
+            Value::Array(a) => DType::Array(a.elem()),
         })
     }
 
@@ -138,41 +140,71 @@ impl Value {
     pub fn as_f64(&self) -> Option<f64> {
         match *self {
             Value::Bool(b) => Some(if b { 1.0 } else { 0.0 }),
+            Value::Int32(i) => Some(f64::from(i)),
             Value::Int64(i) => Some(i as f64),
             Value::Float32(x) => Some(f64::from(x)),
             Value::Float64(x) => Some(x),
-            Value::Null | Value::String(_) => None,
+            Value::Null
+            | Value::String(_)
+            | Value::Bytes(_)
+            | Value::Timestamp(_)
+            | Value::Json(_)
+            | Value::Array(_) => None,
         }
     }
 
     /// Casts a value to `dtype` the way sources are read: numbers widen or narrow
-    /// between the numeric types, text stays text. Returns `None` when the value
-    /// cannot be represented (text to a number, a fractional float to an integer).
+    /// between the numeric types, every other type only to itself. Returns `None`
+    /// when the value cannot be represented (text to a number, a fractional float
+    /// to an integer, an integer outside int32 to int32).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use verge_core::{DType, Value};
+    /// assert_eq!(Value::Int64(7).cast(DType::Int32), Some(Value::Int32(7)));
+    /// assert_eq!(Value::Int64(1 << 40).cast(DType::Int32), None);
+    /// assert_eq!(Value::Float64(2.5).cast(DType::Int64), None);
+    /// ```
     #[must_use]
     pub fn cast(&self, dtype: DType) -> Option<Value> {
-        Some(match (self, dtype) {
-            (Value::Null, _) => Value::Null,
-            (Value::String(s), DType::String) => Value::String(s.clone()),
-            (Value::String(_), _) | (_, DType::String) => return None,
-            (v, DType::Float64) => Value::Float64(v.as_f64()?),
-            (v, DType::Float32) => Value::Float32(v.as_f64()? as f32),
-            (Value::Int64(i), DType::Int64) => Value::Int64(*i),
-            (Value::Bool(b), DType::Int64) => Value::Int64(i64::from(*b)),
-            (v, DType::Int64) => {
-                let x = v.as_f64()?;
-                // Only whole numbers inside i64's range convert without loss.
-                if libm::trunc(x) != x
-                    || !(-9.223_372_036_854_775e18..9.223_372_036_854_775e18).contains(&x)
-                {
-                    return None;
-                }
-                Value::Int64(x as i64)
-            }
-            (Value::Bool(b), DType::Bool) => Value::Bool(*b),
-            (Value::Int64(i), DType::Bool) if *i == 0 || *i == 1 => Value::Bool(*i == 1),
-            (_, DType::Bool) => return None,
+        if self.is_null() {
+            return Some(Value::Null);
+        }
+        if self.dtype() == Some(dtype) {
+            return Some(self.clone());
+        }
+        if !(dtype.is_numeric() && self.dtype().is_some_and(DType::is_numeric)) {
+            return None;
+        }
+        let x = self.as_f64()?;
+        Some(match dtype {
+            DType::Float64 => Value::Float64(x),
+            DType::Float32 => Value::Float32(x as f32),
+            DType::Int64 => Value::Int64(match *self {
+                Value::Int32(i) => i64::from(i),
+                Value::Bool(b) => i64::from(b),
+                _ => whole(x, -9.223_372_036_854_775e18..9.223_372_036_854_775e18)? as i64,
+            }),
+            DType::Int32 => Value::Int32(match *self {
+                Value::Int64(i) => i32::try_from(i).ok()?,
+                Value::Bool(b) => i32::from(b),
+                _ => whole(x, -2_147_483_648.0..2_147_483_648.0)? as i32,
+            }),
+            DType::Bool => match *self {
+                Value::Int64(0) | Value::Int32(0) => Value::Bool(false),
+                Value::Int64(1) | Value::Int32(1) => Value::Bool(true),
+                _ => return None,
+            },
+            _ => return None,
         })
     }
+}
+
+/// `x` when it is a whole number inside `range`: only those convert to an
+/// integer without loss.
+fn whole(x: f64, range: core::ops::Range<f64>) -> Option<f64> {
+    (libm::trunc(x) == x && range.contains(&x)).then_some(x)
 }
 
 impl fmt::Debug for Value {
@@ -184,6 +216,11 @@ impl fmt::Debug for Value {
             Value::Float32(x) => write!(f, "{x}f32"),
             Value::Float64(x) => write!(f, "{x}f64"),
             Value::String(s) => write!(f, "{s:?}"),
+            Value::Int32(i) => write!(f, "{i}i32"),
+            Value::Bytes(b) => write!(f, "bytes{b:?}"),
+            Value::Timestamp(t) => write!(f, "{}", crate::time::rfc3339::format_micros(t.0)),
+            Value::Json(j) => write!(f, "json{j}"),
+            Value::Array(a) => write!(f, "{a:?}"),
         }
     }
 }
@@ -204,6 +241,17 @@ impl KeyPart {
         match self {
             KeyPart::Int64(_) => DType::Int64,
             KeyPart::String(_) => DType::String,
+        }
+    }
+
+    /// True when a join key of type `dtype` can hold this part: text for
+    /// text, an integer in range for int64 and int32.
+    #[must_use]
+    pub fn fits(&self, dtype: DType) -> bool {
+        match (self, dtype) {
+            (KeyPart::Int64(_), DType::Int64) | (KeyPart::String(_), DType::String) => true,
+            (KeyPart::Int64(v), DType::Int32) => i32::try_from(*v).is_ok(),
+            _ => false,
         }
     }
 }

@@ -25,4 +25,5 @@ mod serve;
 mod sources;
 mod support;
 mod train;
+mod types;
 mod wasm_parity;
