@@ -559,7 +559,10 @@ fn the_typed_fuzz_seed_loads_and_every_cell_reads() {
         std::fs::write(&seed, &bytes).unwrap();
     }
     let committed = std::fs::read(&seed).unwrap();
-    assert_eq!(committed, bytes, "rerun fuzz/examples/seeds.rs after a format change");
+    assert_eq!(
+        committed, bytes,
+        "rerun fuzz/examples/seeds.rs after a format change"
+    );
     let s = Snapshot::load(bytes).unwrap();
     let row = s.lookup_int(0, 1001).unwrap();
     assert_eq!(s.value(0, 5, row), Value::Array(Array::Bool(vec![true])));
