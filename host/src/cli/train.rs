@@ -70,7 +70,7 @@ impl Train {
         let started = Instant::now();
         let (head, version) = ctx
             .store()
-            .read_head()?
+            .head_definitions()?
             .context("the registry is empty; run `verge apply` first")?;
         let defs = &version.definitions;
         let progress = spinner(ctx.quiet, "reading the entity table");

@@ -81,8 +81,13 @@ pub fn typed_snapshot_bytes() -> Vec<u8> {
         vec![Value::Null; 6],
     ];
     for (id, values) in [1001, 1002].into_iter().zip(rows) {
-        b.push_row(&EntityKey::single(KeyPart::Int64(id)), Timestamp(5), None, &values)
-            .expect("the typed rows fit");
+        b.push_row(
+            &EntityKey::single(KeyPart::Int64(id)),
+            Timestamp(5),
+            None,
+            &values,
+        )
+        .expect("the typed rows fit");
     }
     SnapshotBuilder::new(ContentId::of(b"typed"), Timestamp(0), Timestamp(10))
         .with_view(b)
