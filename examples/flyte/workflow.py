@@ -37,6 +37,9 @@ HOLDOUT_ENTITIES = "holdout_entities.csv"
 SOURCE = "data/horse_colic.db"
 # The example's pinned clock ([run] now in verge.toml) and the view's 1-day ttl.
 WINDOW = ("2021-06-24T12:00:00Z", "2021-06-25T12:00:00Z")
+# The bundle's trained_at, pinned like verge run's clock: the same inputs then
+# give the same bundle id on every pod.
+TRAINED_AT = WINDOW[1]
 BUILD_DIR = "dist"
 
 
@@ -164,7 +167,10 @@ def historical(repo: str, definitions: str, source: str, train_entities: str) ->
 def train(repo: str, training_set: TrainingSet, holdout_entities: str) -> Model:
     """`verge train`: fit the model; keyed on the training set's id and the holdout table."""
     executed(repo, "train")
-    out = verge(repo, "train", MODEL, "--entities", TRAIN_ENTITIES, "--holdout", HOLDOUT_ENTITIES)
+    out = verge(
+        repo, "train", MODEL, "--entities", TRAIN_ENTITIES, "--holdout", HOLDOUT_ENTITIES,
+        "--now", TRAINED_AT,
+    )
     return Model(
         bundle_id=out["bundle"],
         definitions_id=out["registry"],

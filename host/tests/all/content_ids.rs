@@ -104,3 +104,35 @@ fn two_machines_give_equal_ids_and_an_edit_moves_only_its_dependents() {
     }
     assert_eq!(first["registry"], edited["registry"]);
 }
+
+/// `verge apply --json` names the definitions id that artifacts carry, and
+/// `verge train --now` pins `trained_at`, so two repositories applied at other
+/// times train the same bundle, byte for byte.
+#[test]
+fn apply_reports_the_definitions_id_and_a_pinned_train_is_reproducible() {
+    let mut bundles = Vec::new();
+    for _ in 0..2 {
+        let repo = crate::support::Repo::init();
+        let applied = crate::support::run_expect(&repo.path, &["apply", "--json"], 0);
+        let applied: Json = serde_json::from_str(&applied.stdout).unwrap();
+        let trained = crate::support::run_expect(
+            &repo.path,
+            &[
+                "train",
+                "surgical_lesion",
+                "--entities",
+                "entities.csv",
+                "--now",
+                "2021-06-25T12:00:00Z",
+                "--json",
+            ],
+            0,
+        );
+        let trained: Json = serde_json::from_str(&trained.stdout).unwrap();
+        assert_eq!(trained["registry"], applied["definitions_id"], "{trained}");
+        assert_ne!(applied["id"], applied["definitions_id"]);
+        bundles.push(trained["bundle"].clone());
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    assert_eq!(bundles[0], bundles[1]);
+}
