@@ -240,6 +240,29 @@ impl Runtime {
         Ok(answer(api.handle("POST", "/get-online-features", &body, now))?.unchecked_into())
     }
 
+    /// The HTTP API's `POST` routes on the page, text in and text out:
+    /// `path` is `/get-online-features` or `/predict`, `body` the
+    /// request's JSON text, and the answer is its JSON text, byte for byte
+    /// what `verge serve` sends. Use it where JavaScript numbers are not
+    /// enough: an int64 beyond ±2^53 survives here, while the parsed answers
+    /// of [`Runtime::get_online_features`] and [`Runtime::predict`] round it
+    /// to the nearest double, as `JSON.parse` does.
+    ///
+    /// # Errors
+    ///
+    /// A JS `Error` with the API's message for a bad request or an unknown route.
+    #[wasm_bindgen(js_name = handleJson)]
+    pub fn handle_json(&self, path: &str, body: &str, now: NowArg) -> Result<String, JsError> {
+        let api = self.api()?;
+        let now = read_now(&now.into())?;
+        let response = api.handle("POST", path, body.as_bytes(), now);
+        if response.status != 200 {
+            return Err(js_error(verge_core::api::error_message(&response.body)));
+        }
+        String::from_utf8(response.body)
+            .map_err(|_| js_error(String::from("internal: the answer is not UTF-8")))
+    }
+
     /// Sets the request limits (`verge serve --max-*`'s counterparts,
     /// `docs/http.md`): `{maxBodyBytes, maxEntities, maxCells}`, each
     /// optional (a left-out one keeps its value). Requests over them are
