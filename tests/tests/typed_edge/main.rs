@@ -152,7 +152,8 @@ try {
   out.wrong = attempt(() => rt.getOnlineFeatures(bodies.wrong));
   // The text route: the exact request bytes in, the exact answer bytes out.
   const text = await (await fetch("online.json")).text();
-  out.text = attempt(() => rt.handleJson("/get-online-features", text));
+  out.text = attempt(() => rt.handle("POST", "/get-online-features", text));
+  out.wrongText = attempt(() => rt.handle("POST", "/get-online-features", JSON.stringify(bodies.wrong)));
 } catch (e) {
   out.fatal = String(e && e.message || e);
 }
@@ -219,11 +220,14 @@ fn the_browser_runtime_answers_every_type_as_verge_serve_native() {
     let c = native.client();
     let want = post(&c, &online);
     assert_eq!(want.status, 200, "{}", want.text());
-    // `handleJson` gives the native bytes exactly, int64 beyond 2^53 included.
+    // `handle` gives the native status and bytes exactly, int64 beyond 2^53 included.
     assert_eq!(
-        out["text"]["ok"].as_str(),
-        Some(want.text().as_str()),
-        "handleJson (left) and verge serve --native (right) differ"
+        (
+            &out["text"]["ok"]["status"],
+            out["text"]["ok"]["body"].as_str()
+        ),
+        (&json!(200), Some(want.text().as_str())),
+        "handle (left) and verge serve --native (right) differ"
     );
     let want = want.json();
     check_native_answer(&want);
@@ -234,6 +238,14 @@ fn the_browser_runtime_answers_every_type_as_verge_serve_native() {
     );
     let wrong = post(&c, &serde_json::to_vec(&bodies["wrong"]).unwrap());
     assert_eq!(wrong.status, 400, "{}", wrong.text());
+    assert_eq!(
+        (
+            &out["wrongText"]["ok"]["status"],
+            out["wrongText"]["ok"]["body"].as_str()
+        ),
+        (&json!(400), Some(wrong.text().as_str())),
+        "an error through handle is the native 400, byte for byte"
+    );
     assert_eq!(
         out["wrong"],
         json!({"error": wrong.json()["error"]["message"]}),

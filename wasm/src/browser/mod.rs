@@ -49,7 +49,7 @@ use wasm_bindgen::prelude::*;
 use crate::loaded::{self, Loaded};
 use convert::{Trust, answer, from_js, js_error, read_now, to_body, to_js};
 use types::{
-    EntityRowArg, EntityRows, LimitsArg, LoadOptionsArg, ModelInfoValue, NowArg,
+    EntityRowArg, EntityRows, HttpAnswerValue, LimitsArg, LoadOptionsArg, ModelInfoValue, NowArg,
     OnlineFeaturesRequestArg, OnlineFeaturesResponseValue, OptionalBytes, PredictResponseValue,
     RequestRowArg, ScoreArg, ScoreResultValue, VersionInfoValue,
 };
@@ -240,27 +240,38 @@ impl Runtime {
         Ok(answer(api.handle("POST", "/get-online-features", &body, now))?.unchecked_into())
     }
 
-    /// The HTTP API's `POST` routes on the page, text in and text out:
-    /// `path` is `/get-online-features` or `/predict`, `body` the
-    /// request's JSON text, and the answer is its JSON text, byte for byte
-    /// what `verge serve` sends. Use it where JavaScript numbers are not
-    /// enough: an int64 beyond ±2^53 survives here, while the parsed answers
-    /// of [`Runtime::get_online_features`] and [`Runtime::predict`] round it
-    /// to the nearest double, as `JSON.parse` does.
+    /// The HTTP API on the page, text in and text out: `method` and `path`
+    /// as `verge serve` takes them (`POST /get-online-features`, `POST
+    /// /predict`, `GET /version`, ...), `body` the request's JSON text. The
+    /// answer is `{ status, body }`: the status `verge serve` would send and
+    /// its body text byte for byte, errors included, so a JavaScript or
+    /// TypeScript Worker answers exactly as the Rust one. It also keeps what
+    /// parsed answers lose: an int64 beyond ±2^53 survives here, while
+    /// [`Runtime::get_online_features`] and [`Runtime::predict`] round it to
+    /// the nearest double, as `JSON.parse` does.
     ///
     /// # Errors
     ///
-    /// A JS `Error` with the API's message for a bad request or an unknown route.
-    #[wasm_bindgen(js_name = handleJson)]
-    pub fn handle_json(&self, path: &str, body: &str, now: NowArg) -> Result<String, JsError> {
+    /// A JS `Error` when no snapshot is loaded or `now` is not a time; an API
+    /// error is an answer with its 4xx status, not a throw.
+    pub fn handle(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+        now: NowArg,
+    ) -> Result<HttpAnswerValue, JsError> {
         let api = self.api()?;
         let now = read_now(&now.into())?;
-        let response = api.handle("POST", path, body.as_bytes(), now);
-        if response.status != 200 {
-            return Err(js_error(verge_core::api::error_message(&response.body)));
-        }
-        String::from_utf8(response.body)
-            .map_err(|_| js_error(String::from("internal: the answer is not UTF-8")))
+        let response = api.handle(method, path, body.as_bytes(), now);
+        let text = String::from_utf8(response.body)
+            .map_err(|_| js_error(String::from("internal: the answer is not UTF-8")))?;
+        let answer = js_sys::Object::new();
+        let set = |key: &str, value: JsValue| js_sys::Reflect::set(&answer, &key.into(), &value);
+        set("status", JsValue::from(response.status))
+            .and_then(|_| set("body", JsValue::from(text)))
+            .map_err(|_| js_error(String::from("internal: cannot build the answer")))?;
+        Ok(answer.unchecked_into())
     }
 
     /// Sets the request limits (`verge serve --max-*`'s counterparts,
