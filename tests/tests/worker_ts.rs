@@ -5,6 +5,7 @@
 //! Every request of the HTTP contract gets the native core's status and
 //! bytes; a newly published pair is picked up; a public key refuses an
 //! unsigned pair with a 503, not a crash.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::path::Path;
 use std::process::Command;
