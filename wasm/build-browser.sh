@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the browser package: verge-wasm with `--no-default-features --features browser` for
-# wasm32-unknown-unknown (size profile), then wasm-bindgen `--target web`, then
+# wasm32-unknown-unknown (the `wasm-browser` profile: opt-level "z"), then wasm-bindgen `--target web`, then
 # `wasm-opt -Oz` when binaryen is available. Output: target/verge-browser-pkg/
 # (verge_wasm.js, verge_wasm.d.ts, verge_wasm_bg.wasm) — never committed.
 #
@@ -16,8 +16,8 @@ fi
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 OUT="${1:-$TARGET_DIR/verge-browser-pkg}"
 
-cargo build -p verge-wasm --no-default-features --features browser --target wasm32-unknown-unknown --profile wasm >&2
-WASM="$TARGET_DIR/wasm32-unknown-unknown/wasm/verge_wasm.wasm"
+cargo build -p verge-wasm --no-default-features --features browser --target wasm32-unknown-unknown --profile wasm-browser >&2
+WASM="$TARGET_DIR/wasm32-unknown-unknown/wasm-browser/verge_wasm.wasm"
 
 # Fresh output every time, so no stale file is ever served.
 rm -rf "$OUT"

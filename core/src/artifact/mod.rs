@@ -10,7 +10,7 @@
 //! by field; it changes only with [`FORMAT_VERSION`].
 
 mod bundle;
-mod cell;
+pub(crate) mod cell;
 mod codec;
 mod header;
 mod index;

@@ -7,6 +7,8 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::ser::{SerializeTuple, Serializer};
 use serde::{Deserialize, Serialize};
 
 use super::{DType, Value};
@@ -116,7 +118,12 @@ impl fmt::Display for DType {
 }
 
 /// A list of values of one scalar type, none null.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Stored (serde) as its element type and its snapshot cell bytes
+/// (`crate::artifact::cell`), not as a sequence per element type: one encoding
+/// for eight element types keeps the stored form documented once and the
+/// decoders the Wasm module carries small.
+#[derive(Clone, PartialEq)]
 pub enum Array {
     /// Booleans.
     Bool(Vec<bool>),
@@ -251,5 +258,122 @@ impl fmt::Debug for Array {
             }
         }
         list.finish()
+    }
+}
+
+impl Serialize for Array {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut bytes = Vec::new();
+        crate::artifact::cell::encode(self, &mut bytes);
+        let mut t = serializer.serialize_tuple(2)?;
+        t.serialize_element(&self.elem())?;
+        t.serialize_element(&byte_buf::Ref(&bytes))?;
+        t.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Array {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Array, D::Error> {
+        struct ArrayVisitor;
+        impl<'de> Visitor<'de> for ArrayVisitor {
+            type Value = Array;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an element type and the array's cell bytes")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Array, A::Error> {
+                let elem: ElemType = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                let bytes: byte_buf::Buf = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(1, &self))?;
+                crate::artifact::cell::check(elem, &bytes.0).map_err(de::Error::custom)?;
+                crate::artifact::cell::decode(elem, &bytes.0)
+                    .ok_or_else(|| de::Error::custom("the array's bytes do not decode"))
+            }
+        }
+        deserializer.deserialize_tuple(2, ArrayVisitor)
+    }
+}
+
+/// Bytes through serde as one byte string (`serialize_bytes`), not a
+/// sequence of numbers: bincode then writes a length and the bytes, and
+/// reads them without a per-element decoder.
+pub(crate) mod byte_buf {
+    use alloc::vec::Vec;
+    use core::fmt;
+
+    use serde::de::{Deserializer, Visitor};
+    use serde::{Deserialize, Serialize, Serializer};
+
+    /// Borrowed bytes to serialize.
+    pub(crate) struct Ref<'a>(pub(crate) &'a [u8]);
+
+    impl Serialize for Ref<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.serialize_bytes(self.0)
+        }
+    }
+
+    /// Owned bytes, deserialized.
+    pub(crate) struct Buf(pub(crate) Vec<u8>);
+
+    impl<'de> Deserialize<'de> for Buf {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Buf, D::Error> {
+            struct BufVisitor;
+            impl Visitor<'_> for BufVisitor {
+                type Value = Buf;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("bytes")
+                }
+                fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Buf, E> {
+                    Ok(Buf(v.to_vec()))
+                }
+                fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Buf, E> {
+                    Ok(Buf(v))
+                }
+            }
+            deserializer.deserialize_byte_buf(BufVisitor)
+        }
+    }
+
+    /// `#[serde(with = "byte_buf")]` for a `Vec<u8>` field.
+    pub(crate) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(bytes)
+    }
+
+    /// `#[serde(with = "byte_buf")]` for a `Vec<u8>` field.
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<u8>, D::Error> {
+        Buf::deserialize(deserializer).map(|b| b.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifact::{decode_payload, encode_payload};
+    use alloc::vec;
+
+    #[test]
+    fn arrays_and_bytes_round_trip_through_the_stored_form() {
+        let values = vec![
+            Value::Array(Array::Float32(vec![0.5, -1.0])),
+            Value::Array(Array::String(vec!["a".into(), String::new()])),
+            Value::Array(Array::Bytes(vec![vec![0, 255], vec![]])),
+            Value::Array(Array::Timestamp(vec![Timestamp(-3)])),
+            Value::Array(Array::empty(ElemType::Bool)),
+            Value::Bytes(vec![1, 2, 3]),
+        ];
+        let bytes = encode_payload(&values, "test").unwrap_or_default();
+        let back: Vec<Value> = decode_payload(&bytes, "test").unwrap_or_default();
+        assert_eq!(back, values);
+        // An f32 array whose byte count is not a whole number of elements.
+        let mut bad = encode_payload(&Array::Float32(vec![1.0]), "test").unwrap_or_default();
+        let last = bad.len() - 1;
+        bad[last - 4] = 3; // the byte string's length: 4 -> 3
+        bad.truncate(last);
+        assert!(decode_payload::<Array>(&bad, "test").is_err());
     }
 }

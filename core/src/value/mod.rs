@@ -92,7 +92,7 @@ pub enum Value {
     /// A 32-bit integer.
     Int32(i32),
     /// Raw bytes.
-    Bytes(Vec<u8>),
+    Bytes(#[serde(with = "array::byte_buf")] Vec<u8>),
     /// A point in time.
     Timestamp(Timestamp),
     /// JSON text, checked to be one JSON value when it was read.
