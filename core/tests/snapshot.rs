@@ -398,7 +398,7 @@ fn golden_tiny_snapshot() {
     );
     // The header, field by field, as docs/format.md describes it.
     assert_eq!(&bytes[0..4], b"VRGS");
-    assert_eq!(u16::from_le_bytes([bytes[4], bytes[5]]), 2);
+    assert_eq!(u16::from_le_bytes([bytes[4], bytes[5]]), 3);
     assert_eq!(
         u64::from_le_bytes(bytes[8..16].try_into().unwrap()) as usize,
         bytes.len() - HEADER_LEN

@@ -35,4 +35,5 @@ pub use snapshot_builder::{CellRef, ColumnSlot, SnapshotBuilder, ViewBuilder};
 ///
 /// 2: a bundle's model is optional (feature bundles). Snapshot payloads are
 /// unchanged, so their ids are too; only the header's version differs.
-pub const FORMAT_VERSION: u16 = 2;
+/// 3: tree-ensemble models (`Estimator::TreeEnsemble`).
+pub const FORMAT_VERSION: u16 = 3;

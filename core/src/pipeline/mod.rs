@@ -11,10 +11,10 @@
 //! | stage | what it does | unknown / missing input |
 //! |---|---|---|
 //! | preparation | numbers pass through; text goes through an ordinal or one-hot encoder | null → NaN; unseen category → NaN (ordinal) or all zeros (one-hot) |
-//! | imputer (optional) | fills NaN with a training statistic | without one, a missing value is an error |
+//! | imputer (optional) | fills NaN with a training statistic | without one, a missing value is an error, except for a tree model, which routes NaN itself |
 //! | scaler (optional) | standard or min-max | |
 //! | selector (optional) | keeps the k best columns by ANOVA F | |
-//! | estimator | Gaussian NB, logistic or linear regression | |
+//! | estimator | Gaussian NB, logistic or linear regression, a tree ensemble | |
 //!
 //! Serving never panics: a row of the wrong width is [`Error::Shape`], a value of
 //! the wrong type is [`Error::Request`] naming the feature. [`FittedPipeline::predict_into`]
@@ -308,9 +308,10 @@ impl FittedPipeline {
             selected,
             probabilities,
         } = scratch;
+        let missing_ok = self.parts.estimator.routes_missing();
         self.parts
             .transforms
-            .transform_into(row, prepared, selected)?;
+            .transform_into_routing(row, prepared, selected, missing_ok)?;
         self.parts.estimator.predict_into(selected, probabilities)
     }
 
@@ -340,7 +341,7 @@ impl FittedPipeline {
         let mut scaled = imputed.clone();
         // Re-run imputation + scaling as serving does, so a missing value without an
         // imputer is reported the same way here.
-        t.impute_and_scale(&mut scaled)?;
+        t.impute_and_scale(&mut scaled, self.parts.estimator.routes_missing())?;
         let mut selected = Vec::new();
         t.select(&scaled, &mut selected)?;
         Ok(TransformTrace {
