@@ -119,7 +119,7 @@ pub struct InputColumn {
 /// | `encode` | `Ordinal` | how text columns become numbers |
 /// | `select_k_best` | `None` | keep the k best columns by ANOVA F (classifiers only) |
 /// | `estimator` | given | the model |
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[must_use]
 pub struct PipelineParams {
     /// Imputation of missing values.
@@ -174,11 +174,11 @@ impl PipelineParams {
 impl From<&ModelSpec> for PipelineParams {
     fn from(spec: &ModelSpec) -> Self {
         PipelineParams {
-            impute: Some(spec.impute),
+            impute: Some(spec.impute).filter(|i| *i != Imputation::None),
             scale: spec.scale,
             encode: spec.encode,
             select_k_best: spec.select_k_best.map(|k| k as usize),
-            estimator: spec.estimator,
+            estimator: spec.estimator.clone(),
         }
     }
 }

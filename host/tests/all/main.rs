@@ -25,4 +25,5 @@ mod serve;
 mod sources;
 mod support;
 mod train;
+mod trees_parity;
 mod wasm_parity;

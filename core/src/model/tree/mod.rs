@@ -15,8 +15,14 @@
 //! | source | precision | go left when | a missing value (NaN) | sums |
 //! |---|---|---|---|---|
 //! | XGBoost | input and threshold rounded to f32 | `x < threshold` | takes the node's default child | f32, tree by tree, from the base margin |
-//! | LightGBM | f64 | `x <= threshold` | per node (`decision_type` bits 2–3): missing type NaN → default child; otherwise NaN becomes 0, and with missing type Zero a value with \|x\| ≤ 1e-35 (LightGBM's f32 `kZeroThreshold`) takes the default child | f64 |
+//! | LightGBM | f64; \|x\| ≤ 1e-35 is read as 0 | `x <= threshold` | per node (`decision_type` bits 2–3): missing type NaN → default child; otherwise NaN becomes 0, and with missing type Zero a zero takes the default child | f64 |
 //! | smartcore | f64 | `x <= threshold` | default child (smartcore never sees NaN; the default is right, as `NaN <= t` is false) | f64 |
+//!
+//! LightGBM's 1e-35 is its f32 `kZeroThreshold` widened. Its documented rule
+//! compares the value itself, but its prediction API first copies a dense row
+//! into sparse pairs keeping only `|x| > kZeroThreshold`, so a tiny value such as
+//! the split threshold `-1e-35` LightGBM itself places around zero arrives as 0
+//! and goes right of that threshold; verge follows what the library does.
 //!
 //! Categorical splits test set membership of the value truncated to an integer:
 //! XGBoost sends the listed categories right and a NaN to the default child, a
@@ -29,8 +35,9 @@
 //! (one margin per class, shifted by the largest), or the mean over trees (forests;
 //! a classifier's leaves hold class votes, so its probabilities are vote
 //! fractions). XGBoost's sigmoid and softmax are its own f32 formulas
-//! (`1 / (expf(min(-m, 88.7)) + 1)`, and `expf(m − max) / Σ` with the sum in f64);
-//! LightGBM's are in f64.
+//! (`1 / (expf(min(-m, 88.7)) + 1)`, and `expf(m − max) / Σ` with the sum in f64),
+//! with glibc's `expf` ported ([`xgboost_expf`]) so they match bit for bit;
+//! LightGBM's are in f64 with `libm::exp`.
 //!
 //! The label is the first class of highest probability; with a sigmoid, class 1
 //! exactly when `p1 > p0` (what the libraries' scikit-learn wrappers answer).
@@ -46,9 +53,11 @@ use crate::value::Value;
 use crate::{Error, Result};
 
 mod check;
+mod expf;
 mod predict;
 
 pub use check::{MAX_CATEGORIES, MAX_DEPTH, MAX_NODES, MAX_TREES};
+pub use expf::xgboost_expf;
 
 /// Whose comparison and precision rules a [`TreeEnsemble`] follows (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 //! live in the caller's probability buffer (a classifier has at least as many
 //! probabilities as margins) or on the stack (a regressor has one).
 
+use super::expf::xgboost_expf;
 use super::{Missing, Node, OutputTransform, Semantics, Tree, TreeEnsemble};
 use crate::{Error, Result};
 
@@ -244,9 +245,11 @@ enum Cat {
     InSet(bool),
 }
 
-/// LightGBM's `NumericalDecision`.
+/// LightGBM's `NumericalDecision`, on the value as its prediction API hands it
+/// over: a dense row is copied as sparse pairs that keep only `|x| > 1e-35` (or
+/// NaN), so a smaller value reaches the tree as exactly 0.
 fn lightgbm_numeric(v: f64, threshold: f64, missing: Missing, default_left: bool) -> bool {
-    let v = if v.is_nan() && missing != Missing::NaN {
+    let v = if (v.is_nan() && missing != Missing::NaN) || v.abs() <= LIGHTGBM_ZERO {
         0.0
     } else {
         v
@@ -266,7 +269,7 @@ fn lightgbm_numeric(v: f64, threshold: f64, missing: Missing, default_left: bool
 /// XGBoost's `common::Sigmoid` in f32: `1 / (expf(min(-x, 88.7)) + 1 + 1e-16)`.
 fn xgboost_sigmoid(x: f32) -> f32 {
     const EPS: f32 = 1e-16;
-    let denom = libm::expf((-x).min(88.7)) + 1.0 + EPS;
+    let denom = xgboost_expf((-x).min(88.7)) + 1.0 + EPS;
     1.0 / denom
 }
 
@@ -275,7 +278,7 @@ fn xgboost_softmax(v: &mut [f64]) {
     let max = v.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b as f32));
     let mut sum = 0.0f64;
     for x in v.iter_mut() {
-        let e = libm::expf(*x as f32 - max);
+        let e = xgboost_expf(*x as f32 - max);
         *x = f64::from(e);
         sum += f64::from(e);
     }

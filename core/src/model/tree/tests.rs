@@ -89,6 +89,15 @@ fn lightgbm_missing_types() {
     assert_eq!(value(&model(Missing::NaN, true), f64::NAN), 1.0);
     assert_eq!(value(&model(Missing::NaN, false), f64::NAN), 2.0);
     assert_eq!(value(&model(Missing::NaN, true), 0.0), 2.0);
+    // LightGBM's API reads |x| <= 1e-35 as 0: its own threshold -1e-35 sends it right.
+    let tiny = -f64::from(1e-35_f32);
+    let around_zero = regressor(
+        Semantics::LightGbm,
+        vec![stump(split(0, tiny, true, Missing::None), 1.0, 2.0, 0)],
+        0.0,
+    );
+    assert_eq!(value(&around_zero, tiny), 2.0);
+    assert_eq!(value(&around_zero, -1e-30), 1.0);
 }
 
 #[test]
