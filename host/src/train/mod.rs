@@ -138,6 +138,7 @@ pub(crate) fn show(v: &Value) -> String {
         Value::Int64(i) => i.to_string(),
         Value::Float32(x) => x.to_string(),
         Value::Float64(x) => x.to_string(),
+        other => format!("{other:?}"),
     }
 }
 
