@@ -110,6 +110,15 @@ fn tree_models_match_xgboost_and_lightgbm() {
         }
         .unwrap_or_else(|e| panic!("{name}: {e:#}"));
         let model = TreeEnsemble::from_parts(imported.parts).unwrap();
+        // The size goal: verge's encoding is no larger than the library's file.
+        let encoded = verge_core::artifact::encode_payload(&model, "tree model")
+            .unwrap()
+            .len();
+        assert!(
+            encoded <= bytes.len(),
+            "{name}: {encoded} bytes encoded, {} in the file",
+            bytes.len()
+        );
         let x = rows(&dir.join(format!("{name}.x")));
         let expected = rows(&dir.join(format!("{name}.pred")));
         let n_classes = case["classes"].as_u64().unwrap() as usize;
@@ -144,11 +153,13 @@ fn tree_models_match_xgboost_and_lightgbm() {
             widest = widest.max(gap);
         }
         report.push(format!(
-            "{name}: {exact}/{} rows bit-identical, worst {worst} ulps ({widest:e})",
-            x.len()
+            "{name}: {exact}/{} rows bit-identical, worst {worst} ulps ({widest:e}); model {encoded} bytes in verge, {} in the file",
+            x.len(),
+            bytes.len()
         ));
     }
     eprintln!("{}", report.join("\n"));
+    // XGBoost's JSON is the verbose one; LightGBM's text is compact already.
     assert!(
         report.len() >= 10,
         "the script trained too few cases: {report:?}"
