@@ -150,6 +150,10 @@ try {
   const rt = Runtime.load(bundle, snapshot);
   out.online = attempt(() => rt.getOnlineFeatures(bodies.online));
   out.wrong = attempt(() => rt.getOnlineFeatures(bodies.wrong));
+  // The text route: the exact request bytes in, the exact answer bytes out.
+  const text = await (await fetch("online.json")).text();
+  out.text = attempt(() => rt.handle("POST", "/get-online-features", text));
+  out.wrongText = attempt(() => rt.handle("POST", "/get-online-features", JSON.stringify(bodies.wrong)));
 } catch (e) {
   out.fatal = String(e && e.message || e);
 }
@@ -205,6 +209,8 @@ fn the_browser_runtime_answers_every_type_as_verge_serve_native() {
     }
     let bodies = json!({"online": fixture::request_body(), "wrong": fixture::wrong_key_body()});
     std::fs::write(root.join("bodies.json"), bodies.to_string()).unwrap();
+    let online = serde_json::to_vec(&bodies["online"]).unwrap();
+    std::fs::write(root.join("online.json"), &online).unwrap();
     std::fs::write(root.join("typed.html"), PAGE).unwrap();
     let base = chromium::serve(root.to_path_buf());
     let out = chromium::page_output(&chromium::render(&chromium, &format!("{base}/typed.html")));
@@ -212,8 +218,17 @@ fn the_browser_runtime_answers_every_type_as_verge_serve_native() {
 
     let native = NativeServer::start(&d.repo);
     let c = native.client();
-    let want = post(&c, &serde_json::to_vec(&bodies["online"]).unwrap());
+    let want = post(&c, &online);
     assert_eq!(want.status, 200, "{}", want.text());
+    // `handle` gives the native status and bytes exactly, int64 beyond 2^53 included.
+    assert_eq!(
+        (
+            &out["text"]["ok"]["status"],
+            out["text"]["ok"]["body"].as_str()
+        ),
+        (&json!(200), Some(want.text().as_str())),
+        "handle (left) and verge serve --native (right) differ"
+    );
     let want = want.json();
     check_native_answer(&want);
     let got = &out["online"]["ok"];
@@ -223,6 +238,14 @@ fn the_browser_runtime_answers_every_type_as_verge_serve_native() {
     );
     let wrong = post(&c, &serde_json::to_vec(&bodies["wrong"]).unwrap());
     assert_eq!(wrong.status, 400, "{}", wrong.text());
+    assert_eq!(
+        (
+            &out["wrongText"]["ok"]["status"],
+            out["wrongText"]["ok"]["body"].as_str()
+        ),
+        (&json!(400), Some(wrong.text().as_str())),
+        "an error through handle is the native 400, byte for byte"
+    );
     assert_eq!(
         out["wrong"],
         json!({"error": wrong.json()["error"]["message"]}),
