@@ -236,6 +236,9 @@ pub enum Imputation {
     MostFrequent,
     /// A fixed value.
     Constant(f64),
+    /// No imputer: a missing value reaches the model as NaN. Only tree models,
+    /// which route missing values themselves, accept it.
+    None,
 }
 
 /// Optional scaling after imputation.
@@ -259,7 +262,7 @@ pub enum Encoding {
 }
 
 /// Which estimator to fit, with its hyper-parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum EstimatorSpec {
     /// Gaussian naive Bayes.
     GaussianNb {
@@ -275,13 +278,46 @@ pub enum EstimatorSpec {
     },
     /// Ordinary least squares.
     LinearRegression,
+    /// Gradient-boosted trees trained by XGBoost, imported from its JSON model file.
+    XgBoost {
+        /// The model file, relative to the repository.
+        model_file: String,
+    },
+    /// Gradient-boosted trees trained by LightGBM, imported from its text model file.
+    LightGbm {
+        /// The model file, relative to the repository.
+        model_file: String,
+    },
 }
 
 impl EstimatorSpec {
     /// True when the estimator predicts classes rather than a value.
     #[must_use]
+    ///
+    /// An imported model's kind is in its file; this says `true` for them, and the
+    /// host checks the file's objective against the label instead.
     pub fn is_classifier(&self) -> bool {
         !matches!(self, EstimatorSpec::LinearRegression)
+    }
+
+    /// The model file of an imported model (XGBoost, LightGBM).
+    #[must_use]
+    pub fn model_file(&self) -> Option<&str> {
+        match self {
+            EstimatorSpec::XgBoost { model_file } | EstimatorSpec::LightGbm { model_file } => {
+                Some(model_file)
+            }
+            _ => None,
+        }
+    }
+
+    /// True for tree models, which route missing values themselves.
+    #[must_use]
+    pub fn is_tree(&self) -> bool {
+        matches!(
+            self,
+            EstimatorSpec::XgBoost { .. } | EstimatorSpec::LightGbm { .. }
+        )
     }
 }
 

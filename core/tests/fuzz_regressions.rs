@@ -25,7 +25,7 @@ fn bytes(hex: &str) -> Vec<u8> {
 #[test]
 fn snapshot_header_claiming_u64_max_payload_bytes() {
     let input = bytes(
-        "56524753 0200 0000 ffffffffffffffff
+        "56524753 0300 0000 ffffffffffffffff
          ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
     );
     let err = Snapshot::load(input).unwrap_err();
@@ -44,7 +44,7 @@ fn snapshot_header_claiming_u64_max_payload_bytes() {
 #[test]
 fn bundle_header_claiming_u64_max_payload_bytes() {
     let input = bytes(
-        "56524742 0200 0000 ffffffffffffffff
+        "56524742 0300 0000 ffffffffffffffff
          ffffffffffff76020000010b0000000000b079e2843c5c95b46e6689
          00000000",
     );

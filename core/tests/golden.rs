@@ -19,7 +19,14 @@ use verge_core::definition::{
     Imputation, ModelSpec, OnDemandFeatureView, OnDemandField, Scaling, Source, SourceFormat,
 };
 use verge_core::expr::{Program, Schema};
-use verge_core::pipeline::{ColumnMeta, PipelineParams, fit_pipeline};
+use verge_core::model::Estimator;
+use verge_core::model::tree::{
+    Missing, Node, OutputTransform, Semantics, Tree, TreeEnsemble, TreeEnsembleParts,
+};
+use verge_core::pipeline::{
+    ColumnMeta, ColumnPrep, FittedTransforms, InputColumn, PipelineParams, TransformParts,
+    fit_pipeline,
+};
 use verge_core::registry::{self, RegistryVersion};
 use verge_core::{ContentId, DType, Duration, Timestamp, Value};
 
@@ -220,6 +227,97 @@ fn golden_tiny_bundle() {
         bundle.contents().registry_id,
         registry_version().id().unwrap()
     );
+}
+
+/// The tiny bundle with a two-tree XGBoost-style classifier instead of naive
+/// Bayes, and no imputer: one numeric split with a default direction, one
+/// categorical split, one-value leaves and a sigmoid over a base margin.
+fn tree_bundle_contents() -> BundleContents {
+    let numeric = Tree {
+        group: 0,
+        nodes: vec![
+            Node::Numeric {
+                feature: 0,
+                threshold: 38.5,
+                default_left: true,
+                missing: Missing::NaN,
+                left: 1,
+                right: 2,
+            },
+            Node::Leaf(vec![-0.5]),
+            Node::Leaf(vec![0.75]),
+        ],
+    };
+    let categorical = Tree {
+        group: 0,
+        nodes: vec![
+            Node::Categorical {
+                feature: 2,
+                categories: vec![1, 4],
+                set_goes_left: false,
+                default_left: false,
+                missing: Missing::NaN,
+                left: 1,
+                right: 2,
+            },
+            Node::Leaf(vec![0.25]),
+            Node::Leaf(vec![-0.125]),
+        ],
+    };
+    let model = TreeEnsemble::from_parts(TreeEnsembleParts {
+        semantics: Semantics::XgBoost,
+        n_features: 3,
+        classes: vec![Value::Int64(1), Value::Int64(2)],
+        base_score: vec![0.0],
+        trees: vec![numeric, categorical],
+        transform: OutputTransform::Sigmoid { scale: 1.0 },
+    })
+    .unwrap();
+    let transforms = FittedTransforms::from_parts(TransformParts {
+        inputs: ["stats:temp", "stats:pulse", "derived:excess"]
+            .iter()
+            .map(|n| InputColumn {
+                name: (*n).into(),
+                prep: ColumnPrep::Numeric,
+            })
+            .collect(),
+        imputer: None,
+        scaler: None,
+        selector: None,
+    })
+    .unwrap();
+    let mut contents = bundle_contents();
+    let part = contents.model.as_mut().unwrap();
+    part.pipeline = transforms
+        .with_estimator(Estimator::TreeEnsemble(model))
+        .unwrap();
+    part.training.trained_with = "xgboost 2.1.4".into();
+    contents
+}
+
+#[test]
+fn golden_tiny_tree_bundle() {
+    let contents = tree_bundle_contents();
+    let committed = golden("tiny_tree_bundle.hex", &contents.to_bytes().unwrap());
+    assert_eq!(u16::from_le_bytes([committed[4], committed[5]]), 3);
+    let bundle = Bundle::load(&committed).unwrap();
+    assert_eq!(bundle.contents(), &contents);
+    // The committed model answers as its trees say: 39 >= 38.5 (right, 0.75),
+    // category 4 is listed (XGBoost: right, -0.125); margin 0.625.
+    let pipeline = &bundle.contents().model.as_ref().unwrap().pipeline;
+    let p = pipeline
+        .predict(&[Value::Float64(39.0), Value::Null, Value::Float64(4.0)])
+        .unwrap();
+    let verge_core::pipeline::Prediction::Classes {
+        probabilities,
+        label,
+        ..
+    } = p
+    else {
+        panic!("a classifier answers classes");
+    };
+    assert_eq!(label, 1);
+    assert!((probabilities[1] - 1.0 / (1.0 + (-0.625f64).exp())).abs() < 1e-6);
 }
 
 #[test]

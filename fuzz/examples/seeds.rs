@@ -45,6 +45,11 @@ fn main() -> std::io::Result<()> {
             .and_then(|b| b.to_bytes())
             .map_err(|e| std::io::Error::other(e.to_string()))?;
     write(root, "bundle_load", "features", &features)?;
+    for (name, model) in tree_seeds() {
+        let bytes = verge_core::artifact::encode_payload(&model, "tree model")
+            .expect("a tree model encodes");
+        write(root, "tree_load", name, &bytes)?;
+    }
 
     write(
         root,
@@ -75,4 +80,61 @@ fn main() -> std::io::Result<()> {
         write(root, "api_handle", &i.to_string(), &bytes)?;
     }
     Ok(())
+}
+
+/// A numeric-and-categorical XGBoost classifier and a LightGBM regressor with every
+/// missing type: seeds that reach each branch of the tree walk.
+fn tree_seeds() -> Vec<(&'static str, verge_core::model::TreeEnsemble)> {
+    use verge_core::Value;
+    use verge_core::model::tree::{
+        Missing, Node, OutputTransform, Semantics, Tree, TreeEnsemble, TreeEnsembleParts,
+    };
+    let numeric = |missing, threshold| Node::Numeric {
+        feature: 0,
+        threshold,
+        default_left: true,
+        missing,
+        left: 1,
+        right: 2,
+    };
+    let tree = |split, group| Tree {
+        group,
+        nodes: vec![split, Node::Leaf(vec![0.5]), Node::Leaf(vec![-0.25])],
+    };
+    let categorical = Node::Categorical {
+        feature: 1,
+        categories: vec![0, 2, 7],
+        set_goes_left: false,
+        default_left: false,
+        missing: Missing::NaN,
+        left: 1,
+        right: 2,
+    };
+    let xgb = TreeEnsembleParts {
+        semantics: Semantics::XgBoost,
+        n_features: 2,
+        classes: (0..3).map(Value::Int64).collect(),
+        base_score: vec![0.5; 3],
+        trees: vec![
+            tree(numeric(Missing::NaN, 0.5), 0),
+            tree(categorical, 1),
+            tree(numeric(Missing::NaN, -1.0), 2),
+        ],
+        transform: OutputTransform::Softmax,
+    };
+    let lgb = TreeEnsembleParts {
+        semantics: Semantics::LightGbm,
+        n_features: 1,
+        classes: vec![],
+        base_score: vec![0.0],
+        trees: [Missing::None, Missing::Zero, Missing::NaN]
+            .into_iter()
+            .map(|m| tree(numeric(m, 0.0), 0))
+            .collect(),
+        transform: OutputTransform::Identity,
+    };
+    vec![
+        ("xgboost", TreeEnsemble::from_parts(xgb).expect("a valid model")),
+        ("lightgbm", TreeEnsemble::from_parts(lgb).expect("a valid model")),
+    ]
 }

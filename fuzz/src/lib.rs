@@ -116,3 +116,33 @@ pub fn exercise_bundle(bundle: &Bundle) {
         }
     }
 }
+
+/// Evaluates a decoded tree model on rows of zeros, NaNs, extremes and numbers
+/// read from `data`, checking each answer's shape.
+///
+/// # Panics
+///
+/// When a loaded model panics, answers the wrong number of probabilities, or
+/// predicts a class out of range: that is a finding.
+pub fn exercise_trees(model: &verge_core::model::TreeEnsemble, data: &[u8]) {
+    let width = model.n_features();
+    let n_classes = model.classes().len();
+    let mut rows: Vec<Vec<f64>> = [0.0, f64::NAN, -1e300, 1e300, 1e-36, -0.5]
+        .iter()
+        .map(|&v| vec![v; width])
+        .collect();
+    rows.push(
+        (0..width)
+            .map(|j| f64::from(data.get(j % data.len().max(1)).copied().unwrap_or(0)) - 128.0)
+            .collect(),
+    );
+    let mut out = vec![0.0; n_classes];
+    for row in &rows {
+        if n_classes == 0 {
+            let _ = model.predict_value(row);
+        } else if let Ok(label) = model.predict_proba_into(row, &mut out) {
+            assert!(label < n_classes, "label {label} of {n_classes} classes");
+        }
+    }
+    assert!(model.predict_value(&vec![0.0; width + 1]).is_err());
+}

@@ -40,6 +40,7 @@ pub use snapshot_builder::{CellRef, ColumnSlot, SnapshotBuilder, ViewBuilder};
 /// 3: Feast's whole type system: int32, bytes, unix_timestamp, JSON and arrays
 /// (new `DType` variants, appended, and their column layouts). A payload that
 /// uses none of them is byte-for-byte a version 2 payload, so ids do not move.
+/// Also tree-ensemble models (`Estimator::TreeEnsemble`, a new variant, appended).
 pub const FORMAT_VERSION: u16 = 3;
 
 /// The oldest format version this build still reads: every version since is a

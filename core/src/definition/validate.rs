@@ -10,7 +10,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Definitions, EstimatorSpec, ObjectKind, Problem, is_identifier};
+use super::{Definitions, EstimatorSpec, Imputation, ObjectKind, Problem, Scaling, is_identifier};
 use crate::expr::Program;
 use crate::value::DType;
 use crate::{Error, Result};
@@ -345,9 +345,32 @@ fn models(defs: &Definitions, push: &mut impl FnMut(ObjectKind, &str, String)) {
         if m.label.is_empty() {
             push(ObjectKind::Model, &m.name, "`label` is empty".into());
         }
-        match m.estimator {
+        if m.impute == Imputation::None && !m.estimator.is_tree() {
+            push(
+                ObjectKind::Model,
+                &m.name,
+                "impute = \"none\" is for tree models, which route missing values themselves; \
+                 choose mean, median, most_frequent or constant"
+                    .into(),
+            );
+        }
+        if let Some(file) = m.estimator.model_file() {
+            if file.is_empty() {
+                push(ObjectKind::Model, &m.name, "`model_file` is empty".into());
+            }
+            // The imported model was trained on the raw features: any transform
+            // verge fitted in between would feed it numbers it never saw.
+            if m.scale != Scaling::None || m.select_k_best.is_some() {
+                push(
+                    ObjectKind::Model,
+                    &m.name,
+                    "an imported model reads the features as it was trained on them; remove `scale` and `select_k_best`".into(),
+                );
+            }
+        }
+        match &m.estimator {
             EstimatorSpec::GaussianNb { var_smoothing }
-                if !(var_smoothing >= 0.0 && var_smoothing.is_finite()) =>
+                if !(*var_smoothing >= 0.0 && var_smoothing.is_finite()) =>
             {
                 push(
                     ObjectKind::Model,
@@ -356,7 +379,7 @@ fn models(defs: &Definitions, push: &mut impl FnMut(ObjectKind, &str, String)) {
                 );
             }
             EstimatorSpec::LogisticRegression { c, max_iter }
-                if !(c > 0.0 && c.is_finite()) || max_iter == 0 =>
+                if !(*c > 0.0 && c.is_finite()) || *max_iter == 0 =>
             {
                 push(
                     ObjectKind::Model,

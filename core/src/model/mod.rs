@@ -2,7 +2,8 @@
 //!
 //! Gaussian naive Bayes is fitted here in the core (it is the reference the
 //! scikit-learn parity tests hold to 1e-12); logistic and linear regression are
-//! trained on the host with linfa or smartcore and converted into these types, so
+//! trained on the host with linfa or smartcore, and tree ensembles ([`tree`]) are
+//! imported from XGBoost or LightGBM or trained with smartcore, and converted into these types, so
 //! the core never depends on another library's layout. [`Estimator`] wraps them
 //! for storage in a bundle and gives a [`Prediction`].
 //!
@@ -21,11 +22,13 @@ pub mod gaussian_nb;
 pub mod labels;
 pub mod linear;
 pub mod logistic;
+pub mod tree;
 
 pub use gaussian_nb::{GaussianNb, GaussianNbParams, GaussianNbParts};
 pub use labels::encode_labels;
 pub use linear::LinearRegression;
 pub use logistic::{LogisticRegression, LogisticRegressionParts};
+pub use tree::{TreeEnsemble, TreeEnsembleParts};
 
 /// What a model says about one row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,6 +111,8 @@ pub enum Estimator {
     LogisticRegression(LogisticRegression),
     /// Ordinary least squares.
     LinearRegression(LinearRegression),
+    /// Gradient-boosted trees, a random forest or a decision tree.
+    TreeEnsemble(TreeEnsemble),
 }
 
 impl Estimator {
@@ -118,6 +123,7 @@ impl Estimator {
             Estimator::GaussianNb(m) => m.n_features(),
             Estimator::LogisticRegression(m) => m.n_features(),
             Estimator::LinearRegression(m) => m.n_features(),
+            Estimator::TreeEnsemble(m) => m.n_features(),
         }
     }
 
@@ -128,7 +134,15 @@ impl Estimator {
             Estimator::GaussianNb(m) => Some(m.classes()),
             Estimator::LogisticRegression(m) => Some(m.classes()),
             Estimator::LinearRegression(_) => None,
+            Estimator::TreeEnsemble(m) => Some(m.classes()).filter(|c| !c.is_empty()),
         }
+    }
+
+    /// True when the estimator routes a missing value (NaN) itself, so a pipeline
+    /// without an imputer hands it over instead of refusing the row.
+    #[must_use]
+    pub fn routes_missing(&self) -> bool {
+        matches!(self, Estimator::TreeEnsemble(_))
     }
 
     /// Number of probabilities the estimator writes: the class count, or 0.
@@ -155,6 +169,10 @@ impl Estimator {
                 (m.classes(), m.predict_proba_into(x, probabilities)?)
             }
             Estimator::LinearRegression(m) => return Ok(PredictionView::Value(m.predict(x)?)),
+            Estimator::TreeEnsemble(m) if !m.is_classifier() => {
+                return Ok(PredictionView::Value(m.predict_value(x)?));
+            }
+            Estimator::TreeEnsemble(m) => (m.classes(), m.predict_proba_into(x, probabilities)?),
         };
         if label >= classes.len() {
             return Err(Error::Eval("predicted class out of range".into()));

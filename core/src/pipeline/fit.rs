@@ -112,7 +112,8 @@ pub fn fit_transforms(
             imputer.transform(&mut x)?;
             transforms.parts.imputer = Some(imputer);
         }
-        None => check_finite(&x, &names, "pipeline", false)?,
+        // A tree routes a missing value itself; anything else needs it filled.
+        None => check_finite(&x, &names, "pipeline", params.estimator.is_tree())?,
     }
     if let Some(scaler) = Scaler::fit(&x, params.scale, &names)? {
         scaler.transform(&mut x)?;
@@ -155,6 +156,8 @@ pub fn fit_pipeline(
         EstimatorSpec::GaussianNb { .. } => None,
         EstimatorSpec::LogisticRegression { .. } => Some("logistic regression"),
         EstimatorSpec::LinearRegression => Some("linear regression"),
+        EstimatorSpec::XgBoost { .. } => Some("an XGBoost model"),
+        EstimatorSpec::LightGbm { .. } => Some("a LightGBM model"),
     };
     if let Some(name) = estimator_name {
         return Err(pipeline_fit_error(format!(

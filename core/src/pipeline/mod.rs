@@ -11,10 +11,10 @@
 //! | stage | what it does | unknown / missing input |
 //! |---|---|---|
 //! | preparation | numbers pass through; text goes through an ordinal or one-hot encoder; a numeric array becomes one column per element, in order (`emb[0]`, `emb[1]`, ...) | null → NaN (an array: every column NaN); unseen category → NaN (ordinal) or all zeros (one-hot); an array of another length than in training is refused |
-//! | imputer (optional) | fills NaN with a training statistic | without one, a missing value is an error |
+//! | imputer (optional) | fills NaN with a training statistic | without one, a missing value is an error, except for a tree model, which routes NaN itself |
 //! | scaler (optional) | standard or min-max | |
 //! | selector (optional) | keeps the k best columns by ANOVA F | |
-//! | estimator | Gaussian NB, logistic or linear regression | |
+//! | estimator | Gaussian NB, logistic or linear regression, a tree ensemble | |
 //!
 //! Serving never panics: a row of the wrong width is [`Error::Shape`], a value of
 //! the wrong type is [`Error::Request`] naming the feature. [`FittedPipeline::predict_into`]
@@ -127,7 +127,7 @@ pub struct InputColumn {
 /// | `encode` | `Ordinal` | how text columns become numbers |
 /// | `select_k_best` | `None` | keep the k best columns by ANOVA F (classifiers only) |
 /// | `estimator` | given | the model |
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[must_use]
 pub struct PipelineParams {
     /// Imputation of missing values.
@@ -182,11 +182,11 @@ impl PipelineParams {
 impl From<&ModelSpec> for PipelineParams {
     fn from(spec: &ModelSpec) -> Self {
         PipelineParams {
-            impute: Some(spec.impute),
+            impute: Some(spec.impute).filter(|i| *i != Imputation::None),
             scale: spec.scale,
             encode: spec.encode,
             select_k_best: spec.select_k_best.map(|k| k as usize),
-            estimator: spec.estimator,
+            estimator: spec.estimator.clone(),
         }
     }
 }
@@ -316,9 +316,10 @@ impl FittedPipeline {
             selected,
             probabilities,
         } = scratch;
+        let missing_ok = self.parts.estimator.routes_missing();
         self.parts
             .transforms
-            .transform_into(row, prepared, selected)?;
+            .transform_into_routing(row, prepared, selected, missing_ok)?;
         self.parts.estimator.predict_into(selected, probabilities)
     }
 
@@ -348,7 +349,7 @@ impl FittedPipeline {
         let mut scaled = imputed.clone();
         // Re-run imputation + scaling as serving does, so a missing value without an
         // imputer is reported the same way here.
-        t.impute_and_scale(&mut scaled)?;
+        t.impute_and_scale(&mut scaled, self.parts.estimator.routes_missing())?;
         let mut selected = Vec::new();
         t.select(&scaled, &mut selected)?;
         Ok(TransformTrace {

@@ -171,10 +171,12 @@ impl FittedTransforms {
         Ok(())
     }
 
-    /// Steps 2–3: impute and scale `values` in place.
-    pub(super) fn impute_and_scale(&self, values: &mut [f64]) -> Result<()> {
+    /// Steps 2–3: impute and scale `values` in place. Without an imputer a NaN is
+    /// an error unless `missing_ok` (the estimator routes missing values itself).
+    pub(super) fn impute_and_scale(&self, values: &mut [f64], missing_ok: bool) -> Result<()> {
         match &self.parts.imputer {
             Some(imputer) => imputer.transform_row(values)?,
+            None if missing_ok => {}
             None => {
                 if let Some(j) = values.iter().position(|v| v.is_nan()) {
                     let name = self.prepared_names().get(j).cloned().unwrap_or_default();
@@ -189,7 +191,7 @@ impl FittedTransforms {
             // A finite value far outside the training range can scale past f64::MAX
             // (a scale below 1 multiplies it). No model answers infinity, and the
             // caller did nothing wrong in sending a finite number: an Eval for this row.
-            if let Some(j) = values.iter().position(|v| !v.is_finite()) {
+            if let Some(j) = values.iter().position(|v| v.is_infinite()) {
                 let name = self.prepared_names().get(j).cloned().unwrap_or_default();
                 return Err(Error::Eval(format!(
                     "feature `{name}` is so far outside the training range that scaling overflows"
@@ -228,8 +230,25 @@ impl FittedTransforms {
         prepared: &mut Vec<f64>,
         out: &mut Vec<f64>,
     ) -> Result<()> {
+        self.transform_into_routing(row, prepared, out, false)
+    }
+
+    /// [`FittedTransforms::transform_into`] for an estimator that routes missing
+    /// values itself when `missing_ok`: without an imputer, a missing value reaches
+    /// it as NaN.
+    ///
+    /// # Errors
+    ///
+    /// As [`FittedTransforms::transform_into`].
+    pub fn transform_into_routing(
+        &self,
+        row: &[Value],
+        prepared: &mut Vec<f64>,
+        out: &mut Vec<f64>,
+        missing_ok: bool,
+    ) -> Result<()> {
         self.prepare(row, prepared)?;
-        self.impute_and_scale(prepared)?;
+        self.impute_and_scale(prepared, missing_ok)?;
         self.select(prepared, out)
     }
 }

@@ -76,6 +76,11 @@ impl SimpleImputer {
                 Imputation::Mean => mean(&present),
                 Imputation::Median => median(&mut present),
                 Imputation::MostFrequent => most_frequent(&mut present),
+                Imputation::None => {
+                    return Err(fit_error(
+                        "impute = \"none\" fits no imputer; leave the imputer out instead",
+                    ));
+                }
             };
             statistics.push(stat);
         }

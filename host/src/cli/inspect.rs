@@ -166,6 +166,7 @@ fn bundle_json(bundle: &Bundle) -> Json {
             Estimator::GaussianNb(_) => ("gaussian_nb", true),
             Estimator::LogisticRegression(_) => ("logistic_regression", true),
             Estimator::LinearRegression(_) => ("linear_regression", false),
+            Estimator::TreeEnsemble(m) => (m.kind(), m.is_classifier()),
         };
         let classes = classes
             .then(|| pipeline.estimator().classes())

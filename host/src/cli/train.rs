@@ -150,6 +150,7 @@ impl Train {
             verge_core::model::Estimator::GaussianNb(_) => "gaussian naive bayes",
             verge_core::model::Estimator::LogisticRegression(_) => "logistic regression",
             verge_core::model::Estimator::LinearRegression(_) => "linear regression",
+            verge_core::model::Estimator::TreeEnsemble(m) => m.kind(),
         };
         let mut lines = vec![format!(
             "Trained `{}` ({estimator}, {}) on {} rows in {seconds:.2} s.",

@@ -7,7 +7,7 @@
 //! |---|---|---|---|
 //! | `apply` | records `verge.toml` ([`crate::store::apply`]) | registry version | the definitions |
 //! | `historical` | training (and holdout) set of the model's service ([`crate::historical`]) | hash of the CSV files `verge historical` would write | registry id, model, entity files' contents, the service's source files' contents |
-//! | `train` | fits the recipe, stores the bundle ([`crate::train`]) | bundle id | registry id, model, the `historical` output, the run's clock |
+//! | `train` | fits the recipe, stores the bundle ([`crate::train`]) | bundle id | registry id, model, the `historical` output, the run's clock, an imported model's file contents |
 //! | `bundle` | a feature service run's feature bundle, `service/<name>` moved ([`crate::resolve::Repository::feature_bundle_ref`]) | bundle id | registry id, service |
 //! | `materialize` | a complete snapshot of the online views ([`crate::materialize::build_snapshots`]) | snapshot id | registry id, window, the online views' source files' contents |
 //! | `build` | the edge pair in `build_dir` ([`crate::edge_pair`]) | hash of `manifest.json` | bundle id, snapshot id, directory |

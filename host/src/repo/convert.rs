@@ -356,7 +356,11 @@ impl<'a> Converter<'a> {
     fn model(&mut self, m: RawModel) -> ModelSpec {
         let kind = ObjectKind::Model;
         let name = m.name.clone();
-        let impute = match (m.impute.as_deref().unwrap_or("mean"), m.impute_value) {
+        // Trees route missing values themselves, so they default to no imputer.
+        let tree = matches!(m.estimator.as_deref(), Some("xgboost" | "lightgbm"));
+        let default = if tree { "none" } else { "mean" };
+        let impute = match (m.impute.as_deref().unwrap_or(default), m.impute_value) {
+            ("none", None) => Imputation::None,
             ("mean", None) => Imputation::Mean,
             ("median", None) => Imputation::Median,
             ("most_frequent", None) => Imputation::MostFrequent,
@@ -370,7 +374,7 @@ impl<'a> Converter<'a> {
                 );
                 Imputation::Mean
             }
-            ("mean" | "median" | "most_frequent", Some(_)) => {
+            ("none" | "mean" | "median" | "most_frequent", Some(_)) => {
                 self.problem(
                     kind,
                     &name,
@@ -384,7 +388,7 @@ impl<'a> Converter<'a> {
                     kind,
                     &name,
                     "impute",
-                    format!("\"{other}\" is not an imputation; use mean, median, most_frequent or constant"),
+                    format!("\"{other}\" is not an imputation; use mean, median, most_frequent, constant, or none (tree models)"),
                 );
                 Imputation::Mean
             }
@@ -403,7 +407,13 @@ impl<'a> Converter<'a> {
                 Scaling::None
             }
         };
-        let encode = match m.encode.as_deref().unwrap_or("one_hot") {
+        // An imported model's categorical inputs are codes already; default to ordinal
+        // there so a text feature stays one column, as the model was trained.
+        let encode = match m
+            .encode
+            .as_deref()
+            .unwrap_or(if tree { "ordinal" } else { "one_hot" })
+        {
             "one_hot" => Encoding::OneHot,
             "ordinal" => Encoding::Ordinal,
             other => {
@@ -443,7 +453,29 @@ impl<'a> Converter<'a> {
                 );
             }
         };
+        if !matches!(name, "xgboost" | "lightgbm") {
+            refuse(self, "model_file", m.model_file.is_some());
+        }
         match name {
+            "xgboost" | "lightgbm" => {
+                refuse(self, "var_smoothing", m.var_smoothing.is_some());
+                refuse(self, "c", m.c.is_some());
+                refuse(self, "max_iter", m.max_iter.is_some());
+                let model_file = m.model_file.clone().unwrap_or_else(|| {
+                    self.problem(
+                        kind,
+                        &m.name,
+                        "model_file",
+                        format!("estimator \"{name}\" imports a trained model; add `model_file = \"path/to/model.{}\"` (relative to the repository)", if name == "xgboost" { "json" } else { "txt" }),
+                    );
+                    String::new()
+                });
+                if name == "xgboost" {
+                    EstimatorSpec::XgBoost { model_file }
+                } else {
+                    EstimatorSpec::LightGbm { model_file }
+                }
+            }
             "gaussian_nb" => {
                 refuse(self, "c", m.c.is_some());
                 refuse(self, "max_iter", m.max_iter.is_some());
@@ -469,7 +501,7 @@ impl<'a> Converter<'a> {
                     kind,
                     &m.name,
                     "estimator",
-                    format!("\"{other}\" is not an estimator; use gaussian_nb, logistic_regression or linear_regression"),
+                    format!("\"{other}\" is not an estimator; use gaussian_nb, logistic_regression, linear_regression, xgboost or lightgbm"),
                 );
                 EstimatorSpec::GaussianNb {
                     var_smoothing: DEFAULT_VAR_SMOOTHING,

@@ -197,4 +197,7 @@ pub(crate) struct RawModel {
     pub c: Option<f64>,
     #[serde(default)]
     pub max_iter: Option<u32>,
+    /// An imported model's file (`xgboost`, `lightgbm`), relative to the repository.
+    #[serde(default)]
+    pub model_file: Option<String>,
 }

@@ -138,6 +138,7 @@ fn model(out: &mut String, m: &ModelSpec) {
         Imputation::Median => "median",
         Imputation::MostFrequent => "most_frequent",
         Imputation::Constant(_) => "constant",
+        Imputation::None => "none",
     };
     let _ = writeln!(out, "impute = {}", quote(impute));
     if let Imputation::Constant(x) = m.impute {
@@ -162,8 +163,9 @@ fn model(out: &mut String, m: &ModelSpec) {
 
 /// A model's `estimator` and its hyper-parameters.
 fn estimator(out: &mut String, spec: &EstimatorSpec) {
-    match *spec {
+    match spec {
         EstimatorSpec::GaussianNb { var_smoothing } => {
+            let var_smoothing = *var_smoothing;
             let _ = writeln!(
                 out,
                 "estimator = \"gaussian_nb\"\nvar_smoothing = {}",
@@ -174,11 +176,24 @@ fn estimator(out: &mut String, spec: &EstimatorSpec) {
             let _ = writeln!(
                 out,
                 "estimator = \"logistic_regression\"\nc = {}\nmax_iter = {max_iter}",
-                float(c)
+                float(*c)
             );
         }
         EstimatorSpec::LinearRegression => {
             let _ = writeln!(out, "estimator = \"linear_regression\"");
+        }
+        EstimatorSpec::XgBoost { model_file } | EstimatorSpec::LightGbm { model_file } => {
+            let kind = if matches!(spec, EstimatorSpec::XgBoost { .. }) {
+                "xgboost"
+            } else {
+                "lightgbm"
+            };
+            let _ = writeln!(
+                out,
+                "estimator = {}\nmodel_file = {}",
+                quote(kind),
+                quote(model_file)
+            );
         }
     }
 }
@@ -272,6 +287,19 @@ encode = "ordinal"
 estimator = "logistic_regression"
 c = 0.25
 max_iter = 7
+[[model]]
+name = "imported"
+feature_service = "fs"
+label = "y"
+impute = "none"
+estimator = "xgboost"
+model_file = "models/a \"b\".json"
+[[model]]
+name = "imported_lgb"
+feature_service = "fs"
+label = "y"
+estimator = "lightgbm"
+model_file = "m.txt"
 [[model]]
 name = "m2"
 feature_service = "fs"

@@ -320,3 +320,48 @@ fn a_view_name_in_a_service_is_all_its_fields() {
         "{p:?}"
     );
 }
+
+#[test]
+fn imported_tree_models_parse_with_their_defaults() {
+    let base = format!(
+        "{MINIMAL}\n[[feature_service]]\nname = \"fs\"\nfeatures = [\"v:x\"]\n[[model]]\nname = \"m\"\nfeature_service = \"fs\"\nlabel = \"y\"\n"
+    );
+    let defs = parse_str(
+        &format!("{base}estimator = \"xgboost\"\nmodel_file = \"models/gbt.json\"\n"),
+        "f",
+    )
+    .unwrap();
+    let m = &defs.models[0];
+    assert_eq!(
+        m.estimator,
+        EstimatorSpec::XgBoost {
+            model_file: "models/gbt.json".into()
+        }
+    );
+    assert_eq!(m.impute, Imputation::None, "trees route missing values");
+    assert_eq!(m.encode, Encoding::Ordinal);
+    let defs = parse_str(
+        &format!("{base}estimator = \"lightgbm\"\nmodel_file = \"m.txt\"\nimpute = \"median\"\n"),
+        "f",
+    )
+    .unwrap();
+    assert_eq!(defs.models[0].impute, Imputation::Median);
+    assert!(matches!(
+        defs.models[0].estimator,
+        EstimatorSpec::LightGbm { .. }
+    ));
+
+    let p = problems(&format!("{base}estimator = \"xgboost\"\n"));
+    assert!(
+        p[0].contains("add `model_file = \"path/to/model.json\"`"),
+        "{p:?}"
+    );
+    let p = problems(&format!("{base}model_file = \"m.json\"\n"));
+    assert!(p[0].contains("does not take `model_file`"), "{p:?}");
+    let p = problems(&format!("{base}impute = \"none\"\n"));
+    assert!(p[0].contains("is for tree models"), "{p:?}");
+    let p = problems(&format!(
+        "{base}estimator = \"lightgbm\"\nmodel_file = \"m.txt\"\nscale = \"standard\"\n"
+    ));
+    assert!(p[0].contains("remove `scale` and `select_k_best`"), "{p:?}");
+}

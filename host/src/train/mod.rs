@@ -25,6 +25,7 @@
 //! larger than the feature count, an empty training set.
 
 pub mod dataset;
+pub mod import;
 pub mod linfa_linear;
 pub mod linfa_logistic;
 pub mod linfa_nb;
@@ -54,8 +55,9 @@ pub struct Fitted {
     pub pipeline: FittedPipeline,
     /// The training rows as the estimator saw them (after every transform).
     pub x: Matrix,
-    /// The library that fitted the estimator, with its version.
-    pub trained_with: &'static str,
+    /// The library that fitted the estimator, with its version (for an imported
+    /// model, also the model file's hash).
+    pub trained_with: String,
 }
 
 /// A human name for an estimator, for messages.
@@ -65,6 +67,8 @@ pub fn estimator_name(spec: &EstimatorSpec) -> &'static str {
         EstimatorSpec::GaussianNb { .. } => "gaussian naive bayes",
         EstimatorSpec::LogisticRegression { .. } => "logistic regression",
         EstimatorSpec::LinearRegression => "linear regression",
+        EstimatorSpec::XgBoost { .. } => "xgboost",
+        EstimatorSpec::LightGbm { .. } => "lightgbm",
     }
 }
 
@@ -126,7 +130,7 @@ pub fn check(spec: &ModelSpec, set: &TrainingSet, place: &str) -> Result<()> {
 }
 
 /// A value for messages: text quoted, numbers plain.
-fn show(v: &Value) -> String {
+pub(crate) fn show(v: &Value) -> String {
     match v {
         Value::String(s) => format!("`{s}`"),
         Value::Null => "null".into(),
@@ -180,7 +184,19 @@ fn show(v: &Value) -> String {
 /// fitted (a value of the wrong type or infinite, naming the row and feature; a
 /// column with nothing to impute from), or an estimator that cannot be fitted.
 pub fn fit(spec: &ModelSpec, set: &TrainingSet) -> Result<Fitted> {
+    fit_in(spec, set, Path::new("."))
+}
+
+/// [`fit`], with imported model files (`model_file`) read relative to `repo_root`.
+///
+/// # Errors
+///
+/// As [`fit`], and as [`import::fit`] for an imported model.
+pub fn fit_in(spec: &ModelSpec, set: &TrainingSet, repo_root: &Path) -> Result<Fitted> {
     check(spec, set, "the training set")?;
+    if spec.estimator.model_file().is_some() {
+        return import::fit(spec, set, repo_root);
+    }
     let name = &spec.name;
     let params = PipelineParams::from(spec);
     let PreparedTraining { transforms, x } =
@@ -195,6 +211,9 @@ pub fn fit(spec: &ModelSpec, set: &TrainingSet) -> Result<Fitted> {
         )
     };
     let (estimator, trained_with) = match spec.estimator {
+        EstimatorSpec::XgBoost { .. } | EstimatorSpec::LightGbm { .. } => {
+            bail!("model `{name}`: an imported model is read, not trained")
+        }
         EstimatorSpec::GaussianNb { var_smoothing } => {
             let (classes, y) = encode_labels(&set.labels)?;
             let model = linfa_nb::fit(&x, classes, &y, var_smoothing).with_context(context)?;
@@ -227,7 +246,7 @@ pub fn fit(spec: &ModelSpec, set: &TrainingSet) -> Result<Fitted> {
     Ok(Fitted {
         pipeline,
         x,
-        trained_with,
+        trained_with: trained_with.to_owned(),
     })
 }
 
@@ -435,7 +454,7 @@ pub fn train(request: &TrainRequest<'_>) -> Result<Trained> {
         &mut warnings,
     )?;
     check(spec, &set, request.entities.place)?;
-    let fitted = fit(spec, &set)?;
+    let fitted = fit_in(spec, &set, request.repo_root)?;
 
     let mut metrics: Vec<(String, f64)> = Vec::new();
     let (name, value) = metrics::score(&fitted.pipeline, &set.rows, &set.labels, "training")?;
@@ -472,7 +491,7 @@ pub fn train(request: &TrainRequest<'_>) -> Result<Trained> {
                 data_hash: set.data_hash(),
                 label: spec.label.clone(),
                 metrics,
-                trained_with: fitted.trained_with.to_owned(),
+                trained_with: fitted.trained_with,
                 trained_at: request.now,
             },
         }),

@@ -26,5 +26,7 @@ mod serve;
 mod sources;
 mod support;
 mod train;
+mod trees_import;
+mod trees_parity;
 mod types;
 mod wasm_parity;

@@ -47,13 +47,21 @@ pub(in crate::pipeline) fn train(
 ) -> anyhow::Result<StepReport> {
     let started = Instant::now();
     let config = ctx.config;
-    let key = Key::new("train")
+    let mut key = Key::new("train")
         .id("registry", registry)
         .text("model", model)
         .id("historical", data)
         .text("timestamp_column", &config.timestamp_column)
-        .time("trained_at", ctx.now)
-        .finish();
+        .time("trained_at", ctx.now);
+    // An imported model's file is an input like the data: a new file, a new bundle.
+    if let Some(file) = defs.model(model).and_then(|m| m.estimator.model_file()) {
+        let bytes = fs::read(ctx.repo.join(file))
+            .with_context(|| format!("model `{model}`: reading model_file {file}"))?;
+        key = key
+            .text("model_file", file)
+            .id("model_file", ContentId::of(&bytes));
+    }
+    let key = key.finish();
     let ref_name = format!("model/{model}");
     if let Some(id) = ctx.cached(key, |id| ctx.store.path(id, ArtifactKind::Bundle).is_file())?
         && let Ok(bundle) = load_bundle(ctx, id)
