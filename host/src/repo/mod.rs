@@ -14,7 +14,8 @@
 //! | top level | `project` |
 //! | `[[entity]]` | `name`, `join_keys` (names, or `{ name, dtype }` tables), `dtype` / `value_type` for keys given as bare names (`"int64"` or `"string"`; left out: taken from the sources' column at plan/apply), `description` |
 //! | `[[source]]` | `name`, `path` (`.csv`, `.parquet`, or `.db` / `.sqlite` / `.sqlite3`), `table` (SQLite only, required there), `timestamp_field`, `created_timestamp_field`, `field_mapping` (source column = feature name) |
-//! | `[[feature_view]]` | `name`, `entities`, `source`, `ttl` (`0`: no limit; `"1d"`, `"12h"`, `"30m"`, `"45s"`, `"1h30m"`), `online` (`true`), `fields` (`{ name, dtype, cast }`; `cast = true` accepts a lossy narrowing of the column), `description`, `owner`, `tags` |
+//! | `[[push_source]]` | `name`, `batch_source` (a `[[source]]`: offline reads go there), `description`; rows pushed to it (`verge push`, `POST /push`) go to the online overlay ([`crate::push`]) |
+//! | `[[feature_view]]` | `name`, `entities`, `source` (a `[[source]]` or a `[[push_source]]`), `ttl` (`0`: no limit; `"1d"`, `"12h"`, `"30m"`, `"45s"`, `"1h30m"`), `online` (`true`), `fields` (`{ name, dtype, cast }`; `cast = true` accepts a lossy narrowing of the column), `description`, `owner`, `tags` |
 //! | `[[on_demand_feature_view]]` | `name`, `sources` (feature views), `request` (`{ name, dtype }`), `fields` (`{ name, dtype, expr }`) |
 //! | `[[feature_service]]` | `name`, `features` (`"view:field"`), `description` |
 //! | `[[model]]` | `name`, `feature_service`, `label`, `impute` (`mean`; `median`, `most_frequent`, `constant` + `impute_value`), `scale` (`none`; `standard`, `minmax`), `encode` (`one_hot`; `ordinal`), `select_k_best` (all), `estimator` (`gaussian_nb` + `var_smoothing` 1e-9; `logistic_regression` + `c` 1.0, `max_iter` 100; `linear_regression`) |

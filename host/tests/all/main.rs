@@ -18,6 +18,7 @@ mod live_pickup;
 mod materialize;
 mod online_cli;
 mod publish;
+mod push;
 mod run;
 mod run_service;
 mod schema_checks;
