@@ -20,6 +20,7 @@
 //! `(event_ts, created_ts)` wins exactly as in a materialization (on a complete
 //! tie the pushed row, and of two pushed rows the later one).
 
+pub mod json;
 pub mod log;
 
 use std::io::Cursor;
@@ -123,18 +124,71 @@ pub fn read_file(
         let mut warnings = Warnings::default();
         let batch =
             crate::source::read_source(&source, Path::new(""), &keys, &view.fields, &mut warnings)?;
-        check_batch(&source, &batch, keys.len())?;
+        check_batch(&source.path, &batch, keys.len())?;
         out.push((view.name.clone(), batch));
     }
     Ok(out)
 }
 
+/// The rows of a Feast `POST /push` body (`push_source_name`, `df`, `to`)
+/// checked against every online view reading that push source. `to` may be
+/// `online` (the default) or `online_and_offline`; the offline part is the
+/// batch source's, which verge reads and never writes, so both go to the log.
+///
+/// # Errors
+///
+/// A body that is not such an object, an unknown source, `to = "offline"`,
+/// or a row [`json::view_batch`] refuses.
+pub fn push_body(defs: &Definitions, body: &serde_json::Value) -> Result<ViewRows> {
+    let name = body
+        .get("push_source_name")
+        .and_then(serde_json::Value::as_str)
+        .context("the body needs \"push_source_name\": the [[push_source]] to push to")?;
+    match body.get("to").and_then(serde_json::Value::as_str) {
+        None | Some("online" | "online_and_offline") => {}
+        Some(other) => bail!(
+            "\"to\": \"{other}\" is not supported; verge serve takes pushes to \"online\" (or \"online_and_offline\") and reads the offline rows from the batch source"
+        ),
+    }
+    push_source(defs, name)?;
+    let df = frame(body)?;
+    let place = format!("push to `{name}`");
+    views(defs, name)?
+        .into_iter()
+        .map(|v| Ok((v.name.clone(), json::view_batch(defs, v, df, &place)?)))
+        .collect()
+}
+
+/// The rows of a Feast `POST /write-to-online-store` body
+/// (`feature_view_name`, `df`) for that online feature view.
+///
+/// # Errors
+///
+/// An unknown or offline view, or a row [`json::view_batch`] refuses.
+pub fn write_body(defs: &Definitions, body: &serde_json::Value) -> Result<ViewRows> {
+    let name = body
+        .get("feature_view_name")
+        .and_then(serde_json::Value::as_str)
+        .context("the body needs \"feature_view_name\": the feature view to write to")?;
+    let view = crate::materialize::online_view(defs, name)?;
+    let place = format!("write to `{name}`");
+    Ok(vec![(
+        view.name.clone(),
+        json::view_batch(defs, view, frame(body)?, &place)?,
+    )])
+}
+
+fn frame(body: &serde_json::Value) -> Result<&serde_json::Map<String, serde_json::Value>> {
+    body.get("df")
+        .and_then(serde_json::Value::as_object)
+        .context("the body needs \"df\": an object of columns, {\"column\": [value, ...]}")
+}
+
 /// Refuses a batch over [`MAX_ROWS`] or with a null join key.
-fn check_batch(source: &Source, batch: &RecordBatch, keys: usize) -> Result<()> {
+fn check_batch(place: &str, batch: &RecordBatch, keys: usize) -> Result<()> {
     if batch.num_rows() > MAX_ROWS {
         bail!(
-            "{}: {} rows is over the limit of {MAX_ROWS} rows per push; push them in smaller batches",
-            source.path,
+            "{place}: {} rows is over the limit of {MAX_ROWS} rows per push; push them in smaller batches",
             batch.num_rows()
         );
     }
@@ -142,8 +196,7 @@ fn check_batch(source: &Source, batch: &RecordBatch, keys: usize) -> Result<()> 
         let column = batch.column(k);
         if let Some(row) = (0..column.len()).find(|&i| column.is_null(i)) {
             bail!(
-                "{}: row {}, column `{}`: the join key is empty; every pushed row needs its key",
-                source.path,
+                "{place}: row {}, column `{}`: the join key is empty; every pushed row needs its key",
                 row + 1,
                 batch.schema().field(k).name()
             );
@@ -392,8 +445,17 @@ fn expected_layout(defs: &Definitions, view: &FeatureView, schema: &arrow_schema
 ///
 /// An unreadable log, state file or registry version, or [`layer`] failing.
 pub fn layered(repo_root: &Path, snapshot: Snapshot) -> Result<Snapshot> {
+    Ok(layered_over(repo_root, &snapshot)?.unwrap_or(snapshot))
+}
+
+/// As [`layered`], borrowing the snapshot: `None` when nothing is layered.
+///
+/// # Errors
+///
+/// As [`layered`].
+pub fn layered_over(repo_root: &Path, snapshot: &Snapshot) -> Result<Option<Snapshot>> {
     if !repo_root.join(LOG_FILE).exists() {
-        return Ok(snapshot);
+        return Ok(None);
     }
     let state = crate::materialize::State::load(repo_root)?;
     let id = snapshot.id().to_string();
@@ -403,7 +465,7 @@ pub fn layered(repo_root: &Path, snapshot: Snapshot) -> Result<Snapshot> {
         .filter(|_| state.latest.contains(&id));
     let (rows, _) = pending(repo_root, folded)?;
     if rows.is_empty() {
-        return Ok(snapshot);
+        return Ok(None);
     }
     let store = crate::store::Store::open(repo_root);
     let defs = store
@@ -411,8 +473,8 @@ pub fn layered(repo_root: &Path, snapshot: Snapshot) -> Result<Snapshot> {
         .map(|v| v.definitions)
         .with_context(|| "reading the registry version the snapshot was built from")?;
     let index = snapshot.meta().shard_index as usize;
-    match layer(&defs, std::slice::from_ref(&snapshot), &rows)? {
-        Some(mut shards) if index < shards.len() => Ok(shards.swap_remove(index)),
-        _ => Ok(snapshot),
-    }
+    Ok(match layer(&defs, std::slice::from_ref(snapshot), &rows)? {
+        Some(mut shards) if index < shards.len() => Some(shards.swap_remove(index)),
+        _ => None,
+    })
 }

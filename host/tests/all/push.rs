@@ -14,14 +14,15 @@ const HEADER: &str =
 
 /// The init repository with `horse_vitals` reading push source `vitals_push`,
 /// applied and materialized.
-fn pushable() -> Repo {
+pub fn pushable() -> Repo {
     let repo = Repo::init();
     let config = repo.path.join("verge.toml");
     let text = fs::read_to_string(&config).unwrap().replacen(
         "source = \"vitals\"\nttl",
         "source = \"vitals_push\"\nttl",
         1,
-    ) + "\n[[push_source]]\nname = \"vitals_push\"\nbatch_source = \"vitals\"\n";
+    ) + "\n[[push_source]]\nname = \"vitals_push\"\nbatch_source = \"vitals\"\n"
+        + "\n[[feature_service]]\nname = \"fresh\"\nfeatures = [\"horse_vitals:pulse\"]\n";
     fs::write(&config, text).unwrap();
     run_expect(&repo.path, &["apply"], 0);
     run_expect(
