@@ -19,6 +19,7 @@ mod materialize;
 mod online_cli;
 mod publish;
 mod push;
+mod push_crash;
 mod push_http;
 mod run;
 mod run_service;
