@@ -9,7 +9,8 @@ use super::{Ctx, ExitStatus};
 
 /// Push fresh rows to a push source: online reads see them at once.
 ///
-/// Reads FILE (CSV or Parquet, columns named as the features are) and checks
+/// Reads FILE (CSV, Parquet, or JSON columns `{"pulse": [70, 71], ...}`;
+/// columns named as the features are) and checks
 /// every row against each online feature view reading push source SOURCE in
 /// the registry head: join keys, the batch source's timestamp columns and every
 /// field, converted to their types. A bad row refuses the whole push (exit 2,
@@ -25,7 +26,7 @@ use super::{Ctx, ExitStatus};
 pub struct Push {
     /// The `[[push_source]]` to push to.
     pub source: String,
-    /// The rows: a .csv or .parquet file.
+    /// The rows: a .csv, .parquet or .json file.
     pub file: PathBuf,
 }
 

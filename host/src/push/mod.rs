@@ -91,7 +91,7 @@ fn views<'d>(defs: &'d Definitions, name: &str) -> Result<Vec<&'d FeatureView>> 
     Ok(views)
 }
 
-/// Reads `file` (`.csv`, `.parquet`, or `.json`) as rows pushed to push source
+/// Reads `file` (`.csv`, `.parquet`, or `.json` columns as in [`json`]) as rows pushed to push source
 /// `name` and checks them: one typed batch per view reading it.
 ///
 /// # Errors
@@ -107,7 +107,8 @@ pub fn read_file(
     let format = match file.extension().and_then(|e| e.to_str()) {
         Some("csv") => SourceFormat::Csv,
         Some("parquet") => SourceFormat::Parquet,
-        _ => bail!("{text}: push rows from a .csv or .parquet file"),
+        Some("json") => return read_json(defs, name, file),
+        _ => bail!("{text}: push rows from a .csv, .parquet or .json file"),
     };
     let source = Source {
         name: name.to_owned(),
@@ -182,6 +183,22 @@ fn frame(body: &serde_json::Value) -> Result<&serde_json::Map<String, serde_json
     body.get("df")
         .and_then(serde_json::Value::as_object)
         .context("the body needs \"df\": an object of columns, {\"column\": [value, ...]}")
+}
+
+/// A `.json` push file: the column-oriented `df` object of Feast's bodies
+/// ([`json`]), `{"column": [value, ...], ...}`.
+fn read_json(defs: &Definitions, name: &str, file: &Path) -> Result<ViewRows> {
+    let place = file.display().to_string();
+    let text = std::fs::read(file).with_context(|| format!("cannot read {place}"))?;
+    let df: serde_json::Value =
+        serde_json::from_slice(&text).with_context(|| format!("{place} is not JSON"))?;
+    let df = df.as_object().with_context(|| {
+        format!("{place}: write an object of columns, {{\"column\": [value, ...]}}")
+    })?;
+    views(defs, name)?
+        .into_iter()
+        .map(|v| Ok((v.name.clone(), json::view_batch(defs, v, df, &place)?)))
+        .collect()
 }
 
 /// Refuses a batch over [`MAX_ROWS`] or with a null join key.

@@ -21,6 +21,7 @@ mod publish;
 mod push;
 mod push_crash;
 mod push_http;
+mod push_props;
 mod run;
 mod run_service;
 mod schema_checks;

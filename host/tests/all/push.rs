@@ -99,6 +99,13 @@ fn pushed_rows_are_read_over_the_snapshot_newer_wins_and_fold_into_the_next() {
     run_expect(&repo.path, &["push", "vitals_push", &file], 0);
     assert_eq!(pulse(&repo.path, &["530101"]).0, vec![Json::from(71)]);
 
+    // JSON columns, as Feast's `df`, and a later event time wins again.
+    let text = r#"{"hospital_number": [530101], "event_timestamp": ["2021-06-05T11:00:00Z"],
+        "created": [null], "rectal_temperature": [38.0], "pulse": [72], "total_protein": [6.0], "pain": ["mild"]}"#;
+    fs::write(repo.path.join("fresh.json"), text).unwrap();
+    run_expect(&repo.path, &["push", "vitals_push", "fresh.json"], 0);
+    assert_eq!(pulse(&repo.path, &["530101"]).0, vec![Json::from(72)]);
+
     // materialize folds the log into the snapshot and drops what it folded.
     run_expect(
         &repo.path,
@@ -130,7 +137,7 @@ fn pushed_rows_are_read_over_the_snapshot_newer_wins_and_fold_into_the_next() {
 }
 
 fn after_fold() -> Vec<Json> {
-    vec![Json::from(71), Json::from(92), Json::from(55)]
+    vec![Json::from(72), Json::from(92), Json::from(55)]
 }
 
 #[test]
