@@ -57,7 +57,7 @@ pub enum Error {
 
     /// The artifact's format version is not one this build reads.
     #[error(
-        "{kind} format version {found} is not supported (this build reads version {supported}); rebuild the artifact or upgrade verge"
+        "{kind} format version {found} is not supported (this build reads versions 2 to {supported}); rebuild the artifact or upgrade verge"
     )]
     UnsupportedVersion {
         /// The artifact kind.

@@ -60,4 +60,4 @@ pub mod value;
 pub use error::{Error, Result};
 pub use id::ContentId;
 pub use time::{Duration, Timestamp};
-pub use value::{DType, EntityKey, KeyPart, Value};
+pub use value::{Array, DType, ElemType, EntityKey, KeyPart, Value};

@@ -4,16 +4,22 @@
 //!   compiled, and evaluated on random rows (nulls, NaN, infinities, int64
 //!   extremes included); the result must equal that of the plain tree-walking
 //!   reference evaluator below, which implements the semantics table in
-//!   `verge_core::expr` independently of the compiler.
+//!   `verge_core::expr` independently of the compiler. The schema has int32,
+//!   unix_timestamp and array inputs too, so random programs take elements,
+//!   lengths, sums, means, norms, dot products and cosines of random arrays
+//!   (empty, zero, NaN and mismatched lengths included) and the reference
+//!   recomputes each with a plain in-order `f64` loop.
 //! - Random text and token soup never make `Program::compile` panic, and any
 //!   program that compiles evaluates on a well-typed row.
-//! - Programs survive a bincode round trip, and corrupted encodings never make
-//!   decoding or evaluation panic.
+//! - Programs survive a bincode round trip, and corrupted encodings, or op
+//!   streams written byte by byte, never make decoding or evaluation panic.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use proptest::prelude::*;
 use verge_core::expr::{Program, Schema};
+use verge_core::time::Timestamp;
+use verge_core::value::{Array, ElemType};
 use verge_core::{DType, Error, Value};
 
 // ---------------------------------------------------------------------------
@@ -21,13 +27,54 @@ use verge_core::{DType, Error, Value};
 // ---------------------------------------------------------------------------
 
 /// Field names and types of the test schema, in input order.
-const FIELDS: [(&str, DType); 6] = [
+const FIELDS: [(&str, DType); 15] = [
     ("a", DType::Int64),
     ("b", DType::Int64),
     ("x", DType::Float64),
     ("y", DType::Float32),
     ("s", DType::String),
     ("p", DType::Bool),
+    ("k", DType::Int32),
+    ("t", DType::UnixTimestamp),
+    ("u", DType::Array(ElemType::Float32)),
+    ("v", DType::Array(ElemType::Float64)),
+    ("n", DType::Array(ElemType::Int64)),
+    ("m", DType::Array(ElemType::Int32)),
+    ("ss", DType::Array(ElemType::String)),
+    ("tt", DType::Array(ElemType::UnixTimestamp)),
+    ("bb", DType::Array(ElemType::Bool)),
+];
+
+/// The timestamp field and the timestamp array, which adapters use to make
+/// any expression into a timestamp.
+const T_FIELD: usize = 7;
+const TT_FIELD: usize = 13;
+
+/// The array fields, by their element type.
+fn array_field(e: ElemType) -> usize {
+    FIELDS
+        .iter()
+        .position(|(_, t)| *t == DType::Array(e))
+        .unwrap()
+}
+
+/// The numeric array fields, for `sum` and friends.
+const NUMERIC: [ElemType; 4] = [
+    ElemType::Float32,
+    ElemType::Float64,
+    ElemType::Int64,
+    ElemType::Int32,
+];
+
+/// The array fields whose elements expressions read.
+const INDEXABLE: [ElemType; 7] = [
+    ElemType::Float32,
+    ElemType::Float64,
+    ElemType::Int64,
+    ElemType::Int32,
+    ElemType::String,
+    ElemType::UnixTimestamp,
+    ElemType::Bool,
 ];
 
 fn schema() -> Schema {
@@ -95,6 +142,8 @@ enum E {
     Not(Box<E>),
     Bin(Bin, Box<E>, Box<E>),
     Call(&'static str, Vec<E>),
+    /// `a[i]`.
+    Index(Box<E>, Box<E>),
 }
 
 /// Static types, as the module docs define them.
@@ -105,6 +154,8 @@ enum T {
     Int,
     Float,
     Str,
+    Time,
+    Arr(ElemType),
 }
 
 fn unify(a: T, b: T) -> Option<T> {
@@ -123,11 +174,10 @@ fn ty(e: &E) -> T {
         E::Int(_) => T::Int,
         E::Float(_) => T::Float,
         E::Str(_) => T::Str,
-        E::Var(i) => match FIELDS[*i].1 {
-            DType::Bool => T::Bool,
-            DType::Int64 => T::Int,
-            DType::Float32 | DType::Float64 => T::Float,
-            DType::String => T::Str,
+        E::Var(i) => scalar(FIELDS[*i].1),
+        E::Index(a, _) => match ty(a) {
+            T::Arr(e) => scalar(e.into()),
+            _ => T::Null,
         },
         E::Neg(a) => ty(a),
         E::Not(_) => T::Bool,
@@ -145,8 +195,23 @@ fn ty(e: &E) -> T {
                 .unwrap(),
             "if" => unify(ty(&args[1]), ty(&args[2])).unwrap(),
             "is_null" => T::Bool,
+            "len" => T::Int,
+            "sum" | "mean" | "l2_norm" | "dot" | "cosine" => T::Float,
             other => unreachable!("{other}"),
         },
+    }
+}
+
+/// How an input of `dtype` is read: int32 as int64, float32 as float64.
+fn scalar(dtype: DType) -> T {
+    match dtype {
+        DType::Bool => T::Bool,
+        DType::Int32 | DType::Int64 => T::Int,
+        DType::Float32 | DType::Float64 => T::Float,
+        DType::String => T::Str,
+        DType::UnixTimestamp => T::Time,
+        DType::Array(e) => T::Arr(e),
+        other => unreachable!("FIELDS has no {other}"),
     }
 }
 
@@ -156,6 +221,8 @@ fn ty(e: &E) -> T {
 fn as_num(e: E) -> E {
     match ty(&e) {
         T::Null | T::Int | T::Float => e,
+        T::Arr(_) => E::Call("len", vec![e]),
+        T::Time => as_num(as_bool(e)),
         T::Bool => E::Call("if", vec![e, E::Int(1), E::Float(0.5)]),
         T::Str => E::Call(
             "if",
@@ -173,6 +240,50 @@ fn as_bool(e: E) -> E {
         T::Null | T::Bool => e,
         T::Int | T::Float => E::Bin(Bin::Gt, Box::new(e), Box::new(E::Int(1))),
         T::Str => E::Bin(Bin::Ge, Box::new(e), Box::new(E::Str("h".into()))),
+        T::Time => E::Bin(Bin::Lt, Box::new(e), Box::new(E::Var(T_FIELD))),
+        T::Arr(_) => as_bool(as_num(e)),
+    }
+}
+
+/// An int64 expression (an index), from an int one or a choice of two
+/// indexes, one usually in range.
+fn as_int(e: E) -> E {
+    match ty(&e) {
+        T::Null | T::Int => e,
+        _ => E::Call("if", vec![as_bool(e), E::Int(0), E::Int(2)]),
+    }
+}
+
+/// A timestamp expression.
+fn as_time(e: E) -> E {
+    match ty(&e) {
+        T::Null | T::Time => e,
+        _ => E::Call(
+            "if",
+            vec![
+                as_bool(e),
+                E::Var(T_FIELD),
+                E::Index(Box::new(E::Var(TT_FIELD)), Box::new(E::Int(0))),
+            ],
+        ),
+    }
+}
+
+/// An expression of type `array<elem>`: `e` if it is one, else a choice
+/// between that array input and null that still depends on `e`.
+fn as_arr(e: E, elem: ElemType) -> E {
+    match ty(&e) {
+        T::Null => e,
+        T::Arr(x) if x == elem => e,
+        _ => E::Call("if", vec![as_bool(e), E::Var(array_field(elem)), E::Null]),
+    }
+}
+
+/// A numeric array: `e` if it is one, else one picked by `pick`.
+fn as_num_arr(e: E, pick: usize) -> E {
+    match ty(&e) {
+        T::Arr(x) if NUMERIC.contains(&x) => e,
+        _ => as_arr(e, NUMERIC[pick % NUMERIC.len()]),
     }
 }
 
@@ -193,6 +304,8 @@ fn like(e: E, t: T) -> E {
         T::Int | T::Float => as_num(e),
         T::Bool => as_bool(e),
         T::Str => as_str(e),
+        T::Time => as_time(e),
+        T::Arr(x) => as_arr(e, x),
     }
 }
 
@@ -232,6 +345,33 @@ fn build(kind: u8, a: E, b: E, c: E, pick: usize) -> E {
             E::Call("if", vec![as_bool(a), b, like(c, tb)])
         }
         12 => E::Call("is_null", vec![a]),
+        14 => {
+            let f = ["len", "sum", "mean", "l2_norm"][pick % 4];
+            E::Call(f, vec![as_num_arr(a, pick / 4)])
+        }
+        15 => {
+            let f = ["dot", "cosine"][pick % 2];
+            E::Call(f, vec![as_num_arr(a, pick / 2), as_num_arr(b, pick / 3)])
+        }
+        16 => {
+            let array = match ty(&a) {
+                T::Arr(x) if INDEXABLE.contains(&x) => a,
+                _ => as_arr(a, INDEXABLE[pick % INDEXABLE.len()]),
+            };
+            // Indexes near the ends, past them and negative, as well as random ones.
+            let index = match pick % 4 {
+                0 => as_int(b),
+                1 => E::Int((pick / 4) as i64),
+                2 => E::Neg(bx(E::Int(1 + (pick / 4) as i64 % 2))),
+                _ => E::Bin(
+                    Bin::Sub,
+                    bx(E::Call("len", vec![array.clone()])),
+                    bx(E::Int(1 + (pick / 4) as i64 % 2)),
+                ),
+            };
+            E::Index(bx(array), bx(index))
+        }
+        17 => E::Bin(CMPS[pick % 6], bx(as_time(a)), bx(as_time(b))),
         _ => {
             // Each argument is adapted to the type of those before it.
             let mut t = ty(&a);
@@ -302,6 +442,8 @@ fn print_prec(e: &E) -> (String, u8) {
             let args: Vec<String> = args.iter().map(print).collect();
             (format!("{f}({})", args.join(", ")), ATOM)
         }
+        // Tighter than unary `-`: only an atom is indexed without parentheses.
+        E::Index(a, i) => (format!("{}[{}]", wrap(a, ATOM), print(i)), ATOM),
     }
 }
 
@@ -371,7 +513,17 @@ fn reference(e: &E, row: &[Value]) -> Value {
         E::Str(s) => Value::String(s.clone()),
         E::Var(i) => match &row[*i] {
             Value::Float32(x) => F(f64::from(*x)),
+            Value::Int32(x) => I(i64::from(*x)),
             v => v.clone(),
+        },
+        E::Index(a, i) => match (reference(a, row), reference(i, row)) {
+            (Value::Array(arr), I(i)) => match usize::try_from(i).ok().and_then(|i| arr.get(i)) {
+                Some(Value::Float32(x)) => F(f64::from(x)),
+                Some(Value::Int32(x)) => I(i64::from(x)),
+                Some(v) => v,
+                None => Null,
+            },
+            _ => Null,
         },
         E::Neg(a) => match reference(a, row) {
             I(i) => i.checked_neg().map_or(Null, I),
@@ -420,6 +572,7 @@ fn reference(e: &E, row: &[Value]) -> Value {
                             Some(x.as_bytes().cmp(y.as_bytes()))
                         }
                         (B(x), B(y)) => Some(x.cmp(y)),
+                        (Value::Timestamp(x), Value::Timestamp(y)) => Some(x.0.cmp(&y.0)),
                         _ => f(&va).partial_cmp(&f(&vb)),
                     };
                     use std::cmp::Ordering::*;
@@ -465,8 +618,60 @@ fn reference(e: &E, row: &[Value]) -> Value {
                     let [x, lo, hi]: [Value; 3] = vals.try_into().unwrap();
                     pick(t, pick(t, x, lo, true), hi, false)
                 }
+                "len" | "sum" | "mean" | "l2_norm" | "dot" | "cosine" => reduce(name, &vals),
                 other => unreachable!("{other}"),
             }
+        }
+    }
+}
+
+/// A numeric array's elements as the reductions read them.
+fn elems(v: &Value) -> Vec<f64> {
+    match v {
+        Value::Array(Array::Int32(x)) => x.iter().map(|&i| f64::from(i)).collect(),
+        Value::Array(Array::Int64(x)) => x.iter().map(|&i| i as f64).collect(),
+        Value::Array(Array::Float32(x)) => x.iter().map(|&i| f64::from(i)).collect(),
+        Value::Array(Array::Float64(x)) => x.clone(),
+        other => panic!("not a numeric array: {other:?}"),
+    }
+}
+
+/// `0 + x0 + x1 + ...`, left to right, as the module docs define every reduction.
+fn total(xs: impl Iterator<Item = f64>) -> f64 {
+    let mut acc = 0.0;
+    for x in xs {
+        acc += x;
+    }
+    acc
+}
+
+/// The array functions on non-null arguments.
+fn reduce(name: &str, vals: &[Value]) -> Value {
+    use Value::{Float64 as F, Null};
+    if name == "len" {
+        let Value::Array(a) = &vals[0] else {
+            panic!("len of {:?}", vals[0])
+        };
+        return Value::Int64(a.len() as i64);
+    }
+    let a = elems(&vals[0]);
+    let norm = |v: &[f64]| total(v.iter().map(|x| x * x)).sqrt();
+    match name {
+        "sum" => F(total(a.iter().copied())),
+        "mean" if a.is_empty() => Null,
+        "mean" => F(total(a.iter().copied()) / a.len() as f64),
+        "l2_norm" => F(norm(&a)),
+        _ => {
+            let b = elems(&vals[1]);
+            if a.len() != b.len() {
+                return Null;
+            }
+            let dot = total(a.iter().zip(&b).map(|(x, y)| x * y));
+            if name == "dot" {
+                return F(dot);
+            }
+            let norms = norm(&a) * norm(&b);
+            if norms == 0.0 { Null } else { F(dot / norms) }
         }
     }
 }
@@ -507,16 +712,55 @@ fn nullable(v: impl Strategy<Value = Value> + 'static) -> BoxedStrategy<Value> {
     prop_oneof![1 => Just(Value::Null), 3 => v].boxed()
 }
 
+fn time_value() -> impl Strategy<Value = Timestamp> {
+    prop_oneof![4 => -5i64..5, 1 => any::<i64>()].prop_map(Timestamp)
+}
+
+/// Array elements that are often zero, so zero vectors (cosine's null) occur.
+fn element<T: std::fmt::Debug + Clone + 'static>(
+    zero: T,
+    v: impl Strategy<Value = T> + 'static,
+) -> BoxedStrategy<T> {
+    prop_oneof![1 => Just(zero), 3 => v].boxed()
+}
+
+/// Arrays of up to 4 elements: empty ones and mismatched lengths are common.
+fn array<T: std::fmt::Debug + Clone + 'static>(
+    elem: impl Strategy<Value = T> + 'static,
+    make: fn(Vec<T>) -> Array,
+) -> BoxedStrategy<Value> {
+    nullable(prop::collection::vec(elem, 0..5).prop_map(move |v| Value::Array(make(v))))
+}
+
 fn row() -> impl Strategy<Value = Vec<Value>> {
-    (
+    let scalars = (
         nullable(int_value().prop_map(Value::Int64)),
         nullable(int_value().prop_map(Value::Int64)),
         nullable(float_value().prop_map(Value::Float64)),
         nullable(float_value().prop_map(|x| Value::Float32(x as f32))),
         nullable(proptest::sample::select(&STRINGS[..]).prop_map(|s| Value::String(s.into()))),
         nullable(any::<bool>().prop_map(Value::Bool)),
-    )
-        .prop_map(|(a, b, x, y, s, p)| vec![a, b, x, y, s, p])
+        nullable(any::<i32>().prop_map(Value::Int32)),
+        nullable(time_value().prop_map(Value::Timestamp)),
+    );
+    let arrays = (
+        array(
+            element(0.0, float_value().prop_map(|x| x as f32)),
+            Array::Float32,
+        ),
+        array(element(0.0, float_value()), Array::Float64),
+        array(element(0, int_value()), Array::Int64),
+        array(element(0, any::<i32>()), Array::Int32),
+        array(
+            proptest::sample::select(&STRINGS[..]).prop_map(String::from),
+            Array::String,
+        ),
+        array(time_value(), Array::Timestamp),
+        array(any::<bool>(), Array::Bool),
+    );
+    (scalars, arrays).prop_map(|((a, b, x, y, s, p, k, t), (u, v, n, m, ss, tt, bb))| {
+        vec![a, b, x, y, s, p, k, t, u, v, n, m, ss, tt, bb]
+    })
 }
 
 fn leaf() -> impl Strategy<Value = E> {
@@ -538,15 +782,16 @@ fn leaf() -> impl Strategy<Value = E> {
 fn expr() -> impl Strategy<Value = E> {
     leaf()
         .prop_recursive(6, 48, 3, |inner| {
-            (0u8..14, inner.clone(), inner.clone(), inner, 0usize..12)
+            (0u8..18, inner.clone(), inner.clone(), inner, 0usize..12)
                 .prop_map(|(kind, a, b, c, pick)| build(kind, a, b, c, pick))
         })
         .prop_map(|e| {
-            // A program must have a type: give an always-null expression one.
-            if ty(&e) == T::Null {
-                E::Call("coalesce", vec![e, E::Int(1)])
-            } else {
-                e
+            // A program must have a scalar type: give an always-null
+            // expression one, and reduce an array to its length.
+            match ty(&e) {
+                T::Null => E::Call("coalesce", vec![e, E::Int(1)]),
+                T::Arr(_) => E::Call("len", vec![e]),
+                _ => e,
             }
         })
 }
@@ -557,7 +802,8 @@ fn dtype(t: T) -> DType {
         T::Int => DType::Int64,
         T::Float => DType::Float64,
         T::Str => DType::String,
-        T::Null => unreachable!("always-null expressions are wrapped"),
+        T::Time => DType::UnixTimestamp,
+        T::Null | T::Arr(_) => unreachable!("always-null and array expressions are wrapped"),
     }
 }
 
@@ -581,6 +827,38 @@ proptest! {
             if let Some(t) = got.dtype() {
                 prop_assert_eq!(t, program.output_type());
             }
+        }
+    }
+
+    #[test]
+    fn reductions_agree_bit_for_bit_with_in_order_loops(
+        u in prop::collection::vec(element(0.0, float_value().prop_map(|x| x as f32)), 0..16),
+        v in prop::collection::vec(element(0.0, float_value()), 0..16),
+        n in prop::collection::vec(element(0, int_value()), 0..16),
+        same_length in any::<bool>(),
+    ) {
+        // Longer arrays than the random programs use, so a change of
+        // summation order (pairwise, reversed, SIMD lanes) shows in the bits.
+        let v = if same_length { u.iter().map(|&x| f64::from(x) * 1.1).collect() } else { v };
+        let mut row = vec![Value::Null; FIELDS.len()];
+        row[8] = Value::Array(Array::Float32(u));
+        row[9] = Value::Array(Array::Float64(v));
+        row[10] = Value::Array(Array::Int64(n));
+        for text in [
+            "sum(u)", "sum(v)", "sum(n)", "mean(u)", "mean(v)", "mean(n)",
+            "l2_norm(u)", "l2_norm(v)", "l2_norm(n)", "dot(u, v)", "dot(v, v)",
+            "dot(n, u)", "cosine(u, v)", "cosine(v, v)", "cosine(n, v)",
+        ] {
+            let program = Program::compile(text, &schema()).unwrap();
+            let got = program.eval(&row).unwrap();
+            let (name, rest) = text.split_once('(').unwrap();
+            let args: Vec<Value> = rest
+                .trim_end_matches(')')
+                .split(", ")
+                .map(|a| row[schema().index_of(a).unwrap()].clone())
+                .collect();
+            let want = reduce(name, &args);
+            prop_assert!(same(&got, &want), "{}: got {:?}, reference {:?}", text, got, want);
         }
     }
 
@@ -620,6 +898,23 @@ proptest! {
     }
 
     #[test]
+    fn hostile_op_streams_never_panic(bytes in op_stream(), r in row()) {
+        let config = bincode::config::standard().with_limit::<65536>();
+        if let Ok((p, _)) = bincode::serde::decode_from_slice::<Program, _>(&bytes, config) {
+            match p.eval(&r) {
+                Ok(v) => {
+                    if let Some(t) = v.dtype() {
+                        prop_assert_eq!(t, p.output_type());
+                    }
+                }
+                Err(Error::Eval(_)) => {}
+                Err(other) => prop_assert!(false, "unexpected error {other:?}"),
+            }
+            let _ = p.inputs();
+        }
+    }
+
+    #[test]
     fn compile_never_panics_on_arbitrary_text(text in any::<String>()) {
         check_compile(&text);
     }
@@ -647,7 +942,32 @@ proptest! {
     }
 }
 
-const TOKENS: [&str; 44] = [
+/// A `Program` written byte by byte in bincode's standard encoding: an empty
+/// source, an output type, a count of ops each written as a variant tag and a
+/// few small payload bytes, then the stack size. The ops decode with operands
+/// of any kind in any order (an array where a number goes, `Index` on a
+/// string, a `Load` of an array as another element type), which is what a
+/// hostile artifact gives the evaluator.
+fn op_stream() -> impl Strategy<Value = Vec<u8>> {
+    let op = (0u8..34, prop::collection::vec(0u8..12, 0..3));
+    (0u8..10, 0u8..8, prop::collection::vec(op, 0..24), 0u8..30).prop_map(
+        |(output, elem, ops, max_stack)| {
+            let mut bytes = vec![0, output];
+            if output == 9 {
+                bytes.push(elem);
+            }
+            bytes.push(u8::try_from(ops.len()).unwrap());
+            for (tag, payload) in ops {
+                bytes.push(tag);
+                bytes.extend(payload);
+            }
+            bytes.push(max_stack);
+            bytes
+        },
+    )
+}
+
+const TOKENS: [&str; 60] = [
     "(",
     "(",
     ")",
@@ -676,6 +996,14 @@ const TOKENS: [&str; 44] = [
     "if(",
     "is_null(",
     "coalesce(",
+    "len(",
+    "sum(",
+    "mean(",
+    "l2_norm(",
+    "dot(",
+    "cosine(",
+    "[",
+    "]",
     "nope(",
     "a",
     "b",
@@ -683,6 +1011,14 @@ const TOKENS: [&str; 44] = [
     "y",
     "s",
     "p",
+    "k",
+    "t",
+    "u",
+    "v",
+    "n",
+    "ss",
+    "tt",
+    "bb",
     "q",
     "1",
     "2.5",
@@ -738,6 +1074,28 @@ fn printer_respects_precedence() {
     assert_eq!(print(&E::Float(1e300)), "1e300");
     assert_eq!(print(&E::Float(2.0)), "2.0");
     assert_eq!(print(&E::Str("b\"\\".into())), r#""b\"\\""#);
+}
+
+#[test]
+fn op_streams_reach_the_array_ops() {
+    // Empty source, float64 output, 2 ops: Load { index: 8, dtype:
+    // array<float32> }, Sum; stack size 1. The stream format above is right.
+    let bytes = [0, 3, 2, 5, 8, 9, 3, 28, 1];
+    let config = bincode::config::standard();
+    let (p, used): (Program, usize) = bincode::serde::decode_from_slice(&bytes, config).unwrap();
+    assert_eq!(used, bytes.len());
+    let mut row = vec![Value::Null; FIELDS.len()];
+    row[8] = Value::Array(Array::Float32(vec![1.5, 2.0]));
+    assert_eq!(p.eval(&row).unwrap(), Value::Float64(3.5));
+    // It is what compiling `sum(u)` stores, after the 7 bytes of its source.
+    let compiled = Program::compile("sum(u)", &schema()).unwrap();
+    let compiled = bincode::serde::encode_to_vec(&compiled, config).unwrap();
+    assert_eq!(compiled[7..], bytes[1..]);
+    // The same ops on an int64 where the array should be: an error, not a panic.
+    let bytes = [0, 3, 2, 5, 0, 1, 28, 1];
+    let (p, _): (Program, usize) = bincode::serde::decode_from_slice(&bytes, config).unwrap();
+    row[0] = Value::Int64(1);
+    assert!(matches!(p.eval(&row), Err(Error::Eval(_))));
 }
 
 #[test]

@@ -205,7 +205,7 @@ fn golden_tiny_bundle() {
     let committed = golden("tiny_bundle.hex", &contents.to_bytes().unwrap());
     // The 48-byte header, field by field, as docs/format.md describes it.
     assert_eq!(&committed[0..4], b"VRGB");
-    assert_eq!(u16::from_le_bytes([committed[4], committed[5]]), 2);
+    assert_eq!(u16::from_le_bytes([committed[4], committed[5]]), 3);
     assert_eq!(&committed[6..8], &[0, 0]);
     assert_eq!(
         u64::from_le_bytes(committed[8..16].try_into().unwrap()) as usize,

@@ -6,16 +6,58 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use verge_core::artifact::{HEADER_LEN, Snapshot, SnapshotBuilder, ViewBuilder, shard_of};
 use verge_core::definition::Field;
-use verge_core::{ContentId, DType, Duration, EntityKey, Error, KeyPart, Timestamp, Value};
+use verge_core::{
+    Array, ContentId, DType, Duration, ElemType, EntityKey, Error, KeyPart, Timestamp, Value,
+};
 
 fn fields() -> Vec<Field> {
-    vec![
+    let mut fields = vec![
         Field::new("b", DType::Bool),
         Field::new("i", DType::Int64),
         Field::new("f32", DType::Float32),
         Field::new("f64", DType::Float64),
         Field::new("s", DType::String),
-    ]
+        Field::new("i32", DType::Int32),
+        Field::new("bytes", DType::Bytes),
+        Field::new("ts", DType::UnixTimestamp),
+        Field::new("json", DType::Json),
+    ];
+    for elem in ElemType::ALL {
+        fields.push(Field::new(format!("array_{elem}"), DType::Array(elem)));
+    }
+    fields
+}
+
+fn elem_strategy(elem: ElemType) -> BoxedStrategy<Array> {
+    let n = 0..5usize;
+    match elem {
+        ElemType::Bool => proptest::collection::vec(any::<bool>(), n)
+            .prop_map(Array::Bool)
+            .boxed(),
+        ElemType::Int32 => proptest::collection::vec(any::<i32>(), n)
+            .prop_map(Array::Int32)
+            .boxed(),
+        ElemType::Int64 => proptest::collection::vec(any::<i64>(), n)
+            .prop_map(Array::Int64)
+            .boxed(),
+        ElemType::Float32 => proptest::collection::vec(-1e6f32..1e6, n)
+            .prop_map(Array::Float32)
+            .boxed(),
+        ElemType::Float64 => proptest::collection::vec(-1e300f64..1e300, n)
+            .prop_map(Array::Float64)
+            .boxed(),
+        ElemType::String => proptest::collection::vec("[a-zé☃]{0,4}", n)
+            .prop_map(Array::String)
+            .boxed(),
+        ElemType::Bytes => {
+            proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..4), n)
+                .prop_map(Array::Bytes)
+                .boxed()
+        }
+        ElemType::UnixTimestamp => proptest::collection::vec(any::<i64>(), n)
+            .prop_map(|v| Array::Timestamp(v.into_iter().map(Timestamp).collect()))
+            .boxed(),
+    }
 }
 
 fn value_strategy(dtype: DType) -> BoxedStrategy<Value> {
@@ -28,6 +70,20 @@ fn value_strategy(dtype: DType) -> BoxedStrategy<Value> {
             .prop_map(Value::Float64)
             .boxed(),
         DType::String => "[a-zé☃]{0,6}".prop_map(Value::String).boxed(),
+        DType::Int32 => any::<i32>().prop_map(Value::Int32).boxed(),
+        DType::Bytes => proptest::collection::vec(any::<u8>(), 0..8)
+            .prop_map(Value::Bytes)
+            .boxed(),
+        DType::UnixTimestamp => any::<i64>()
+            .prop_map(|t| Value::Timestamp(Timestamp(t)))
+            .boxed(),
+        DType::Json => prop_oneof![
+            Just(Value::Json("{\"a\":[1,2.5,null]}".into())),
+            Just(Value::Json("\"text\"".into())),
+            (0i64..100).prop_map(|i| Value::Json(i.to_string())),
+        ]
+        .boxed(),
+        DType::Array(elem) => elem_strategy(elem).prop_map(Value::Array).boxed(),
     };
     prop_oneof![1 => Just(Value::Null), 4 => present].boxed()
 }
@@ -280,18 +336,17 @@ fn absurd_row_counts_are_rejected_before_allocating() {
 #[test]
 fn header_errors_are_distinct() {
     let good = build(
-        &[(
-            1,
-            5,
-            None,
-            vec![
+        &[(1, 5, None, {
+            let mut values = vec![
                 Value::Null,
                 Value::Int64(1),
                 Value::Null,
                 Value::Float64(2.0),
                 Value::String("x".into()),
-            ],
-        )],
+            ];
+            values.resize(fields().len(), Value::Null);
+            values
+        })],
         false,
     );
     let mut magic = good.clone();
@@ -338,6 +393,78 @@ fn shards_are_stable() {
     assert!(
         shards.iter().any(|&s| s != shards[0]),
         "keys spread over shards: {shards:?}"
+    );
+}
+
+/// Golden bytes of every type added in format version 3, one row each.
+#[test]
+fn golden_typed_snapshot() {
+    let fields = vec![
+        Field::new("count", DType::Int32),
+        Field::new("blob", DType::Bytes),
+        Field::new("seen", DType::UnixTimestamp),
+        Field::new("profile", DType::Json),
+        Field::new("embedding", DType::Array(ElemType::Float32)),
+        Field::new("tags", DType::Array(ElemType::String)),
+    ];
+    let mut view = ViewBuilder::new(
+        "typed",
+        vec![Field::new("driver_id", DType::Int32)],
+        fields,
+        Duration::from_days(1),
+        false,
+    );
+    view.push_row(
+        &EntityKey::single(KeyPart::Int64(1001)),
+        Timestamp::from_secs(1_624_638_987),
+        None,
+        &[
+            Value::Int32(-7),
+            Value::Bytes(vec![0, 1, 0xff]),
+            Value::Timestamp(Timestamp::from_secs(1_624_000_000)),
+            Value::Json("{\"age\":\"31\",\"name\":\"x\"}".into()),
+            Value::Array(Array::Float32(vec![0.5, -1.0])),
+            Value::Array(Array::String(vec!["a".into(), "bc".into()])),
+        ],
+    )
+    .unwrap();
+    let bytes = SnapshotBuilder::new(ContentId([7; 32]), Timestamp(0), Timestamp(1))
+        .with_view(view)
+        .finish()
+        .unwrap();
+    check_golden(&bytes, "typed_snapshot.hex");
+    let snapshot = Snapshot::load(bytes).unwrap();
+    let row = snapshot
+        .lookup(0, &EntityKey::single(KeyPart::Int64(1001)))
+        .unwrap();
+    assert_eq!(
+        snapshot.value(0, 4, row),
+        Value::Array(Array::Float32(vec![0.5, -1.0]))
+    );
+    assert_eq!(snapshot.array_len(0, 5, row), Some(2));
+    assert_eq!(snapshot.lookup_int(0, 1001), Some(row));
+}
+
+fn check_golden(bytes: &[u8], name: &str) {
+    let hex: String = bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .chunks(32)
+        .map(|c| c.concat() + "\n")
+        .collect();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &hex).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path)
+        .expect("golden file missing: run with BLESS=1 once and review it");
+    assert_eq!(
+        hex, expected,
+        "snapshot bytes changed: that is a format change (bump FORMAT_VERSION) — or rerun with BLESS=1 if intended"
     );
 }
 
@@ -398,11 +525,20 @@ fn golden_tiny_snapshot() {
     );
     // The header, field by field, as docs/format.md describes it.
     assert_eq!(&bytes[0..4], b"VRGS");
-    assert_eq!(u16::from_le_bytes([bytes[4], bytes[5]]), 2);
+    assert_eq!(u16::from_le_bytes([bytes[4], bytes[5]]), 3);
     assert_eq!(
         u64::from_le_bytes(bytes[8..16].try_into().unwrap()) as usize,
         bytes.len() - HEADER_LEN
     );
+    // A version 2 snapshot (same payload, older header) still reads: version 3
+    // only added types; a version 1 one is refused with the fix.
+    let mut v2 = bytes.clone();
+    v2[4] = 2;
+    assert!(Snapshot::load(v2).is_ok());
+    let mut v1 = bytes.clone();
+    v1[4] = 1;
+    let err = Snapshot::load(v1).unwrap_err().to_string();
+    assert!(err.contains("rebuild the artifact"), "{err}");
     assert_eq!(&bytes[16..48], &ContentId::of(&bytes[48..]).0);
     let s = Snapshot::load(bytes).unwrap();
     assert_eq!(
@@ -410,4 +546,26 @@ fn golden_tiny_snapshot() {
         Value::Float32(72.0)
     );
     assert_eq!(s.value(0, 1, s.lookup_int(0, 530101).unwrap()), Value::Null);
+}
+
+/// The fuzz corpus's typed seed (`fuzz/corpus/snapshot_load/seed-typed`) loads
+/// and reads back every cell, nulls included.
+#[test]
+fn the_typed_fuzz_seed_loads_and_every_cell_reads() {
+    let bytes = verge_test_kit::tiny::typed_snapshot_bytes();
+    let seed = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus/snapshot_load/seed-typed");
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(&seed, &bytes).unwrap();
+    }
+    let committed = std::fs::read(&seed).unwrap();
+    assert_eq!(
+        committed, bytes,
+        "rerun fuzz/examples/seeds.rs after a format change"
+    );
+    let s = Snapshot::load(bytes).unwrap();
+    let row = s.lookup_int(0, 1001).unwrap();
+    assert_eq!(s.value(0, 5, row), Value::Array(Array::Bool(vec![true])));
+    let empty = s.lookup_int(0, 1002).unwrap();
+    assert!((0..6).all(|c| s.value(0, c, empty) == Value::Null));
 }

@@ -33,6 +33,7 @@ fn main() -> std::io::Result<()> {
         "composite",
         &fixture::composite_snapshot_bytes(),
     )?;
+    write(root, "snapshot_load", "typed", &fixture::typed_snapshot_bytes())?;
     let empty = SnapshotBuilder::new(verge_core::ContentId::of(b"e"), Timestamp(0), Timestamp(0))
         .finish()
         .expect("an empty snapshot builds");

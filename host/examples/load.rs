@@ -175,9 +175,12 @@ fn bodies(api: &Api, batch: usize) -> anyhow::Result<Vec<Vec<u8>>> {
             .map(|f| {
                 let v = match f.dtype {
                     DType::Float64 | DType::Float32 => json!(37.5),
-                    DType::Int64 => json!(1),
+                    DType::Int64 | DType::Int32 => json!(1),
                     DType::Bool => json!(false),
-                    DType::String => json!("x"),
+                    DType::String | DType::Bytes => json!("eA=="),
+                    DType::UnixTimestamp => json!("2024-01-01T00:00:00Z"),
+                    DType::Json => json!({"x": 1}),
+                    DType::Array(_) => json!([]),
                 };
                 (f.name.clone(), Json::Array(vec![v; n]))
             })

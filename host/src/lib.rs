@@ -2,6 +2,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
+//! | [`arrow_values`] | the core's types as Arrow columns and back |
 //! | [`artifacts`] | bundles and snapshots on disk: content-addressed files and refs |
 //! | [`repo`] | the feature repository: parsing `verge.toml` into core definitions |
 //! | [`store`] | the registry on disk: immutable objects and compare-and-swap refs |
@@ -25,6 +26,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod arrow_values;
 pub mod artifacts;
 pub mod edge_pair;
 pub mod historical;

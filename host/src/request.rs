@@ -69,7 +69,7 @@ pub fn entity_json(pairs: &[String], keys: &[Field]) -> anyhow::Result<Json> {
             );
         };
         let value = match field.dtype {
-            DType::Int64 => Json::from(text.trim().parse::<i64>().map_err(|e| {
+            DType::Int64 | DType::Int32 => Json::from(text.trim().parse::<i64>().map_err(|e| {
                 use std::num::IntErrorKind::{NegOverflow, PosOverflow};
                 match e.kind() {
                     PosOverflow | NegOverflow => anyhow::anyhow!(
@@ -124,7 +124,13 @@ pub fn request_json(pairs: &[String], fields: &[Field]) -> anyhow::Result<Json> 
                         .map(Json::Number)
                         .with_context(bad)?
                 }
-                DType::String => Json::String(text.to_owned()),
+                DType::Int32 => Json::from(t.parse::<i32>().with_context(bad)?),
+                DType::String | DType::Bytes | DType::UnixTimestamp => {
+                    Json::String(text.to_owned())
+                }
+                // JSON and arrays are written as JSON: `emb=[0.1, 0.2]`.
+                DType::Json | DType::Array(_) => serde_json::from_str(t)
+                    .with_context(|| format!("{}: write it as JSON", bad()))?,
             }
         };
         push(&mut columns, name, value);

@@ -394,6 +394,10 @@ enum Printer<'a> {
     /// Nanoseconds since the epoch.
     Time(Box<dyn Fn(usize) -> i128 + 'a>),
     Date(&'a arrow_array::Date32Array),
+    /// Bytes, as base64 (the text form sources read back).
+    Binary(&'a arrow_array::BinaryArray),
+    /// Lists, structs and maps, as JSON text (arrays' text form).
+    Json(&'a dyn Array),
 }
 
 fn printer<'a>(array: &'a dyn Array, name: &str) -> Result<Printer<'a>> {
@@ -437,6 +441,10 @@ fn printer<'a>(array: &'a dyn Array, name: &str) -> Result<Printer<'a>> {
         DataType::Timestamp(TimeUnit::Microsecond, _) => time!(TimestampMicrosecondType, 1_000),
         DataType::Timestamp(TimeUnit::Nanosecond, _) => time!(TimestampNanosecondType, 1),
         DataType::Date32 => Printer::Date(prim!(Date32Type)),
+        DataType::Binary => Printer::Binary(array.as_binary()),
+        DataType::List(_) | DataType::LargeList(_) | DataType::Struct(_) | DataType::Map(_, _) => {
+            Printer::Json(array)
+        }
         other => bail!(
             "column `{name}` has type {other}, which CSV output does not support; write `.parquet` instead"
         ),
@@ -456,6 +464,12 @@ impl Printer<'_> {
             Printer::LargeStr(a) => write!(out, "{}", a.value(i)),
             Printer::Time(f) => write!(out, "{}", format_nanos(f(i))),
             Printer::Date(a) => write!(out, "{}", format_date(i64::from(a.value(i)))),
+            Printer::Binary(a) => write!(out, "{}", verge_core::api::base64_of(a.value(i))),
+            Printer::Json(a) => write!(
+                out,
+                "{}",
+                crate::source::json_text_at(*a, i).unwrap_or_default()
+            ),
         };
     }
 }

@@ -14,10 +14,12 @@ use crate::definition::{FeatureRef, Field};
 use crate::online::{Deployment, Predictor, SnapshotField};
 
 mod checks;
+mod json_value;
 mod route;
 mod strict;
 
 use crate::value::{DType, KeyPart, Value};
+pub(crate) use json_value::json_to_value;
 use route::{asked, choose};
 use strict::{beyond_int64, parse_object};
 
@@ -153,20 +155,6 @@ fn parse_full_names(map: &serde_json::Map<String, Json>) -> Result<bool, ApiErro
     }
 }
 
-/// Converts one JSON value to a value of `dtype` (JSON has one number type, so
-/// numbers convert between the numeric types when no precision is lost).
-pub(crate) fn json_to_value(json: &Json, dtype: DType) -> Option<Value> {
-    Some(match (json, dtype) {
-        (Json::Null, _) => Value::Null,
-        (Json::Bool(b), DType::Bool) => Value::Bool(*b),
-        (Json::Number(n), DType::Int64) => Value::Int64(n.as_i64()?),
-        (Json::Number(n), DType::Float64) => Value::Float64(n.as_f64()?),
-        (Json::Number(n), DType::Float32) => Value::Float32(n.as_f64()? as f32),
-        (Json::String(s), DType::String) => Value::String(s.clone()),
-        _ => return None,
-    })
-}
-
 fn describe(json: &Json) -> String {
     let text = json.to_string();
     if text.len() > 40 {
@@ -296,6 +284,10 @@ fn parse_rows_for(
             for (row, json) in values.iter().enumerate() {
                 let part = match (json, dtype) {
                     (Json::Number(n), DType::Int64) => n.as_i64().map(KeyPart::Int64),
+                    (Json::Number(n), DType::Int32) => n
+                        .as_i64()
+                        .filter(|v| i32::try_from(*v).is_ok())
+                        .map(KeyPart::Int64),
                     (Json::String(s), DType::String) => Some(KeyPart::String(s.clone())),
                     _ => None,
                 };

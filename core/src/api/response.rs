@@ -19,20 +19,40 @@ use crate::pipeline::Prediction;
 use crate::value::{KeyPart, Value};
 use crate::{Error, Timestamp};
 
-/// A value as JSON, exactly as every API answer prints it; non-finite floats
-/// become null (JSON has no NaN).
+/// A value as JSON, exactly as every API answer prints it, as Feast's server
+/// does: non-finite floats become null (JSON has no NaN), bytes are base64
+/// (standard alphabet, padded), timestamps RFC 3339 strings, arrays JSON
+/// arrays, and JSON features the JSON value itself (not a string holding it).
 #[must_use]
 pub fn value_to_json(value: &Value) -> Json {
+    let float = |x: f64| serde_json::Number::from_f64(x).map_or(Json::Null, Json::Number);
     match value {
         Value::Null => Json::Null,
         Value::Bool(b) => Json::Bool(*b),
+        Value::Int32(i) => Json::from(*i),
         Value::Int64(i) => Json::from(*i),
-        Value::Float32(x) => {
-            serde_json::Number::from_f64(f64::from(*x)).map_or(Json::Null, Json::Number)
-        }
-        Value::Float64(x) => serde_json::Number::from_f64(*x).map_or(Json::Null, Json::Number),
+        Value::Float32(x) => float(f64::from(*x)),
+        Value::Float64(x) => float(*x),
         Value::String(s) => Json::String(s.clone()),
+        Value::Bytes(b) => Json::String(base64_of(b)),
+        Value::Timestamp(t) => Json::String(t.to_rfc3339()),
+        // Stored JSON was checked to parse when it was read and again at load.
+        Value::Json(text) => serde_json::from_str(text).unwrap_or(Json::Null),
+        Value::Array(a) => Json::Array(
+            (0..a.len())
+                .filter_map(|i| a.get(i))
+                .map(|v| value_to_json(&v))
+                .collect(),
+        ),
     }
+}
+
+/// Bytes as base64, standard alphabet with padding (what Feast's server and
+/// protobuf's JSON mapping write).
+#[must_use]
+pub fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// An entity key part as JSON, exactly as every API answer prints it.

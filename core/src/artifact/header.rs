@@ -16,7 +16,7 @@
 
 use crate::{ContentId, Error, Result};
 
-use super::FORMAT_VERSION;
+use super::{FORMAT_VERSION, OLDEST_READABLE};
 
 /// Bytes in a header.
 pub const HEADER_LEN: usize = 48;
@@ -126,7 +126,8 @@ impl Header {
             });
         }
         let version = u16::from_le_bytes([head[4], head[5]]);
-        if version != FORMAT_VERSION {
+        // Version 2 is a subset of 3 (3 added types), so its artifacts read as they are.
+        if !(OLDEST_READABLE..=FORMAT_VERSION).contains(&version) {
             return Err(Error::UnsupportedVersion {
                 kind: name,
                 found: version,

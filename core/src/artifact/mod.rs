@@ -10,6 +10,7 @@
 //! by field; it changes only with [`FORMAT_VERSION`].
 
 mod bundle;
+mod cell;
 mod codec;
 mod header;
 mod index;
@@ -31,8 +32,16 @@ pub use snapshot::{
 };
 pub use snapshot_builder::{CellRef, ColumnSlot, SnapshotBuilder, ViewBuilder};
 
-/// The format version this build writes and reads, for every artifact kind.
+/// The format version this build writes, for every artifact kind.
 ///
 /// 2: a bundle's model is optional (feature bundles). Snapshot payloads are
 /// unchanged, so their ids are too; only the header's version differs.
-pub const FORMAT_VERSION: u16 = 2;
+///
+/// 3: Feast's whole type system: int32, bytes, unix_timestamp, JSON and arrays
+/// (new `DType` variants, appended, and their column layouts). A payload that
+/// uses none of them is byte-for-byte a version 2 payload, so ids do not move.
+pub const FORMAT_VERSION: u16 = 3;
+
+/// The oldest format version this build still reads: every version since is a
+/// superset of it.
+pub const OLDEST_READABLE: u16 = 2;

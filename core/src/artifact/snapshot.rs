@@ -375,6 +375,7 @@ impl Snapshot {
         for col in &t.keys {
             parts.push(match self.value_in(col, row) {
                 Value::Int64(v) => KeyPart::Int64(v),
+                Value::Int32(v) => KeyPart::Int64(i64::from(v)),
                 Value::String(s) => KeyPart::String(s),
                 _ => return None,
             });
@@ -407,8 +408,13 @@ impl Snapshot {
             DType::Int64 => self
                 .fixed::<8>(&col.data, row)
                 .map(|b| i64::from_le_bytes(b) as f64),
+            DType::Int32 => self
+                .fixed::<4>(&col.data, row)
+                .map(|b| f64::from(i32::from_le_bytes(b))),
             DType::Bool => self.bit(&col.data, row).map(|b| if b { 1.0 } else { 0.0 }),
-            DType::String => None,
+            DType::String | DType::Bytes | DType::UnixTimestamp | DType::Json | DType::Array(_) => {
+                None
+            }
         }
     }
 
@@ -418,7 +424,13 @@ impl Snapshot {
         }
         let value = match col.dtype {
             DType::Bool => self.bit(&col.data, row).map(Value::Bool),
+            DType::Int32 => self
+                .fixed::<4>(&col.data, row)
+                .map(|b| Value::Int32(i32::from_le_bytes(b))),
             DType::Int64 => self.int_at(&col.data, row).map(Value::Int64),
+            DType::UnixTimestamp => self
+                .int_at(&col.data, row)
+                .map(|t| Value::Timestamp(Timestamp(t))),
             DType::Float32 => self
                 .fixed::<4>(&col.data, row)
                 .map(|b| Value::Float32(f32::from_le_bytes(b))),
@@ -428,18 +440,45 @@ impl Snapshot {
             DType::String => self
                 .str_at(col, row)
                 .map(|s| Value::String(String::from(s))),
+            DType::Json => self.str_at(col, row).map(|s| Value::Json(String::from(s))),
+            DType::Bytes => self.cell(col, row).map(|b| Value::Bytes(b.to_vec())),
+            DType::Array(elem) => self
+                .cell(col, row)
+                .and_then(|b| super::cell::decode(elem, b))
+                .map(Value::Array),
         };
         value.unwrap_or(Value::Null)
     }
 
+    /// The element count of an array cell without decoding it; `None` for
+    /// null or a non-array column.
+    #[must_use]
+    pub fn array_len(&self, table: usize, column: usize, row: usize) -> Option<usize> {
+        let col = self.tables.get(table)?.columns.get(column)?;
+        let elem = col.dtype.elem()?;
+        if !self.is_valid(col, row) {
+            return None;
+        }
+        self.cell(col, row).map(|b| super::cell::len(elem, b))
+    }
+
     fn key_equals(&self, col: &Column, row: usize, part: &KeyPart) -> bool {
         match part {
-            KeyPart::Int64(v) => {
-                col.dtype == DType::Int64 && self.int_at(&col.data, row) == Some(*v)
-            }
+            KeyPart::Int64(v) => self.key_int(col, row) == Some(*v),
             KeyPart::String(s) => {
                 col.dtype == DType::String && self.str_at(col, row) == Some(s.as_str())
             }
+        }
+    }
+
+    /// An integer key cell, either width, as i64.
+    fn key_int(&self, col: &Column, row: usize) -> Option<i64> {
+        match col.dtype {
+            DType::Int64 => self.int_at(&col.data, row),
+            DType::Int32 => self
+                .fixed::<4>(&col.data, row)
+                .map(|b| i64::from(i32::from_le_bytes(b))),
+            _ => None,
         }
     }
 
@@ -472,13 +511,15 @@ impl Snapshot {
     }
 
     fn str_at(&self, col: &Column, row: usize) -> Option<&str> {
+        core::str::from_utf8(self.cell(col, row)?).ok()
+    }
+
+    /// The bytes of a variable-width cell.
+    fn cell(&self, col: &Column, row: usize) -> Option<&[u8]> {
         let start = self.fixed::<4>(&col.offsets, row).map(u32::from_le_bytes)? as usize;
         let end = self
             .fixed::<4>(&col.offsets, row + 1)
             .map(u32::from_le_bytes)? as usize;
-        let bytes = self
-            .bytes
-            .get(col.data.start + start..col.data.start + end)?;
-        core::str::from_utf8(bytes).ok()
+        self.bytes.get(col.data.start + start..col.data.start + end)
     }
 }

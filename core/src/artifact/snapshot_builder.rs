@@ -24,7 +24,7 @@ use super::snapshot::{
 };
 use crate::definition::Field;
 use crate::time::{Duration, Timestamp};
-use crate::value::{DType, EntityKey, Value};
+use crate::value::{EntityKey, Value};
 use crate::{ContentId, Error, Result};
 
 mod column;
@@ -115,7 +115,7 @@ impl ViewBuilder {
         }
         // Check everything before writing anything so a bad row leaves no trace.
         for ((part, field), _) in key.parts().iter().zip(&self.join_keys).zip(&self.keys) {
-            if part.dtype() != field.dtype {
+            if !part.fits(field.dtype) {
                 return Err(Error::Request(format!(
                     "view `{}`: join key `{}` is {} but got a {} key",
                     self.name,
@@ -457,7 +457,7 @@ impl SnapshotBuilder {
             } else {
                 Segment::default()
             },
-            offsets: put(if col.dtype == DType::String {
+            offsets: put(if column::is_variable(col.dtype) {
                 col.offsets.len()
             } else {
                 0

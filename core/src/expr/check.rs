@@ -13,9 +13,9 @@ use super::Schema;
 use super::op::{CmpOn, CmpOp, Num, Op};
 use super::parser::{BinOp, Node, NodeKind, UnOp};
 use crate::Error;
-use crate::value::DType;
+use crate::value::{DType, ElemType};
 
-/// A static type. Inputs of type float32 are read as float64.
+/// A static type. Inputs of type float32 are read as float64, int32 as int64.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ty {
     /// The type of the `null` literal: unifies with every other type.
@@ -28,26 +28,39 @@ pub(crate) enum Ty {
     Float,
     /// string.
     Str,
+    /// unix_timestamp.
+    Time,
+    /// An array input, with the element type it was declared with (an array
+    /// is only ever read, so `array<float32>` stays itself until an element
+    /// is taken or it is reduced).
+    Array(ElemType),
 }
 
 impl Ty {
-    fn of(dtype: DType) -> Ty {
-        match dtype {
+    /// The static type an input of `dtype` is read as; `None` for the types
+    /// expressions do not read.
+    fn of(dtype: DType) -> Option<Ty> {
+        Some(match dtype {
             DType::Bool => Ty::Bool,
-            DType::Int64 => Ty::Int,
+            DType::Int32 | DType::Int64 => Ty::Int,
             DType::Float32 | DType::Float64 => Ty::Float,
             DType::String => Ty::Str,
-        }
+            DType::UnixTimestamp => Ty::Time,
+            DType::Array(e) => Ty::Array(e),
+            DType::Bytes | DType::Json => return None,
+        })
     }
 
-    /// The [`DType`] a value of this type is returned as; `None` for always-null.
+    /// The [`DType`] a value of this type is returned as; `None` for
+    /// always-null and for arrays, which a program never returns.
     pub fn dtype(self) -> Option<DType> {
         Some(match self {
-            Ty::Null => return None,
+            Ty::Null | Ty::Array(_) => return None,
             Ty::Bool => DType::Bool,
             Ty::Int => DType::Int64,
             Ty::Float => DType::Float64,
             Ty::Str => DType::String,
+            Ty::Time => DType::UnixTimestamp,
         })
     }
 
@@ -58,6 +71,20 @@ impl Ty {
             Ty::Int => "int64",
             Ty::Float => "float64",
             Ty::Str => "string",
+            Ty::Time => "unix_timestamp",
+            Ty::Array(e) => DType::Array(e).name(),
+        }
+    }
+
+    /// True for an array the numeric reductions read (or the `null` literal).
+    fn is_numeric_array(self) -> bool {
+        match self {
+            Ty::Null => true,
+            Ty::Array(e) => matches!(
+                e,
+                ElemType::Int32 | ElemType::Int64 | ElemType::Float32 | ElemType::Float64
+            ),
+            _ => false,
         }
     }
 
@@ -107,73 +134,35 @@ struct Function {
     params: &'static str,
 }
 
+impl Function {
+    const fn new(name: &'static str, min: usize, max: Option<usize>, params: &'static str) -> Self {
+        Function {
+            name,
+            min,
+            max,
+            params,
+        }
+    }
+}
+
 const FUNCTIONS: &[Function] = &[
-    Function {
-        name: "abs",
-        min: 1,
-        max: Some(1),
-        params: "x",
-    },
-    Function {
-        name: "ln",
-        min: 1,
-        max: Some(1),
-        params: "x",
-    },
-    Function {
-        name: "exp",
-        min: 1,
-        max: Some(1),
-        params: "x",
-    },
-    Function {
-        name: "sqrt",
-        min: 1,
-        max: Some(1),
-        params: "x",
-    },
-    Function {
-        name: "pow",
-        min: 2,
-        max: Some(2),
-        params: "x, y",
-    },
-    Function {
-        name: "min",
-        min: 2,
-        max: None,
-        params: "a, b, ...",
-    },
-    Function {
-        name: "max",
-        min: 2,
-        max: None,
-        params: "a, b, ...",
-    },
-    Function {
-        name: "clamp",
-        min: 3,
-        max: Some(3),
-        params: "x, lo, hi",
-    },
-    Function {
-        name: "if",
-        min: 3,
-        max: Some(3),
-        params: "condition, then, else",
-    },
-    Function {
-        name: "is_null",
-        min: 1,
-        max: Some(1),
-        params: "x",
-    },
-    Function {
-        name: "coalesce",
-        min: 1,
-        max: None,
-        params: "a, b, ...",
-    },
+    Function::new("abs", 1, Some(1), "x"),
+    Function::new("ln", 1, Some(1), "x"),
+    Function::new("exp", 1, Some(1), "x"),
+    Function::new("sqrt", 1, Some(1), "x"),
+    Function::new("pow", 2, Some(2), "x, y"),
+    Function::new("min", 2, None, "a, b, ..."),
+    Function::new("max", 2, None, "a, b, ..."),
+    Function::new("clamp", 3, Some(3), "x, lo, hi"),
+    Function::new("if", 3, Some(3), "condition, then, else"),
+    Function::new("is_null", 1, Some(1), "x"),
+    Function::new("coalesce", 1, None, "a, b, ..."),
+    Function::new("len", 1, Some(1), "a"),
+    Function::new("sum", 1, Some(1), "a"),
+    Function::new("mean", 1, Some(1), "a"),
+    Function::new("l2_norm", 1, Some(1), "a"),
+    Function::new("dot", 2, Some(2), "a, b"),
+    Function::new("cosine", 2, Some(2), "a, b"),
 ];
 
 /// The checked program: its ops, result type and the evaluation stack it needs.
@@ -215,7 +204,12 @@ pub(crate) fn check(text: &str, nodes: Vec<Node<'_>>, schema: &Schema) -> Result
                 };
                 let index = u32::try_from(index)
                     .map_err(|_| err("the schema has more than 2^32 fields".into()))?;
-                (Op::Load { index, dtype }, Ty::of(dtype))
+                let ty = Ty::of(dtype).ok_or_else(|| {
+                    err(alloc::format!(
+                        "input `{name}` is {dtype}, which expressions do not read"
+                    ))
+                })?;
+                (Op::Load { index, dtype }, ty)
             }
             NodeKind::Unary(op) => {
                 let t = pop(&mut types, 1).ok_or_else(underflow)?[0];
@@ -224,6 +218,10 @@ pub(crate) fn check(text: &str, nodes: Vec<Node<'_>>, schema: &Schema) -> Result
             NodeKind::Binary(op) => {
                 let args = pop(&mut types, 2).ok_or_else(underflow)?;
                 binary(op, args[0], args[1]).map_err(err)?
+            }
+            NodeKind::Index => {
+                let args = pop(&mut types, 2).ok_or_else(underflow)?;
+                (Op::Index, index(args[0], args[1]).map_err(err)?)
             }
             NodeKind::Call { name, argc } => {
                 let args = pop(&mut types, argc).ok_or_else(underflow)?;
@@ -245,9 +243,15 @@ pub(crate) fn check(text: &str, nodes: Vec<Node<'_>>, schema: &Schema) -> Result
         [t] => *t,
         _ => return Err(underflow()),
     };
-    let output = result.dtype().ok_or_else(|| {
-        err("the expression is always null, so it has no type; an on-demand field needs a value (use `coalesce` or `if` to give one)".into())
-    })?;
+    let output = match result {
+        Ty::Array(_) => return Err(err(alloc::format!(
+            "the result is {}, but an expression computes one scalar value; reduce the array with `len`, `sum`, `mean`, `l2_norm`, `dot` or `cosine`, or take an element with `a[i]`",
+            result.name()
+        ))),
+        _ => result.dtype().ok_or_else(|| {
+            err("the expression is always null, so it has no type; an on-demand field needs a value (use `coalesce` or `if` to give one)".into())
+        })?,
+    };
     Ok(Checked {
         code,
         output,
@@ -287,15 +291,22 @@ fn binary(op: BinOp, a: Ty, b: Ty) -> Result<(Op, Ty), String> {
             Some(Ty::Float) => CmpOn::Float,
             Some(Ty::Int | Ty::Null) => CmpOn::Int,
             Some(Ty::Str) => CmpOn::Str,
+            Some(Ty::Time) => CmpOn::Time,
             Some(Ty::Bool) if !ordering => CmpOn::Bool,
             Some(Ty::Bool) => {
                 return Err(alloc::format!(
                     "`{symbol}` cannot order bools; compare numbers or strings, or use `==` / `!=`"
                 ));
             }
+            Some(Ty::Array(_)) => {
+                return Err(alloc::format!(
+                    "`{symbol}` cannot compare arrays ({}); compare their elements `a[i]` or reductions such as `len(a)`",
+                    list(&[a, b])
+                ));
+            }
             None => {
                 return Err(alloc::format!(
-                    "`{symbol}` cannot compare {} with {}; both sides must be numbers, strings or bools",
+                    "`{symbol}` cannot compare {} with {}; both sides must be numbers, strings, bools or timestamps",
                     a.name(),
                     b.name()
                 ));
@@ -391,6 +402,9 @@ fn call(name: &str, args: &[Ty]) -> Result<(Vec<Op>, Ty), String> {
             )
         }
         "is_null" => one(Op::IsNull, Ty::Bool),
+        "len" | "sum" | "mean" | "l2_norm" | "dot" | "cosine" => {
+            array_call(name, args).map(|(op, ty)| (alloc::vec![op], ty))
+        }
         "coalesce" => {
             let t = unified().ok_or_else(|| {
                 alloc::format!(
@@ -411,6 +425,58 @@ fn call(name: &str, args: &[Ty]) -> Result<(Vec<Op>, Ty), String> {
     }
 }
 
+/// The array functions: `len` reads any array, the others numeric ones.
+fn array_call(name: &str, args: &[Ty]) -> Result<(Op, Ty), String> {
+    if name == "len" {
+        return match args[0] {
+            Ty::Null | Ty::Array(_) => Ok((Op::Len, Ty::Int)),
+            t => Err(alloc::format!("`len` needs an array, got {}", t.name())),
+        };
+    }
+    if !args.iter().all(|t| t.is_numeric_array()) {
+        let what = if args.len() == 1 {
+            "a numeric array"
+        } else {
+            "two numeric arrays"
+        };
+        return Err(alloc::format!(
+            "`{name}` needs {what} (elements int32, int64, float32 or float64), got {}",
+            list(args)
+        ));
+    }
+    let op = match name {
+        "sum" => Op::Sum,
+        "mean" => Op::Mean,
+        "l2_norm" => Op::L2Norm,
+        "dot" => Op::Dot,
+        _ => Op::Cosine,
+    };
+    Ok((op, Ty::Float))
+}
+
+/// The type of `a[i]`: the element type as expressions read it.
+fn index(array: Ty, i: Ty) -> Result<Ty, String> {
+    if !matches!(i, Ty::Null | Ty::Int) {
+        return Err(alloc::format!(
+            "an array index must be an int64, got {}",
+            i.name()
+        ));
+    }
+    match array {
+        Ty::Null => Ok(Ty::Null),
+        Ty::Array(e) => Ty::of(DType::from(e)).ok_or_else(|| {
+            alloc::format!(
+                "the elements of {} cannot be read by expressions (only `len` and `is_null` read the array)",
+                array.name()
+            )
+        }),
+        t => Err(alloc::format!(
+            "`[]` takes an element of an array, but this is {}",
+            t.name()
+        )),
+    }
+}
+
 /// Names other languages use for our functions, for "did you mean" hints.
 const ALIASES: &[(&str, &str)] = &[
     ("log", "ln"),
@@ -421,6 +487,14 @@ const ALIASES: &[(&str, &str)] = &[
     ("isnull", "is_null"),
     ("ifnull", "coalesce"),
     ("nvl", "coalesce"),
+    ("length", "len"),
+    ("size", "len"),
+    ("cardinality", "len"),
+    ("avg", "mean"),
+    ("norm", "l2_norm"),
+    ("dot_product", "dot"),
+    ("inner_product", "dot"),
+    ("cosine_similarity", "cosine"),
 ];
 
 fn unknown_function(name: &str) -> String {

@@ -1,10 +1,11 @@
 //! Runs compiled [`Op`]s over one row of inputs.
 //!
 //! The evaluator is a loop over the op slice with a stack of [`Slot`]s. A slot
-//! is `Copy` and borrows strings from the inputs or the program, so a numeric
-//! or string program allocates nothing while it runs: the stack lives in a
-//! fixed array (a heap buffer only for unusually deep programs), and the one
-//! allocation is copying a string result out.
+//! is `Copy` and borrows strings and arrays from the inputs or the program, so
+//! a numeric, string or array program allocates nothing while it runs: the
+//! stack lives in a fixed array (a heap buffer only for unusually deep
+//! programs), and the one allocation is copying a string result out. The
+//! array ops themselves are in `arrays`.
 //!
 //! Nothing here trusts the ops: a program may come from a corrupted or hostile
 //! artifact, so every pop, every operand kind and every input index is checked,
@@ -13,20 +14,26 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
+use super::arrays;
 use super::op::{CmpOn, CmpOp, Num, Op};
-use crate::value::{DType, Value};
+use crate::time::Timestamp;
+use crate::value::{Array, DType, Value};
 
 /// Stack slots kept on the machine stack; deeper programs use a heap buffer.
 const INLINE: usize = 32;
 
 /// One value on the evaluation stack.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Slot<'a> {
+pub(super) enum Slot<'a> {
     Null,
     Bool(bool),
     Int(i64),
     Float(f64),
     Str(&'a str),
+    /// A timestamp, µs since the epoch.
+    Time(i64),
+    /// An input array, borrowed: arrays are read, never built.
+    Arr(&'a Array),
 }
 
 /// Why evaluation stopped, turned into [`crate::Error::Eval`] by the caller.
@@ -83,7 +90,7 @@ impl<'a> Stack<'_, 'a> {
     }
 }
 
-const OPERAND: Fault = Fault::Malformed("operand of the wrong kind");
+pub(super) const OPERAND: Fault = Fault::Malformed("operand of the wrong kind");
 
 /// Evaluates `code` on `inputs`; the result must have type `output` or be null.
 ///
@@ -121,6 +128,7 @@ pub(crate) fn run(
         (Slot::Int(i), DType::Int64) => Value::Int64(i),
         (Slot::Float(x), DType::Float64) => Value::Float64(x),
         (Slot::Str(s), DType::String) => Value::String(s.into()),
+        (Slot::Time(t), DType::UnixTimestamp) => Value::Timestamp(Timestamp(t)),
         _ => return Err(Fault::Malformed("result does not match the output type")),
     })
 }
@@ -153,21 +161,7 @@ fn step<'a>(op: &'a Op, stack: &mut Stack<'_, 'a>, inputs: &'a [Value]) -> Resul
         Op::Pow => binary_num(stack, Num::Float, |_, _| None, libm::pow)?,
         Op::Min(n) => binary_num(stack, *n, |a, b| Some(min_i(a, b)), min_f)?,
         Op::Max(n) => binary_num(stack, *n, |a, b| Some(max_i(a, b)), max_f)?,
-        Op::Clamp(n) => {
-            let hi = stack.pop()?;
-            let lo = stack.pop()?;
-            let x = stack.pop()?;
-            match (x, lo, hi, n) {
-                (Slot::Null, _, _, _) | (_, Slot::Null, _, _) | (_, _, Slot::Null, _) => Slot::Null,
-                (Slot::Int(x), Slot::Int(lo), Slot::Int(hi), Num::Int) => {
-                    Slot::Int(min_i(max_i(x, lo), hi))
-                }
-                (x, lo, hi, Num::Float) => {
-                    Slot::Float(min_f(max_f(float(x)?, float(lo)?), float(hi)?))
-                }
-                _ => return Err(OPERAND),
-            }
-        }
+        Op::Clamp(n) => clamp(stack, *n)?,
         Op::Cmp(cmp, on) => {
             let b = stack.pop()?;
             let a = stack.pop()?;
@@ -224,8 +218,35 @@ fn step<'a>(op: &'a Op, stack: &mut Stack<'_, 'a>, inputs: &'a [Value]) -> Resul
             stack.len = from;
             widen(first, *to_float)
         }
+        Op::Len => arrays::len(stack.pop()?)?,
+        Op::Sum => arrays::sum(stack.pop()?)?,
+        Op::Mean => arrays::mean(stack.pop()?)?,
+        Op::L2Norm => arrays::l2_norm(stack.pop()?)?,
+        Op::Index | Op::Dot | Op::Cosine => {
+            let b = stack.pop()?;
+            let a = stack.pop()?;
+            match op {
+                Op::Index => arrays::index(a, b)?,
+                Op::Dot => arrays::dot(a, b)?,
+                _ => arrays::cosine(a, b)?,
+            }
+        }
     };
     stack.push(slot)
+}
+
+fn clamp<'a>(stack: &mut Stack<'_, 'a>, n: Num) -> Result<Slot<'a>, Fault> {
+    let hi = stack.pop()?;
+    let lo = stack.pop()?;
+    let x = stack.pop()?;
+    Ok(match (x, lo, hi, n) {
+        (Slot::Null, _, _, _) | (_, Slot::Null, _, _) | (_, _, Slot::Null, _) => Slot::Null,
+        (Slot::Int(x), Slot::Int(lo), Slot::Int(hi), Num::Int) => {
+            Slot::Int(min_i(max_i(x, lo), hi))
+        }
+        (x, lo, hi, Num::Float) => Slot::Float(min_f(max_f(float(x)?, float(lo)?), float(hi)?)),
+        _ => return Err(OPERAND),
+    })
 }
 
 fn load(inputs: &[Value], index: u32, dtype: DType) -> Result<Slot<'_>, Fault> {
@@ -240,9 +261,12 @@ fn load(inputs: &[Value], index: u32, dtype: DType) -> Result<Slot<'_>, Fault> {
         (Value::Null, _) => Slot::Null,
         (Value::Bool(b), DType::Bool) => Slot::Bool(*b),
         (Value::Int64(i), DType::Int64) => Slot::Int(*i),
+        (Value::Int32(i), DType::Int32) => Slot::Int(i64::from(*i)),
         (Value::Float32(x), DType::Float32) => Slot::Float(f64::from(*x)),
         (Value::Float64(x), DType::Float64) => Slot::Float(*x),
         (Value::String(s), DType::String) => Slot::Str(s),
+        (Value::Timestamp(t), DType::UnixTimestamp) => Slot::Time(t.0),
+        (Value::Array(a), DType::Array(e)) if a.elem() == e => Slot::Arr(a),
         (v, expected) => {
             return Err(Fault::WrongType {
                 index,
@@ -347,6 +371,7 @@ fn compare<'a>(a: Slot<'a>, b: Slot<'a>, cmp: CmpOp, on: CmpOn) -> Result<Slot<'
         (a, b, CmpOn::Float) => float(a)?.partial_cmp(&float(b)?),
         (Slot::Str(a), Slot::Str(b), CmpOn::Str) => Some(a.cmp(b)),
         (Slot::Bool(a), Slot::Bool(b), CmpOn::Bool) => Some(a.cmp(&b)),
+        (Slot::Time(a), Slot::Time(b), CmpOn::Time) => Some(a.cmp(&b)),
         _ => return Err(OPERAND),
     };
     let result = match (cmp, ordering) {

@@ -37,6 +37,10 @@ pub(crate) enum Tok<'a> {
     RParen,
     /// `,`.
     Comma,
+    /// `[`.
+    LBracket,
+    /// `]`.
+    RBracket,
     /// `+`.
     Plus,
     /// `-`.
@@ -77,6 +81,8 @@ impl fmt::Display for Tok<'_> {
             Tok::LParen => "`(`",
             Tok::RParen => "`)`",
             Tok::Comma => "`,`",
+            Tok::LBracket => "`[`",
+            Tok::RBracket => "`]`",
             Tok::Plus => "`+`",
             Tok::Minus => "`-`",
             Tok::Star => "`*`",
@@ -142,6 +148,8 @@ impl<'a> Lexer<'a> {
             (b'(', _) => single(Tok::LParen),
             (b')', _) => single(Tok::RParen),
             (b',', _) => single(Tok::Comma),
+            (b'[', _) => single(Tok::LBracket),
+            (b']', _) => single(Tok::RBracket),
             (b'+', _) => single(Tok::Plus),
             (b'-', _) => single(Tok::Minus),
             (b'*', _) => single(Tok::Star),
@@ -413,13 +421,15 @@ mod tests {
     #[test]
     fn operators_keywords_and_names() {
         assert_eq!(
-            lex("(a_1,_b)+-*/ == != < <= > >= and or not true false null abs").unwrap(),
+            lex("(a_1,_b)[]+-*/ == != < <= > >= and or not true false null abs").unwrap(),
             [
                 Tok::LParen,
                 Tok::Ident("a_1"),
                 Tok::Comma,
                 Tok::Ident("_b"),
                 Tok::RParen,
+                Tok::LBracket,
+                Tok::RBracket,
                 Tok::Plus,
                 Tok::Minus,
                 Tok::Star,

@@ -21,23 +21,30 @@
 //! | string literal | `"chest \"pain\""`, escapes `\" \\ \n \t \r \0 \u{e9}` |
 //! | bool, null | `true`, `false`, `null` |
 //! | input reference | `pulse`, `_x1`: `[A-Za-z_][A-Za-z0-9_]*`, resolved against the schema |
-//! | operators, loosest first | `or`, `and`, `not`, `== != < <= > >=`, `+ -`, `* /`, unary `-` |
-//! | functions | `abs ln exp sqrt pow min max clamp if is_null coalesce` |
+//! | element access | `embedding[0]`, `clicks[len(clicks) - 1]`: any value followed by `[index]` |
+//! | operators, loosest first | `or`, `and`, `not`, `== != < <= > >=`, `+ -`, `* /`, unary `-`, `a[i]` |
+//! | functions | `abs ln exp sqrt pow min max clamp if is_null coalesce len sum mean l2_norm dot cosine` |
 //!
 //! Binary operators are left-associative; comparisons do not chain (`a < b < c`
 //! is an error: write `a < b and b < c`); `not` inside a tighter operator needs
-//! parentheses (`a == (not b)`). `and or not true false null` are reserved; a
+//! parentheses (`a == (not b)`); `-a[0]` is `-(a[0])`. `and or not true false null` are reserved; a
 //! function name not followed by `(` is an ordinary input name. Limits: at most
 //! [`MAX_LEN`] bytes and [`MAX_DEPTH`] nested parentheses / call arguments /
-//! unary operators; beyond them compiling is a parse error.
+//! indexes / unary operators; beyond them compiling is a parse error.
 //!
 //! # Types
 //!
-//! Values have the [`DType`]s bool, int64, float64 and string; a float32 input
-//! is read as float64 (widened exactly), so a program never returns float32. The
-//! `null` literal has a type of its own that fits anywhere; an expression that
-//! is *always* null (such as `null + null`) is a type error, since a field needs
-//! a type. All type errors are found at compile time.
+//! Values have the [`DType`]s bool, int64, float64, string and
+//! unix_timestamp. A float32 input is read as float64 and an int32 input as
+//! int64 (both widened exactly), so a program never returns float32 or int32.
+//! Array inputs (`array<T>`, any element type) can be read but not built:
+//! `len`, `a[i]` and the reductions below turn them into scalars, `is_null`,
+//! `if` and `coalesce` pass them through, and a program whose result is an
+//! array is a type error. Inputs of type bytes or json are a type error
+//! naming the input. The `null` literal has a type of its own that fits
+//! anywhere; an expression that is *always* null (such as `null + null`) is
+//! a type error, since a field needs a type. All type errors are found at
+//! compile time.
 //!
 //! | expression | operand types | result |
 //! |---|---|---|
@@ -46,12 +53,26 @@
 //! | `-a`, `abs(a)` | a number | same type (int64 overflow → null) |
 //! | `ln exp sqrt` (1 arg), `pow(x, y)` | numbers | float64 |
 //! | `min(a, b, ...)`, `max(a, b, ...)`, `clamp(x, lo, hi)` | numbers | int64 if all int64, else float64 |
-//! | `== !=` | two numbers, two strings or two bools | bool |
-//! | `< <= > >=` | two numbers or two strings | bool |
+//! | `== !=` | two numbers, two strings, two bools or two timestamps | bool |
+//! | `< <= > >=` | two numbers, two strings or two timestamps | bool |
 //! | `and`, `or`, `not` | bools | bool |
 //! | `if(c, a, b)` | `c` bool; `a`, `b` of one type or both numbers | that type (int64 with float64 → float64) |
 //! | `is_null(x)` | anything | bool, never null |
 //! | `coalesce(a, ...)` | one type, or all numbers | that type (mixed numbers → float64) |
+//! | `len(a)` | an array of any element type | int64 |
+//! | `a[i]` | `a` an array of anything but bytes, `i` int64 | the element type (float32 → float64, int32 → int64) |
+//! | `sum(a)`, `mean(a)`, `l2_norm(a)` | an array of int32, int64, float32 or float64 | float64 |
+//! | `dot(a, b)`, `cosine(a, b)` | two such arrays (element types may differ) | float64 |
+//!
+//! A unix_timestamp is not a number: it compares with timestamps (by its
+//! microseconds since the epoch) and passes through `if`, `coalesce` and
+//! `is_null`, but `ts + 1`, `ts < 5` or `max(ts, ts2)` are type errors.
+//! Arrays compare only by their elements (`a == b` is a type error), and
+//! `array<float32>` and `array<float64>` are different types to `if` and
+//! `coalesce`. Element types outside the table, such as `sum` over
+//! `array<bool>`, are errors such as "`dot` needs two numeric arrays
+//! (elements int32, int64, float32 or float64), got array<float32> and
+//! float64".
 //!
 //! Numbers of different types compare as float64 (so an int64 beyond 2^53 may
 //! compare equal to a neighbour). Strings compare byte-wise, which is Unicode
@@ -73,6 +94,20 @@
 //! | comparisons with NaN | false, except `!=` which is true |
 //! | `min`, `max` | NaN if any argument is NaN; on ties the first argument wins |
 //! | `clamp(x, lo, hi)` | `min(max(x, lo), hi)`: so `hi` wins when `lo > hi` |
+//! | null array | `len`, `a[i]` and every reduction of a null array (or with a null index) is null |
+//! | `a[i]` out of range | null when `i` is negative or `i >= len(a)` (no counting from the end) |
+//! | `sum(a)` | `0 + a[0] + a[1] + ...`: 0 for an empty array |
+//! | `mean(a)` | `sum(a) / len(a)`: **null for an empty array** |
+//! | `l2_norm(a)` | `sqrt(0 + a[0]*a[0] + a[1]*a[1] + ...)`: 0 for an empty array |
+//! | `dot(a, b)` | `0 + a[0]*b[0] + a[1]*b[1] + ...`: **null when the lengths differ**, 0 for two empty arrays |
+//! | `cosine(a, b)` | `dot(a, b) / (l2_norm(a) * l2_norm(b))`: null when the lengths differ or that product is 0 (a zero or empty vector has no direction; so do norms whose product underflows), otherwise IEEE 754 (a NaN or infinite element gives NaN) |
+//!
+//! The reductions read every element as float64 (int32 and float32 exactly,
+//! int64 rounded to nearest) and add left to right into one float64 starting
+//! at 0, one IEEE 754 operation at a time: no pairwise or vectorised
+//! reordering and no fused multiply-add, and a NaN or infinity propagates as
+//! IEEE says. The order is part of the contract, because a float sum depends
+//! on it: the host and every edge face give the same bits for the same row.
 //!
 //! All arguments are evaluated (there is no short-circuit), which is
 //! unobservable except that every input an expression names must have the
@@ -81,7 +116,9 @@
 //! # Stored form
 //!
 //! A [`Program`] serialises (serde) as its source text, output type, a flat
-//! list of ops and the stack depth it needs. Compiling the same text against
+//! list of ops and the stack depth it needs. Ops are only ever appended (the
+//! array ops and the timestamp comparison came later), so a program stored
+//! before them keeps its bytes and its meaning. Compiling the same text against
 //! the same schema always gives an equal program, so the encoded bytes, and the
 //! content ids of registry versions and bundles holding them, are deterministic.
 //!
@@ -101,9 +138,24 @@
 //! assert_eq!(p.eval(&[Value::Null, Value::String("mild".into())])?, Value::Int64(0));
 //! // A null condition gives null.
 //! assert_eq!(p.eval(&[Value::Int64(80), Value::Null])?, Value::Null);
+//!
+//! // Embeddings: arrays are read, and reduced to a scalar.
+//! use verge_core::value::{Array, ElemType};
+//! let schema = Schema::new(vec![
+//!     ("query".into(), DType::Array(ElemType::Float32)),
+//!     ("item".into(), DType::Array(ElemType::Float32)),
+//! ]);
+//! let p = Program::compile("coalesce(cosine(query, item), 0.0) + item[0]", &schema)?;
+//! let q = Value::Array(Array::Float32(vec![3.0, 4.0]));
+//! let i = Value::Array(Array::Float32(vec![4.0, 3.0]));
+//! assert_eq!(p.eval(&[q.clone(), i])?, Value::Float64(24.0 / 25.0 + 4.0));
+//! // Different lengths have no cosine; an empty array has no element 0.
+//! let empty = Value::Array(Array::Float32(vec![]));
+//! assert_eq!(p.eval(&[q, empty])?, Value::Null);
 //! # Ok::<(), verge_core::Error>(())
 //! ```
 
+mod arrays;
 mod check;
 mod eval;
 mod lexer;
@@ -224,7 +276,8 @@ impl Program {
         })
     }
 
-    /// The type of the result (never float32: float inputs are read as float64).
+    /// The type of the result: bool, int64, float64, string or unix_timestamp
+    /// (never float32 or int32, which are read widened, nor an array).
     #[must_use]
     pub fn output_type(&self) -> DType {
         self.output
@@ -272,8 +325,10 @@ impl Program {
     /// Evaluates the program on one row of inputs laid out as the schema.
     ///
     /// Each input the program reads must be [`Value::Null`] or exactly the
-    /// schema's type (a float32 field takes [`Value::Float32`]). The result is
-    /// null or of [`Program::output_type`]. Numeric programs do not allocate.
+    /// schema's type (a float32 field takes [`Value::Float32`], an
+    /// `array<float32>` field a [`Value::Array`] of [`crate::value::Array::Float32`]).
+    /// The result is null or of [`Program::output_type`]. Arrays are borrowed,
+    /// never copied: a program whose result is not text does not allocate.
     ///
     /// # Examples
     ///

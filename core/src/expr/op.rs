@@ -10,6 +10,9 @@
 //! encoded by position, so **only ever append** variants and never reorder or
 //! change a payload without bumping the artifact format version.
 //!
+//! Arrays are never built, only read: an input array is borrowed onto the
+//! stack, and the array ops reduce it to a scalar.
+//!
 //! Every op is strict about nothing but the value kinds it needs, and only in
 //! the loosest way that keeps evaluation total: a float op accepts an integer
 //! operand and widens it, which is how `int + float`, `if(c, 1, 2.5)` and
@@ -57,6 +60,8 @@ pub(crate) enum CmpOn {
     Float,
     /// Two strings, by bytes (Unicode code point order).
     Str,
+    /// Two timestamps, by their microseconds since the epoch.
+    Time,
 }
 
 /// One instruction. "Pops" and "pushes" refer to the evaluation stack; operands
@@ -128,4 +133,21 @@ pub(crate) enum Op {
         /// Widen an integer result to float (the arguments' types were mixed).
         to_float: bool,
     },
+    /// Pops an array, pushes its length as an integer.
+    Len,
+    /// Pops i, then an array; pushes element i (float32 as float, int32 as
+    /// integer), or null when i is negative or past the end.
+    Index,
+    /// Pops a numeric array, pushes the float sum of its elements in order.
+    Sum,
+    /// Pops a numeric array, pushes `sum / len`, or null when it is empty.
+    Mean,
+    /// Pops a numeric array, pushes `sqrt` of the sum of squares in order.
+    L2Norm,
+    /// Pops b, a (numeric arrays); pushes the sum of `a[i] * b[i]` in order,
+    /// or null when their lengths differ.
+    Dot,
+    /// Pops b, a (numeric arrays); pushes `dot(a, b) / (l2_norm(a) *
+    /// l2_norm(b))`, or null when their lengths differ or a norm is 0.
+    Cosine,
 }

@@ -7,7 +7,8 @@
 //! hostile `((((((...` is a parse error, not a stack overflow.
 //!
 //! Precedence, loosest first: `or` < `and` < `not` < comparisons < `+ -` <
-//! `* /` < unary `-`. Binary operators are left-associative; comparisons do not
+//! `* /` < unary `-` < element access `a[i]` (so `-a[0]` is `-(a[0])`).
+//! Binary operators are left-associative; comparisons do not
 //! chain (`a < b < c` is an error). A `not` inside a tighter operator must be
 //! parenthesised (`a == (not b)`), as in Python.
 
@@ -20,7 +21,7 @@ use crate::Error;
 /// The longest expression accepted, in bytes.
 pub const MAX_LEN: usize = 4096;
 
-/// The deepest nesting of parentheses, call arguments and unary operators accepted.
+/// The deepest nesting of parentheses, call arguments, indexes and unary operators accepted.
 pub const MAX_DEPTH: usize = 64;
 
 /// A unary operator.
@@ -90,6 +91,8 @@ pub(crate) enum NodeKind<'a> {
     Binary(BinOp),
     /// Applies a function to the `argc` values before it.
     Call { name: &'a str, argc: usize },
+    /// Element access `a[i]`: the array, then the index, come before it.
+    Index,
 }
 
 /// One node of the postfix syntax tree.
@@ -229,7 +232,8 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// A literal, a name, a call, a parenthesised expression or a unary operator.
+    /// A literal, a name, a call, a parenthesised expression or a unary
+    /// operator, with any `[i]` after it.
     fn prefix(&mut self, min_bp: u8) -> Result<(), LexError> {
         let token = self.advance()?;
         let offset = token.offset;
@@ -247,12 +251,13 @@ impl<'a> Parser<'a> {
             Tok::Ident(name) => NodeKind::Name(name),
             Tok::LParen => {
                 self.nested(0, offset)?;
-                self.expect_close(offset, "`)` to close the `(`")?;
-                return Ok(());
+                self.expect_close(offset, Tok::RParen, "`)` to close the `(`")?;
+                return self.indexes();
             }
             Tok::Minus => {
                 self.nested(BP_UNARY, offset)?;
-                NodeKind::Unary(UnOp::Neg)
+                self.emit(NodeKind::Unary(UnOp::Neg), offset);
+                return Ok(());
             }
             Tok::Not if min_bp > BP_NOT => {
                 return Err((
@@ -263,7 +268,8 @@ impl<'a> Parser<'a> {
             }
             Tok::Not => {
                 self.nested(BP_NOT, offset)?;
-                NodeKind::Unary(UnOp::Not)
+                self.emit(NodeKind::Unary(UnOp::Not), offset);
+                return Ok(());
             }
             other => {
                 return Err((
@@ -275,6 +281,19 @@ impl<'a> Parser<'a> {
             }
         };
         self.emit(kind, offset);
+        // Only a primary (literal, name, call, parentheses) takes `[i]`: a
+        // unary operator's operand has taken its own already.
+        self.indexes()
+    }
+
+    /// Any `[i]` after a primary, left to right (`a[0][1]` is `(a[0])[1]`).
+    fn indexes(&mut self) -> Result<(), LexError> {
+        while self.current.tok == Tok::LBracket {
+            let open = self.advance()?.offset;
+            self.nested(0, open)?;
+            self.expect_close(open, Tok::RBracket, "`]` to close the `[`")?;
+            self.emit(NodeKind::Index, open);
+        }
         Ok(())
     }
 
@@ -308,8 +327,8 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn expect_close(&mut self, open: usize, what: &str) -> Result<(), LexError> {
-        if self.current.tok == Tok::RParen {
+    fn expect_close(&mut self, open: usize, close: Tok<'_>, what: &str) -> Result<(), LexError> {
+        if self.current.tok == close {
             self.advance()?;
             Ok(())
         } else {
@@ -353,6 +372,11 @@ mod tests {
                     let args = stack.split_off(stack.len() - argc);
                     alloc::format!("{name}({})", args.join(", "))
                 }
+                NodeKind::Index => {
+                    let i = stack.pop().unwrap();
+                    let a = stack.pop().unwrap();
+                    alloc::format!("{a}[{i}]")
+                }
             };
             stack.push(s);
         }
@@ -395,6 +419,53 @@ mod tests {
         );
         assert_eq!(show("if(x, \"a\\n\", null)"), "if(x, \"a\\n\", null)");
         assert_eq!(show("  ( ( x ) )  "), "x");
+    }
+
+    #[test]
+    fn element_access_binds_tightest() {
+        assert_eq!(show("a[0]"), "a[0]");
+        assert_eq!(show("-a[0]"), "(-a[0])");
+        assert_eq!(show("not a[0]"), "(not a[0])");
+        assert_eq!(show("a[i + 1] * 2"), "(a[(i + 1)] * 2)");
+        assert_eq!(show("a[b[0]]"), "a[b[0]]");
+        assert_eq!(show("a[0][1]"), "a[0][1]");
+        assert_eq!(show("(a)[0]"), "a[0]");
+        assert_eq!(show("(x + y)[0]"), "(x + y)[0]");
+        assert_eq!(
+            show("coalesce(a, b)[len(a) - 1]"),
+            "coalesce(a, b)[(len(a) - 1)]"
+        );
+        assert_eq!(show("1[0]"), "1[0]");
+        let offsets: Vec<usize> = parse("ab[1]").unwrap().iter().map(|n| n.offset).collect();
+        assert_eq!(offsets, [0, 3, 2]);
+    }
+
+    #[test]
+    fn element_access_errors() {
+        assert_eq!(
+            parse_err("a[0"),
+            (
+                3,
+                "expected `]` to close the `[` opened at byte 1, found the end of the expression"
+                    .into()
+            )
+        );
+        assert_eq!(
+            parse_err("a[0)").1,
+            "expected `]` to close the `[` opened at byte 1, found `)`"
+        );
+        assert!(parse_err("a[]").1.starts_with("expected a value"));
+        assert!(parse_err("a[0, 1]").1.contains("`]`"));
+        assert_eq!(parse_err("[0]").0, 0);
+        assert_eq!(parse_err("a]").0, 1);
+        let deep = alloc::format!(
+            "{}0{}",
+            "a[".repeat(MAX_DEPTH + 1),
+            "]".repeat(MAX_DEPTH + 1)
+        );
+        assert!(parse_err(&deep).1.contains("deeper"));
+        let ok = alloc::format!("{}0{}", "a[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse(&ok).is_ok());
     }
 
     #[test]

@@ -13,6 +13,8 @@ use crate::value::{DType, Value};
 
 use Value::{Bool, Float64 as F, Int64 as I, Null};
 
+mod arrays;
+
 /// The schema every test compiles against.
 fn schema() -> Schema {
     Schema::new(vec![
@@ -414,11 +416,11 @@ fn type_errors_name_the_operator_and_types() {
         ("b or s", "`or` needs bools, got bool and string"),
         (
             "s == 1",
-            "`==` cannot compare string with int64; both sides must be numbers, strings or bools",
+            "`==` cannot compare string with int64; both sides must be numbers, strings, bools or timestamps",
         ),
         (
             "x < t",
-            "`<` cannot compare float64 with string; both sides must be numbers, strings or bools",
+            "`<` cannot compare float64 with string; both sides must be numbers, strings, bools or timestamps",
         ),
         (
             "b < c",
@@ -426,7 +428,7 @@ fn type_errors_name_the_operator_and_types() {
         ),
         (
             "b == 1",
-            "`==` cannot compare bool with int64; both sides must be numbers, strings or bools",
+            "`==` cannot compare bool with int64; both sides must be numbers, strings, bools or timestamps",
         ),
         ("abs(s)", "`abs` needs a number, got string"),
         ("ln(b)", "`ln` needs a number, got bool"),
@@ -507,7 +509,7 @@ fn unknown_names_suggest_close_ones() {
     );
     assert_eq!(
         type_error("sqr(x)"),
-        "unknown function `sqr`; did you mean `sqrt`? (functions: abs, ln, exp, sqrt, pow, min, max, clamp, if, is_null, coalesce)"
+        "unknown function `sqr`; did you mean `sqrt`? (functions: abs, ln, exp, sqrt, pow, min, max, clamp, if, is_null, coalesce, len, sum, mean, l2_norm, dot, cosine)"
     );
     assert!(type_error("log(x)").starts_with("unknown function `log`; did you mean `ln`?"));
     assert!(type_error("isnull(x)").contains("`is_null`"));

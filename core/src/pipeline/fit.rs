@@ -79,26 +79,16 @@ pub fn fit_transforms(
             columns.len()
         )));
     }
-    let mut inputs = Vec::with_capacity(columns.len());
-    for (j, column) in columns.iter().enumerate() {
-        let values = rows.iter().filter_map(|r| match r.get(j) {
-            Some(Value::String(s)) => Some(s.as_str()),
-            _ => None,
-        });
-        let prep = match (column.dtype, params.encode) {
-            (DType::String, Encoding::Ordinal) => {
-                ColumnPrep::Ordinal(OrdinalEncoder::fit(&column.name, values)?)
-            }
-            (DType::String, Encoding::OneHot) => {
-                ColumnPrep::OneHot(OneHotEncoder::fit(&column.name, values)?)
-            }
-            _ => ColumnPrep::Numeric,
-        };
-        inputs.push(InputColumn {
-            name: column.name.clone(),
-            prep,
-        });
-    }
+    let inputs = columns
+        .iter()
+        .enumerate()
+        .map(|(j, column)| {
+            Ok(InputColumn {
+                name: column.name.clone(),
+                prep: column_prep(params, column, rows.iter().filter_map(|r| r.get(j)))?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut transforms = FittedTransforms::from_parts(TransformParts {
         inputs,
         imputer: None,
@@ -182,4 +172,61 @@ pub fn fit_pipeline(
     prepared
         .transforms
         .with_estimator(Estimator::GaussianNb(model))
+}
+
+/// The one length every non-null training array of feature `name` has.
+fn array_len<'v>(name: &str, values: impl Iterator<Item = &'v Value>) -> Result<u32> {
+    let mut len: Option<usize> = None;
+    for v in values {
+        let Value::Array(a) = v else { continue };
+        match len {
+            None => len = Some(a.len()),
+            Some(n) if n != a.len() => {
+                return Err(pipeline_fit_error(format!(
+                    "array feature `{name}` has lengths {n} and {} in training; a model input \
+                     needs one length (pad or truncate the arrays in the source)",
+                    a.len()
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    let len = len.ok_or_else(|| {
+        pipeline_fit_error(format!(
+            "array feature `{name}` is null in every training row; its length is unknown"
+        ))
+    })?;
+    u32::try_from(len)
+        .map_err(|_| pipeline_fit_error(format!("array feature `{name}` is too long")))
+}
+
+/// How input `column` becomes numbers, fitted on its training values.
+fn column_prep<'v>(
+    params: &PipelineParams,
+    column: &ColumnMeta,
+    values: impl Iterator<Item = &'v Value> + Clone,
+) -> Result<ColumnPrep> {
+    let texts = values.clone().filter_map(|v| match v {
+        Value::String(s) => Some(s.as_str()),
+        _ => None,
+    });
+    Ok(match (column.dtype, params.encode) {
+        (DType::String, Encoding::Ordinal) => {
+            ColumnPrep::Ordinal(OrdinalEncoder::fit(&column.name, texts)?)
+        }
+        (DType::String, Encoding::OneHot) => {
+            ColumnPrep::OneHot(OneHotEncoder::fit(&column.name, texts)?)
+        }
+        (DType::Array(elem), _) if elem.is_numeric() => ColumnPrep::Flatten {
+            len: array_len(&column.name, values)?,
+        },
+        (d, _) if d.is_numeric() => ColumnPrep::Numeric,
+        (d, _) => {
+            return Err(pipeline_fit_error(format!(
+                "feature `{}` is {d}, which a model cannot read; use numbers, text, \
+                 numeric arrays, or an on-demand feature computed from it",
+                column.name
+            )));
+        }
+    })
 }

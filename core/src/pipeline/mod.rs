@@ -10,7 +10,7 @@
 //!
 //! | stage | what it does | unknown / missing input |
 //! |---|---|---|
-//! | preparation | numbers pass through; text goes through an ordinal or one-hot encoder | null → NaN; unseen category → NaN (ordinal) or all zeros (one-hot) |
+//! | preparation | numbers pass through; text goes through an ordinal or one-hot encoder; a numeric array becomes one column per element, in order (`emb[0]`, `emb[1]`, ...) | null → NaN (an array: every column NaN); unseen category → NaN (ordinal) or all zeros (one-hot); an array of another length than in training is refused |
 //! | imputer (optional) | fills NaN with a training statistic | without one, a missing value is an error |
 //! | scaler (optional) | standard or min-max | |
 //! | selector (optional) | keeps the k best columns by ANOVA F | |
@@ -88,6 +88,13 @@ pub enum ColumnPrep {
     Ordinal(OrdinalEncoder),
     /// Text to one 0/1 column per category.
     OneHot(OneHotEncoder),
+    /// A numeric array to one column per element, in element order
+    /// (`name[0]`, `name[1]`, ...). The length is the one every training row
+    /// had; a null array is all NaN, an array of another length is refused.
+    Flatten {
+        /// Elements per array.
+        len: u32,
+    },
 }
 
 impl ColumnPrep {
@@ -97,6 +104,7 @@ impl ColumnPrep {
         match self {
             ColumnPrep::Numeric | ColumnPrep::Ordinal(_) => 1,
             ColumnPrep::OneHot(e) => e.n_outputs(),
+            ColumnPrep::Flatten { len } => *len as usize,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Unit tests for the fitted pipeline: stages, names, serving and fit errors.
 
 use super::*;
+use alloc::string::ToString;
 use alloc::vec;
 
 fn nb() -> PipelineParams {
@@ -179,4 +180,48 @@ fn mismatched_parts_are_rejected() {
     let bytes = bincode::serde::encode_to_vec(&p, config).unwrap();
     let (back, _): (FittedPipeline, _) = bincode::serde::decode_from_slice(&bytes, config).unwrap();
     assert_eq!(back, p);
+}
+
+/// A numeric array is one model column per element, in order; a null array is
+/// missing in each; training with two lengths, or serving another length, is
+/// refused naming the feature.
+#[test]
+fn arrays_flatten_into_one_column_per_element() {
+    use crate::value::{Array, ElemType};
+    let columns = [ColumnMeta::new("emb", DType::Array(ElemType::Float32))];
+    let emb = |a: f32, b: f32| vec![Value::Array(Array::Float32(vec![a, b]))];
+    let rows = vec![
+        emb(0.0, 1.0),
+        emb(0.2, 1.1),
+        emb(5.0, -1.0),
+        emb(5.2, -1.2),
+        vec![Value::Null],
+    ];
+    let y = [1, 1, 2, 2, 1].map(Value::Int64).to_vec();
+    let params = nb().impute(Some(Imputation::Mean));
+    let p = fit_pipeline(&params, &columns, &rows, &y).unwrap();
+    assert_eq!(p.transforms().prepared_names(), ["emb[0]", "emb[1]"]);
+    assert_eq!(
+        p.predict(&emb(5.1, -1.1)).unwrap().label_value(),
+        Some(&Value::Int64(2))
+    );
+    assert!(p.predict(&[Value::Null]).is_ok(), "imputed");
+    let three = [Value::Array(Array::Float32(vec![1.0, 2.0, 3.0]))];
+    let err = p.predict(&three).unwrap_err().to_string();
+    assert!(
+        err.contains("`emb` is an array of 2 numbers") && err.contains("got 3"),
+        "{err}"
+    );
+    let mut ragged = rows.clone();
+    ragged[1] = vec![Value::Array(Array::Float32(vec![1.0]))];
+    let err = fit_pipeline(&params, &columns, &ragged, &y)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("lengths 2 and 1"), "{err}");
+    let text = [ColumnMeta::new("tags", DType::Array(ElemType::String))];
+    let tags = vec![vec![Value::Array(Array::String(vec![]))]; 5];
+    let err = fit_pipeline(&nb(), &text, &tags, &y)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("which a model cannot read"), "{err}");
 }

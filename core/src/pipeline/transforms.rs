@@ -125,6 +125,9 @@ impl FittedTransforms {
                 ColumnPrep::OneHot(e) => {
                     names.extend(e.categories().iter().map(|c| format!("{}={c}", input.name)))
                 }
+                ColumnPrep::Flatten { len } => {
+                    names.extend((0..*len).map(|i| format!("{}[{i}]", input.name)));
+                }
                 _ => names.push(input.name.clone()),
             }
         }
@@ -261,6 +264,33 @@ fn prepare_value(input: &InputColumn, value: &Value, slot: &mut [f64]) -> Result
             }
         }
         ColumnPrep::OneHot(encoder) => encoder.encode_into(text(name, value)?, slot)?,
+        ColumnPrep::Flatten { len } => match value {
+            Value::Null => slot.fill(f64::NAN),
+            Value::Array(a) if a.len() == *len as usize && a.elem().is_numeric() => {
+                for (i, s) in slot.iter_mut().enumerate() {
+                    let x = a.f64_at(i).unwrap_or(f64::NAN);
+                    if x.is_infinite() {
+                        return Err(Error::Request(format!(
+                            "feature `{name}` element {i} is {x}; send finite numbers"
+                        )));
+                    }
+                    *s = x;
+                }
+            }
+            Value::Array(a) => {
+                return Err(Error::Request(format!(
+                    "feature `{name}` is an array of {len} numbers for this model; got {} {}",
+                    a.len(),
+                    a.elem()
+                )));
+            }
+            other => {
+                return Err(Error::Request(format!(
+                    "feature `{name}` expects an array, got a {}",
+                    other.dtype().map_or("null", DType::name)
+                )));
+            }
+        },
     }
     Ok(())
 }

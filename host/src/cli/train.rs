@@ -210,6 +210,8 @@ fn plain(v: &Value) -> String {
         Value::Int64(i) => i.to_string(),
         Value::Float32(x) => x.to_string(),
         Value::Float64(x) => x.to_string(),
+        Value::Int32(i) => i.to_string(),
+        other => format!("{other:?}"),
     }
 }
 

@@ -39,11 +39,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
-use arrow_array::cast::AsArray as _;
-use arrow_array::types::{Float32Type, Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
-use arrow_schema::{DataType, Field as ArrowField, Schema};
-use verge_core::Value;
+use arrow_schema::{Field as ArrowField, Schema};
 use verge_core::definition::{Definitions, FeatureRef, FeatureView, Field};
 
 use crate::source::{self, Origin, Target, convert_array, dtype_to_arrow};
@@ -316,22 +313,4 @@ fn gather(
         .with_context(|| format!("gathering `{}:{}`", view.name, f.name))
 }
 
-/// The value of a joined, request or converted column at `row`, as the core's
-/// [`Value`] (the one Arrow-to-core cell conversion; training uses it too).
-///
-/// # Errors
-///
-/// A column type the sources never produce.
-pub fn value_at(array: &dyn Array, row: usize) -> Result<Value> {
-    if array.is_null(row) {
-        return Ok(Value::Null);
-    }
-    Ok(match array.data_type() {
-        DataType::Boolean => Value::Bool(array.as_boolean().value(row)),
-        DataType::Int64 => Value::Int64(array.as_primitive::<Int64Type>().value(row)),
-        DataType::Float32 => Value::Float32(array.as_primitive::<Float32Type>().value(row)),
-        DataType::Float64 => Value::Float64(array.as_primitive::<Float64Type>().value(row)),
-        DataType::Utf8 => Value::String(array.as_string::<i32>().value(row).to_owned()),
-        other => bail!("internal: unexpected column type {other}"),
-    })
-}
+pub use crate::arrow_values::value_at;

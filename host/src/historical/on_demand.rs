@@ -11,7 +11,7 @@ use verge_core::Value;
 use verge_core::definition::{Definitions, OnDemandFeatureView};
 
 use super::value_at;
-use crate::source::{self, Origin, Target, convert_array};
+use crate::source::{Origin, Target, convert_array};
 
 /// Evaluates on-demand field `field` of `odfv` for every entity row.
 pub(super) fn on_demand<'c>(
@@ -26,7 +26,7 @@ pub(super) fn on_demand<'c>(
         .get(field)
         .context("internal: on-demand field index out of range")?;
     // Inputs in the program's schema order: request fields, then source-view fields.
-    let mut inputs: Vec<ArrayRef> = Vec::new();
+    let mut inputs: Vec<(ArrayRef, verge_core::DType)> = Vec::new();
     for r in &odfv.request {
         let column = entities.column_by_name(&r.name).with_context(|| {
             format!(
@@ -38,7 +38,10 @@ pub(super) fn on_demand<'c>(
             place: "entity table",
             column: &r.name,
         };
-        inputs.push(convert_array(column, Target::Value(r.dtype), origin, 0)?);
+        inputs.push((
+            convert_array(column, Target::Value(r.dtype), origin, 0)?,
+            r.dtype,
+        ));
     }
     for s in &odfv.sources {
         let view = defs
@@ -47,35 +50,30 @@ pub(super) fn on_demand<'c>(
         for f in &view.fields {
             let column = view_column(&view.name, &f.name)
                 .with_context(|| format!("internal: `{}:{}` was not joined", view.name, f.name))?;
-            inputs.push(Arc::clone(column));
+            inputs.push((Arc::clone(column), f.dtype));
         }
     }
-    let mut builder = source::Builder::new(Target::Value(out.dtype), entities.num_rows());
+    let mut outputs: Vec<Value> = Vec::with_capacity(entities.num_rows());
     let mut row_values: Vec<Value> = Vec::with_capacity(inputs.len());
     for row in 0..entities.num_rows() {
         row_values.clear();
-        for c in &inputs {
-            row_values.push(value_at(c.as_ref(), row)?);
+        for (c, dtype) in &inputs {
+            row_values.push(value_at(c.as_ref(), *dtype, row)?);
         }
         let value = out
             .program
             .eval(&row_values)
             .map_err(|e| anyhow!("entity row {}: {e}", row + 1))?;
-        let cell = match &value {
-            Value::Null => source::Cell::Null,
-            Value::Bool(b) => source::Cell::Bool(*b),
-            Value::Int64(i) => source::Cell::Int(*i),
-            Value::Float32(x) => source::Cell::Float(f64::from(*x)),
-            Value::Float64(x) => source::Cell::Float(*x),
-            Value::String(s) => source::Cell::Text(s),
-        };
-        builder.push(cell).map_err(|m| {
+        // The program's type was checked against the field's when it was
+        // compiled; the cast only widens (an int64 result of a float64 field).
+        let value = value.cast(out.dtype).ok_or_else(|| {
             anyhow!(
-                "entity row {}: the expression gave a value that is not {}: {m}",
+                "entity row {}: the expression gave {value:?}, which is not {}",
                 row + 1,
                 out.dtype
             )
         })?;
+        outputs.push(value);
     }
-    Ok(builder.finish())
+    Ok(crate::arrow_values::array_of(out.dtype, &outputs))
 }

@@ -17,17 +17,19 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use anyhow::{Context as _, Result, bail};
-use arrow_array::builder::{
-    BooleanBuilder, Float32Builder, Float64Builder, Int64Builder, StringBuilder,
-};
 use arrow_array::cast::AsArray as _;
-use arrow_array::types::{Float32Type, Float64Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::types::{
+    Float32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
+};
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, BinaryArray, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array,
+    RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use rustc_hash::FxBuildHasher;
 use verge_core::artifact::{CellRef, Snapshot};
 use verge_core::definition::Field;
+
+use crate::arrow_values::{array_of, value_at};
 use verge_core::{DType, EntityKey, KeyPart, Value};
 
 /// One typed column of candidate rows.
@@ -38,6 +40,12 @@ pub(crate) enum TypedCol {
     F32(Float32Array),
     F64(Float64Array),
     Str(StringArray),
+    Int32(Int32Array),
+    Micros(TimestampMicrosecondArray),
+    Bytes(BinaryArray),
+    Json(StringArray),
+    /// Arrays: each cell read once into a core value, then lent.
+    Values(Vec<Value>),
 }
 
 impl TypedCol {
@@ -58,6 +66,21 @@ impl TypedCol {
                 .cloned()
                 .map(TypedCol::F64),
             DType::String => array.as_string_opt::<i32>().cloned().map(TypedCol::Str),
+            DType::Json => array.as_string_opt::<i32>().cloned().map(TypedCol::Json),
+            DType::Int32 => array
+                .as_primitive_opt::<Int32Type>()
+                .cloned()
+                .map(TypedCol::Int32),
+            DType::UnixTimestamp => array
+                .as_primitive_opt::<TimestampMicrosecondType>()
+                .cloned()
+                .map(TypedCol::Micros),
+            DType::Bytes => array.as_binary_opt::<i32>().cloned().map(TypedCol::Bytes),
+            DType::Array(_) => (0..array.len())
+                .map(|r| value_at(array.as_ref(), dtype, r))
+                .collect::<Result<Vec<_>>>()
+                .ok()
+                .map(TypedCol::Values),
         };
         col.with_context(|| {
             format!(
@@ -93,13 +116,25 @@ impl TypedCol {
                     CellRef::Bool(a.value(row))
                 }
             }
-            TypedCol::Str(a) => {
+            TypedCol::Int32(a) => prim!(a, Int32),
+            TypedCol::Micros(a) => prim!(a, Timestamp),
+            TypedCol::Str(a) | TypedCol::Json(a) => {
                 if row >= a.len() || a.is_null(row) {
                     CellRef::Null
+                } else if matches!(self, TypedCol::Json(_)) {
+                    CellRef::Json(a.value(row))
                 } else {
                     CellRef::Str(a.value(row))
                 }
             }
+            TypedCol::Bytes(a) => {
+                if row >= a.len() || a.is_null(row) {
+                    CellRef::Null
+                } else {
+                    CellRef::Bytes(a.value(row))
+                }
+            }
+            TypedCol::Values(values) => values.get(row).map_or(CellRef::Null, CellRef::from),
         }
     }
 
@@ -107,15 +142,23 @@ impl TypedCol {
     fn bytes_at(&self, row: usize) -> usize {
         match self {
             TypedCol::Bool(_) => 0,
-            TypedCol::F32(_) => 4,
-            TypedCol::Int(_) | TypedCol::F64(_) => 8,
-            TypedCol::Str(a) => {
+            TypedCol::F32(_) | TypedCol::Int32(_) => 4,
+            TypedCol::Int(_) | TypedCol::F64(_) | TypedCol::Micros(_) => 8,
+            TypedCol::Str(a) | TypedCol::Json(a) => {
                 4 + if row < a.len() && a.is_valid(row) {
                     a.value(row).len()
                 } else {
                     0
                 }
             }
+            TypedCol::Bytes(a) => {
+                4 + if row < a.len() && a.is_valid(row) {
+                    a.value(row).len()
+                } else {
+                    0
+                }
+            }
+            TypedCol::Values(values) => 4 + values.get(row).map_or(0, cell_bytes),
         }
     }
 }
@@ -166,9 +209,8 @@ impl Segment {
         };
         let mut keys = Vec::with_capacity(join_keys.len());
         for k in join_keys {
-            keys.push(TypedCol::new(column(&k.name)?, k.dtype, &|| {
-                format!("feature view `{view}`: join key `{}`", k.name)
-            })?);
+            let what = || format!("feature view `{view}`: join key `{}`", k.name);
+            keys.push(key_column(column(&k.name)?, k.dtype, &what)?);
         }
         let mut cols = Vec::with_capacity(fields.len());
         for f in fields {
@@ -209,7 +251,7 @@ impl Segment {
                         KeyPart::String(s) => Value::String(s),
                     })
             });
-            keys.push(column_of(k.dtype, rows, values));
+            keys.push(column_of(key_dtype(k.dtype), rows, values));
         }
         let fields = meta
             .fields
@@ -282,59 +324,48 @@ impl Segment {
 
 /// A column of `dtype` from `rows` values (the previous snapshot's path; not hot).
 fn column_of(dtype: DType, rows: usize, values: impl Iterator<Item = Value>) -> TypedCol {
-    match dtype {
-        DType::Bool => {
-            let mut b = BooleanBuilder::with_capacity(rows);
-            values.for_each(|v| {
-                b.append_option(if let Value::Bool(x) = v {
-                    Some(x)
-                } else {
-                    None
+    let mut all = Vec::with_capacity(rows);
+    all.extend(values);
+    let array = array_of(dtype, &all);
+    // `array_of` builds exactly the Arrow type `TypedCol::new` expects.
+    TypedCol::new(&array, dtype, &String::new).unwrap_or(TypedCol::Values(all))
+}
+
+/// Join keys are held as int64 whatever their width: the key index, the
+/// winner map and the snapshot builder all take integer keys as i64.
+fn key_dtype(dtype: DType) -> DType {
+    if dtype == DType::Int32 {
+        DType::Int64
+    } else {
+        dtype
+    }
+}
+
+fn key_column(array: &ArrayRef, dtype: DType, what: &dyn Fn() -> String) -> Result<TypedCol> {
+    if dtype == DType::Int32
+        && let Some(a) = array.as_primitive_opt::<Int32Type>()
+    {
+        let wide: Int64Array = a.iter().map(|v| v.map(i64::from)).collect();
+        return Ok(TypedCol::Int(wide));
+    }
+    TypedCol::new(array, key_dtype(dtype), what)
+}
+
+/// Snapshot bytes of an array cell, beyond its offset.
+fn cell_bytes(value: &Value) -> usize {
+    match value {
+        Value::Array(a) => match a.elem().width() {
+            Some(w) => w * a.len(),
+            None => (0..a.len())
+                .filter_map(|i| a.get(i))
+                .map(|v| match v {
+                    Value::String(s) => 4 + s.len(),
+                    Value::Bytes(b) => 4 + b.len(),
+                    _ => 4,
                 })
-            });
-            TypedCol::Bool(b.finish())
-        }
-        DType::Int64 => {
-            let mut b = Int64Builder::with_capacity(rows);
-            values.for_each(|v| {
-                b.append_option(if let Value::Int64(x) = v {
-                    Some(x)
-                } else {
-                    None
-                })
-            });
-            TypedCol::Int(b.finish())
-        }
-        DType::Float32 => {
-            let mut b = Float32Builder::with_capacity(rows);
-            values.for_each(|v| {
-                b.append_option(if let Value::Float32(x) = v {
-                    Some(x)
-                } else {
-                    None
-                });
-            });
-            TypedCol::F32(b.finish())
-        }
-        DType::Float64 => {
-            let mut b = Float64Builder::with_capacity(rows);
-            values.for_each(|v| {
-                b.append_option(if let Value::Float64(x) = v {
-                    Some(x)
-                } else {
-                    None
-                });
-            });
-            TypedCol::F64(b.finish())
-        }
-        DType::String => {
-            let mut b = StringBuilder::with_capacity(rows, rows * 8);
-            values.for_each(|v| match v {
-                Value::String(s) => b.append_value(s),
-                _ => b.append_null(),
-            });
-            TypedCol::Str(b.finish())
-        }
+                .sum(),
+        },
+        _ => 0,
     }
 }
 

@@ -82,6 +82,9 @@ pub fn view_batch(
         };
         let mut builder = Builder::new(*target, cells.len());
         for (row, cell) in cells.iter().enumerate() {
+            // Arrays and objects (array and json fields) go in as their JSON
+            // text, the text form a CSV cell of those types has.
+            let nested;
             let cell = match cell {
                 Json::Null => Cell::Null,
                 Json::Bool(b) => Cell::Bool(*b),
@@ -94,13 +97,11 @@ pub fn view_batch(
                 },
                 Json::String(s) => Cell::Text(s),
                 other => {
-                    return Err(origin.at(
-                        row,
-                        &format!("{other} is not a value; send a number, text, a boolean or null"),
-                    ));
+                    nested = other.to_string();
+                    Cell::Text(&nested)
                 }
             };
-            builder.push(cell).map_err(|m| origin.at(row, &m))?;
+            builder.push(cell).map_err(|m: String| origin.at(row, &m))?;
         }
         let array = builder.finish();
         if matches!(target, Target::Timestamp) && name == &source.timestamp_field {

@@ -86,7 +86,7 @@ impl<'a> Converter<'a> {
             .into_iter()
             .map(|v| self.feature_view(v))
             .collect();
-        let on_demand_views = raw
+        let on_demand_views: Vec<OnDemandFeatureView> = raw
             .on_demand_feature_view
             .into_iter()
             .map(|v| self.on_demand_view(v, &feature_views))
@@ -94,7 +94,7 @@ impl<'a> Converter<'a> {
         let feature_services = raw
             .feature_service
             .into_iter()
-            .map(|s| self.feature_service(s))
+            .map(|s| self.feature_service(s, &feature_views, &on_demand_views))
             .collect();
         let models = raw.model.into_iter().map(|m| self.model(m)).collect();
         // Nothing to interpret: validation checks that the batch source exists.
@@ -124,13 +124,13 @@ impl<'a> Converter<'a> {
         let default = match &e.dtype {
             None => DType::String,
             Some(text) => match DType::parse(text) {
-                Some(t @ (DType::Int64 | DType::String)) => t,
+                Some(t) if t.is_key() => t,
                 _ => {
                     self.problem(
                         kind,
                         &e.name,
                         "dtype",
-                        format!("\"{text}\" cannot type a join key; use \"int64\" or \"string\""),
+                        format!("\"{text}\" cannot type a join key; use \"int32\", \"int64\" or \"string\""),
                     );
                     DType::String
                 }
@@ -320,17 +320,40 @@ impl<'a> Converter<'a> {
         out
     }
 
-    fn feature_service(&mut self, s: RawFeatureService) -> FeatureService {
+    /// A service's features: `view:field`, or a view's name alone for all of
+    /// its fields in order (as Feast's `FeatureService(features=[view])`).
+    fn feature_service(
+        &mut self,
+        s: RawFeatureService,
+        views: &[FeatureView],
+        on_demand: &[OnDemandFeatureView],
+    ) -> FeatureService {
         let kind = ObjectKind::FeatureService;
         let mut features = Vec::with_capacity(s.features.len());
         for text in &s.features {
-            match FeatureRef::parse(text) {
-                Some(r) => features.push(r),
-                None => self.problem(
+            let whole_view: Option<Vec<&str>> = views
+                .iter()
+                .find(|v| v.name == *text)
+                .map(|v| v.fields.iter().map(|f| f.name.as_str()).collect())
+                .or_else(|| {
+                    on_demand
+                        .iter()
+                        .find(|v| v.name == *text)
+                        .map(|v| v.fields.iter().map(|f| f.name.as_str()).collect())
+                });
+            match (FeatureRef::parse(text), whole_view) {
+                (Some(r), _) => features.push(r),
+                (None, Some(fields)) => features.extend(fields.into_iter().map(|f| FeatureRef {
+                    view: text.clone(),
+                    field: f.to_owned(),
+                })),
+                (None, None) => self.problem(
                     kind,
                     &s.name,
                     "features",
-                    format!("\"{text}\" is not a feature reference; write \"view:field\""),
+                    format!(
+                        "\"{text}\" is not a feature reference; write \"view:field\", or the name of a view for all its fields"
+                    ),
                 ),
             }
         }
@@ -467,29 +490,10 @@ impl<'a> Converter<'a> {
     }
 }
 
-/// Why `text` is not a type, and which names are (Feast's names of types verge
-/// does not have yet get their own message).
+/// Why `text` is not a type, and which names are.
 fn unknown_type(text: &str) -> String {
-    let names: Vec<&str> = DType::ALL.iter().map(|d| d.name()).collect();
-    let known = names.join(", ");
-    let feast_only = [
-        "int32",
-        "bytes",
-        "unixtimestamp",
-        "unix_timestamp",
-        "json",
-        "map",
-        "struct",
-    ];
-    if feast_only.iter().any(|f| f.eq_ignore_ascii_case(text))
-        || text.to_ascii_lowercase().starts_with("array")
-    {
-        format!(
-            "\"{text}\" is a Feast type verge does not have yet; declare the nearest of {known} (names are case-insensitive)"
-        )
-    } else {
-        format!(
-            "\"{text}\" is not a type; use one of {known} (names are case-insensitive, so Feast's Float32 is float32)"
-        )
-    }
+    format!(
+        "\"{text}\" is not a type; use one of {} (names are case-insensitive, so Feast's Float32 is float32 and Array(Int64) is array<int64>)",
+        DType::NAMES
+    )
 }

@@ -17,7 +17,7 @@
 //! | `[[push_source]]` | `name`, `batch_source` (a `[[source]]`: offline reads go there), `description`; rows pushed to it (`verge push`, `POST /push`) go to the online overlay ([`crate::push`]) |
 //! | `[[feature_view]]` | `name`, `entities`, `source` (a `[[source]]` or a `[[push_source]]`), `ttl` (`0`: no limit; `"1d"`, `"12h"`, `"30m"`, `"45s"`, `"1h30m"`), `online` (`true`), `fields` (`{ name, dtype, cast }`; `cast = true` accepts a lossy narrowing of the column), `description`, `owner`, `tags` |
 //! | `[[on_demand_feature_view]]` | `name`, `sources` (feature views), `request` (`{ name, dtype }`), `fields` (`{ name, dtype, expr }`) |
-//! | `[[feature_service]]` | `name`, `features` (`"view:field"`), `description` |
+//! | `[[feature_service]]` | `name`, `features` (`"view:field"`, or a view's name for all its fields in order, as Feast's `FeatureService(features=[view])`), `description` |
 //! | `[[model]]` | `name`, `feature_service`, `label`, `impute` (`mean`; `median`, `most_frequent`, `constant` + `impute_value`), `scale` (`none`; `standard`, `minmax`), `encode` (`one_hot`; `ordinal`), `select_k_best` (all), `estimator` (`gaussian_nb` + `var_smoothing` 1e-9; `logistic_regression` + `c` 1.0, `max_iter` 100; `linear_regression`) |
 //!
 //! | `[run]` | settings of `verge run` (entity files, clock); read by [`crate::pipeline::RunConfig`], never part of the definitions |

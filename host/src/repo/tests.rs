@@ -264,15 +264,59 @@ fn type_names_are_feasts_case_insensitively() {
     let unknown = problems(&MINIMAL.replace("dtype = \"bool\"", "dtype = \"double\""));
     assert!(
         unknown.iter().any(|p| p.contains(
-            "\"double\" is not a type; use one of bool, int64, float32, float64, string"
+            "\"double\" is not a type; use one of bool, int32, int64, float32, float64, string, bytes, unix_timestamp, json"
         )),
         "{unknown:?}"
     );
-    let feast_only = problems(&MINIMAL.replace("dtype = \"bool\"", "dtype = \"Int32\""));
+    // Every Feast type reads, in Feast's spelling.
+    for (feast, verge) in [
+        ("Int32", "int32"),
+        ("Bytes", "bytes"),
+        ("UnixTimestamp", "unix_timestamp"),
+        ("Json", "json"),
+        ("Map", "json"),
+        ("Array(Float32)", "array<float32>"),
+        ("array<String>", "array<string>"),
+    ] {
+        let a = parse_str(
+            &MINIMAL.replace("dtype = \"bool\"", &format!("dtype = \"{feast}\"")),
+            "verge.toml",
+        )
+        .unwrap();
+        let b = parse_str(
+            &MINIMAL.replace("dtype = \"bool\"", &format!("dtype = \"{verge}\"")),
+            "verge.toml",
+        )
+        .unwrap();
+        assert_eq!(a, b, "{feast}");
+    }
+}
+
+/// Feast's `FeatureService(features=[view])`: a view's name alone is every
+/// field of it, in order, the same definitions as listing them.
+#[test]
+fn a_view_name_in_a_service_is_all_its_fields() {
+    let two = MINIMAL.replace(
+        r#"fields = [{ name = "x", dtype = "bool" }]"#,
+        r#"fields = [{ name = "x", dtype = "bool" }, { name = "y", dtype = "int64" }]"#,
+    );
+    let whole = parse_str(
+        &format!("{two}[[feature_service]]\nname = \"all\"\nfeatures = [\"v\"]\n"),
+        "verge.toml",
+    )
+    .unwrap();
+    let listed = parse_str(
+        &format!("{two}[[feature_service]]\nname = \"all\"\nfeatures = [\"v:x\", \"v:y\"]\n"),
+        "verge.toml",
+    )
+    .unwrap();
+    assert_eq!(whole, listed);
+    let p = problems(&format!(
+        "{two}[[feature_service]]\nname = \"all\"\nfeatures = [\"nope\"]\n"
+    ));
     assert!(
-        feast_only
-            .iter()
-            .any(|p| p.contains("\"Int32\" is a Feast type verge does not have yet")),
-        "{feast_only:?}"
+        p.iter()
+            .any(|m| m.contains("\"nope\" is not a feature reference")),
+        "{p:?}"
     );
 }

@@ -21,14 +21,9 @@
 //!   [`super::timestamp::parse_timestamp`]; bare numbers are rejected with a hint,
 //!   because epoch seconds and epoch milliseconds cannot be told apart.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use arrow_array::builder::{
-    BooleanBuilder, Float32Builder, Float64Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
-};
 use arrow_array::cast::AsArray as _;
 use arrow_array::types::{
     Date32Type, Date64Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
@@ -39,7 +34,10 @@ use arrow_array::{Array, ArrayRef, PrimitiveArray};
 use arrow_schema::{DataType, TimeUnit};
 use verge_core::DType;
 
-use super::timestamp::{format_micros, parse_timestamp};
+pub use crate::arrow_values::{dtype_to_arrow, timestamp_type};
+
+pub(crate) use super::builder::Builder;
+use super::timestamp::format_micros;
 
 /// What a column is converted to: a feature type or a UTC timestamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,30 +58,12 @@ impl Target {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Target::Value(d) => d.name(),
             Target::Timestamp => "a timestamp",
         }
     }
-}
-
-/// The Arrow type verge uses for a [`DType`].
-#[must_use]
-pub fn dtype_to_arrow(dtype: DType) -> DataType {
-    match dtype {
-        DType::Bool => DataType::Boolean,
-        DType::Int64 => DataType::Int64,
-        DType::Float32 => DataType::Float32,
-        DType::Float64 => DataType::Float64,
-        DType::String => DataType::Utf8,
-    }
-}
-
-/// The Arrow type of every timestamp verge produces: microseconds, UTC.
-#[must_use]
-pub fn timestamp_type() -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
 /// One cell as read from a file, before conversion.
@@ -98,6 +78,8 @@ pub(crate) enum Cell<'a> {
     Text(&'a str),
     /// A point in time, µs since the epoch, UTC.
     Micros(i64),
+    /// Raw bytes (a SQLite BLOB, a Parquet binary value).
+    Bytes(&'a [u8]),
 }
 
 impl std::fmt::Display for Cell<'_> {
@@ -110,16 +92,17 @@ impl std::fmt::Display for Cell<'_> {
             Cell::Float(x) => write!(f, "{x}"),
             Cell::Text(s) => write!(f, "{s}"),
             Cell::Micros(m) => f.write_str(&format_micros(*m)),
+            Cell::Bytes(b) => write!(f, "<{} bytes>", b.len()),
         }
     }
 }
 
 /// Text that means "missing" in a numeric column.
-fn is_null_marker(text: &str) -> bool {
+pub(crate) fn is_null_marker(text: &str) -> bool {
     matches!(text, "" | "?")
 }
 
-fn whole_to_i64(x: f64) -> Option<i64> {
+pub(crate) fn whole_to_i64(x: f64) -> Option<i64> {
     // Only whole numbers inside i64's range convert without loss.
     if x.fract() == 0.0 && (-9.223_372_036_854_775e18..9.223_372_036_854_775e18).contains(&x) {
         Some(x as i64)
@@ -128,163 +111,11 @@ fn whole_to_i64(x: f64) -> Option<i64> {
     }
 }
 
-/// A growing column of one [`Target`] type.
-#[derive(Debug)]
-pub(crate) enum Builder {
-    Bool(BooleanBuilder),
-    Int64(Int64Builder),
-    Float32(Float32Builder),
-    Float64(Float64Builder),
-    Utf8(StringBuilder),
-    Micros(TimestampMicrosecondBuilder),
-}
-
-impl Builder {
-    pub(crate) fn new(target: Target, capacity: usize) -> Builder {
-        match target {
-            Target::Value(DType::Bool) => Builder::Bool(BooleanBuilder::with_capacity(capacity)),
-            Target::Value(DType::Int64) => Builder::Int64(Int64Builder::with_capacity(capacity)),
-            Target::Value(DType::Float32) => {
-                Builder::Float32(Float32Builder::with_capacity(capacity))
-            }
-            Target::Value(DType::Float64) => {
-                Builder::Float64(Float64Builder::with_capacity(capacity))
-            }
-            Target::Value(DType::String) => {
-                Builder::Utf8(StringBuilder::with_capacity(capacity, capacity * 8))
-            }
-            Target::Timestamp => Builder::Micros(
-                TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
-            ),
-        }
-    }
-
-    fn target(&self) -> Target {
-        match self {
-            Builder::Bool(_) => Target::Value(DType::Bool),
-            Builder::Int64(_) => Target::Value(DType::Int64),
-            Builder::Float32(_) => Target::Value(DType::Float32),
-            Builder::Float64(_) => Target::Value(DType::Float64),
-            Builder::Utf8(_) => Target::Value(DType::String),
-            Builder::Micros(_) => Target::Timestamp,
-        }
-    }
-
-    /// Appends one cell, converted; on failure says why (without the place, which
-    /// the caller knows).
-    pub(crate) fn push(&mut self, cell: Cell<'_>) -> Result<(), String> {
-        let target = self.target();
-        let fail = |hint: &str| {
-            let mut msg = format!("cannot read `{cell}` as {}", target.name());
-            if !hint.is_empty() {
-                let _ = write!(msg, "; {hint}");
-            }
-            msg
-        };
-        match self {
-            Builder::Bool(b) => {
-                let v = match cell {
-                    Cell::Null => None,
-                    Cell::Bool(v) => Some(v),
-                    Cell::Int(0) => Some(false),
-                    Cell::Int(1) => Some(true),
-                    Cell::Float(0.0) => Some(false),
-                    Cell::Float(1.0) => Some(true),
-                    Cell::Text(t) => {
-                        let t = t.trim();
-                        if is_null_marker(t) {
-                            None
-                        } else {
-                            Some(match t.to_ascii_lowercase().as_str() {
-                                "true" | "t" | "yes" | "1" => true,
-                                "false" | "f" | "no" | "0" => false,
-                                _ => return Err(fail("use true/false or 1/0")),
-                            })
-                        }
-                    }
-                    _ => return Err(fail("")),
-                };
-                b.append_option(v);
-            }
-            Builder::Int64(b) => {
-                let v = match cell {
-                    Cell::Null => None,
-                    Cell::Bool(v) => Some(i64::from(v)),
-                    Cell::Int(i) => Some(i),
-                    Cell::Float(x) => {
-                        Some(whole_to_i64(x).ok_or_else(|| fail("not a whole number"))?)
-                    }
-                    Cell::Text(t) => {
-                        let t = t.trim();
-                        if is_null_marker(t) {
-                            None
-                        } else if let Ok(i) = t.parse::<i64>() {
-                            Some(i)
-                        } else {
-                            let x = t.parse::<f64>().map_err(|_| fail(""))?;
-                            Some(whole_to_i64(x).ok_or_else(|| fail("not a whole number"))?)
-                        }
-                    }
-                    Cell::BigUInt(_) => return Err(fail("out of range for int64")),
-                    Cell::Micros(_) => return Err(fail("")),
-                };
-                b.append_option(v);
-            }
-            Builder::Float32(b) => {
-                let v = finite(number(cell).map_err(|()| fail(""))?).map_err(&fail)?;
-                let v = v.map(|x| x as f32);
-                if v.is_some_and(f32::is_infinite) {
-                    return Err(fail("out of range for float32; declare the field float64"));
-                }
-                b.append_option(v);
-            }
-            Builder::Float64(b) => {
-                let v = finite(number(cell).map_err(|()| fail(""))?).map_err(&fail)?;
-                b.append_option(v);
-            }
-            Builder::Utf8(b) => match cell {
-                Cell::Null => b.append_null(),
-                Cell::Text(t) => b.append_value(t),
-                other => b.append_value(other.to_string()),
-            },
-            Builder::Micros(b) => {
-                let v = match cell {
-                    Cell::Null => None,
-                    Cell::Micros(m) => Some(m),
-                    Cell::Text(t) if t.trim().is_empty() => None,
-                    Cell::Text(t) => Some(parse_timestamp(t).ok_or_else(|| {
-                        fail("write RFC 3339 (`2021-06-25T16:36:27Z`), `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DD` (UTC)")
-                    })?),
-                    Cell::Int(_) | Cell::BigUInt(_) | Cell::Float(_) => {
-                        return Err(fail(
-                            "numbers are not read as times (epoch seconds or milliseconds?); store RFC 3339 text or a Parquet timestamp column",
-                        ));
-                    }
-                    Cell::Bool(_) => return Err(fail("")),
-                };
-                b.append_option(v);
-            }
-        }
-        Ok(())
-    }
-
-    pub(crate) fn finish(&mut self) -> ArrayRef {
-        match self {
-            Builder::Bool(b) => Arc::new(b.finish()),
-            Builder::Int64(b) => Arc::new(b.finish()),
-            Builder::Float32(b) => Arc::new(b.finish()),
-            Builder::Float64(b) => Arc::new(b.finish()),
-            Builder::Utf8(b) => Arc::new(b.finish()),
-            Builder::Micros(b) => Arc::new(b.finish()),
-        }
-    }
-}
-
 /// The rule for non-finite numbers, the same for every source and every face:
 /// NaN is a missing value (null, as pandas and Arrow writers mean it), and an
 /// infinity (`inf`, `-Infinity`, `1e400`) is refused where it is read, so a
 /// stored value is always finite and nothing non-finite is ever served.
-fn finite(v: Option<f64>) -> Result<Option<f64>, &'static str> {
+pub(crate) fn finite(v: Option<f64>) -> Result<Option<f64>, &'static str> {
     match v {
         Some(x) if x.is_nan() => Ok(None),
         Some(x) if x.is_infinite() => Err(
@@ -305,7 +136,7 @@ fn has_non_finite(array: &dyn Array) -> bool {
     false
 }
 
-fn number(cell: Cell<'_>) -> Result<Option<f64>, ()> {
+pub(crate) fn number(cell: Cell<'_>) -> Result<Option<f64>, ()> {
     Ok(match cell {
         Cell::Null => None,
         Cell::Bool(v) => Some(if v { 1.0 } else { 0.0 }),
@@ -320,7 +151,7 @@ fn number(cell: Cell<'_>) -> Result<Option<f64>, ()> {
                 Some(t.parse::<f64>().map_err(|_| ())?)
             }
         }
-        Cell::Micros(_) => return Err(()),
+        Cell::Micros(_) | Cell::Bytes(_) => return Err(()),
     })
 }
 
@@ -474,12 +305,17 @@ pub(crate) fn convert_array(
     first_row: usize,
 ) -> Result<ArrayRef> {
     let target_type = target.arrow_type();
-    if array.data_type() == &target_type && !has_non_finite(array.as_ref()) {
+    // Lists are checked element by element (no nulls) and JSON text is
+    // canonicalized, so neither passes through as it is.
+    let checked_inside = matches!(target, Target::Value(DType::Array(_) | DType::Json));
+    if array.data_type() == &target_type && !checked_inside && !has_non_finite(array.as_ref()) {
         return Ok(Arc::clone(array));
     }
     // Microsecond timestamps in another (or no) zone hold the same UTC instants.
-    if target == Target::Timestamp
-        && let Some(ts) = array.as_primitive_opt::<TimestampMicrosecondType>()
+    if matches!(
+        target,
+        Target::Timestamp | Target::Value(DType::UnixTimestamp)
+    ) && let Some(ts) = array.as_primitive_opt::<TimestampMicrosecondType>()
     {
         return Ok(Arc::new(ts.clone().with_timezone("UTC")));
     }
@@ -495,6 +331,9 @@ pub(crate) fn convert_array(
                 )
             })?;
         return convert_array(&plain, target, origin, first_row);
+    }
+    if let Some(converted) = super::nested::convert(array, target, origin, first_row) {
+        return converted;
     }
     let cells = Cells::new(array.as_ref()).ok_or_else(|| {
         anyhow!(

@@ -35,9 +35,11 @@
 //! the batch skips, and `field_mapping` entries that name a column the source
 //! does not have, which map nothing.
 
+mod builder;
 mod convert;
 mod csv;
 pub mod found;
+mod nested;
 mod parquet;
 pub mod schema;
 mod sqlite;
@@ -53,8 +55,10 @@ use verge_core::definition::{Definitions, FeatureView, Field, Source, SourceForm
 
 use crate::warnings::Warnings;
 
-pub(crate) use convert::{Builder, Cell, Origin, convert_array, require_no_nulls};
+pub(crate) use builder::Builder;
+pub(crate) use convert::{Cell, Origin, convert_array, require_no_nulls};
 pub use convert::{Target, dtype_to_arrow, timestamp_type};
+pub(crate) use nested::json_text_at;
 
 /// One column to read: its name after mapping and what to convert it to.
 #[derive(Debug, Clone)]

@@ -394,20 +394,29 @@ fn verdict(found: &Found, target: Target) -> Verdict {
 
 fn arrow_verdict(t: &D, target: Target) -> Verdict {
     use Verdict::{Cannot, Holds, Lossy};
-    let int = matches!(
+    let narrow_int = matches!(
         t,
-        D::Boolean | D::Int8 | D::Int16 | D::Int32 | D::Int64 | D::UInt8 | D::UInt16 | D::UInt32
+        D::Boolean | D::Int8 | D::Int16 | D::Int32 | D::UInt8 | D::UInt16
     );
+    let int = narrow_int || matches!(t, D::Int64 | D::UInt32);
+    let float = matches!(t, D::Float16 | D::Float32 | D::Float64);
     let text = matches!(t, D::Utf8 | D::LargeUtf8 | D::Utf8View);
     let time = matches!(t, D::Timestamp(_, _) | D::Date32 | D::Date64);
+    let binary = matches!(
+        t,
+        D::Binary | D::LargeBinary | D::BinaryView | D::FixedSizeBinary(_)
+    );
+    let nested = matches!(t, D::Struct(_) | D::Map(_, _));
     if *t == D::Null {
         return Holds;
     }
     match target {
-        Target::Timestamp if time || text => Holds,
+        Target::Timestamp | Target::Value(DType::UnixTimestamp) if time || text => Holds,
         Target::Value(DType::String) if int || text || time => Holds,
         Target::Value(DType::String) if matches!(t, D::UInt64 | D::Float32 | D::Float64) => Holds,
         Target::Value(DType::Bool) if int => Holds,
+        Target::Value(DType::Int32) if narrow_int => Holds,
+        Target::Value(DType::Int32) if int || float || *t == D::UInt64 => Lossy,
         Target::Value(DType::Int64) if int => Holds,
         Target::Value(DType::Int64) if matches!(t, D::UInt64 | D::Float32 | D::Float64) => Lossy,
         Target::Value(DType::Float64)
@@ -417,7 +426,27 @@ fn arrow_verdict(t: &D, target: Target) -> Verdict {
         }
         Target::Value(DType::Float32) if int || matches!(t, D::UInt64 | D::Float32) => Holds,
         Target::Value(DType::Float32) if *t == D::Float64 => Lossy,
+        // Binary as it is; text as base64.
+        Target::Value(DType::Bytes) if binary || text => Holds,
+        // Nested columns become their JSON; text is parsed as JSON.
+        Target::Value(DType::Json) if nested || text || int || float || list_item(t).is_some() => {
+            Holds
+        }
+        // A list converts element by element; text is parsed as a JSON array.
+        Target::Value(DType::Array(elem)) => match list_item(t) {
+            Some(item) => arrow_verdict(arrow_value(item), Target::Value(DType::from(elem))),
+            None if text => Holds,
+            None => Cannot,
+        },
         _ => Cannot,
+    }
+}
+
+/// The element type of a list column.
+fn list_item(t: &D) -> Option<&D> {
+    match t {
+        D::List(f) | D::LargeList(f) | D::FixedSizeList(f, _) => Some(f.data_type()),
+        _ => None,
     }
 }
 
@@ -426,8 +455,18 @@ fn sample_verdict(s: &Seen, target: Target) -> Verdict {
     let numbers = s.ints || s.bits || s.whole_floats || s.fractions;
     let other = s.text || s.bool_words || s.times || s.blobs;
     match target {
-        Target::Timestamp if !numbers && !s.text && !s.bool_words && !s.blobs => Holds,
+        Target::Timestamp | Target::Value(DType::UnixTimestamp)
+            if !numbers && !s.text && !s.bool_words && !s.blobs =>
+        {
+            Holds
+        }
         Target::Value(DType::String) if !s.blobs => Holds,
+        // A BLOB as it is, text as base64 (checked cell by cell when read).
+        Target::Value(DType::Bytes) if !numbers && !s.bool_words => Holds,
+        // JSON text (or numbers and bools, which are JSON); arrays are JSON text.
+        Target::Value(DType::Json) if !s.blobs => Holds,
+        Target::Value(DType::Array(_)) if !numbers && !s.bool_words && !s.blobs => Holds,
+        Target::Value(DType::Int32) if !other && !s.fractions => Holds,
         Target::Value(DType::Bool) if !(s.text || s.times || s.blobs || s.ints || s.fractions) => {
             Holds
         }

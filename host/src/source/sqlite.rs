@@ -4,7 +4,8 @@
 //! (the horse-colic table does exactly that for missing values). Each cell is
 //! therefore read as what it is (NULL, INTEGER, REAL, TEXT, BLOB) and converted
 //! to the declared type by the shared rules, where `?` and empty text are null
-//! for numeric fields.
+//! for numeric fields. A BLOB is read only as `bytes`; arrays and JSON are
+//! stored as JSON text (see `super::builder`).
 
 use std::path::Path;
 
@@ -62,9 +63,7 @@ pub(super) fn read(
                     std::str::from_utf8(bytes)
                         .map_err(|_| origin.at(row, "text is not valid UTF-8"))?,
                 ),
-                ValueRef::Blob(_) => {
-                    return Err(origin.at(row, "holds a BLOB; verge reads numbers and text"));
-                }
+                ValueRef::Blob(bytes) => Cell::Bytes(bytes),
             };
             builder.push(cell).map_err(|m| origin.at(row, &m))?;
         }

@@ -46,6 +46,7 @@ pub use verge_core::api::key_to_json as key_json;
 fn unknown_key(field: &Field, i: usize) -> Json {
     match field.dtype {
         DType::String => json!(format!("verge-verify-unknown-{i}")),
+        DType::Int32 => json!([-1i64, 0, i64::from(i32::MAX), i64::from(i32::MIN) + 1][i % 4]),
         _ => json!([-1i64, 0, i64::MAX, i64::MIN + 1][i % 4]),
     }
 }
@@ -59,6 +60,28 @@ fn request_value(field: &Field, rng: &mut Rng) -> Json {
         (DType::Int64, _) => json!(rng.below(200) as i64 - 50),
         (DType::Bool, n) => json!(n % 2 == 0),
         (DType::String, n) => json!(format!("v{n}")),
+        (DType::Int32, _) => json!(rng.below(200) as i64 - 50),
+        (DType::Bytes, n) => json!(verge_core::api::base64_of(&[n as u8, 0xff])),
+        (DType::UnixTimestamp, _) => json!(
+            verge_core::Timestamp::from_secs(1_600_000_000 + rng.below(1_000_000) as i64)
+                .to_rfc3339()
+        ),
+        (DType::Json, n) => json!({ "n": n, "tags": ["a", "b"] }),
+        (DType::Array(elem), n) => {
+            let one = |rng: &mut Rng| request_value(&Field::new("x", DType::from(elem)), rng);
+            // Elements are never null: draw until one is not.
+            let items: Vec<Json> = (0..n)
+                .map(|_| {
+                    loop {
+                        let v = one(rng);
+                        if !v.is_null() {
+                            break v;
+                        }
+                    }
+                })
+                .collect();
+            Json::Array(items)
+        }
     }
 }
 

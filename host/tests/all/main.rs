@@ -29,4 +29,5 @@ mod serve;
 mod sources;
 mod support;
 mod train;
+mod types;
 mod wasm_parity;

@@ -333,12 +333,19 @@ impl Drop for Server {
 
 impl Server {
     pub(crate) fn start(repo: &Repo, args: &[&str], token: Option<&str>) -> Result<Server, String> {
-        let stderr = repo
-            .path
-            .join(format!("serve-{}.err", std::process::id() ^ rand_u32()));
+        Server::start_in(&repo.path, args, token)
+    }
+
+    /// [`Server::start`] in the repository at `path`.
+    pub(crate) fn start_in(
+        path: &Path,
+        args: &[&str],
+        token: Option<&str>,
+    ) -> Result<Server, String> {
+        let stderr = path.join(format!("serve-{}.err", std::process::id() ^ rand_u32()));
         let mut cmd = verge();
         cmd.arg("-C")
-            .arg(&repo.path)
+            .arg(path)
             .args(["serve", "--addr", "127.0.0.1:0", "--threads", "3"])
             .args(args)
             .env("VERGE_WASM", wasm_path())

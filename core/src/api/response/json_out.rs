@@ -102,10 +102,26 @@ impl JsonOut {
             Value::Null => self.raw("null"),
             Value::Bool(true) => self.raw("true"),
             Value::Bool(false) => self.raw("false"),
+            Value::Int32(i) => self.int(i64::from(*i)),
             Value::Int64(i) => self.int(*i),
             Value::Float32(x) => self.float(f64::from(*x)),
             Value::Float64(x) => self.float(*x),
             Value::String(s) => self.string(s),
+            Value::Bytes(b) => self.string(&super::base64_of(b)),
+            Value::Timestamp(t) => self.time(*t),
+            // Stored in canonical form (serde_json's compact output, keys
+            // sorted), which is what printing the parsed value gives.
+            Value::Json(text) => self.raw(text),
+            Value::Array(a) => {
+                self.raw("[");
+                for i in 0..a.len() {
+                    self.comma(i);
+                    if let Some(v) = a.get(i) {
+                        self.value(&v);
+                    }
+                }
+                self.raw("]");
+            }
         }
     }
 

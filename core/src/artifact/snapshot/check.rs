@@ -77,9 +77,9 @@ fn check_column(
     };
     let expected = match dtype {
         DType::Bool => Some(bitmap_len),
-        DType::Int64 | DType::Float64 => Some(rows as u64 * 8),
-        DType::Float32 => Some(rows as u64 * 4),
-        DType::String => None,
+        DType::Int32 | DType::Float32 => Some(rows as u64 * 4),
+        DType::Int64 | DType::Float64 | DType::UnixTimestamp => Some(rows as u64 * 8),
+        DType::String | DType::Bytes | DType::Json | DType::Array(_) => None,
     };
     let data = place(data_start, data_len, seg.data, what)?;
     let mut offsets = 0..0;
@@ -102,37 +102,24 @@ fn check_column(
         None => {
             if seg.offsets.len != (rows as u64 + 1) * 4 {
                 return Err(malformed(&format!(
-                    "{}: text offsets have {} bytes for {rows} rows",
+                    "{}: {dtype} offsets have {} bytes for {rows} rows",
                     what(),
                     seg.offsets.len
                 )));
             }
             offsets = place(data_start, data_len, seg.offsets, what)?;
-            let text = core::str::from_utf8(&bytes[data.clone()])
-                .map_err(|e| malformed(&format!("{}: text is not UTF-8 ({e})", what())))?;
-            let mut previous = 0usize;
-            for (i, chunk) in bytes[offsets.clone()].chunks_exact(4).enumerate() {
-                let off = u32::from_le_bytes(to_array(chunk)) as usize;
-                let ok = if i == 0 {
-                    off == 0
-                } else {
-                    off >= previous && text.is_char_boundary(off)
-                };
-                if !ok || off > text.len() {
-                    return Err(malformed(&format!(
-                        "{}: text offset {i} ({off}) is out of order or out of range",
-                        what()
-                    )));
-                }
-                previous = off;
-            }
-            if previous != text.len() {
-                return Err(malformed(&format!(
-                    "{}: text offsets end at {previous}, data has {}",
-                    what(),
-                    text.len()
-                )));
-            }
+            let present = |row: usize| {
+                validity
+                    .as_ref()
+                    .is_none_or(|v| bytes[v.start + row / 8] >> (row % 8) & 1 == 1)
+            };
+            check_cells(
+                &bytes[offsets.clone()],
+                &bytes[data.clone()],
+                dtype,
+                &present,
+            )
+            .map_err(|m| malformed(&format!("{}: {m}", what())))?;
         }
     }
     Ok(Column {
@@ -141,6 +128,60 @@ fn check_column(
         offsets,
         data,
     })
+}
+
+/// Checks the offsets of a variable-width column (first 0, never decreasing,
+/// last = data length) and every cell's bytes for its type (see
+/// `crate::artifact::cell`).
+fn check_cells(
+    offsets: &[u8],
+    data: &[u8],
+    dtype: DType,
+    present: &dyn Fn(usize) -> bool,
+) -> core::result::Result<(), String> {
+    // Text is checked as one string, so each offset only needs to be a char boundary.
+    let text = match dtype {
+        DType::String => {
+            Some(core::str::from_utf8(data).map_err(|e| format!("text is not UTF-8 ({e})"))?)
+        }
+        _ => None,
+    };
+    let mut previous = 0usize;
+    for (i, chunk) in offsets.chunks_exact(4).enumerate() {
+        let off = u32::from_le_bytes(to_array(chunk)) as usize;
+        let in_order = if i == 0 { off == 0 } else { off >= previous };
+        let boundary = text.is_none_or(|t| t.is_char_boundary(off));
+        if !in_order || !boundary || off > data.len() {
+            return Err(format!(
+                "{dtype} offset {i} ({off}) is out of order or out of range"
+            ));
+        }
+        // A null cell's bytes are never read, whatever they are.
+        if i > 0 && present(i - 1) {
+            check_cell(dtype, &data[previous..off]).map_err(|m| format!("row {}: {m}", i - 1))?;
+        }
+        previous = off;
+    }
+    if previous != data.len() {
+        return Err(format!(
+            "{dtype} offsets end at {previous}, data has {}",
+            data.len()
+        ));
+    }
+    Ok(())
+}
+
+fn check_cell(dtype: DType, cell: &[u8]) -> core::result::Result<(), &'static str> {
+    match dtype {
+        DType::Json => {
+            let text = core::str::from_utf8(cell).map_err(|_| "JSON text is not UTF-8")?;
+            serde_json::from_str::<serde::de::IgnoredAny>(text)
+                .map(|_| ())
+                .map_err(|_| "JSON text does not parse")
+        }
+        DType::Array(elem) => crate::artifact::cell::check(elem, cell),
+        _ => Ok(()),
+    }
 }
 
 pub(super) fn check_table(
@@ -193,7 +234,7 @@ pub(super) fn check_table(
     };
     let mut keys = Vec::with_capacity(view.keys.len());
     for (field, seg) in view.join_keys.iter().zip(&view.keys) {
-        if !matches!(field.dtype, DType::Int64 | DType::String) {
+        if !field.dtype.is_key() {
             return Err(malformed(&format!(
                 "view `{name}`: join key `{}` has type {}",
                 field.name, field.dtype
@@ -237,9 +278,15 @@ pub(super) fn check_table(
 }
 
 fn build_index(bytes: &[u8], table: &mut ViewTable) -> core::result::Result<(), u32> {
-    let read_int = |range: &Range<usize>, row: usize| -> i64 {
-        let start = range.start + row * 8;
-        i64::from_le_bytes(to_array(&bytes[start..start + 8]))
+    // Integer keys of either width index as i64, as lookups give them.
+    let read_int = |col: &Column, row: usize| -> i64 {
+        if col.dtype == DType::Int32 {
+            let start = col.data.start + row * 4;
+            i64::from(i32::from_le_bytes(to_array(&bytes[start..start + 4])))
+        } else {
+            let start = col.data.start + row * 8;
+            i64::from_le_bytes(to_array(&bytes[start..start + 8]))
+        }
     };
     let read_str = |col: &Column, row: usize| -> &[u8] {
         let off =
@@ -248,11 +295,11 @@ fn build_index(bytes: &[u8], table: &mut ViewTable) -> core::result::Result<(), 
     };
     // Single integer keys are by far the most common: they get their own index.
     if let [col] = table.keys.as_slice()
-        && col.dtype == DType::Int64
+        && col.dtype != DType::String
     {
         let mut ints = IntIndex::with_rows(table.rows);
         for row in 0..table.rows {
-            ints.insert(read_int(&col.data, row), row as u32)
+            ints.insert(read_int(col, row), row as u32)
                 .map_err(|_| row as u32)?;
         }
         table.ints = Some(ints);
@@ -264,14 +311,14 @@ fn build_index(bytes: &[u8], table: &mut ViewTable) -> core::result::Result<(), 
             let mut h = KeyHasher::default();
             for col in &table.keys {
                 match col.dtype {
-                    DType::Int64 => h.int(read_int(&col.data, row)),
-                    _ => h.str(read_str(col, row)),
+                    DType::String => h.str(read_str(col, row)),
+                    _ => h.int(read_int(col, row)),
                 }
             }
             let same = |other: u32| {
                 table.keys.iter().all(|col| match col.dtype {
-                    DType::Int64 => read_int(&col.data, row) == read_int(&col.data, other as usize),
-                    _ => read_str(col, row) == read_str(col, other as usize),
+                    DType::String => read_str(col, row) == read_str(col, other as usize),
+                    _ => read_int(col, row) == read_int(col, other as usize),
                 })
             };
             index

@@ -1,13 +1,23 @@
-//! One column as it is built: its data, offsets (text) and validity bytes laid out
-//! exactly as the snapshot stores them, with marks to roll back a half-pushed
-//! batch; and [`CellRef`], the borrowed cell a caller lends to fill it.
+//! One column as it is built: its data, offsets (variable-width types) and
+//! validity bytes laid out exactly as the snapshot stores them, with marks to
+//! roll back a half-pushed batch; and [`CellRef`], the borrowed cell a caller
+//! lends to fill it.
 //!
 //! Kept apart from the builders so that the byte layout of a column lives in one
 //! place, next to nothing else.
 
 use alloc::vec::Vec;
 
-use crate::value::{DType, KeyPart, Value};
+use crate::artifact::cell;
+use crate::value::{Array, DType, KeyPart, Value};
+
+/// True for the types stored as offsets into a data area (see `crate::artifact::cell`).
+pub(crate) const fn is_variable(dtype: DType) -> bool {
+    matches!(
+        dtype,
+        DType::String | DType::Bytes | DType::Json | DType::Array(_)
+    )
+}
 
 /// One column being built.
 #[derive(Debug, Clone)]
@@ -22,7 +32,7 @@ pub(super) struct ColumnBuf {
 
 impl ColumnBuf {
     pub(super) fn new(dtype: DType) -> Self {
-        let offsets = if dtype == DType::String {
+        let offsets = if is_variable(dtype) {
             0u32.to_le_bytes().to_vec()
         } else {
             Vec::new()
@@ -40,13 +50,13 @@ impl ColumnBuf {
     /// Makes room for `rows` more rows of fixed-width data.
     pub(super) fn reserve(&mut self, rows: usize) {
         let width = match self.dtype {
-            DType::Int64 | DType::Float64 => 8,
-            DType::Float32 => 4,
-            DType::Bool | DType::String => 0,
+            DType::Int64 | DType::Float64 | DType::UnixTimestamp => 8,
+            DType::Int32 | DType::Float32 => 4,
+            DType::Bool | DType::String | DType::Bytes | DType::Json | DType::Array(_) => 0,
         };
         self.data.reserve(rows * width);
         self.validity.reserve(rows.div_ceil(8));
-        if self.dtype == DType::String {
+        if is_variable(self.dtype) {
             self.offsets.reserve(rows * 4);
         }
     }
@@ -57,15 +67,7 @@ impl ColumnBuf {
 
     pub(super) fn push_cell(&mut self, value: CellRef<'_>) -> Result<(), ()> {
         // Type first, so a mismatch leaves the buffers untouched.
-        match (self.dtype, value) {
-            (_, CellRef::Null)
-            | (DType::Bool, CellRef::Bool(_))
-            | (DType::Int64, CellRef::Int64(_))
-            | (DType::Float32, CellRef::Float32(_))
-            | (DType::Float64, CellRef::Float64(_))
-            | (DType::String, CellRef::Str(_)) => {}
-            _ => return Err(()),
-        }
+        let value = fit(self.dtype, value).ok_or(())?;
         let present = !matches!(value, CellRef::Null);
         let row = self.rows;
         if row.is_multiple_of(8) {
@@ -81,27 +83,32 @@ impl ColumnBuf {
         } else {
             self.any_null = true;
         }
-        match (self.dtype, value) {
-            (DType::Bool, CellRef::Bool(b)) => {
-                if b && let Some(last) = self.data.last_mut() {
+        let data = &mut self.data;
+        match value {
+            CellRef::Bool(b) => {
+                if b && let Some(last) = data.last_mut() {
                     *last |= 1 << (row % 8);
                 }
             }
-            (DType::Int64, CellRef::Int64(v)) => self.data.extend_from_slice(&v.to_le_bytes()),
-            (DType::Int64, _) => self.data.extend_from_slice(&0i64.to_le_bytes()),
-            (DType::Float32, CellRef::Float32(v)) => self.data.extend_from_slice(&v.to_le_bytes()),
-            (DType::Float32, _) => self.data.extend_from_slice(&0f32.to_le_bytes()),
-            (DType::Float64, CellRef::Float64(v)) => self.data.extend_from_slice(&v.to_le_bytes()),
-            (DType::Float64, _) => self.data.extend_from_slice(&0f64.to_le_bytes()),
-            (DType::String, value) => {
-                if let CellRef::Str(s) = value {
-                    self.data.extend_from_slice(s.as_bytes());
+            CellRef::Int32(v) => data.extend_from_slice(&v.to_le_bytes()),
+            CellRef::Int64(v) | CellRef::Timestamp(v) => data.extend_from_slice(&v.to_le_bytes()),
+            CellRef::Float32(v) => data.extend_from_slice(&v.to_le_bytes()),
+            CellRef::Float64(v) => data.extend_from_slice(&v.to_le_bytes()),
+            CellRef::Str(s) | CellRef::Json(s) => data.extend_from_slice(s.as_bytes()),
+            CellRef::Bytes(b) => data.extend_from_slice(b),
+            CellRef::Array(a) => cell::encode(a, data),
+            CellRef::Null => match self.dtype {
+                DType::Int32 | DType::Float32 => data.extend_from_slice(&[0; 4]),
+                DType::Int64 | DType::Float64 | DType::UnixTimestamp => {
+                    data.extend_from_slice(&[0; 8]);
                 }
-                // Past 4 GiB of text: the caller rolls the whole row or batch back.
-                let end = u32::try_from(self.data.len()).map_err(|_| ())?;
-                self.offsets.extend_from_slice(&end.to_le_bytes());
-            }
-            (DType::Bool, _) => {}
+                _ => {}
+            },
+        }
+        if is_variable(self.dtype) {
+            // Past 4 GiB of data: the caller rolls the whole row or batch back.
+            let end = u32::try_from(self.data.len()).map_err(|_| ())?;
+            self.offsets.extend_from_slice(&end.to_le_bytes());
         }
         self.rows += 1;
         Ok(())
@@ -151,8 +158,33 @@ pub(super) struct Mark {
     any_null: bool,
 }
 
-/// A cell lent to [`ViewBuilder::push_columns`]: a value of some [`DType`] (text
-/// borrowed, not owned), or null.
+/// `value` as column type `dtype` stores it, or `None` when it is of another
+/// type. The one conversion: an int64 cell fills an int32 column when it fits,
+/// since join keys travel as [`KeyPart::Int64`] whatever their width.
+fn fit(dtype: DType, value: CellRef<'_>) -> Option<CellRef<'_>> {
+    Some(match (dtype, value) {
+        (_, CellRef::Null)
+        | (DType::Bool, CellRef::Bool(_))
+        | (DType::Int32, CellRef::Int32(_))
+        | (DType::Int64, CellRef::Int64(_))
+        | (DType::Float32, CellRef::Float32(_))
+        | (DType::Float64, CellRef::Float64(_))
+        | (DType::String, CellRef::Str(_))
+        | (DType::Bytes, CellRef::Bytes(_))
+        | (DType::UnixTimestamp, CellRef::Timestamp(_)) => value,
+        // Checked here as at load, so a builder never writes what a loader refuses.
+        (DType::Json, CellRef::Json(text)) => {
+            serde_json::from_str::<serde::de::IgnoredAny>(text).ok()?;
+            value
+        }
+        (DType::Array(elem), CellRef::Array(a)) if a.elem() == elem => value,
+        (DType::Int32, CellRef::Int64(v)) => CellRef::Int32(i32::try_from(v).ok()?),
+        _ => return None,
+    })
+}
+
+/// A cell lent to [`ViewBuilder::push_columns`]: a value of some [`DType`]
+/// (text, bytes and arrays borrowed, not owned), or null.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum CellRef<'a> {
     /// No value.
@@ -167,6 +199,16 @@ pub enum CellRef<'a> {
     Float64(f64),
     /// Text.
     Str(&'a str),
+    /// A 32-bit integer.
+    Int32(i32),
+    /// Raw bytes.
+    Bytes(&'a [u8]),
+    /// A timestamp, µs since the epoch.
+    Timestamp(i64),
+    /// JSON text in canonical form.
+    Json(&'a str),
+    /// An array.
+    Array(&'a Array),
 }
 
 impl<'a> From<&'a Value> for CellRef<'a> {
@@ -174,10 +216,15 @@ impl<'a> From<&'a Value> for CellRef<'a> {
         match value {
             Value::Null => CellRef::Null,
             Value::Bool(b) => CellRef::Bool(*b),
+            Value::Int32(v) => CellRef::Int32(*v),
             Value::Int64(v) => CellRef::Int64(*v),
             Value::Float32(v) => CellRef::Float32(*v),
             Value::Float64(v) => CellRef::Float64(*v),
             Value::String(s) => CellRef::Str(s),
+            Value::Bytes(b) => CellRef::Bytes(b),
+            Value::Timestamp(t) => CellRef::Timestamp(t.0),
+            Value::Json(s) => CellRef::Json(s),
+            Value::Array(a) => CellRef::Array(a),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::artifact::Snapshot;
-use crate::value::KeyPart;
+use crate::value::{DType, KeyPart};
 use alloc::vec;
 
 fn fields() -> Vec<Field> {

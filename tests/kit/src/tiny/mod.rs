@@ -517,7 +517,9 @@ pub fn api() -> Api {
     Api::new(Tiny::rich().predictor(), limits())
 }
 
-pub use seeds::{EXPRESSIONS, REQUESTS, composite_snapshot_bytes, expr_row, expr_schema};
+pub use seeds::{
+    EXPRESSIONS, REQUESTS, composite_snapshot_bytes, expr_row, expr_schema, typed_snapshot_bytes,
+};
 
 mod seeds;
 #[cfg(test)]

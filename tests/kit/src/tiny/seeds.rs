@@ -5,7 +5,9 @@
 use verge_core::artifact::{SnapshotBuilder, ViewBuilder};
 use verge_core::definition::Field;
 use verge_core::expr::Schema;
-use verge_core::{ContentId, DType, Duration, EntityKey, KeyPart, Timestamp, Value};
+use verge_core::{
+    Array, ContentId, DType, Duration, ElemType, EntityKey, KeyPart, Timestamp, Value,
+};
 
 /// A second snapshot with a composite (string, int64) key: exercises the general index.
 ///
@@ -42,6 +44,55 @@ pub fn composite_snapshot_bytes() -> Vec<u8> {
         .with_view(b)
         .finish()
         .expect("the composite snapshot builds")
+}
+
+/// A snapshot of every type format version 3 added (int32 key, bytes,
+/// timestamps, JSON, arrays of fixed- and variable-width elements), with
+/// nulls: the variable-width cell checks' seed.
+///
+/// # Panics
+///
+/// When building fails (a broken fixture).
+#[must_use]
+pub fn typed_snapshot_bytes() -> Vec<u8> {
+    let mut b = ViewBuilder::new(
+        "typed",
+        vec![Field::new("driver_id", DType::Int32)],
+        vec![
+            Field::new("blob", DType::Bytes),
+            Field::new("seen", DType::UnixTimestamp),
+            Field::new("profile", DType::Json),
+            Field::new("embedding", DType::Array(ElemType::Float32)),
+            Field::new("tags", DType::Array(ElemType::String)),
+            Field::new("flags", DType::Array(ElemType::Bool)),
+        ],
+        Duration::from_days(1),
+        false,
+    );
+    let rows = [
+        vec![
+            Value::Bytes(vec![0, 255]),
+            Value::Timestamp(Timestamp(1_000_000)),
+            Value::Json("{\"a\":[1,null]}".into()),
+            Value::Array(Array::Float32(vec![0.5, -1.0])),
+            Value::Array(Array::String(vec!["x".into(), String::new()])),
+            Value::Array(Array::Bool(vec![true])),
+        ],
+        vec![Value::Null; 6],
+    ];
+    for (id, values) in [1001, 1002].into_iter().zip(rows) {
+        b.push_row(
+            &EntityKey::single(KeyPart::Int64(id)),
+            Timestamp(5),
+            None,
+            &values,
+        )
+        .expect("the typed rows fit");
+    }
+    SnapshotBuilder::new(ContentId::of(b"typed"), Timestamp(0), Timestamp(10))
+        .with_view(b)
+        .finish()
+        .expect("the typed snapshot builds")
 }
 
 /// The schema the expression fuzz target compiles against.
