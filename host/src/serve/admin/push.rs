@@ -2,9 +2,9 @@
 //! behind the admin token, into the repository's push log ([`crate::push`]).
 //!
 //! A write is checked against the registry head, appended to the log (synced
-//! before the answer), and the served snapshot is rebuilt as the base the
-//! pair names plus every pushed row not yet folded, then swapped in, so the
-//! next request sees it. Writes are serialised by one mutex, so a slower
+//! before the answer), and its rows are layered over the served snapshot
+//! (which already holds every earlier write), then swapped in, so the next
+//! request sees it. Writes are serialised by one mutex, so a slower
 //! rebuild never replaces a newer one. The served pair keeps naming the base
 //! snapshot, so following the refs ([`crate::serve::watch`]) does not mistake
 //! the layered snapshot for a change.
@@ -117,21 +117,25 @@ impl Live {
             Err(e) => return Ok(Err(e)),
         };
         let pushed = crate::push::append(repo, &rows)?;
-        self.relayer(repo)?;
+        self.relayer(repo, &rows)?;
         Ok(Ok(pushed.rows))
     }
 
-    /// Serves the base snapshot of the current pair with the log layered over it.
-    fn relayer(&self, repo: &Path) -> anyhow::Result<()> {
+    /// Serves the current snapshot (the base with every earlier write already
+    /// layered) with `rows` layered over it: the same newest-wins result as
+    /// layering the whole log over the base, without reading the log again.
+    fn relayer(&self, repo: &Path, rows: &crate::push::ViewRows) -> anyhow::Result<()> {
         let current = self.current();
-        let store = crate::artifacts::ArtifactStore::open(repo);
-        let path = store.path(
-            current.pair.snapshot,
-            verge_core::artifact::ArtifactKind::Snapshot,
-        );
-        let bytes = std::fs::read(&path)?;
-        let base = verge_core::artifact::Snapshot::load(bytes)?;
-        let snapshot = crate::push::layered(repo, base)?;
+        let served = current.api.deployment().snapshot();
+        let defs = crate::store::Store::open(repo)
+            .read(served.meta().registry_id)?
+            .definitions;
+        let Some(mut layered) = crate::push::layer(&defs, std::slice::from_ref(served), rows)?
+        else {
+            return Ok(());
+        };
+        let index = (served.meta().shard_index as usize).min(layered.len().saturating_sub(1));
+        let snapshot = layered.swap_remove(index);
         let deployment = current.api.deployment().with_snapshot(snapshot)?;
         let next = Arc::new(Served {
             generation: 0,
