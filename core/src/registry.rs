@@ -49,6 +49,27 @@ pub const MAX_PAYLOAD: usize = 64 << 20;
 /// The artifact name used in errors.
 const KIND: &str = "registry version";
 
+/// What a definitions id hashes before the definitions, so it never equals
+/// the id of any other kind of bytes.
+const DEFINITIONS_TAG: &[u8] = b"verge definitions\0";
+
+/// The definitions id of `definitions` (canonicalized first); see
+/// [`RegistryVersion::definitions_id`].
+///
+/// # Errors
+///
+/// [`Error::Malformed`] if serde refuses a value (not expected for these types).
+pub fn definitions_id(definitions: &Definitions) -> Result<ContentId> {
+    let mut canonical = definitions.clone();
+    canonical.canonicalize();
+    let payload = bincode::serde::encode_to_vec(&canonical, bincode::config::standard())
+        .map_err(|e| malformed(format!("cannot encode: {e}")))?;
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(DEFINITIONS_TAG);
+    hasher.update(&payload);
+    Ok(ContentId(*hasher.finalize().as_bytes()))
+}
+
 /// One immutable version of the registry: the definitions, where they came from and when.
 ///
 /// # Examples
@@ -134,6 +155,37 @@ impl RegistryVersion {
     /// As [`RegistryVersion::to_bytes`].
     pub fn id(&self) -> Result<ContentId> {
         Ok(ContentId::of(&self.to_bytes()?))
+    }
+
+    /// The definitions id: what the version declares, without when, by whom or
+    /// after what. BLAKE3 of `verge definitions\0` followed by the bincode of
+    /// the canonical definitions, so equal `verge.toml`s give equal ids on every
+    /// machine, at every time, with any history behind them.
+    ///
+    /// Artifacts name this id as their `registry_id`, and pipeline steps key
+    /// on it: a version's own [`RegistryVersion::id`] covers its parent, time
+    /// and message too, like a git commit, so it differs between two clones
+    /// that applied the same file.
+    ///
+    /// # Errors
+    ///
+    /// As [`RegistryVersion::to_bytes`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use verge_core::Timestamp;
+    /// use verge_core::definition::Definitions;
+    /// use verge_core::registry::RegistryVersion;
+    ///
+    /// let defs = Definitions { project: "p".into(), ..Definitions::default() };
+    /// let here = RegistryVersion::new(None, Timestamp::from_secs(1), "first", defs.clone());
+    /// let there = RegistryVersion::new(None, Timestamp::from_secs(2), "again", defs);
+    /// assert_ne!(here.id().unwrap(), there.id().unwrap());
+    /// assert_eq!(here.definitions_id().unwrap(), there.definitions_id().unwrap());
+    /// ```
+    pub fn definitions_id(&self) -> Result<ContentId> {
+        definitions_id(&self.definitions)
     }
 
     /// Decodes bytes written by [`RegistryVersion::to_bytes`].

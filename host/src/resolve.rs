@@ -177,7 +177,7 @@ impl Repository {
         }
         let (head, version) = self
             .store()
-            .read_head()?
+            .head_definitions()?
             .context("the registry is empty; run `verge apply` first")?;
         let defs = &version.definitions;
         let models = models_of(defs, target);
@@ -206,7 +206,7 @@ impl Repository {
     pub fn every_bundle_ref(&self) -> anyhow::Result<Vec<String>> {
         let (head, version) = self
             .store()
-            .read_head()?
+            .head_definitions()?
             .context("the registry is empty; run `verge apply` first")?;
         let defs = &version.definitions;
         let artifacts = self.artifacts();
@@ -257,7 +257,7 @@ impl Repository {
     pub fn feature_bundle_ref(&self, service: &str) -> anyhow::Result<String> {
         let (head, version) = self
             .store()
-            .read_head()?
+            .head_definitions()?
             .context("the registry is empty; run `verge apply` first")?;
         self.store_feature_bundle(head, &version.definitions, service)
     }

@@ -18,10 +18,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::{Value as Json, json};
 use verge_core::api::{Api, Limits};
@@ -37,6 +34,7 @@ use verge_core::definition::{
 use verge_core::expr::{Program, Schema};
 use verge_core::pipeline::{ColumnMeta, PipelineParams, fit_pipeline};
 use verge_core::{ContentId, DType, Duration, EntityKey, KeyPart, Timestamp, Value};
+use verge_test_kit::chromium::{chromium, render, serve, site_with_package};
 use verge_test_kit::workspace;
 
 /// UCI columns (1-based) of the view's eight clinical fields, in service order.
@@ -260,102 +258,6 @@ fn snapshot_bytes(defs: &Definitions, visits: &[Visit]) -> Vec<u8> {
     .unwrap()
 }
 
-/// Serves `root` on 127.0.0.1 (one thread per connection) and returns the base URL.
-fn serve(root: PathBuf) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let root = root.clone();
-            std::thread::spawn(move || {
-                let _ = answer(stream, &root);
-            });
-        }
-    });
-    format!("http://{addr}")
-}
-
-fn content_type(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("html") => "text/html; charset=utf-8",
-        Some("js") => "text/javascript; charset=utf-8",
-        Some("wasm") => "application/wasm",
-        Some("json") => "application/json",
-        Some("ts") => "text/plain; charset=utf-8",
-        _ => "application/octet-stream",
-    }
-}
-
-fn answer(stream: TcpStream, root: &Path) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
-            break;
-        }
-    }
-    let target = request_line.split_whitespace().nth(1).unwrap_or("/");
-    let path = target.split('?').next().unwrap_or("/");
-    let path = if path == "/" { "/index.html" } else { path };
-    let file = root.join(path.trim_start_matches('/'));
-    let mut stream = stream;
-    match (path.contains(".."), std::fs::read(&file)) {
-        (false, Ok(body)) => {
-            write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
-                content_type(&file),
-                body.len()
-            )?;
-            stream.write_all(&body)?;
-        }
-        _ => {
-            let body = b"not found";
-            write!(
-                stream,
-                "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            )?;
-            stream.write_all(body)?;
-        }
-    }
-    stream.flush()
-}
-
-/// Renders `url` in headless Chromium and returns the DOM once the page has settled.
-fn render(chromium: &str, url: &str) -> String {
-    let profile = tempfile::tempdir().unwrap();
-    let output = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            // Let fetches, Wasm compilation and the page's promises finish before the dump.
-            "--virtual-time-budget=30000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("--dump-dom")
-        .arg(url)
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success() && dom.contains("</html>"),
-        "chromium failed on {url}: {}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    dom
-}
-
 fn unescape(text: &str) -> String {
     text.replace("&lt;", "<")
         .replace("&gt;", ">")
@@ -488,32 +390,6 @@ fn percent_encode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// The Chromium binary, or `None` (said loudly) when the tools are not set up.
-fn chromium() -> Option<String> {
-    let (Ok(chromium), Ok(_)) = (
-        std::env::var("CHROMIUM_BIN"),
-        std::env::var("WASM_BINDGEN_BIN"),
-    ) else {
-        eprintln!(
-            "\n\n*** SKIPPED the browser test: CHROMIUM_BIN and WASM_BINDGEN_BIN must be set \
-             (eval \"$(scripts/setup --print-env)\"; scripts/test does this) ***\n\n"
-        );
-        return None;
-    };
-    Some(chromium)
-}
-
-/// A fresh site directory holding the browser package under `pkg/`.
-fn site_with_package() -> tempfile::TempDir {
-    let site = tempfile::tempdir().unwrap();
-    let status = Command::new(workspace().join("wasm/build-browser.sh"))
-        .arg(site.path().join("pkg"))
-        .status()
-        .unwrap();
-    assert!(status.success(), "wasm/build-browser.sh failed");
-    site
 }
 
 #[test]

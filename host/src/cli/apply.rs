@@ -74,9 +74,12 @@ impl Apply {
             Err(e) => return Err(e),
         };
         if self.json {
+            // What artifacts built from this version will name as their registry.
+            let definitions_id = store.read(applied.id())?.definitions_id()?;
             let body = match &applied {
                 Applied::Unchanged { id } => json!({
-                    "id": id.to_string(), "parent": null, "created": false, "changes": [],
+                    "id": id.to_string(), "definitions_id": definitions_id.to_string(),
+                    "parent": null, "created": false, "changes": [],
                 }),
                 Applied::Created {
                     id,
@@ -85,6 +88,7 @@ impl Apply {
                     ..
                 } => json!({
                     "id": id.to_string(),
+                    "definitions_id": definitions_id.to_string(),
                     "parent": id_json(*parent),
                     "created": true,
                     "changes": changes.iter().map(change_json).collect::<Vec<_>>(),

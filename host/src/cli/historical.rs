@@ -60,7 +60,7 @@ impl Historical {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         let (head, version) = ctx
             .store()
-            .read_head()?
+            .head_definitions()?
             .context("the registry is empty; run `verge apply` first")?;
         let defs = &version.definitions;
         warn_if_unapplied(ctx, defs);

@@ -136,7 +136,7 @@ impl MaterializeIncremental {
 fn head(ctx: &Ctx) -> anyhow::Result<(ContentId, verge_core::definition::Definitions)> {
     let (id, version) = ctx
         .store()
-        .read_head()?
+        .head_definitions()?
         .context("the registry is empty; run `verge apply` first")?;
     Ok((id, version.definitions))
 }

@@ -12,7 +12,6 @@ use verge_core::api::value_to_json;
 use super::output::{print_json, print_line, spinner};
 use super::{Ctx, ExitStatus};
 use verge_host::artifacts::ArtifactStore;
-use verge_host::store::apply::now;
 use verge_host::store::atomic;
 use verge_host::train::{self, EntityFiles, Trained};
 
@@ -32,7 +31,7 @@ use verge_host::train::{self, EntityFiles, Trained};
 /// `--strict` (exit 2, nothing stored); the doubts are listed below.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Doubts (a warning each; --strict refuses the model):\n  - a regression (linear_regression) whose label is constant;\n  - a one-hot encoded text feature with more than 50 distinct training values\n    (set encode = \"ordinal\" on the model, or drop the feature);\n  - a regression whose training or holdout RMSE is worse than predicting the\n    training mean for every row.\nA text label for a regression is an error, with or without --strict.\n\nExamples:\n  verge train surgical_lesion --entities entities.csv\n  verge train surgical_lesion --entities train.csv --holdout test.csv -o model.bundle --json\n  verge train surgical_lesion --entities entities.csv --strict   # refuse a doubtful model"
+    after_help = "Doubts (a warning each; --strict refuses the model):\n  - a regression (linear_regression) whose label is constant;\n  - a one-hot encoded text feature with more than 50 distinct training values\n    (set encode = \"ordinal\" on the model, or drop the feature);\n  - a regression whose training or holdout RMSE is worse than predicting the\n    training mean for every row.\nA text label for a regression is an error, with or without --strict.\n\nExamples:\n  verge train surgical_lesion --entities entities.csv\n  verge train surgical_lesion --entities train.csv --holdout test.csv -o model.bundle --json\n  verge train surgical_lesion --entities entities.csv --strict   # refuse a doubtful model\n  verge train surgical_lesion --entities entities.csv --now 2021-06-25T12:00:00Z   # reproducible id"
 )]
 pub struct Train {
     /// The model to train (a `[[model]]` name).
@@ -57,6 +56,11 @@ pub struct Train {
     /// of warning about it.
     #[arg(long)]
     pub strict: bool,
+    /// The bundle's `trained_at` (RFC 3339, `now`, `now-1d`); default: the
+    /// clock. Pin it and the same inputs give the same bundle id on every
+    /// machine (a pipeline's cache keys on it).
+    #[arg(long, value_name = "TS", allow_hyphen_values = true)]
+    pub now: Option<String>,
 }
 
 impl Train {
@@ -68,9 +72,10 @@ impl Train {
     /// (see [`verge_host::train::train`]), or a failed write.
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         let started = Instant::now();
+        let trained_at = super::get_online_features::read_time(self.now.as_deref())?;
         let (head, version) = ctx
             .store()
-            .read_head()?
+            .head_definitions()?
             .context("the registry is empty; run `verge apply` first")?;
         let defs = &version.definitions;
         let progress = spinner(ctx.quiet, "reading the entity table");
@@ -83,15 +88,22 @@ impl Train {
             p.set_message(format!("training {}", self.model));
         }
         let display = |p: &Path| p.display().to_string();
-        let trained =
-            train::train_from_files(defs, head, &ctx.repo, &self.model, &files, display, now())
-                .with_context(|| {
-                    format!(
-                        "training model `{}` (registry {})",
-                        self.model,
-                        head.short()
-                    )
-                })?;
+        let trained = train::train_from_files(
+            defs,
+            head,
+            &ctx.repo,
+            &self.model,
+            &files,
+            display,
+            trained_at,
+        )
+        .with_context(|| {
+            format!(
+                "training model `{}` (registry {})",
+                self.model,
+                head.short()
+            )
+        })?;
         if self.strict
             && let Err(e) = trained.refuse_doubts()
         {

@@ -134,12 +134,13 @@ fn look(
         } => {
             let served_bundles: Vec<_> = served.pair.bundles().map(|b| b.id).collect();
             // A feature bundle is built from the definitions, not trained:
-            // one built from another registry version than the head is built
-            // again from the head (which moves its ref, picked up below).
+            // one built from other definitions than the head's is built again
+            // from the head (which moves its ref, picked up below).
             for (spec, bundle) in bundles.iter().zip(served.api.deployment().bundles()) {
                 if let Some(service) = spec.strip_prefix("service/") {
                     let built_from = bundle.contents().registry_id;
-                    if repo.store().head()?.is_some_and(|head| head != built_from) {
+                    let head = repo.store().head_definitions()?.map(|(id, _)| id);
+                    if head.is_some_and(|head| head != built_from) {
                         repo.feature_bundle_ref(service)?;
                     }
                 }

@@ -153,6 +153,20 @@ impl Store {
         }
     }
 
+    /// The head's definitions id and version, or `None` before the first
+    /// apply: what every artifact built from the head names as its registry
+    /// (see [`RegistryVersion::definitions_id`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::read_head`].
+    pub fn head_definitions(&self) -> anyhow::Result<Option<(ContentId, RegistryVersion)>> {
+        match self.read_head()? {
+            None => Ok(None),
+            Some((_, version)) => Ok(Some((version.definitions_id()?, version))),
+        }
+    }
+
     /// Reads and checks one version.
     ///
     /// # Errors

@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod cli;
+mod content_ids;
 mod crash;
 mod deployments;
 mod features_only;

@@ -290,11 +290,13 @@ fn train_stores_a_bundle_that_predicts_like_linfa() {
     );
 }
 
+/// The head's definitions id: what a bundle names as its registry.
 fn repo_head(repo: &Repo) -> ContentId {
     verge_host::store::Store::open(&repo.path)
-        .head()
+        .head_definitions()
         .unwrap()
         .unwrap()
+        .0
 }
 
 #[test]

@@ -8,6 +8,9 @@
 //! - [`cli`]: a runner for the `verge` binary and temporary repositories;
 //! - [`wasm`]: the raw ABI module, built on demand;
 //! - [`workerd`]: the Cloudflare Worker, built and served by workerd on 127.0.0.1;
+//! - [`chromium`]: the browser package served to headless Chromium;
+//! - [`process`]: other programs (Feast's CLI and server, `verge serve`) run
+//!   bounded in time, in the background killed with their children;
 //! - `bench_data` (feature `arrow`): seeded Arrow batches for the host's
 //!   join and materialization benchmarks.
 //!
@@ -18,9 +21,11 @@
 
 #[cfg(feature = "arrow")]
 pub mod bench_data;
+pub mod chromium;
 pub mod cli;
 pub mod horse_colic;
 pub mod http;
+pub mod process;
 pub mod rng;
 pub mod tiny;
 pub mod wasm;

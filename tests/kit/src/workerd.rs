@@ -69,8 +69,29 @@ impl Workerd {
     /// When `WORKERD_BIN` is unset or workerd does not come up five times.
     #[must_use]
     pub fn start(artifacts: &Path, ttl_ms: u32, env: &[(&str, &str)]) -> Workerd {
-        let bin = workerd_bin().expect("WORKERD_BIN is unset");
         build_worker();
+        Workerd::start_config(
+            &workspace().join("examples/worker/config.capnp"),
+            artifacts,
+            ttl_ms,
+            env,
+        )
+    }
+
+    /// [`Workerd::start`] with another worker's workerd configuration
+    /// (built by the caller), such as the TypeScript Worker's.
+    ///
+    /// # Panics
+    ///
+    /// When `WORKERD_BIN` is unset or workerd does not come up five times.
+    #[must_use]
+    pub fn start_config(
+        config: &Path,
+        artifacts: &Path,
+        ttl_ms: u32,
+        env: &[(&str, &str)],
+    ) -> Workerd {
+        let bin = workerd_bin().expect("WORKERD_BIN is unset");
         // A free port: bind to 0, read it, release it. Retried on the rare
         // collision with another process grabbing it in between.
         for _attempt in 0..5 {
@@ -93,7 +114,7 @@ impl Workerd {
             }
             let child = command
                 .arg("serve")
-                .arg(workspace().join("examples/worker/config.capnp"))
+                .arg(config)
                 .arg(format!(
                     "--directory-path=artifacts={}",
                     artifacts.display()

@@ -49,7 +49,7 @@ use wasm_bindgen::prelude::*;
 use crate::loaded::{self, Loaded};
 use convert::{Trust, answer, from_js, js_error, read_now, to_body, to_js};
 use types::{
-    EntityRowArg, EntityRows, LimitsArg, LoadOptionsArg, ModelInfoValue, NowArg,
+    EntityRowArg, EntityRows, HttpAnswerValue, LimitsArg, LoadOptionsArg, ModelInfoValue, NowArg,
     OnlineFeaturesRequestArg, OnlineFeaturesResponseValue, OptionalBytes, PredictResponseValue,
     RequestRowArg, ScoreArg, ScoreResultValue, VersionInfoValue,
 };
@@ -238,6 +238,40 @@ impl Runtime {
         let now = read_now(&now.into())?;
         let body = to_body(&from_js(&request.into(), "the request")?, "the request")?;
         Ok(answer(api.handle("POST", "/get-online-features", &body, now))?.unchecked_into())
+    }
+
+    /// The HTTP API on the page, text in and text out: `method` and `path`
+    /// as `verge serve` takes them (`POST /get-online-features`, `POST
+    /// /predict`, `GET /version`, ...), `body` the request's JSON text. The
+    /// answer is `{ status, body }`: the status `verge serve` would send and
+    /// its body text byte for byte, errors included, so a JavaScript or
+    /// TypeScript Worker answers exactly as the Rust one. It also keeps what
+    /// parsed answers lose: an int64 beyond ±2^53 survives here, while
+    /// [`Runtime::get_online_features`] and [`Runtime::predict`] round it to
+    /// the nearest double, as `JSON.parse` does.
+    ///
+    /// # Errors
+    ///
+    /// A JS `Error` when no snapshot is loaded or `now` is not a time; an API
+    /// error is an answer with its 4xx status, not a throw.
+    pub fn handle(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+        now: NowArg,
+    ) -> Result<HttpAnswerValue, JsError> {
+        let api = self.api()?;
+        let now = read_now(&now.into())?;
+        let response = api.handle(method, path, body.as_bytes(), now);
+        let text = String::from_utf8(response.body)
+            .map_err(|_| js_error(String::from("internal: the answer is not UTF-8")))?;
+        let answer = js_sys::Object::new();
+        let set = |key: &str, value: JsValue| js_sys::Reflect::set(&answer, &key.into(), &value);
+        set("status", JsValue::from(response.status))
+            .and_then(|_| set("body", JsValue::from(text)))
+            .map_err(|_| js_error(String::from("internal: cannot build the answer")))?;
+        Ok(answer.unchecked_into())
     }
 
     /// Sets the request limits (`verge serve --max-*`'s counterparts,

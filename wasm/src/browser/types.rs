@@ -12,12 +12,21 @@ const TS_TYPES: &'static str = r#"
 /** A JSON scalar as the HTTP API prints it. */
 export type JsonScalar = number | string | boolean | null;
 
+/** Any JSON value: arrays (array features), objects (json, map and struct features). */
+export type JsonValue = JsonScalar | JsonValue[] | { [key: string]: JsonValue };
+
+/** `Runtime.handle`'s answer: the status and body text `verge serve` would send. */
+export interface HttpAnswer {
+  status: number;
+  body: string;
+}
+
 /** Feast's feature statuses. */
 export type FeatureStatus = "PRESENT" | "NULL_VALUE" | "NOT_FOUND" | "OUTSIDE_MAX_AGE";
 
 /** One column of values with their statuses and event times (RFC 3339). */
 export interface FeatureColumn {
-  values: JsonScalar[];
+  values: JsonValue[];
   statuses: FeatureStatus[];
   event_timestamps: string[];
 }
@@ -26,7 +35,7 @@ export interface FeatureColumn {
 export type EntityRow = Record<string, number | string>;
 
 /** Request field name → value, for on-demand features. */
-export type RequestRow = Record<string, JsonScalar>;
+export type RequestRow = Record<string, JsonValue>;
 
 /** A classifier answers label, classes and probabilities; a regressor answers value. */
 export interface PredictionFields {
@@ -188,6 +197,9 @@ extern "C" {
     /// `OnlineFeaturesResponse`.
     #[wasm_bindgen(typescript_type = "OnlineFeaturesResponse")]
     pub type OnlineFeaturesResponseValue;
+    /// `HttpAnswer`.
+    #[wasm_bindgen(typescript_type = "HttpAnswer")]
+    pub type HttpAnswerValue;
     /// `ScoreResult`.
     #[wasm_bindgen(typescript_type = "ScoreResult")]
     pub type ScoreResultValue;

@@ -28,10 +28,12 @@ pub(in crate::pipeline) fn apply(ctx: &Ctx<'_>) -> anyhow::Result<(StepReport, D
         ..ApplyOptions::default()
     };
     let applied = crate::store::apply::apply(&store, defs, crate::store::apply::now(), &options)?;
-    let id = applied.id();
     // Read back what the registry holds: every later step works from it, as the
-    // subcommands (which read the head) do.
-    let version = store.read(id)?;
+    // subcommands (which read the head) do. Later steps key on the definitions
+    // id, not the version id (which covers the apply time and the history), so
+    // equal definitions give equal steps on every machine.
+    let version = store.read(applied.id())?;
+    let id = version.definitions_id()?;
     let count = version.definitions.entities.len()
         + version.definitions.sources.len()
         + version.definitions.feature_views.len()
