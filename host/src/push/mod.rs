@@ -452,6 +452,31 @@ fn expected_layout(defs: &Definitions, view: &FeatureView, schema: &arrow_schema
             .all(|(f, (n, t))| f.name() == n && f.data_type() == t)
 }
 
+/// The definitions whose id is `id` (what an artifact names as its registry):
+/// the head's, else the newest version in the head's history with them.
+///
+/// # Errors
+///
+/// An unreadable registry, or no version with those definitions.
+pub fn definitions_of(repo_root: &Path, id: verge_core::ContentId) -> Result<Definitions> {
+    let store = crate::store::Store::open(repo_root);
+    let Some((head_defs, head)) = store.head_definitions()? else {
+        bail!("the registry is empty; run `verge apply` first");
+    };
+    if head_defs == id {
+        return Ok(head.definitions);
+    }
+    let head_id = store.head()?.context("the registry head moved away")?;
+    for (_, version) in store.history(head_id)? {
+        if version.definitions_id()? == id {
+            return Ok(version.definitions);
+        }
+    }
+    bail!(
+        "no registry version has the definitions {id} the snapshot was built from; materialize again"
+    )
+}
+
 /// `snapshot` (of the repository at `repo_root`) with the pushed rows it does
 /// not hold layered on top: what `get-online-features`, `predict` and `serve`
 /// read. Returned unchanged when there is nothing to layer. The rows are read
@@ -484,11 +509,7 @@ pub fn layered_over(repo_root: &Path, snapshot: &Snapshot) -> Result<Option<Snap
     if rows.is_empty() {
         return Ok(None);
     }
-    let store = crate::store::Store::open(repo_root);
-    let defs = store
-        .read(snapshot.meta().registry_id)
-        .map(|v| v.definitions)
-        .with_context(|| "reading the registry version the snapshot was built from")?;
+    let defs = definitions_of(repo_root, snapshot.meta().registry_id)?;
     let index = snapshot.meta().shard_index as usize;
     Ok(match layer(&defs, std::slice::from_ref(snapshot), &rows)? {
         Some(mut shards) if index < shards.len() => Some(shards.swap_remove(index)),

@@ -127,9 +127,7 @@ impl Live {
     fn relayer(&self, repo: &Path, rows: &crate::push::ViewRows) -> anyhow::Result<()> {
         let current = self.current();
         let served = current.api.deployment().snapshot();
-        let defs = crate::store::Store::open(repo)
-            .read(served.meta().registry_id)?
-            .definitions;
+        let defs = crate::push::definitions_of(repo, served.meta().registry_id)?;
         let Some(mut layered) = crate::push::layer(&defs, std::slice::from_ref(served), rows)?
         else {
             return Ok(());
