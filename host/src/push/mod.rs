@@ -19,6 +19,13 @@
 //! [`crate::materialize::build_snapshots`], so per key the newest
 //! `(event_ts, created_ts)` wins exactly as in a materialization (on a complete
 //! tie the pushed row, and of two pushed rows the later one).
+//!
+//! **Cost.** Layering rebuilds the snapshot through the snapshot builder, so
+//! it costs about a materialization of the snapshot's keys: `get-online-features`
+//! and `predict` pay it once per call while rows are pending, `verge serve`
+//! once per write (each write's rows over the served snapshot). A reader over
+//! base + delta snapshots in the core, which would make both proportional to
+//! the pushed rows, is not built yet.
 
 pub mod json;
 pub mod log;
