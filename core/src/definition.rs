@@ -81,6 +81,19 @@ pub struct Source {
     pub field_mapping: Vec<(String, String)>,
 }
 
+/// A source that also takes rows pushed online (Feast's `PushSource`): rows
+/// pushed to it go to the online overlay of every feature view reading it,
+/// while offline reads (`historical`, `materialize`) go to `batch_source`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushSource {
+    /// Push source name; a feature view may name it as its `source`.
+    pub name: String,
+    /// The [`Source`] holding the same rows offline.
+    pub batch_source: String,
+    /// Free text.
+    pub description: String,
+}
+
 /// Typed fields read from one source for some entities, valid for `ttl`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeatureView {
@@ -88,7 +101,7 @@ pub struct FeatureView {
     pub name: String,
     /// Entities whose join keys identify a row.
     pub entities: Vec<String>,
-    /// Source name.
+    /// Source name: a [`Source`], or a [`PushSource`] (offline reads then go to its batch source).
     pub source: String,
     /// How long a value stays valid after its event time; zero means forever.
     pub ttl: Duration,
@@ -359,6 +372,8 @@ pub struct Definitions {
     pub feature_services: Vec<FeatureService>,
     /// Models, sorted by name.
     pub models: Vec<ModelSpec>,
+    /// Push sources, sorted by name.
+    pub push_sources: Vec<PushSource>,
 }
 
 /// The kind of a named definition, for messages and diffs.
@@ -376,6 +391,8 @@ pub enum ObjectKind {
     FeatureService,
     /// A [`ModelSpec`].
     Model,
+    /// A [`PushSource`].
+    PushSource,
 }
 
 impl ObjectKind {
@@ -389,6 +406,7 @@ impl ObjectKind {
             ObjectKind::OnDemandFeatureView => "on_demand_feature_view",
             ObjectKind::FeatureService => "feature_service",
             ObjectKind::Model => "model",
+            ObjectKind::PushSource => "push_source",
         }
     }
 }
@@ -462,6 +480,7 @@ impl Definitions {
         self.on_demand_views.sort_by(|a, b| a.name.cmp(&b.name));
         self.feature_services.sort_by(|a, b| a.name.cmp(&b.name));
         self.models.sort_by(|a, b| a.name.cmp(&b.name));
+        self.push_sources.sort_by(|a, b| a.name.cmp(&b.name));
     }
 
     /// The entity named `name`.
@@ -470,10 +489,29 @@ impl Definitions {
         self.entities.iter().find(|e| e.name == name)
     }
 
-    /// The source named `name`.
+    /// The source named `name`; for a push source, its batch source, which
+    /// is where offline reads of a view over the push source go.
     #[must_use]
     pub fn source(&self, name: &str) -> Option<&Source> {
+        let name = self
+            .push_source(name)
+            .map_or(name, |p| p.batch_source.as_str());
         self.sources.iter().find(|s| s.name == name)
+    }
+
+    /// The push source named `name`.
+    #[must_use]
+    pub fn push_source(&self, name: &str) -> Option<&PushSource> {
+        self.push_sources.iter().find(|s| s.name == name)
+    }
+
+    /// The online feature views reading push source `name`, in name order.
+    #[must_use]
+    pub fn push_views(&self, name: &str) -> Vec<&FeatureView> {
+        self.feature_views
+            .iter()
+            .filter(|v| v.online && v.source == name)
+            .collect()
     }
 
     /// The feature view named `name`.

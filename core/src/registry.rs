@@ -378,6 +378,13 @@ pub fn diff(old: &Definitions, new: &Definitions) -> Vec<Change> {
     );
     diff_list(
         &mut changes,
+        ObjectKind::PushSource,
+        &old.push_sources,
+        &new.push_sources,
+        |o| o.name.clone(),
+    );
+    diff_list(
+        &mut changes,
         ObjectKind::FeatureView,
         &old.feature_views,
         &new.feature_views,

@@ -3,8 +3,8 @@
 
 use verge_core::definition::{
     Definitions, Encoding, Entity, EstimatorSpec, FeatureRef, FeatureService, FeatureView, Field,
-    Imputation, ModelSpec, ObjectKind, OnDemandFeatureView, OnDemandField, ResolvedFeature,
-    Scaling, Source, SourceFormat,
+    Imputation, ModelSpec, ObjectKind, OnDemandFeatureView, OnDemandField, PushSource,
+    ResolvedFeature, Scaling, Source, SourceFormat,
 };
 use verge_core::expr::{Program, Schema};
 use verge_core::{DType, Duration, Error};
@@ -74,6 +74,7 @@ fn good() -> Definitions {
                 var_smoothing: 1e-9,
             },
         }],
+        push_sources: vec![],
     };
     defs.canonicalize();
     defs
@@ -219,4 +220,36 @@ fn canonical_order_does_not_depend_on_declaration_order() {
     assert_eq!(b, c);
     assert_ne!(a, b);
     assert_eq!(ObjectKind::FeatureView.table(), "feature_view");
+}
+
+#[test]
+fn a_view_may_read_a_push_source_whose_batch_source_offline_reads_use() {
+    let mut defs = good();
+    let batch = defs.sources[0].name.clone();
+    defs.push_sources.push(PushSource {
+        name: "fresh".into(),
+        batch_source: batch.clone(),
+        description: String::new(),
+    });
+    defs.feature_views[0].source = "fresh".into();
+    assert_eq!(problems(&defs), Vec::<String>::new());
+    assert_eq!(defs.source("fresh").unwrap().name, batch);
+    assert_eq!(defs.push_views("fresh").len(), 1);
+
+    // An unknown batch source, a name shared with a source, a name twice.
+    defs.push_sources.push(PushSource {
+        name: batch.clone(),
+        batch_source: "nowhere".into(),
+        description: String::new(),
+    });
+    defs.push_sources.push(defs.push_sources[0].clone());
+    let found = problems(&defs);
+    assert_eq!(
+        found,
+        [
+            "[[push_source]] `fresh`: the name is declared more than once; each push_source needs a unique name".to_owned(),
+            format!("[[push_source]] `{batch}`: a [[source]] has the same name; rename one of them"),
+            format!("[[push_source]] `{batch}`: `batch_source` `nowhere` is not a declared [[source]]; add it or name another"),
+        ]
+    );
 }

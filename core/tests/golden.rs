@@ -99,6 +99,7 @@ fn definitions() -> Definitions {
             select_k_best: None,
             estimator: NB,
         }],
+        push_sources: vec![],
     };
     defs.canonicalize();
     defs

@@ -33,6 +33,7 @@ pub mod historical;
 pub mod materialize;
 pub mod pipeline;
 pub mod publish;
+pub mod push;
 pub mod repo;
 pub mod request;
 pub mod resolve;

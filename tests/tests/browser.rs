@@ -156,6 +156,7 @@ fn definitions() -> Definitions {
                 var_smoothing: 1e-9,
             },
         }],
+        push_sources: vec![],
     };
     defs.canonicalize();
     defs

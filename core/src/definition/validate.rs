@@ -33,6 +33,7 @@ impl Definitions {
         names(self, &mut push);
         entities(self, &mut push);
         sources(self, &mut push);
+        push_sources(self, &mut push);
         feature_views(self, &mut push);
         on_demand_views(self, &mut push);
         feature_services(self, &mut push);
@@ -47,7 +48,7 @@ impl Definitions {
 
 /// Names: unique per kind, identifiers, and one namespace for feature views and on-demand views.
 fn names(defs: &Definitions, push: &mut impl FnMut(ObjectKind, &str, String)) {
-    let kinds: [(ObjectKind, Vec<&str>); 6] = [
+    let kinds: [(ObjectKind, Vec<&str>); 7] = [
         (
             ObjectKind::Entity,
             defs.entities.iter().map(|o| o.name.as_str()).collect(),
@@ -77,6 +78,10 @@ fn names(defs: &Definitions, push: &mut impl FnMut(ObjectKind, &str, String)) {
         (
             ObjectKind::Model,
             defs.models.iter().map(|o| o.name.as_str()).collect(),
+        ),
+        (
+            ObjectKind::PushSource,
+            defs.push_sources.iter().map(|o| o.name.as_str()).collect(),
         ),
     ];
     for (kind, names) in &kinds {
@@ -159,6 +164,30 @@ fn sources(defs: &Definitions, push: &mut impl FnMut(ObjectKind, &str, String)) 
                 ObjectKind::Source,
                 &s.name,
                 format!("two columns are mapped to `{name}`"),
+            );
+        }
+    }
+}
+
+/// Push sources: a declared batch source, and no name shared with a source
+/// (a feature view's `source` must name one thing).
+fn push_sources(defs: &Definitions, push: &mut impl FnMut(ObjectKind, &str, String)) {
+    for p in &defs.push_sources {
+        if defs.sources.iter().any(|s| s.name == p.name) {
+            push(
+                ObjectKind::PushSource,
+                &p.name,
+                "a [[source]] has the same name; rename one of them".into(),
+            );
+        }
+        if !defs.sources.iter().any(|s| s.name == p.batch_source) {
+            push(
+                ObjectKind::PushSource,
+                &p.name,
+                format!(
+                    "`batch_source` `{}` is not a declared [[source]]; add it or name another",
+                    p.batch_source
+                ),
             );
         }
     }

@@ -61,6 +61,7 @@ fn sample() -> Definitions {
                 max_iter: 100,
             },
         }],
+        push_sources: vec![],
     }
 }
 

@@ -63,7 +63,8 @@ impl GetOnlineFeatures {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         let now = read_time(self.rows.now.as_deref())?;
         let repo = ctx.repository();
-        let snapshot = repo.load_snapshot(&self.snapshot)?;
+        // Pushed rows not yet materialized are read over the snapshot.
+        let snapshot = verge_host::push::layered(&ctx.repo, repo.load_snapshot(&self.snapshot)?)?;
         let bundle = match (&self.bundle, &self.service) {
             (Some(b), _) => Some(repo.load_bundle(b)?),
             (None, Some(service)) => Some(repo.load_bundle(&repo.model_ref_for(service)?)?),

@@ -17,6 +17,7 @@ pub mod output;
 pub mod plan;
 pub mod predict;
 pub mod publish;
+pub mod push;
 pub mod registry;
 pub mod run;
 pub mod serve;
@@ -90,6 +91,7 @@ pub enum Command {
     Verify(verify::Verify),
     Serve(serve::Serve),
     Publish(publish::Publish),
+    Push(push::Push),
     Keygen(keygen::Keygen),
 }
 
@@ -207,6 +209,7 @@ impl Cli {
             Command::Verify(c) => c.run(&ctx),
             Command::Serve(c) => c.run(&ctx),
             Command::Publish(c) => c.run(&ctx),
+            Command::Push(c) => c.run(&ctx),
             Command::Keygen(c) => c.run(&ctx),
         }
     }

@@ -44,7 +44,8 @@ impl Predict {
         let now = read_time(self.rows.now.as_deref())?;
         let repo = ctx.repository();
         let bundle = repo.load_bundle(&self.bundle)?;
-        let snapshot = repo.load_snapshot(&self.snapshot)?;
+        // Pushed rows not yet materialized are read over the snapshot.
+        let snapshot = verge_host::push::layered(&ctx.repo, repo.load_snapshot(&self.snapshot)?)?;
         let contents = bundle.contents();
         let mut body = Map::new();
         body.insert(

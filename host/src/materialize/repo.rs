@@ -68,17 +68,20 @@ pub fn materialize(
         crate::source::read_feature_view(defs, repo_root, view, None, &mut warnings)
     })?;
     drop(previous);
+    // Fold the push log in: its rows over the new snapshot, newer wins.
+    let (pushed, log_end) = crate::push::pending(repo_root, state.push_folded.as_ref())?;
+    let shards = fold(defs, built.shards, &pushed)?;
 
-    let mut ids = Vec::with_capacity(built.shards.len());
-    let mut sizes = Vec::with_capacity(built.shards.len());
-    let mut paths = Vec::with_capacity(built.shards.len());
-    for bytes in &built.shards {
+    let mut ids = Vec::with_capacity(shards.len());
+    let mut sizes = Vec::with_capacity(shards.len());
+    let mut paths = Vec::with_capacity(shards.len());
+    for bytes in &shards {
         let (id, path) = store.put(bytes).context("storing the snapshot")?;
         ids.push(id);
         sizes.push(bytes.len() as u64);
         paths.push(path);
     }
-    let sharded = built.shards.len() > 1 || matches!(sharding, Sharding::Count(n) if n > 1);
+    let sharded = shards.len() > 1 || matches!(sharding, Sharding::Count(n) if n > 1);
     let mut manifest = None;
     if sharded {
         let body = serde_json::json!({
@@ -109,6 +112,28 @@ pub fn materialize(
         remove_shard_refs(repo_root, 0)?;
     }
 
+    record_windows(&mut state, defs, windows);
+    state.latest = ids.iter().map(ToString::to_string).collect();
+    state.push_folded = Some(log_end.clone());
+    // The commit point: from here the snapshot holds the folded rows, so the
+    // log may drop them (a crash before that only leaves them to be skipped).
+    state.save(repo_root)?;
+    if let Some(epoch) = crate::push::epoch_bytes(&log_end) {
+        crate::push::Log::open(repo_root).drop_prefix(epoch, log_end.offset)?;
+    }
+    Ok(Materialized {
+        ids,
+        sizes,
+        paths,
+        manifest,
+        views: built.views,
+        window: built.window,
+        warnings,
+    })
+}
+
+/// Records each materialized window (and the view's fingerprint) in `state`.
+fn record_windows(state: &mut State, defs: &Definitions, windows: &[ViewWindow]) {
     for w in windows {
         let Ok(view) = online_view(defs, &w.view) else {
             continue;
@@ -127,16 +152,24 @@ pub fn materialize(
             .push((w.start.to_rfc3339(), w.end.to_rfc3339()));
         entry.last_end = w.end.to_rfc3339();
     }
-    state.latest = ids.iter().map(ToString::to_string).collect();
-    state.save(repo_root)?;
-    Ok(Materialized {
-        ids,
-        sizes,
-        paths,
-        manifest,
-        views: built.views,
-        window: built.window,
-        warnings,
+}
+
+/// `shards` with the pushed rows layered over them ([`crate::push::layer`]).
+fn fold(
+    defs: &Definitions,
+    shards: Vec<Vec<u8>>,
+    pushed: &[(String, arrow_array::RecordBatch)],
+) -> Result<Vec<Vec<u8>>> {
+    if pushed.is_empty() {
+        return Ok(shards);
+    }
+    let loaded = shards
+        .iter()
+        .map(|b| Snapshot::load(b.clone()))
+        .collect::<verge_core::Result<Vec<_>>>()?;
+    Ok(match crate::push::layer(defs, &loaded, pushed)? {
+        Some(layered) => layered.iter().map(|s| s.as_bytes().to_vec()).collect(),
+        None => shards,
     })
 }
 

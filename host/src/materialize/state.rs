@@ -24,6 +24,11 @@ pub struct State {
     /// The ids of the latest snapshot (one, or one per shard in order).
     #[serde(default)]
     pub latest: Vec<String>,
+    /// How much of the push log ([`crate::push`]) the latest snapshot holds:
+    /// written in the same atomic write as `latest`, so a fold is recorded
+    /// exactly when its snapshot is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_folded: Option<crate::push::Folded>,
 }
 
 /// What has been materialized for one view.

@@ -9,8 +9,8 @@ use std::path::Path;
 use verge_core::DType;
 use verge_core::definition::{
     Definitions, Encoding, Entity, EstimatorSpec, FeatureRef, FeatureService, FeatureView, Field,
-    Imputation, ModelSpec, ObjectKind, OnDemandFeatureView, OnDemandField, Scaling, Source,
-    SourceFormat,
+    Imputation, ModelSpec, ObjectKind, OnDemandFeatureView, OnDemandField, PushSource, Scaling,
+    Source, SourceFormat,
 };
 use verge_core::expr::Program;
 
@@ -97,6 +97,16 @@ impl<'a> Converter<'a> {
             .map(|s| self.feature_service(s, &feature_views, &on_demand_views))
             .collect();
         let models = raw.model.into_iter().map(|m| self.model(m)).collect();
+        // Nothing to interpret: validation checks that the batch source exists.
+        let push_sources = raw
+            .push_source
+            .into_iter()
+            .map(|p| PushSource {
+                name: p.name,
+                batch_source: p.batch_source,
+                description: p.description,
+            })
+            .collect();
         Definitions {
             project: raw.project,
             entities,
@@ -105,6 +115,7 @@ impl<'a> Converter<'a> {
             on_demand_views,
             feature_services,
             models,
+            push_sources,
         }
     }
 

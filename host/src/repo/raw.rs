@@ -28,6 +28,8 @@ pub(crate) struct RawFile {
     pub feature_service: Vec<RawFeatureService>,
     #[serde(default)]
     pub model: Vec<RawModel>,
+    #[serde(default)]
+    pub push_source: Vec<RawPushSource>,
     /// `[run]`: settings of `verge run` (see `crate::pipeline::RunConfig`). Not
     /// part of the definitions, so it never changes a registry id; it is only
     /// accepted here so `deny_unknown_fields` lets it through.
@@ -113,6 +115,16 @@ pub(crate) struct RawSource {
     pub created_timestamp_field: Option<String>,
     #[serde(default)]
     pub field_mapping: BTreeMap<String, String>,
+}
+
+/// `[[push_source]]`: Feast's `PushSource` over a batch source.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPushSource {
+    pub name: String,
+    pub batch_source: String,
+    #[serde(default)]
+    pub description: String,
 }
 
 /// `[[feature_view]]`.

@@ -36,6 +36,11 @@ pub fn to_toml(defs: &Definitions) -> String {
     for s in &defs.sources {
         source(&mut out, s);
     }
+    for p in &defs.push_sources {
+        let _ = writeln!(out, "\n[[push_source]]\nname = {}", quote(&p.name));
+        let _ = writeln!(out, "batch_source = {}", quote(&p.batch_source));
+        optional(&mut out, "description", &p.description);
+    }
     for v in &defs.feature_views {
         feature_view(&mut out, v);
     }
@@ -264,10 +269,14 @@ path = "data/x.sqlite"
 table = "t"
 timestamp_field = "ts"
 field_mapping = { "Weird Name" = "k", "a'b" = "v" }
+[[push_source]]
+name = "s_push"
+batch_source = "s"
+description = "fresh \"rows\""
 [[feature_view]]
 name = "v"
 entities = ["e"]
-source = "s"
+source = "s_push"
 ttl = "1h30m"
 online = false
 fields = [{ name = "v", dtype = "float32" }]
@@ -307,6 +316,7 @@ label = "y"
 estimator = "linear_regression"
 "#;
         let defs = parse_str(text, "verge.toml").unwrap();
+        assert_eq!(defs.push_sources.len(), 1);
         let rendered = to_toml(&defs);
         assert_eq!(
             parse_str(&rendered, "rendered").unwrap(),

@@ -18,6 +18,9 @@
 //! `{"published": {...}, "previous": {...} or null}`. What is left here is
 //! I/O: storing files and swapping the served pair.
 
+pub mod push;
+
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use verge_core::api::admin::{self, AdminGuard, AdminRoute};
@@ -81,6 +84,9 @@ pub struct AdminConfig {
     pub dir: Option<PublishDir>,
     /// Limits for the APIs built over new pairs.
     pub limits: Limits,
+    /// The repository served, whose push log `POST /push` and
+    /// `POST /write-to-online-store` write ([`push`]); `None` takes no writes.
+    pub repo: Option<PathBuf>,
 }
 
 /// The served pair, its predecessor, and the admin routes.
@@ -88,6 +94,7 @@ pub struct AdminConfig {
 pub struct Live {
     pairs: Mutex<Pairs>,
     admin: Mutex<()>,
+    writes: Mutex<()>,
     config: AdminConfig,
 }
 
@@ -126,6 +133,7 @@ impl Live {
                 previous: None,
             }),
             admin: Mutex::new(()),
+            writes: Mutex::new(()),
             config,
         }
     }
@@ -163,6 +171,10 @@ impl Live {
     ///
     /// The refusal to send instead of reading the body.
     pub fn admit(&self, request: &Request, api_max: usize) -> Result<usize, Answer> {
+        if push::is_write(request) {
+            self.admit_write(request)?;
+            return Ok(MAX_PUBLISH_BYTES);
+        }
         if !Live::is_admin(request) {
             return Ok(api_max);
         }

@@ -192,6 +192,8 @@ impl Server {
                 public_key: options.public_key,
                 dir,
                 limits,
+                repo: matches!(options.source, Source::Pair { .. })
+                    .then(|| repo.root().to_path_buf()),
             },
         ));
         if let Some((p, deployment, bundles)) = previous {
@@ -282,6 +284,9 @@ impl Server {
 /// Answers with the native core over the live pair.
 fn native_handler(live: Arc<Live>) -> impl FnMut(&Request) -> Answer + Send + 'static {
     move |r: &Request| {
+        if admin::push::is_write(r) {
+            return live.handle_write(r);
+        }
         if Live::is_admin(r) {
             return live.handle_admin(r);
         }
@@ -303,6 +308,9 @@ fn wasm_handler(
 ) -> impl FnMut(&Request) -> Answer + Send + 'static {
     let mut loaded = 0;
     move |r: &Request| {
+        if admin::push::is_write(r) {
+            return live.handle_write(r);
+        }
         if Live::is_admin(r) {
             return live.handle_admin(r);
         }
@@ -412,5 +420,11 @@ pub(super) fn start_from_repo(
                 snapshot_path.display()
             )
         })?;
+    // Pushed rows not yet materialized are served over the snapshot; the pair
+    // still names the snapshot the refs name (see `admin::push`).
+    let deployment = match crate::push::layered_over(repo.root(), deployment.snapshot())? {
+        Some(layered) => deployment.with_snapshot(layered)?,
+        None => deployment,
+    };
     Ok((pair, deployment, bundle_bytes, None))
 }

@@ -55,7 +55,8 @@ use verge_core::definition::{Definitions, FeatureView, Field, Source, SourceForm
 
 use crate::warnings::Warnings;
 
-pub(crate) use convert::{Origin, convert_array, require_no_nulls};
+pub(crate) use builder::Builder;
+pub(crate) use convert::{Cell, Origin, convert_array, require_no_nulls};
 pub use convert::{Target, dtype_to_arrow, timestamp_type};
 pub(crate) use nested::json_text_at;
 

@@ -27,7 +27,7 @@ use verge_test_kit::rng::Rng;
 
 use crate::support::{Repo, run_expect, verge};
 
-fn rounds() -> usize {
+pub(crate) fn rounds() -> usize {
     std::env::var("VERGE_CRASH_ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -46,7 +46,7 @@ fn spawn(repo: &Path, args: &[&str]) -> Child {
 }
 
 /// How long `args` takes when left alone (the window kills are drawn from).
-fn duration_of(repo: &Path, args: &[&str]) -> Duration {
+pub(crate) fn duration_of(repo: &Path, args: &[&str]) -> Duration {
     let start = Instant::now();
     let status = spawn(repo, args).wait().unwrap();
     assert!(status.success(), "verge {args:?} failed when left alone");
@@ -55,7 +55,7 @@ fn duration_of(repo: &Path, args: &[&str]) -> Duration {
 
 /// Starts `args` and SIGKILLs it after a random delay within `window` (it may
 /// finish first). Returns whether it was killed before finishing.
-fn kill_at_random(repo: &Path, args: &[&str], window: Duration, rng: &mut Rng) -> bool {
+pub(crate) fn kill_at_random(repo: &Path, args: &[&str], window: Duration, rng: &mut Rng) -> bool {
     let delay = Duration::from_micros(rng.below(window.as_micros() as u64 + 1));
     let mut child = spawn(repo, args);
     std::thread::sleep(delay);
@@ -68,7 +68,7 @@ fn kill_at_random(repo: &Path, args: &[&str], window: Duration, rng: &mut Rng) -
 
 /// The registry: the head and every object decode; the head's history is
 /// whole.
-fn check_registry(repo: &Repo) {
+pub(crate) fn check_registry(repo: &Repo) {
     repo.check_every_object();
     let store = repo.store();
     if let Some(head) = store.head().unwrap() {

@@ -133,6 +133,7 @@ fn definitions(on_demand: bool) -> Definitions {
                 var_smoothing: 1e-9,
             },
         }],
+        push_sources: vec![],
     };
     defs.canonicalize();
     defs

@@ -202,6 +202,7 @@ impl Tiny {
                 select_k_best: self.select_k_best,
                 estimator: NB,
             }],
+            push_sources: vec![],
         };
         defs.canonicalize();
         defs
