@@ -38,8 +38,11 @@ use crate::{ContentId, Error, Result, Timestamp};
 /// [`ArtifactKind::Registry`]'s, so a file is recognised by one table of magics).
 pub const MAGIC: [u8; 4] = ArtifactKind::Registry.magic();
 
-/// The byte-format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The byte-format version this build writes (and reads, with version 1).
+///
+/// 2: `Definitions` end with `push_sources`. Version 1 objects (written before
+/// it) still read, with no push sources: see the `v1` module.
+pub const FORMAT_VERSION: u16 = 2;
 
 /// The largest payload [`RegistryVersion::from_bytes`] accepts: 64 MiB, far more
 /// than any feature repository declares, small enough that a corrupt file cannot
@@ -217,7 +220,7 @@ impl RegistryVersion {
             });
         }
         let version = u16::from_le_bytes(version.try_into().unwrap_or_default());
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != 1 {
             return Err(Error::UnsupportedVersion {
                 kind: KIND,
                 found: version,
@@ -231,7 +234,12 @@ impl RegistryVersion {
                 payload.len()
             )));
         }
-        let (decoded, used) = decode_limited(payload)?;
+        let (decoded, used) = if version == 1 {
+            let (old, used) = decode_limited::<v1::VersionV1>(payload)?;
+            (RegistryVersion::from(old), used)
+        } else {
+            decode_limited::<RegistryVersion>(payload)?
+        };
         if used != payload.len() {
             return Err(malformed(format!(
                 "{} trailing bytes after the payload",
@@ -258,7 +266,7 @@ struct VersionRef<'a> {
 /// bincode reserves a claimed length before it finds out the bytes are missing.
 /// Decoding goes through the artifact codec's frugal serde adapter, which also
 /// keeps serde from reserving room for a claimed sequence length up front.
-fn decode_limited(payload: &[u8]) -> Result<(RegistryVersion, usize)> {
+fn decode_limited<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<(T, usize)> {
     let standard = bincode::config::standard();
     let result = match payload.len() {
         ..=0x1_0000 => crate::artifact::decode_capped(payload, standard.with_limit::<0x1_0000>()),
@@ -446,6 +454,8 @@ fn diff_list<T: PartialEq>(
         });
     }
 }
+
+mod v1;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

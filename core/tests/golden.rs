@@ -340,3 +340,27 @@ fn golden_tiny_registry_version() {
     assert_eq!(decoded, version);
     assert_eq!(decoded.definitions, definitions());
 }
+
+/// A registry version written by format 1 (before push sources; these are
+/// the bytes the previous format's golden file held) still reads, with no
+/// push sources, so a repository applied by an older verge keeps its history.
+#[test]
+fn a_version_1_registry_version_still_reads() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/tiny_registry_version_v1.hex");
+    let bytes = from_hex(&std::fs::read_to_string(path).unwrap());
+    assert_eq!(u16::from_le_bytes([bytes[4], bytes[5]]), 1);
+    let old = RegistryVersion::from_bytes(&bytes).unwrap();
+    let now = registry_version();
+    assert_eq!(old.definitions, now.definitions);
+    assert_eq!(
+        (old.parent, old.applied_at, &old.message),
+        (now.parent, now.applied_at, &now.message)
+    );
+    // Its definitions id is the one the same definitions have today.
+    assert_eq!(old.definitions_id().unwrap(), now.definitions_id().unwrap());
+    // Version 3 is not one this build knows.
+    let mut future = bytes.clone();
+    future[4] = 3;
+    assert!(RegistryVersion::from_bytes(&future).is_err());
+}

@@ -70,7 +70,7 @@ fn round_trips_and_starts_with_header() {
     let v = RegistryVersion::new(None, Timestamp::from_secs(7), "init", sample());
     let bytes = v.to_bytes().unwrap();
     assert_eq!(&bytes[..4], b"VRGR");
-    assert_eq!(&bytes[4..6], &[1, 0]);
+    assert_eq!(&bytes[4..6], &[2, 0]);
     assert_eq!(RegistryVersion::from_bytes(&bytes).unwrap(), v);
 }
 
