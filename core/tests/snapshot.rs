@@ -504,25 +504,7 @@ fn golden_tiny_snapshot() {
     .with_view(view)
     .finish()
     .unwrap();
-    let hex: String = bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .chunks(32)
-        .map(|c| c.concat() + "\n")
-        .collect();
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/tiny_snapshot.hex");
-    if std::env::var_os("BLESS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &hex).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path)
-        .expect("golden file missing: run with BLESS=1 once and review it");
-    assert_eq!(
-        hex, expected,
-        "snapshot bytes changed: that is a format change (bump FORMAT_VERSION) — or rerun with BLESS=1 if intended"
-    );
+    check_golden(&bytes, "tiny_snapshot.hex");
     // The header, field by field, as docs/format.md describes it.
     assert_eq!(&bytes[0..4], b"VRGS");
     assert_eq!(u16::from_le_bytes([bytes[4], bytes[5]]), 3);
