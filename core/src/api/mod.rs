@@ -33,7 +33,7 @@ use crate::{Error, Timestamp};
 
 pub use info::{deployment_version, error_message, model_info, output_width, version};
 pub use request::{OnlineRequest, PredictRequest};
-pub use response::{base64_of, key_to_json, value_to_json};
+pub use response::{base64_of, bytes_from_base64, key_to_json, value_to_json};
 pub use score::score_json;
 
 /// Limits on what one request may ask for.

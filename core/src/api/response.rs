@@ -47,6 +47,19 @@ pub fn value_to_json(value: &Value) -> Json {
     }
 }
 
+/// Base64 text (standard alphabet, padding optional) as bytes: how requests
+/// and sources write a bytes value; `None` when it is not base64.
+#[must_use]
+pub fn bytes_from_base64(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    LENIENT.decode(text).ok()
+}
+
 /// Bytes as base64, standard alphabet with padding (what Feast's server and
 /// protobuf's JSON mapping write).
 #[must_use]

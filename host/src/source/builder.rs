@@ -135,16 +135,16 @@ impl Builder {
                 other => b.append_value(other.to_string()),
             },
             Builder::Micros(b) => b.append_option(micros_of(cell).map_err(&fail)?),
-            Builder::Binary(b) => {
-                match cell {
-                    Cell::Null => b.append_null(),
-                    Cell::Bytes(bytes) => b.append_value(bytes),
-                    Cell::Text(t) => b.append_value(base64_decode(t.trim()).ok_or_else(|| {
-                        fail("bytes are written as base64 text (standard alphabet)")
-                    })?),
-                    _ => return Err(fail("bytes are written as base64 text")),
+            Builder::Binary(b) => match cell {
+                Cell::Null => b.append_null(),
+                Cell::Bytes(bytes) => b.append_value(bytes),
+                Cell::Text(t) => {
+                    b.append_value(verge_core::api::bytes_from_base64(t.trim()).ok_or_else(
+                        || fail("bytes are written as base64 text (standard alphabet)"),
+                    )?)
                 }
-            }
+                _ => return Err(fail("bytes are written as base64 text")),
+            },
             Builder::Json(b) => match json_of(cell).map_err(|h| fail(&h))? {
                 None => b.append_null(),
                 Some(json) => b.append_value(canonical_json(&json)),
@@ -322,15 +322,4 @@ pub fn canonical_json(value: &serde_json::Value) -> String {
     // serde_json's map is a BTreeMap (the `preserve_order` feature is off), so
     // keys come out sorted; printing a tree of plain values cannot fail.
     serde_json::to_string(value).unwrap_or_default()
-}
-
-/// Base64 text (standard alphabet, padding optional) as bytes.
-pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    use base64::Engine as _;
-    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-    const LENIENT: GeneralPurpose = GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-    );
-    LENIENT.decode(text).ok()
 }

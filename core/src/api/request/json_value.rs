@@ -24,7 +24,7 @@ pub(crate) fn json_to_value(json: &Json, dtype: DType) -> Option<Value> {
         (Json::Number(n), DType::Float64) => Value::Float64(n.as_f64()?),
         (Json::Number(n), DType::Float32) => Value::Float32(n.as_f64()? as f32),
         (Json::String(s), DType::String) => Value::String(s.clone()),
-        (Json::String(s), DType::Bytes) => Value::Bytes(base64_decode(s)?),
+        (Json::String(s), DType::Bytes) => Value::Bytes(crate::api::bytes_from_base64(s)?),
         (Json::String(s), DType::UnixTimestamp) => Value::Timestamp(Timestamp::parse_rfc3339(s)?),
         (json, DType::Json) => Value::Json(serde_json::to_string(json).ok()?),
         (Json::Array(items), DType::Array(elem)) => {
@@ -39,15 +39,4 @@ pub(crate) fn json_to_value(json: &Json, dtype: DType) -> Option<Value> {
         }
         _ => return None,
     })
-}
-
-/// Base64 text (standard alphabet, padding optional), as bytes.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    use base64::Engine as _;
-    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-    const LENIENT: GeneralPurpose = GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-    );
-    LENIENT.decode(text).ok()
 }
