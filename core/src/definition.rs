@@ -20,7 +20,9 @@ use crate::{Error, Result};
 mod model;
 mod validate;
 
-pub use model::{Encoding, EstimatorSpec, Imputation, ModelSpec, Scaling};
+pub use model::{
+    Encoding, EstimatorSpec, Imputation, ModelSpec, Scaling, SplitCriterion, TreeParams, TreeTask,
+};
 
 /// A typed, named column: a feature-view field, a request field or a join key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -68,6 +68,63 @@ pub enum EstimatorSpec {
         /// The model file, relative to the repository.
         model_file: String,
     },
+    /// A random forest trained by smartcore (bootstrap samples, `max_features`
+    /// candidate features per split).
+    RandomForest {
+        /// Classification (votes) or regression (mean).
+        task: TreeTask,
+        /// Number of trees (smartcore's `n_trees`).
+        n_trees: u32,
+        /// Features tried at each split (smartcore's `m`); `None`: ⌊√features⌋.
+        max_features: Option<u32>,
+        /// The growth limits of each tree.
+        tree: TreeParams,
+    },
+    /// One decision tree trained by smartcore (every feature tried at each split).
+    DecisionTree {
+        /// Classification (the leaf's class) or regression (the leaf's mean).
+        task: TreeTask,
+        /// The growth limits of the tree.
+        tree: TreeParams,
+    },
+}
+
+/// What a smartcore tree model predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TreeTask {
+    /// Classes, with the split quality measured by `criterion`.
+    Classification {
+        /// How a split's class purity is measured.
+        criterion: SplitCriterion,
+    },
+    /// A number: the mean of the training labels in a leaf (squared error splits).
+    Regression,
+}
+
+/// smartcore's split criteria for classification trees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SplitCriterion {
+    /// Gini impurity (smartcore's and scikit-learn's default).
+    Gini,
+    /// Entropy (information gain).
+    Entropy,
+    /// Misclassification rate.
+    ClassificationError,
+}
+
+/// How far a smartcore tree grows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeParams {
+    /// smartcore's `max_depth`: the most levels of nodes, the root being level 1
+    /// (so 1 is a single leaf, 2 one split); `None`: no limit.
+    pub max_depth: Option<u16>,
+    /// Fewest training rows a node needs to be split.
+    pub min_samples_split: u32,
+    /// Fewest training rows each side of a split must keep.
+    pub min_samples_leaf: u32,
+    /// Seed of smartcore's random choices (bootstrap samples, feature order),
+    /// so the same data always gives the same model.
+    pub seed: u64,
 }
 
 impl EstimatorSpec {
@@ -77,7 +134,22 @@ impl EstimatorSpec {
     /// An imported model's kind is in its file; this says `true` for them, and the
     /// host checks the file's objective against the label instead.
     pub fn is_classifier(&self) -> bool {
-        !matches!(self, EstimatorSpec::LinearRegression)
+        match self {
+            EstimatorSpec::LinearRegression => false,
+            EstimatorSpec::RandomForest { task, .. } | EstimatorSpec::DecisionTree { task, .. } => {
+                matches!(task, TreeTask::Classification { .. })
+            }
+            _ => true,
+        }
+    }
+
+    /// True for the tree models smartcore trains (`random_forest`, `decision_tree`).
+    #[must_use]
+    pub fn is_smartcore(&self) -> bool {
+        matches!(
+            self,
+            EstimatorSpec::RandomForest { .. } | EstimatorSpec::DecisionTree { .. }
+        )
     }
 
     /// The model file of an imported model (XGBoost, LightGBM).
@@ -91,7 +163,8 @@ impl EstimatorSpec {
         }
     }
 
-    /// True for tree models, which route missing values themselves.
+    /// True for imported tree models, which route missing values themselves
+    /// (smartcore's trees cannot be trained on missing values: see [`Self::is_smartcore`]).
     #[must_use]
     pub fn is_tree(&self) -> bool {
         matches!(

@@ -10,7 +10,10 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Definitions, EstimatorSpec, Imputation, ObjectKind, Problem, Scaling, is_identifier};
+use super::{
+    Definitions, EstimatorSpec, Imputation, ModelSpec, ObjectKind, Problem, Scaling, TreeParams,
+    is_identifier,
+};
 use crate::expr::Program;
 use crate::value::DType;
 use crate::{Error, Result};
@@ -374,7 +377,15 @@ fn models(defs: &Definitions, push: &mut impl FnMut(ObjectKind, &str, String)) {
         if m.label.is_empty() {
             push(ObjectKind::Model, &m.name, "`label` is empty".into());
         }
-        if m.impute == Imputation::None && !m.estimator.is_tree() {
+        if m.impute == Imputation::None && m.estimator.is_smartcore() {
+            push(
+                ObjectKind::Model,
+                &m.name,
+                "smartcore trains random_forest and decision_tree on complete rows only (it cannot \
+                 take a missing value); add impute = \"mean\" (or median, most_frequent, constant)"
+                    .into(),
+            );
+        } else if m.impute == Imputation::None && !m.estimator.is_tree() {
             push(
                 ObjectKind::Model,
                 &m.name,
@@ -397,27 +408,60 @@ fn models(defs: &Definitions, push: &mut impl FnMut(ObjectKind, &str, String)) {
                 );
             }
         }
-        match &m.estimator {
-            EstimatorSpec::GaussianNb { var_smoothing }
-                if !(*var_smoothing >= 0.0 && var_smoothing.is_finite()) =>
-            {
-                push(
-                    ObjectKind::Model,
-                    &m.name,
-                    "var_smoothing must be a finite number ≥ 0".into(),
-                );
-            }
-            EstimatorSpec::LogisticRegression { c, max_iter }
-                if !(*c > 0.0 && c.is_finite()) || *max_iter == 0 =>
-            {
-                push(
-                    ObjectKind::Model,
-                    &m.name,
-                    "logistic regression needs c > 0 and max_iter ≥ 1".into(),
-                );
-            }
-            _ => {}
+        estimator_params(m, &mut *push);
+    }
+}
+
+/// The hyper-parameters of `m`'s estimator, each in the range it can be fitted with.
+fn estimator_params(m: &ModelSpec, push: &mut impl FnMut(ObjectKind, &str, String)) {
+    match &m.estimator {
+        EstimatorSpec::GaussianNb { var_smoothing }
+            if !(*var_smoothing >= 0.0 && var_smoothing.is_finite()) =>
+        {
+            push(
+                ObjectKind::Model,
+                &m.name,
+                "var_smoothing must be a finite number ≥ 0".into(),
+            );
         }
+        EstimatorSpec::LogisticRegression { c, max_iter }
+            if !(*c > 0.0 && c.is_finite()) || *max_iter == 0 =>
+        {
+            push(
+                ObjectKind::Model,
+                &m.name,
+                "logistic regression needs c > 0 and max_iter ≥ 1".into(),
+            );
+        }
+        EstimatorSpec::RandomForest {
+            n_trees,
+            max_features,
+            tree,
+            ..
+        } => {
+            if *n_trees == 0 || *n_trees > u32::from(u16::MAX) || *max_features == Some(0) {
+                push(
+                    ObjectKind::Model,
+                    &m.name,
+                    "random_forest needs n_trees in 1..=65535 and max_features ≥ 1".into(),
+                );
+            }
+            tree_params(&m.name, tree, &mut *push);
+        }
+        EstimatorSpec::DecisionTree { tree, .. } => tree_params(&m.name, tree, &mut *push),
+        _ => {}
+    }
+}
+
+/// The growth limits smartcore needs to grow a tree at all.
+fn tree_params(name: &str, tree: &TreeParams, push: &mut impl FnMut(ObjectKind, &str, String)) {
+    if tree.max_depth == Some(0) || tree.min_samples_split < 2 || tree.min_samples_leaf == 0 {
+        push(
+            ObjectKind::Model,
+            name,
+            "a smartcore tree needs max_depth ≥ 1, min_samples_split ≥ 2 and min_samples_leaf ≥ 1"
+                .into(),
+        );
     }
 }
 

@@ -158,6 +158,8 @@ pub fn fit_pipeline(
         EstimatorSpec::LinearRegression => Some("linear regression"),
         EstimatorSpec::XgBoost { .. } => Some("an XGBoost model"),
         EstimatorSpec::LightGbm { .. } => Some("a LightGBM model"),
+        EstimatorSpec::RandomForest { .. } => Some("a random forest"),
+        EstimatorSpec::DecisionTree { .. } => Some("a decision tree"),
     };
     if let Some(name) = estimator_name {
         return Err(pipeline_fit_error(format!(

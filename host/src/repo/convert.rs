@@ -21,6 +21,8 @@ use super::raw::{
 };
 use crate::source::schema::SchemaHints;
 
+mod trees;
+
 /// Scikit-learn's default for Gaussian naive Bayes.
 const DEFAULT_VAR_SMOOTHING: f64 = 1e-9;
 /// Scikit-learn's default inverse regularisation strength.
@@ -467,6 +469,15 @@ impl<'a> Converter<'a> {
         if !matches!(name, "xgboost" | "lightgbm") {
             refuse(self, "model_file", m.model_file.is_some());
         }
+        if matches!(name, "random_forest" | "decision_tree") {
+            refuse(self, "var_smoothing", m.var_smoothing.is_some());
+            refuse(self, "c", m.c.is_some());
+            refuse(self, "max_iter", m.max_iter.is_some());
+            return self.smartcore_estimator(m, name == "random_forest");
+        }
+        for (key, given) in trees::keys(m) {
+            refuse(self, key, given);
+        }
         match name {
             "xgboost" | "lightgbm" => {
                 refuse(self, "var_smoothing", m.var_smoothing.is_some());
@@ -512,7 +523,7 @@ impl<'a> Converter<'a> {
                     kind,
                     &m.name,
                     "estimator",
-                    format!("\"{other}\" is not an estimator; use gaussian_nb, logistic_regression, linear_regression, xgboost or lightgbm"),
+                    format!("\"{other}\" is not an estimator; use gaussian_nb, logistic_regression, linear_regression, random_forest, decision_tree, xgboost or lightgbm"),
                 );
                 EstimatorSpec::GaussianNb {
                     var_smoothing: DEFAULT_VAR_SMOOTHING,

@@ -212,4 +212,24 @@ pub(crate) struct RawModel {
     /// An imported model's file (`xgboost`, `lightgbm`), relative to the repository.
     #[serde(default)]
     pub model_file: Option<String>,
+    /// `random_forest` / `decision_tree`: `classification` or `regression`.
+    #[serde(default)]
+    pub task: Option<String>,
+    /// Their classification split criterion.
+    #[serde(default)]
+    pub criterion: Option<String>,
+    /// Their integer hyper-parameters, read as TOML's i64 so that a zero, a
+    /// negative or a huge value gets verge's message naming the key.
+    #[serde(default)]
+    pub n_trees: Option<i64>,
+    #[serde(default)]
+    pub max_features: Option<i64>,
+    #[serde(default)]
+    pub max_depth: Option<i64>,
+    #[serde(default)]
+    pub min_samples_split: Option<i64>,
+    #[serde(default)]
+    pub min_samples_leaf: Option<i64>,
+    #[serde(default)]
+    pub seed: Option<i64>,
 }

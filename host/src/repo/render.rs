@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 
 use verge_core::definition::{
     Definitions, Encoding, Entity, EstimatorSpec, FeatureService, FeatureView, Field, Imputation,
-    ModelSpec, OnDemandFeatureView, Scaling, Source, SourceFormat,
+    ModelSpec, OnDemandFeatureView, Scaling, Source, SourceFormat, SplitCriterion, TreeParams,
+    TreeTask,
 };
 
 use super::duration;
@@ -187,6 +188,22 @@ fn estimator(out: &mut String, spec: &EstimatorSpec) {
         EstimatorSpec::LinearRegression => {
             let _ = writeln!(out, "estimator = \"linear_regression\"");
         }
+        EstimatorSpec::RandomForest {
+            task,
+            n_trees,
+            max_features,
+            tree,
+        } => {
+            let _ = writeln!(out, "estimator = \"random_forest\"\nn_trees = {n_trees}");
+            if let Some(m) = max_features {
+                let _ = writeln!(out, "max_features = {m}");
+            }
+            smartcore_tree(out, *task, tree);
+        }
+        EstimatorSpec::DecisionTree { task, tree } => {
+            let _ = writeln!(out, "estimator = \"decision_tree\"");
+            smartcore_tree(out, *task, tree);
+        }
         EstimatorSpec::XgBoost { model_file } | EstimatorSpec::LightGbm { model_file } => {
             let kind = if matches!(spec, EstimatorSpec::XgBoost { .. }) {
                 "xgboost"
@@ -201,6 +218,35 @@ fn estimator(out: &mut String, spec: &EstimatorSpec) {
             );
         }
     }
+}
+
+/// The task and growth limits of a smartcore tree model.
+fn smartcore_tree(out: &mut String, task: TreeTask, tree: &TreeParams) {
+    match task {
+        TreeTask::Classification { criterion } => {
+            let criterion = match criterion {
+                SplitCriterion::Gini => "gini",
+                SplitCriterion::Entropy => "entropy",
+                SplitCriterion::ClassificationError => "classification_error",
+            };
+            let _ = writeln!(
+                out,
+                "task = \"classification\"\ncriterion = {}",
+                quote(criterion)
+            );
+        }
+        TreeTask::Regression => {
+            let _ = writeln!(out, "task = \"regression\"");
+        }
+    }
+    if let Some(d) = tree.max_depth {
+        let _ = writeln!(out, "max_depth = {d}");
+    }
+    let _ = writeln!(
+        out,
+        "min_samples_split = {}\nmin_samples_leaf = {}\nseed = {}",
+        tree.min_samples_split, tree.min_samples_leaf, tree.seed
+    );
 }
 
 /// A TOML string literal (also valid as a quoted key).
@@ -314,6 +360,24 @@ name = "m2"
 feature_service = "fs"
 label = "y"
 estimator = "linear_regression"
+[[model]]
+name = "forest"
+feature_service = "fs"
+label = "y"
+estimator = "random_forest"
+n_trees = 7
+max_features = 1
+max_depth = 4
+min_samples_split = 3
+min_samples_leaf = 2
+criterion = "entropy"
+seed = 42
+[[model]]
+name = "tree"
+feature_service = "fs"
+label = "y"
+estimator = "decision_tree"
+task = "regression"
 "#;
         let defs = parse_str(text, "verge.toml").unwrap();
         assert_eq!(defs.push_sources.len(), 1);

@@ -10,7 +10,7 @@
 //! 3. the estimator, trained on the transformed matrix by a Rust ML library and
 //!    converted into the core's parameter types: [`linfa_nb`] (Gaussian naive
 //!    Bayes, linfa-bayes), [`linfa_logistic`] (linfa-logistic) and
-//!    [`linfa_linear`] (linfa-linear);
+//!    [`linfa_linear`] (linfa-linear), [`smartcore_trees`] (forests, trees: smartcore);
 //! 4. [`metrics`] on the training set and an optional holdout set, computed with
 //!    the core's predictions;
 //! 5. a [`BundleContents`] with the feature plan, the fitted pipeline and
@@ -31,6 +31,7 @@ pub mod linfa_logistic;
 pub mod linfa_nb;
 pub mod metrics;
 pub mod sanity;
+pub mod smartcore_trees;
 
 use std::path::Path;
 
@@ -69,6 +70,8 @@ pub fn estimator_name(spec: &EstimatorSpec) -> &'static str {
         EstimatorSpec::LinearRegression => "linear regression",
         EstimatorSpec::XgBoost { .. } => "xgboost",
         EstimatorSpec::LightGbm { .. } => "lightgbm",
+        EstimatorSpec::RandomForest { .. } => "random forest",
+        EstimatorSpec::DecisionTree { .. } => "decision tree",
     }
 }
 
@@ -120,7 +123,7 @@ pub fn check(spec: &ModelSpec, set: &TrainingSet, place: &str) -> Result<()> {
         .find(|(_, v)| v.as_f64().is_none())
     {
         bail!(
-            "model `{name}`: {} is a numeric estimator but label `{label}` is not a number ({} in training row {}); use a classifier (gaussian_nb, logistic_regression) or a numeric label",
+            "model `{name}`: {} is a numeric estimator but label `{label}` is not a number ({} in training row {}); use a classifier (gaussian_nb, logistic_regression; a tree with task = \"classification\") or a numeric label",
             estimator_name(&spec.estimator),
             show(v),
             i + 1
@@ -225,6 +228,13 @@ pub fn fit_in(spec: &ModelSpec, set: &TrainingSet, repo_root: &Path) -> Result<F
             (
                 Estimator::LogisticRegression(model),
                 linfa_logistic::TRAINED_WITH,
+            )
+        }
+        EstimatorSpec::RandomForest { .. } | EstimatorSpec::DecisionTree { .. } => {
+            let fit = smartcore_trees::fit(&x, &set.labels, &spec.estimator);
+            (
+                Estimator::TreeEnsemble(fit.with_context(context)?),
+                smartcore_trees::TRAINED_WITH,
             )
         }
         EstimatorSpec::LinearRegression => {
@@ -601,6 +611,7 @@ mod tests {
             super::linfa_nb::TRAINED_WITH,
             super::linfa_logistic::TRAINED_WITH,
             super::linfa_linear::TRAINED_WITH,
+            super::smartcore_trees::TRAINED_WITH,
         ] {
             let (name, version) = trained_with.split_once(' ').unwrap();
             let entry = format!("name = \"{name}\"\nversion = \"{version}\"");

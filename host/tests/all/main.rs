@@ -27,6 +27,7 @@ mod run;
 mod run_service;
 mod schema_checks;
 mod serve;
+mod smartcore_trees;
 mod sources;
 mod support;
 mod train;
