@@ -382,3 +382,27 @@ fn bad_hyper_parameters_and_a_missing_imputer_are_clear_errors() {
         run.stderr
     );
 }
+
+#[test]
+fn a_forest_that_cannot_split_is_one_leaf_per_tree_and_still_agrees() {
+    // Constant features: no split exists, so every tree is its root leaf.
+    let rows = vec![vec![Value::Float64(1.0), Value::Float64(2.0)]; 9];
+    let labels = [0, 1, 1, 0, 1, 1, 1, 0, 1].map(Value::Int64).to_vec();
+    let set = set(2, rows, labels);
+    let fitted = verge_host::train::fit(&forest(GINI, 4, None, tree(None, 0)), &set).unwrap();
+    let Estimator::TreeEnsemble(model) = fitted.pipeline.estimator() else {
+        panic!("not a tree model")
+    };
+    assert!(model.parts().trees.iter().all(|t| t.nodes.len() == 1));
+    let smartcore = SmartcoreModel::train(
+        &fitted.x,
+        &set.labels,
+        &forest(GINI, 4, None, tree(None, 0)).estimator,
+    )
+    .unwrap();
+    let want = smartcore.predict(&fitted.x).unwrap();
+    for (row, want) in fitted.x.rows().zip(want) {
+        let mut p = [0.0; 2];
+        assert_eq!(model.predict_proba_into(row, &mut p).unwrap() as f64, want);
+    }
+}
