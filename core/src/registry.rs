@@ -261,24 +261,11 @@ struct VersionRef<'a> {
     definitions: &'a Definitions,
 }
 
-/// Decodes with an allocation limit sized to the input: a string or list
-/// cannot claim more bytes than the tier above the payload length, because
-/// bincode reserves a claimed length before it finds out the bytes are missing.
-/// Decoding goes through the artifact codec's frugal serde adapter, which also
-/// keeps serde from reserving room for a claimed sequence length up front.
+/// Decodes through the artifact codec's frugal serde adapter, with the same
+/// allocation budget (sized to the input) as every other artifact.
 fn decode_limited<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<(T, usize)> {
-    let standard = bincode::config::standard();
-    let result = match payload.len() {
-        ..=0x1_0000 => crate::artifact::decode_capped(payload, standard.with_limit::<0x1_0000>()),
-        0x1_0001..=0x10_0000 => {
-            crate::artifact::decode_capped(payload, standard.with_limit::<0x10_0000>())
-        }
-        0x10_0001..=0x100_0000 => {
-            crate::artifact::decode_capped(payload, standard.with_limit::<0x100_0000>())
-        }
-        _ => crate::artifact::decode_capped(payload, standard.with_limit::<MAX_PAYLOAD>()),
-    };
-    result.map_err(|e| malformed(format!("{e}")))
+    crate::artifact::decode_budgeted(payload, crate::artifact::budget_for(payload.len()))
+        .map_err(|e| malformed(format!("{e}")))
 }
 
 fn malformed(message: String) -> Error {

@@ -3,24 +3,29 @@
 //!
 //! Configuration: bincode 2 `standard()` — little-endian, variable-length integers
 //! (LEB128-like "varint" as bincode defines it), no trailing-bytes tolerance.
-//! Decoding is bounded: bincode refuses any claimed length that would take the
-//! running total of allocated bytes past a limit that grows with the input size,
-//! so a hostile length cannot make the decoder allocate more than a small multiple
-//! of what it was given. bincode's limit does not cover two allocations made
-//! *before* the bytes behind a length are read, so every decode goes through
-//! [`Frugal`], a serde adapter that closes both: sequences preallocate at most
-//! [`PREALLOC`] elements (serde would reserve up to 1 MiB per sequence on a claimed
-//! length alone), and strings are read by borrowing from the input, so a string
-//! is allocated only once its bytes are known to be there (bincode's owned path
-//! allocates the claimed length first). `core/tests/alloc_bounds.rs` holds the
-//! decoders to 16× the input plus 64 KiB.
+//!
+//! Decoding is bounded by [`Frugal`], a serde adapter every decode goes through:
+//! - sequences and maps preallocate at most [`PREALLOC`] elements (serde would
+//!   reserve up to 1 MiB per sequence on a claimed length alone);
+//! - strings and byte buffers are read by borrowing from the input, so one is
+//!   allocated only once its bytes are known to be there (bincode's owned path
+//!   allocates the claimed length first);
+//! - every element, map entry and string charges its size against a budget that
+//!   grows with the input ([`budget_for`]), and decoding stops with an error when
+//!   the budget runs out.
+//!
+//! The budget is a runtime value, not bincode's own limit: that limit is a const
+//! generic, so sizing it to the input meant one copy of every decoder per size
+//! class, which was a quarter of the browser module. `core/tests/alloc_bounds.rs`
+//! holds the decoders to 16× the input plus 64 KiB.
 
 use alloc::format;
 use alloc::vec::Vec;
+use core::cell::Cell;
 use core::fmt;
 use core::marker::PhantomData;
 
-use bincode::config::{self, Config};
+use bincode::config;
 use bincode::error::DecodeError;
 use serde::Serialize;
 use serde::de::{
@@ -46,54 +51,66 @@ pub fn encode_payload<T: Serialize>(value: &T, kind: &'static str) -> Result<Vec
     })
 }
 
-/// Decodes a whole `bytes` slice as a `T`, with an allocation limit of about 8× the input.
+/// Decodes a whole `bytes` slice as a `T`, within the budget [`budget_for`] gives it.
 ///
 /// # Errors
 ///
-/// [`Error::Malformed`] naming bincode's complaint (unexpected end, a length over
-/// the limit, invalid UTF-8, an unknown variant) or trailing bytes.
+/// [`Error::Malformed`] naming bincode's complaint (unexpected end, invalid UTF-8,
+/// an unknown variant), an exhausted budget, or trailing bytes.
 pub fn decode_payload<T: DeserializeOwned>(bytes: &[u8], kind: &'static str) -> Result<T> {
-    // bincode's limit is a const generic; pick the smallest class that fits 8× the input.
-    macro_rules! with_limit {
-        ($($limit:expr),*) => {{
-            let need = bytes.len().saturating_mul(8).max(4096);
-            $( if need <= $limit {
-                return finish(decode_capped(bytes, base().with_limit::<{ $limit }>()), bytes.len(), kind);
-            } )*
-            finish(decode_capped(bytes, base().with_limit::<{ usize::MAX }>()), bytes.len(), kind)
-        }};
-    }
-    with_limit!(1 << 12, 1 << 16, 1 << 20, 1 << 24, 1 << 28, 1 << 31)
-}
-
-fn finish<T>(
-    result: core::result::Result<(T, usize), DecodeError>,
-    len: usize,
-    kind: &'static str,
-) -> Result<T> {
-    let (value, used) = result.map_err(|e| Error::Malformed {
-        kind,
-        message: format!("{e}"),
-    })?;
-    if used != len {
+    let (value, used) =
+        decode_budgeted(bytes, budget_for(bytes.len())).map_err(|e| Error::Malformed {
+            kind,
+            message: format!("{e}"),
+        })?;
+    if used != bytes.len() {
         return Err(Error::Malformed {
             kind,
-            message: format!("{} trailing bytes after the structure", len - used),
+            message: format!("{} trailing bytes after the structure", bytes.len() - used),
         });
     }
     Ok(value)
 }
 
-/// bincode's `decode_from_slice` through [`Frugal`]: returns the value and the bytes used.
+/// The bytes a decode of `input_len` bytes may allocate: 6× the input plus 16 KiB.
+///
+/// Chosen so that the peak stays within `alloc_bounds`' 16× + 64 KiB even when
+/// every vector doubles past what it holds. verge's own artifacts need well under
+/// it: a tree node, the densest, decodes to about 5× its encoded size.
+pub(crate) fn budget_for(input_len: usize) -> usize {
+    input_len.saturating_mul(6).saturating_add(16 << 10)
+}
+
+/// bincode's `decode_from_slice` through [`Frugal`] with `budget` bytes to
+/// allocate: returns the value and the bytes used.
 ///
 /// # Errors
 ///
-/// bincode's complaint.
-pub(crate) fn decode_capped<T: DeserializeOwned, C: Config>(
+/// bincode's complaint, or an exhausted budget.
+pub(crate) fn decode_budgeted<T: DeserializeOwned>(
     bytes: &[u8],
-    config: C,
+    budget: usize,
 ) -> core::result::Result<(T, usize), DecodeError> {
-    bincode::serde::seed_decode_from_slice(Frugal(PhantomData::<T>), bytes, config)
+    let budget = Budget(Cell::new(budget));
+    bincode::serde::seed_decode_from_slice(Frugal(PhantomData::<T>, &budget), bytes, base())
+}
+
+/// What is left of a decode's allocation budget, shared by every [`Frugal`] of one decode.
+struct Budget(Cell<usize>);
+
+impl Budget {
+    /// Takes `bytes` from the budget, or says it ran out.
+    fn charge<E: de::Error>(&self, bytes: usize) -> core::result::Result<(), E> {
+        match self.0.get().checked_sub(bytes) {
+            Some(left) => {
+                self.0.set(left);
+                Ok(())
+            }
+            None => Err(E::custom(
+                "the structure claims more memory than its size allows (a corrupt or hostile length)",
+            )),
+        }
+    }
 }
 
 /// Most elements a sequence or map reserves room for before its elements are read.
@@ -105,24 +122,24 @@ const PREALLOC: usize = 16;
 /// caps every size hint at [`PREALLOC`] and reads owned strings and byte buffers
 /// through their borrowed forms. Everything else is forwarded unchanged, so the
 /// bytes accepted and the values produced are exactly bincode's.
-struct Frugal<T>(T);
+struct Frugal<'b, T>(T, &'b Budget);
 
-impl<'de, T: DeserializeSeed<'de>> DeserializeSeed<'de> for Frugal<T> {
+impl<'de, 'b, T: DeserializeSeed<'de>> DeserializeSeed<'de> for Frugal<'b, T> {
     type Value = T::Value;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> core::result::Result<T::Value, D::Error> {
-        self.0.deserialize(Frugal(d))
+        self.0.deserialize(Frugal(d, self.1))
     }
 }
 
 macro_rules! forward_deserialize {
     ($($method:ident($($arg:ident: $ty:ty),*))*) => {$(
         fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> core::result::Result<V::Value, D::Error> {
-            self.0.$method($($arg,)* Frugal(visitor))
+            self.0.$method($($arg,)* Frugal(visitor, self.1))
         }
     )*};
 }
 
-impl<'de, D: Deserializer<'de>> Deserializer<'de> for Frugal<D> {
+impl<'de, 'b, D: Deserializer<'de>> Deserializer<'de> for Frugal<'b, D> {
     type Error = D::Error;
 
     forward_deserialize! {
@@ -145,14 +162,14 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Frugal<D> {
         self,
         visitor: V,
     ) -> core::result::Result<V::Value, D::Error> {
-        self.0.deserialize_str(Frugal(visitor))
+        self.0.deserialize_str(Frugal(visitor, self.1))
     }
 
     fn deserialize_byte_buf<V: Visitor<'de>>(
         self,
         visitor: V,
     ) -> core::result::Result<V::Value, D::Error> {
-        self.0.deserialize_bytes(Frugal(visitor))
+        self.0.deserialize_bytes(Frugal(visitor, self.1))
     }
 
     fn is_human_readable(&self) -> bool {
@@ -168,7 +185,7 @@ macro_rules! forward_visit {
     )*};
 }
 
-impl<'de, V: Visitor<'de>> Visitor<'de> for Frugal<V> {
+impl<'de, 'b, V: Visitor<'de>> Visitor<'de> for Frugal<'b, V> {
     type Value = V::Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -179,8 +196,32 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Frugal<V> {
         visit_bool(bool) visit_i8(i8) visit_i16(i16) visit_i32(i32) visit_i64(i64)
         visit_i128(i128) visit_u8(u8) visit_u16(u16) visit_u32(u32) visit_u64(u64)
         visit_u128(u128) visit_f32(f32) visit_f64(f64) visit_char(char)
-        visit_str(&str) visit_borrowed_str(&'de str) visit_string(alloc::string::String)
-        visit_bytes(&[u8]) visit_borrowed_bytes(&'de [u8]) visit_byte_buf(Vec<u8>)
+        visit_string(alloc::string::String) visit_byte_buf(Vec<u8>)
+    }
+
+    // A visitor may copy what it is shown, so a string's or a buffer's length is
+    // charged; it is in the input already, so this never refuses a short one.
+    fn visit_str<E: de::Error>(self, v: &str) -> core::result::Result<Self::Value, E> {
+        self.1.charge(v.len())?;
+        self.0.visit_str(v)
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> core::result::Result<Self::Value, E> {
+        self.1.charge(v.len())?;
+        self.0.visit_borrowed_str(v)
+    }
+
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> core::result::Result<Self::Value, E> {
+        self.1.charge(v.len())?;
+        self.0.visit_bytes(v)
+    }
+
+    fn visit_borrowed_bytes<E: de::Error>(
+        self,
+        v: &'de [u8],
+    ) -> core::result::Result<Self::Value, E> {
+        self.1.charge(v.len())?;
+        self.0.visit_borrowed_bytes(v)
     }
 
     fn visit_none<E: de::Error>(self) -> core::result::Result<Self::Value, E> {
@@ -192,40 +233,41 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Frugal<V> {
     }
 
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> core::result::Result<Self::Value, D::Error> {
-        self.0.visit_some(Frugal(d))
+        self.0.visit_some(Frugal(d, self.1))
     }
 
     fn visit_newtype_struct<D: Deserializer<'de>>(
         self,
         d: D,
     ) -> core::result::Result<Self::Value, D::Error> {
-        self.0.visit_newtype_struct(Frugal(d))
+        self.0.visit_newtype_struct(Frugal(d, self.1))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> core::result::Result<Self::Value, A::Error> {
-        self.0.visit_seq(Frugal(seq))
+        self.0.visit_seq(Frugal(seq, self.1))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> core::result::Result<Self::Value, A::Error> {
-        self.0.visit_map(Frugal(map))
+        self.0.visit_map(Frugal(map, self.1))
     }
 
     fn visit_enum<A: EnumAccess<'de>>(
         self,
         data: A,
     ) -> core::result::Result<Self::Value, A::Error> {
-        self.0.visit_enum(Frugal(data))
+        self.0.visit_enum(Frugal(data, self.1))
     }
 }
 
-impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Frugal<A> {
+impl<'de, 'b, A: SeqAccess<'de>> SeqAccess<'de> for Frugal<'b, A> {
     type Error = A::Error;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
         &mut self,
         seed: T,
     ) -> core::result::Result<Option<T::Value>, A::Error> {
-        self.0.next_element_seed(Frugal(seed))
+        self.1.charge(size_of::<T::Value>())?;
+        self.0.next_element_seed(Frugal(seed, self.1))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -233,21 +275,23 @@ impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Frugal<A> {
     }
 }
 
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for Frugal<A> {
+impl<'de, 'b, A: MapAccess<'de>> MapAccess<'de> for Frugal<'b, A> {
     type Error = A::Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
     ) -> core::result::Result<Option<K::Value>, A::Error> {
-        self.0.next_key_seed(Frugal(seed))
+        self.1.charge(size_of::<K::Value>())?;
+        self.0.next_key_seed(Frugal(seed, self.1))
     }
 
     fn next_value_seed<W: DeserializeSeed<'de>>(
         &mut self,
         seed: W,
     ) -> core::result::Result<W::Value, A::Error> {
-        self.0.next_value_seed(Frugal(seed))
+        self.1.charge(size_of::<W::Value>())?;
+        self.0.next_value_seed(Frugal(seed, self.1))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -255,20 +299,21 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Frugal<A> {
     }
 }
 
-impl<'de, A: EnumAccess<'de>> EnumAccess<'de> for Frugal<A> {
+impl<'de, 'b, A: EnumAccess<'de>> EnumAccess<'de> for Frugal<'b, A> {
     type Error = A::Error;
-    type Variant = Frugal<A::Variant>;
+    type Variant = Frugal<'b, A::Variant>;
 
     fn variant_seed<S: DeserializeSeed<'de>>(
         self,
         seed: S,
     ) -> core::result::Result<(S::Value, Self::Variant), A::Error> {
-        let (value, variant) = self.0.variant_seed(Frugal(seed))?;
-        Ok((value, Frugal(variant)))
+        let budget = self.1;
+        let (value, variant) = self.0.variant_seed(Frugal(seed, budget))?;
+        Ok((value, Frugal(variant, budget)))
     }
 }
 
-impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Frugal<A> {
+impl<'de, 'b, A: VariantAccess<'de>> VariantAccess<'de> for Frugal<'b, A> {
     type Error = A::Error;
 
     fn unit_variant(self) -> core::result::Result<(), A::Error> {
@@ -279,7 +324,7 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Frugal<A> {
         self,
         seed: S,
     ) -> core::result::Result<S::Value, A::Error> {
-        self.0.newtype_variant_seed(Frugal(seed))
+        self.0.newtype_variant_seed(Frugal(seed, self.1))
     }
 
     fn tuple_variant<V: Visitor<'de>>(
@@ -287,7 +332,7 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Frugal<A> {
         len: usize,
         visitor: V,
     ) -> core::result::Result<V::Value, A::Error> {
-        self.0.tuple_variant(len, Frugal(visitor))
+        self.0.tuple_variant(len, Frugal(visitor, self.1))
     }
 
     fn struct_variant<V: Visitor<'de>>(
@@ -295,7 +340,7 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Frugal<A> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> core::result::Result<V::Value, A::Error> {
-        self.0.struct_variant(fields, Frugal(visitor))
+        self.0.struct_variant(fields, Frugal(visitor, self.1))
     }
 }
 
@@ -337,5 +382,22 @@ mod tests {
         assert_eq!(decode_payload::<Vec<Shape>>(&bytes, "test").unwrap(), value);
         // A string whose claimed length runs past the input is refused.
         assert!(decode_payload::<String>(&[0xfc, 0, 0, 0, 1, b'a'], "test").is_err());
+    }
+
+    #[test]
+    fn elements_charge_their_decoded_size_against_the_budget() {
+        // Each `None` is one byte on the wire and 40 in memory: 4,000 of them
+        // would allocate 160 KB from 4 KB, more than the budget allows.
+        let many: Vec<Option<[u64; 4]>> = vec![None; 4000];
+        let bytes = encode_payload(&many, "test").unwrap();
+        let err = decode_payload::<Vec<Option<[u64; 4]>>>(&bytes, "test").unwrap_err();
+        assert!(
+            alloc::format!("{err}").contains("claims more memory"),
+            "{err}"
+        );
+        // The same count of one-byte values is well within it.
+        let small: Vec<u8> = vec![7; 4000];
+        let bytes = encode_payload(&small, "test").unwrap();
+        assert_eq!(decode_payload::<Vec<u8>>(&bytes, "test").unwrap(), small);
     }
 }

@@ -23,7 +23,7 @@ pub use bundle::{
     Bundle, BundleContents, FeaturePlan, InputSource, ModelPart, ServiceFeature, TrainingMetadata,
     ViewRequirement,
 };
-pub(crate) use codec::decode_capped;
+pub(crate) use codec::{budget_for, decode_budgeted};
 pub use codec::{decode_payload, encode_payload};
 pub use header::{ArtifactKind, HEADER_LEN, Header};
 pub use snapshot::{
