@@ -13,7 +13,12 @@
 //! - `verge train --holdout` reproduces scikit-learn's fixture
 //!   (`examples/horse-colic/fixtures/sklearn_k5.json`, from
 //!   `examples/horse-colic/sklearn/reference.py`): same selected features, same
-//!   accuracy, probabilities within 1e-9.
+//!   accuracy, probabilities within 1e-9;
+//! - the example's tree models (`examples/horse-colic/trees/`) are what
+//!   `trees/train.py` trains on that same training set, byte for byte, and the
+//!   imported XGBoost model scores the holdout as XGBoost does, bit for bit
+//!   (needs `VERGE_TREES_PYTHON`; skipped, loudly, without it unless
+//!   `VERGE_TREES_REQUIRED` is set). Their edge faces are in `typed_edge`.
 //!
 //! The `verge` binary belongs to another package, so `CARGO_BIN_EXE_verge` is not
 //! available here; the tests build it with cargo into the same target directory
@@ -24,11 +29,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use verge_core::Value;
 use verge_core::artifact::Bundle;
 use verge_core::model::Prediction;
 use verge_test_kit::cli::{Run, Verge, built_bin};
+use verge_test_kit::process::run_bounded;
 
 /// UCI columns (1-based) of the view's fields, the service's 8 then the label.
 const FIELDS: [(usize, &str); 9] = [
@@ -494,4 +501,125 @@ fn verge_train_matches_scikit_learn() {
             }
         }
     }
+}
+
+/// The example's tree models, as `trees/train.py` writes them.
+const TREE_FILES: [&str; 2] = ["surgical_lesion.xgb.json", "surgical_lesion.lgb.txt"];
+/// Each Python run is killed after this (the script takes seconds).
+const PYTHON_LIMIT: Duration = Duration::from_secs(300);
+
+/// The Python of `scripts/trees-venv` (`VERGE_TREES_PYTHON`), or `None`, said
+/// loudly, when it is not set up; required under `VERGE_TREES_REQUIRED`, as in
+/// the trees parity step of `scripts/test`.
+fn trees_python() -> Option<PathBuf> {
+    match std::env::var_os("VERGE_TREES_PYTHON") {
+        Some(p) => Some(PathBuf::from(p)),
+        None if std::env::var_os("VERGE_TREES_REQUIRED").is_some() => {
+            panic!("VERGE_TREES_REQUIRED is set but VERGE_TREES_PYTHON is not; run scripts/setup")
+        }
+        None => {
+            eprintln!(
+                "\n\n*** SKIPPED the horse-colic tree retraining: VERGE_TREES_PYTHON is not set \
+                 (eval \"$(scripts/setup --print-env)\") ***\n\n"
+            );
+            None
+        }
+    }
+}
+
+/// XGBoost's own probabilities (`1 - p`, `p`, in f32 as `predict_proba`
+/// gives them) for the rows of a `verge historical` CSV, from the committed model.
+const XGBOOST_PREDICT: &str = r#"
+import sys, numpy as np, pandas as pd, xgboost
+model, rows = sys.argv[1:]
+booster = xgboost.Booster(model_file=model)
+frame = pd.read_csv(rows)
+x = frame[booster.feature_names].astype("float64")
+p = booster.predict(xgboost.DMatrix(x, feature_names=booster.feature_names))
+for v in p:
+    print(repr(float(np.float32(1) - v)), repr(float(v)))
+"#;
+
+/// `trees/train.py`, rerun on the training set `verge historical` joins (the
+/// one the naive Bayes trains on), writes exactly the committed model files;
+/// and the imported XGBoost model scores the holdout as XGBoost itself does,
+/// bit for bit, so `verge train`'s holdout accuracy is XGBoost's.
+#[test]
+fn the_committed_tree_models_are_what_train_py_trains() {
+    let Some(python) = trees_python() else {
+        return;
+    };
+    let ex = Example::prepare();
+    let train = ex.historical("train_entities.csv");
+    assert_eq!(train.len(), 300);
+    std::fs::rename(ex.dir.join("out.csv"), ex.dir.join("train.labelled.csv")).unwrap();
+    let out = ex.dir.join("retrained");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut cmd = Command::new(&python);
+    cmd.arg(example_dir().join("trees/train.py"))
+        .arg(ex.dir.join("train.labelled.csv"))
+        .arg(&out);
+    run_bounded(cmd, &ex.dir, "train.py", PYTHON_LIMIT);
+    for file in TREE_FILES {
+        let committed = std::fs::read(example_dir().join("trees").join(file)).unwrap();
+        assert!(
+            std::fs::read(out.join(file)).unwrap() == committed,
+            "examples/horse-colic/trees/{file} is not what trees/train.py trains; retrain it with \
+             the commands in the example's README and commit the result"
+        );
+    }
+
+    std::fs::create_dir_all(ex.dir.join("trees")).unwrap();
+    std::fs::copy(
+        example_dir().join("trees").join(TREE_FILES[0]),
+        ex.dir.join("trees").join(TREE_FILES[0]),
+    )
+    .unwrap();
+    let run = verge(
+        &ex.dir,
+        &[
+            "train",
+            "surgical_lesion_xgb",
+            "--entities",
+            "train_entities.csv",
+            "--holdout",
+            "holdout_entities.csv",
+            "-o",
+            "xgb.bundle",
+            "--json",
+        ],
+        0,
+    );
+    let summary: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let bundle = Bundle::load(&std::fs::read(ex.dir.join("xgb.bundle")).unwrap()).unwrap();
+    let holdout = ex.historical("holdout_entities.csv");
+    let got = bundle_probabilities(&bundle, &holdout);
+    let mut cmd = Command::new(&python);
+    cmd.arg("-c")
+        .arg(XGBOOST_PREDICT)
+        .arg(example_dir().join("trees").join(TREE_FILES[0]))
+        .arg(ex.dir.join("out.csv"));
+    let printed = run_bounded(cmd, &ex.dir, "xgboost-predict", PYTHON_LIMIT);
+    let want: Vec<Vec<f64>> = printed
+        .lines()
+        .map(|l| l.split(' ').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(got.len(), 68);
+    assert_eq!(want.len(), 68, "{printed}");
+    let mut correct = 0;
+    for (i, ((predicted, probs), (w, row))) in got.iter().zip(want.iter().zip(&holdout)).enumerate()
+    {
+        let bits = |p: &[f64]| p.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(probs),
+            bits(w),
+            "holdout row {i}: verge {probs:?}, XGBoost {w:?}"
+        );
+        correct += usize::from(predicted.to_string() == row["surgical_lesion"]);
+    }
+    assert_eq!(
+        summary["metrics"]["holdout_accuracy"].as_f64(),
+        Some(correct as f64 / 68.0),
+        "{summary}"
+    );
 }

@@ -132,7 +132,7 @@ fn config() -> String {
 }
 
 /// Runs `verge -C repo ARGS` to completion within [`STEP_LIMIT`].
-fn verge_bounded(repo: &Path, args: &[&str]) {
+pub fn verge_bounded(repo: &Path, args: &[&str]) {
     let log = repo.join(format!("verge-{}.log", args[0]));
     let mut child = Verge::find()
         .command()

@@ -15,12 +15,21 @@
 //!   holds and integers exactly), and its error for the wrong key carries
 //!   the native message.
 //!
+//! The horse-colic example's models (see [`horse_trees`]: the naive Bayes,
+//! the imported XGBoost and LightGBM trees, one published deployment) answer
+//! `POST /predict` for every horse in the Worker and in the browser exactly as
+//! the native core does: the Worker's body and the browser's `handle` body
+//! byte for byte (numbers in shortest round-trip form, so the same f64 bits),
+//! and the browser's `predict` probabilities, through `JSON.parse`, as the
+//! same f64 bits.
+//!
 //! Skip rules are the edge tests' own: without `WORKERD_BIN` the Worker test,
 //! without `CHROMIUM_BIN` and `WASM_BINDGEN_BIN` the browser test, says so
 //! loudly and passes (`scripts/test` sets them all).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod fixture;
+mod horse_trees;
 
 use std::time::{Duration, Instant};
 
@@ -263,5 +272,121 @@ fn copy(from: &std::path::Path, to: &std::path::Path) {
     } else {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(from, to).unwrap();
+    }
+}
+
+#[test]
+fn the_worker_answers_the_horse_colic_models_as_the_native_core() {
+    if workerd_bin().is_none() {
+        return;
+    }
+    let ex = horse_trees::Example::build();
+    let native = ex.native();
+    let worker = Workerd::start(&ex.published, 600_000, &[("VERGE_ADMIN_TOKEN", "")]);
+    wait_healthy(&worker);
+    for model in horse_trees::MODELS {
+        let (status, want) = ex.native_answer(&native, model);
+        let got = worker.client().send(
+            "POST",
+            "/predict",
+            &[("content-type", "application/json")],
+            &ex.body(model),
+        );
+        assert_eq!(
+            (got.status, got.text()),
+            (status, String::from_utf8(want).unwrap()),
+            "{model}: the Worker (left) and the native core (right) differ\n{}",
+            worker.logs()
+        );
+    }
+}
+
+/// The page for the horse-colic models: loads the published deployment
+/// through its manifest (`addBundle` for each more bundle), then per model
+/// answers the whole body through `handle` and each horse through `predict`.
+const TREES_PAGE: &str = r#"<!doctype html>
+<meta charset="utf-8">
+<pre id="out" data-state="pending">pending</pre>
+<script type="module">
+import init, { Runtime } from "./pkg/verge_wasm.js";
+const out = {};
+const attempt = (f) => { try { return { ok: f() }; } catch (e) { return { error: String(e && e.message) }; } };
+try {
+  await init();
+  const get = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());
+  const manifest = await (await fetch("published/manifest.json")).json();
+  const rt = Runtime.load(await get(`published/bundles/${manifest.bundle}.bin`),
+                          await get(`published/snapshots/${manifest.snapshot}.bin`));
+  for (const more of manifest.more_bundles || []) rt.addBundle(await get(`published/bundles/${more.bundle}.bin`));
+  const cases = await (await fetch("cases.json")).json();
+  for (const model of cases.models) {
+    out[model] = {
+      handle: attempt(() => rt.handle("POST", "/predict", cases.bodies[model])),
+      predict: cases.horses.map((h) => attempt(() =>
+        rt.predict({ hospital_number: h }, undefined, cases.now, model).predictions[0].probabilities)),
+    };
+  }
+} catch (e) {
+  out.fatal = String(e && e.message || e);
+}
+const pre = document.getElementById("out");
+pre.textContent = JSON.stringify(out);
+pre.dataset.state = "done";
+</script>
+"#;
+
+#[test]
+fn the_browser_answers_the_horse_colic_models_as_the_native_core() {
+    let Some(chromium) = chromium::chromium() else {
+        return;
+    };
+    let ex = horse_trees::Example::build();
+    let native = ex.native();
+    let site = chromium::site_with_package();
+    let root = site.path();
+    copy(&ex.published, &root.join("published"));
+    let bodies: serde_json::Map<String, Json> = horse_trees::MODELS
+        .iter()
+        .map(|m| {
+            (
+                m.to_string(),
+                Json::String(String::from_utf8(ex.body(m)).unwrap()),
+            )
+        })
+        .collect();
+    let cases = json!({"models": horse_trees::MODELS, "horses": ex.horses, "now": horse_trees::NOW, "bodies": bodies});
+    std::fs::write(root.join("cases.json"), cases.to_string()).unwrap();
+    std::fs::write(root.join("trees.html"), TREES_PAGE).unwrap();
+    let base = chromium::serve(root.to_path_buf());
+    let out = chromium::page_output(&chromium::render(&chromium, &format!("{base}/trees.html")));
+    assert!(out.get("fatal").is_none(), "{out}");
+    for model in horse_trees::MODELS {
+        let (status, want) = ex.native_answer(&native, model);
+        let want = String::from_utf8(want).unwrap();
+        let page = &out[model];
+        assert_eq!(
+            (
+                &page["handle"]["ok"]["status"],
+                page["handle"]["ok"]["body"].as_str()
+            ),
+            (&json!(status), Some(want.as_str())),
+            "{model}: handle in the browser (left) and the native core (right) differ"
+        );
+        let want: Json = serde_json::from_str(&want).unwrap();
+        let bits = |probs: &Json| -> Vec<u64> {
+            probs
+                .as_array()
+                .unwrap_or_else(|| panic!("{model}: not probabilities: {probs}"))
+                .iter()
+                .map(|p| p.as_f64().unwrap().to_bits())
+                .collect()
+        };
+        for (i, horse) in ex.horses.iter().enumerate() {
+            assert_eq!(
+                bits(&page["predict"][i]["ok"]),
+                bits(&want["predictions"][i]["probabilities"]),
+                "{model}, hospital number {horse}: predict in the browser (left) and the native core (right)"
+            );
+        }
     }
 }
