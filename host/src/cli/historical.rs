@@ -7,6 +7,7 @@ use clap::{ArgGroup, Args};
 use verge_core::definition::{Definitions, FeatureRef};
 
 use super::output::spinner;
+use super::threads::Threads;
 use super::{Ctx, ExitStatus};
 use verge_host::historical::{HistoricalOptions, historical};
 use verge_host::table_io::{read_entity_table, write_table};
@@ -48,6 +49,9 @@ pub struct Historical {
     /// The entity table's event-time column.
     #[arg(long, value_name = "NAME", default_value = "event_timestamp")]
     pub timestamp_column: String,
+    /// Threads.
+    #[command(flatten)]
+    pub threads: Threads,
 }
 
 impl Historical {
@@ -76,15 +80,19 @@ impl Historical {
         if let Some(p) = &progress {
             p.set_message("joining features");
         }
-        let table = historical(
-            defs,
-            &ctx.repo,
-            &entities,
-            &features,
-            &options,
-            &mut warnings,
-        )
-        .with_context(|| format!("building the training set (registry {})", head.short()))?;
+        let table = self
+            .threads
+            .install(|| {
+                historical(
+                    defs,
+                    &ctx.repo,
+                    &entities,
+                    &features,
+                    &options,
+                    &mut warnings,
+                )
+            })?
+            .with_context(|| format!("building the training set (registry {})", head.short()))?;
         if let Some(p) = &progress {
             p.set_message(format!("writing {}", self.output.display()));
         }

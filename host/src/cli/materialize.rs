@@ -7,6 +7,7 @@ use serde_json::json;
 use verge_core::ContentId;
 
 use super::output::{print_json, spinner};
+use super::threads::Threads;
 use super::{Ctx, ExitStatus};
 use verge_host::materialize::{
     Materialized, Sharding, State, ViewWindow, incremental_windows, materialize, online_view,
@@ -30,6 +31,9 @@ pub struct Common {
     /// Print a JSON report instead of the ids.
     #[arg(long)]
     pub json: bool,
+    /// Threads.
+    #[command(flatten)]
+    pub threads: Threads,
 }
 
 impl Common {
@@ -174,7 +178,9 @@ fn run(
     common: &Common,
 ) -> anyhow::Result<ExitStatus> {
     let progress = spinner(ctx.quiet, "materializing");
-    let out = materialize(&ctx.repo, defs, registry, windows, common.sharding())?;
+    let out = common
+        .threads
+        .install(|| materialize(&ctx.repo, defs, registry, windows, common.sharding()))??;
     if let Some(p) = progress {
         p.finish_and_clear();
     }

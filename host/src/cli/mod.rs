@@ -21,6 +21,7 @@ pub mod push;
 pub mod registry;
 pub mod run;
 pub mod serve;
+pub mod threads;
 pub mod train;
 pub mod verify;
 

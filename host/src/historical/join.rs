@@ -1,13 +1,14 @@
 //! The join itself: for each entity row, the index of the winning source row of
 //! one feature view. Source rows are grouped by key id with a counting sort, each
-//! key's run is sorted by `(event_ts, created_ts, row)`, and each entity row then
-//! costs one binary search (and, with `filter_by_created`, a walk back past rows
+//! key's run is sorted by `(event_ts, created_ts, row)` (runs in parallel), and
+//! each entity row then costs one binary search (rows in parallel) (and, with `filter_by_created`, a walk back past rows
 //! created after its time). The rules are the module's parent's, restated there.
 
 use anyhow::{Context as _, Result, anyhow, ensure};
 use arrow_array::cast::AsArray as _;
 use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{Array, RecordBatch, TimestampMicrosecondArray, UInt32Array};
+use rayon::prelude::*;
 use verge_core::definition::{Definitions, FeatureView};
 
 use super::HistoricalOptions;
@@ -92,7 +93,7 @@ pub(super) fn join_view(
     let ttl = view.ttl.as_micros();
     let filter = options.filter_by_created && created.is_some();
     let winners: Vec<Option<u32>> = ent_keys
-        .iter()
+        .par_iter()
         .zip(times)
         .map(|(&k, &t)| runs.winner(k, t, ttl, filter))
         .collect();
@@ -114,16 +115,19 @@ struct Runs {
 
 impl Runs {
     /// Groups the rows with a key and an event time by key, then sorts each run.
+    ///
+    /// Each row's `(event, created, row)` is gathered once next to its key, so the
+    /// sort compares contiguous tuples instead of reaching into the columns, and
+    /// the runs are sorted in parallel. The row number makes every tuple distinct,
+    /// so an unstable sort gives exactly the order `(event, created, row)`: on
+    /// equal times the later row sorts last and wins, whatever the thread count.
     fn sorted(
         src_keys: &[u32],
         distinct: usize,
         event: &TimestampMicrosecondArray,
         created: Option<&TimestampMicrosecondArray>,
     ) -> Runs {
-        let (offsets, mut order) = group_by_key(src_keys, distinct, event);
-        let total = order.len();
-        // Sort each run by (event, created, row). Runs are in row order already and the
-        // sort is stable, so equal (event, created) keep row order and the last wins.
+        let (offsets, order) = group_by_key(src_keys, distinct, event);
         let ev = event.values();
         let cr = |row: u32| -> i64 {
             match created {
@@ -132,33 +136,25 @@ impl Runs {
                 _ => i64::MIN,
             }
         };
-        let mut sorted_ev = vec![0i64; total];
-        let mut sorted_cr = if created.is_some() {
-            vec![0i64; total]
+        let mut keyed: Vec<(u32, i64, i64, u32)> = order
+            .par_iter()
+            .map(|&r| {
+                let k = src_keys.get(r as usize).copied().unwrap_or(NO_KEY);
+                (k, ev.get(r as usize).copied().unwrap_or(i64::MIN), cr(r), r)
+            })
+            .collect();
+        keyed
+            .par_chunk_by_mut(|a, b| a.0 == b.0)
+            .for_each(|run| run.sort_unstable());
+        let sorted_cr = if created.is_some() {
+            keyed.par_iter().map(|t| t.2).collect()
         } else {
             Vec::new()
         };
-        for w in offsets.windows(2) {
-            let (lo, hi) = (w[0] as usize, w[1] as usize);
-            let Some(run) = order.get_mut(lo..hi) else {
-                continue;
-            };
-            if run.len() > 1 {
-                run.sort_by_key(|&r| (ev.get(r as usize).copied().unwrap_or(i64::MIN), cr(r)));
-            }
-            for (j, &r) in run.iter().enumerate() {
-                if let Some(slot) = sorted_ev.get_mut(lo + j) {
-                    *slot = ev.get(r as usize).copied().unwrap_or(i64::MIN);
-                }
-                if let Some(slot) = sorted_cr.get_mut(lo + j) {
-                    *slot = cr(r);
-                }
-            }
-        }
         Runs {
             offsets,
-            order,
-            event: sorted_ev,
+            order: keyed.par_iter().map(|t| t.3).collect(),
+            event: keyed.par_iter().map(|t| t.1).collect(),
             created: sorted_cr,
         }
     }

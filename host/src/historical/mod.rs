@@ -29,6 +29,14 @@
 //! is gathered at once with Arrow's `take` (a null index gives a null value). No
 //! per-cell [`Value`] is built on this path; on-demand features, which run the
 //! core's expression evaluator row by row, are the only place values are boxed.
+//!
+//! # All cores
+//!
+//! The Parquet columns are decoded one reader per column, the key runs sorted,
+//! the entity rows searched and the columns gathered on rayon's threads (the
+//! caller picks the pool: `verge historical --threads`). Every step keeps its
+//! input order and reports the first failure in that order, and the sort breaks
+//! every tie by row, so the result is the same for any thread count.
 
 mod join;
 mod keys;
@@ -41,6 +49,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, bail};
 use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
 use arrow_schema::{Field as ArrowField, Schema};
+use rayon::prelude::*;
 use verge_core::definition::{Definitions, FeatureRef, FeatureView, Field};
 
 use crate::source::{self, Origin, Target, convert_array, dtype_to_arrow};
@@ -271,11 +280,12 @@ fn join_views(
         let batch = load(view, &fields)?;
         let indices = join_view(defs, view, &batch, entities, times, options)
             .with_context(|| format!("joining feature view `{}`", view.name))?;
-        let mut columns = Vec::with_capacity(fields.len());
-        for f in &fields {
-            columns.push((f.name.clone(), gather(view, &batch, f, &indices)?));
-        }
-        joined.push(columns);
+        // Columns gathered in parallel; the first failure in field order is reported.
+        let columns: Vec<Result<(String, ArrayRef)>> = fields
+            .par_iter()
+            .map(|f| Ok((f.name.clone(), gather(view, &batch, f, &indices)?)))
+            .collect();
+        joined.push(columns.into_iter().collect::<Result<_>>()?);
     }
     Ok(joined)
 }

@@ -1,8 +1,12 @@
-//! Parquet sources: typed columns, read batch by batch and converted.
+//! Parquet sources: typed columns, read column by column in parallel and converted.
 //!
 //! Only the wanted columns are decoded (a projection), and a column whose type
 //! already matches the declared one is passed through without a copy, so reading
-//! a large, well-typed file costs little more than decoding it.
+//! a large, well-typed file costs little more than decoding it. Each wanted
+//! column is decoded by its own reader over the footer read once, on rayon's
+//! threads; the columns come back in the order asked for, and the first failing
+//! column in that order is the one reported, so the result does not depend on
+//! the thread count.
 
 use std::fs::File;
 use std::path::Path;
@@ -10,7 +14,10 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use arrow_array::ArrayRef;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use rayon::prelude::*;
 
 use super::convert::{Origin, convert_array};
 use super::{Wanted, concat_pieces};
@@ -22,59 +29,65 @@ pub(super) fn read(
     wanted: &[Wanted],
     resolve: impl FnOnce(&[String]) -> Result<Vec<usize>>,
 ) -> Result<Vec<ArrayRef>> {
-    let file =
-        File::open(path).with_context(|| format!("{place}: cannot open {}", path.display()))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+    let open =
+        || File::open(path).with_context(|| format!("{place}: cannot open {}", path.display()));
+    let metadata = ArrowReaderMetadata::load(&open()?, ArrowReaderOptions::default())
         .with_context(|| format!("{place}: {} is not a readable Parquet file", path.display()))?;
-    let arrow_schema = builder.schema().clone();
-    let names: Vec<String> = arrow_schema
+    let names: Vec<String> = metadata
+        .schema()
         .fields()
         .iter()
         .map(|f| f.name().clone())
         .collect();
     let indices = resolve(&names)?;
+    let columns: Vec<Result<ArrayRef>> = wanted
+        .par_iter()
+        .zip(&indices)
+        .map(|(w, &index)| {
+            let name = names.get(index).map_or(w.name.as_str(), String::as_str);
+            read_column(
+                open()?,
+                &metadata,
+                index,
+                w,
+                Origin {
+                    place,
+                    column: name,
+                },
+            )
+        })
+        .collect();
+    columns.into_iter().collect()
+}
 
-    // Project to the wanted top-level columns; the reader returns them in schema
-    // order, so remember where each wanted column lands.
-    let mut projected: Vec<usize> = indices.clone();
-    projected.sort_unstable();
-    projected.dedup();
-    let mask = ProjectionMask::roots(builder.parquet_schema(), projected.iter().copied());
+/// Decodes top-level column `index` whole and converts it to `w`'s type.
+fn read_column(
+    file: File,
+    metadata: &ArrowReaderMetadata,
+    index: usize,
+    w: &Wanted,
+    origin: Origin<'_>,
+) -> Result<ArrayRef> {
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone());
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
     // One batch for the whole file when it fits: no per-batch pieces to concatenate,
-    // so the peak stays near the size of the decoded columns.
+    // so the peak stays near the size of the decoded column.
     let rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
     let reader = builder
         .with_projection(mask)
         .with_batch_size(rows.clamp(1024, 1 << 24))
         .build()
-        .with_context(|| format!("{place}: cannot read {}", path.display()))?;
-
-    let mut pieces: Vec<Vec<ArrayRef>> = vec![Vec::new(); wanted.len()];
+        .with_context(|| format!("{}: cannot read column `{}`", origin.place, w.name))?;
+    let mut pieces = Vec::new();
     let mut row = 0usize;
     for batch in reader {
-        let batch = batch.with_context(|| format!("{place}: decoding {}", path.display()))?;
-        for ((piece, &index), w) in pieces.iter_mut().zip(&indices).zip(wanted) {
-            let at = projected.binary_search(&index).unwrap_or(0);
-            let column = batch
-                .columns()
-                .get(at)
-                .with_context(|| format!("{place}: column `{}` missing from a batch", w.name))?;
-            let name = names.get(index).map_or(w.name.as_str(), String::as_str);
-            piece.push(convert_array(
-                column,
-                w.target,
-                Origin {
-                    place,
-                    column: name,
-                },
-                row,
-            )?);
-        }
+        let batch =
+            batch.with_context(|| format!("{}: decoding column `{}`", origin.place, w.name))?;
+        let column = batch.columns().first().with_context(|| {
+            format!("{}: column `{}` missing from a batch", origin.place, w.name)
+        })?;
+        pieces.push(convert_array(column, w.target, origin, row)?);
         row += batch.num_rows();
     }
-    pieces
-        .iter()
-        .zip(wanted)
-        .map(|(p, w)| concat_pieces(p, w.target, place))
-        .collect()
+    concat_pieces(&pieces, w.target, origin.place)
 }

@@ -30,6 +30,7 @@ mod serve;
 mod smartcore_trees;
 mod sources;
 mod support;
+mod threads;
 mod train;
 mod trees_import;
 mod trees_parity;
