@@ -11,6 +11,7 @@
 //! - [`chromium`]: the browser package served to headless Chromium;
 //! - [`process`]: other programs (Feast's CLI and server, `verge serve`) run
 //!   bounded in time, in the background killed with their children;
+//! - [`trees`]: random tree ensembles, rows and a tree bundle for the speed benchmarks;
 //! - `bench_data` (feature `arrow`): seeded Arrow batches for the host's
 //!   join and materialization benchmarks.
 //!
@@ -28,6 +29,7 @@ pub mod http;
 pub mod process;
 pub mod rng;
 pub mod tiny;
+pub mod trees;
 pub mod wasm;
 pub mod workerd;
 
