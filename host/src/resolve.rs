@@ -318,3 +318,22 @@ pub fn pair_predictor(bundle: Bundle, snapshot: Snapshot) -> anyhow::Result<Pred
         )
     })
 }
+
+/// As [`pair_predictor`], over a base snapshot and the deltas layered on it.
+///
+/// # Errors
+///
+/// As [`pair_predictor`].
+pub fn pair_layers(
+    bundle: Bundle,
+    layers: std::sync::Arc<verge_core::online::Layers>,
+) -> anyhow::Result<Predictor> {
+    let (b, s) = (bundle.id(), layers.base().id());
+    Predictor::layered(bundle, layers).with_context(|| {
+        format!(
+            "bundle {} and snapshot {} do not fit together; materialize again with the registry the model was trained on",
+            b.short(),
+            s.short()
+        )
+    })
+}

@@ -180,6 +180,32 @@ pub extern "C" fn verge_load_snapshot(ptr: usize, len: usize) -> i32 {
     })
 }
 
+/// Layers a delta snapshot from `ptr..ptr + len` over the snapshot loaded
+/// (and earlier deltas): per key the newest row of any layer answers. A new
+/// `verge_load_snapshot` drops the deltas. Returns 0, or a negative code.
+#[allow(unsafe_code)]
+// SAFETY: as for `verge_alloc`.
+#[unsafe(no_mangle)]
+pub extern "C" fn verge_add_delta(ptr: usize, len: usize) -> i32 {
+    run(|state| {
+        let bytes = memory::with_input([(ptr, len, "delta")], |[bytes]| {
+            let mut owned = Vec::new();
+            owned.try_reserve_exact(bytes.len()).map(|()| {
+                owned.extend_from_slice(bytes);
+                owned
+            })
+        })?
+        .map_err(|_| {
+            Failure::new(
+                codes::ERR_OUT_OF_MEMORY,
+                format!("cannot copy a {len}-byte delta: out of memory"),
+            )
+        })?;
+        state.add_delta(bytes)?;
+        Ok(codes::OK)
+    })
+}
+
 /// Drops the loaded bundle and snapshot. Returns 0.
 #[allow(unsafe_code)]
 // SAFETY: as for `verge_alloc`.

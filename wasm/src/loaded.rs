@@ -13,7 +13,7 @@ use std::sync::Arc;
 use verge_core::Error;
 use verge_core::api::{self, Api, Limits};
 use verge_core::artifact::{Bundle, Snapshot};
-use verge_core::online::Deployment;
+use verge_core::online::{Deployment, Layers};
 
 /// Why an artifact was refused; the message names which one.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +75,8 @@ pub struct Loaded {
     bundles: Vec<Bundle>,
     /// The snapshot, shared by every pair.
     snapshot: Option<Arc<Snapshot>>,
+    /// Delta snapshots over it, oldest first (pushed or published changes).
+    deltas: Vec<Arc<Snapshot>>,
     /// The deployment being served, once both halves are loaded.
     api: Option<Api>,
 }
@@ -142,7 +144,34 @@ impl Loaded {
     ///
     /// [`LoadError::Pair`].
     pub fn set_snapshot(&mut self, snapshot: Snapshot) -> Result<(), LoadError> {
-        self.rebuild(self.bundles.clone(), Some(Arc::new(snapshot)))
+        let deltas = core::mem::take(&mut self.deltas);
+        let kept = self.rebuild(self.bundles.clone(), Some(Arc::new(snapshot)));
+        if kept.is_err() {
+            self.deltas = deltas;
+        }
+        kept
+    }
+
+    /// Layers a checked delta snapshot over the snapshot (and every delta)
+    /// loaded: per key the newest row of any layer answers. A new snapshot
+    /// drops the deltas.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError::Pair`] for no snapshot yet, or a delta of another shape
+    /// or shard than the snapshot.
+    pub fn add_delta(&mut self, delta: Snapshot) -> Result<(), LoadError> {
+        if self.snapshot.is_none() {
+            return Err(LoadError::Pair(Error::Request(
+                "load the base snapshot before a delta over it".into(),
+            )));
+        }
+        self.deltas.push(Arc::new(delta));
+        let kept = self.rebuild(self.bundles.clone(), self.snapshot.clone());
+        if kept.is_err() {
+            self.deltas.pop();
+        }
+        kept
     }
 
     /// Pairs `bundles` with `snapshot` when there are both, then keeps them;
@@ -153,10 +182,15 @@ impl Loaded {
         snapshot: Option<Arc<Snapshot>>,
     ) -> Result<(), LoadError> {
         let api = match &snapshot {
-            Some(s) if !bundles.is_empty() => Some(Api::serving(
-                Deployment::new(Arc::clone(s), bundles.clone()).map_err(LoadError::Pair)?,
-                self.limits,
-            )),
+            Some(s) if !bundles.is_empty() => {
+                let layers =
+                    Layers::new(Arc::clone(s), self.deltas.clone()).map_err(LoadError::Pair)?;
+                Some(Api::serving(
+                    Deployment::layered(Arc::new(layers), bundles.clone())
+                        .map_err(LoadError::Pair)?,
+                    self.limits,
+                ))
+            }
             _ => None,
         };
         self.api = api;
@@ -170,6 +204,7 @@ impl Loaded {
         self.api = None;
         self.bundles.clear();
         self.snapshot = None;
+        self.deltas.clear();
     }
 
     /// Sets the request limits, for the deployment loaded now and later ones.

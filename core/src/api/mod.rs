@@ -165,6 +165,27 @@ pub fn get_online_features_json(
     now: Timestamp,
     limits: Limits,
 ) -> Response {
+    online_json(crate::online::Layered::One(snapshot), body, now, limits)
+}
+
+/// As [`get_online_features_json`], over a base snapshot and the deltas over
+/// it: per key the newest row of any layer answers.
+#[must_use]
+pub fn get_online_features_layered_json(
+    layers: &crate::online::Layers,
+    body: &[u8],
+    now: Timestamp,
+    limits: Limits,
+) -> Response {
+    online_json(crate::online::Layered::Many(layers), body, now, limits)
+}
+
+fn online_json(
+    layers: crate::online::Layered<'_>,
+    body: &[u8],
+    now: Timestamp,
+    limits: Limits,
+) -> Response {
     let result = if body.len() > limits.max_body_bytes {
         Err(ApiError {
             status: 413,
@@ -175,9 +196,9 @@ pub fn get_online_features_json(
             ),
         })
     } else {
-        OnlineRequest::parse_for_snapshot(body, snapshot, limits).and_then(|request| {
+        OnlineRequest::parse_for_snapshot(body, layers.base(), limits).and_then(|request| {
             let now = request.now.unwrap_or(now);
-            response::online_from(snapshot, None, &request, now)
+            response::online_from(layers, None, &request, now)
         })
     };
     match result {

@@ -13,8 +13,7 @@ use json_out::JsonOut;
 
 use super::ApiError;
 use super::request::{OnlineRequest, PredictRequest, Source};
-use crate::artifact::Snapshot;
-use crate::online::{FeatureValue, Predictor, SnapshotRead};
+use crate::online::{FeatureValue, Layered, Predictor, SnapshotRead};
 use crate::pipeline::Prediction;
 use crate::value::{KeyPart, Value};
 use crate::{Error, Timestamp};
@@ -94,7 +93,12 @@ pub(crate) fn online(
     request: &OnlineRequest,
     now: Timestamp,
 ) -> Result<Vec<u8>, ApiError> {
-    online_from(predictor.snapshot(), Some(predictor), request, now)
+    online_from(
+        Layered::Many(predictor.layers()),
+        Some(predictor),
+        request,
+        now,
+    )
 }
 
 /// The online answer from `snapshot`, with `predictor` for service features (a
@@ -104,7 +108,7 @@ pub(crate) fn online(
 /// gives for `{"metadata":{"feature_names":[…]},"results":[{"event_timestamps":
 /// […],"statuses":[…],"values":[…]},…]}` (its maps sort their keys).
 pub(crate) fn online_from(
-    snapshot: &Snapshot,
+    layers: Layered<'_>,
     predictor: Option<&Predictor>,
     request: &OnlineRequest,
     now: Timestamp,
@@ -132,7 +136,7 @@ pub(crate) fn online_from(
     } else {
         Vec::new()
     };
-    let mut snapshot_read = SnapshotRead::new(snapshot, &rows.keys, rows.len, now);
+    let mut snapshot_read = SnapshotRead::over(layers, &rows.keys, rows.len, now);
     let mut columns: Vec<Vec<FeatureValue>> = Vec::with_capacity(request.features.len());
     for requested in &request.features {
         let f = &requested.feature;

@@ -17,7 +17,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::Predictor;
+use super::{Layers, Predictor};
 use crate::artifact::{Bundle, BundleContents, Snapshot};
 use crate::{Error, Result};
 
@@ -56,16 +56,26 @@ impl Deployment {
     /// service that disagree on its features; [`Error::Request`] for no
     /// bundles or one bundle given twice.
     pub fn new(snapshot: impl Into<Arc<Snapshot>>, bundles: Vec<Bundle>) -> Result<Deployment> {
-        let snapshot = snapshot.into();
+        Deployment::layered(Arc::new(Layers::from(snapshot.into())), bundles)
+    }
+
+    /// Pairs every bundle with a base snapshot and the deltas over it
+    /// ([`Layers`]): each read answers from the newest layer holding the key.
+    ///
+    /// # Errors
+    ///
+    /// As [`Deployment::new`].
+    pub fn layered(layers: Arc<Layers>, bundles: Vec<Bundle>) -> Result<Deployment> {
         let mut predictors: Vec<Predictor> = Vec::with_capacity(bundles.len());
         for bundle in bundles {
             let what = bundle.contents().describe();
-            let predictor = Predictor::new(bundle, Arc::clone(&snapshot)).map_err(|e| match e {
-                Error::Incompatible { message } => Error::Incompatible {
-                    message: format!("{what}: {message}"),
-                },
-                other => other,
-            })?;
+            let predictor =
+                Predictor::layered(bundle, Arc::clone(&layers)).map_err(|e| match e {
+                    Error::Incompatible { message } => Error::Incompatible {
+                        message: format!("{what}: {message}"),
+                    },
+                    other => other,
+                })?;
             Self::check_new(&predictors, &predictor)?;
             predictors.push(predictor);
         }
@@ -94,6 +104,17 @@ impl Deployment {
         Deployment::new(snapshot, self.bundles().cloned().collect())
     }
 
+    /// The same bundles and base snapshot with `deltas` (oldest first) in
+    /// place of any deltas this deployment had.
+    ///
+    /// # Errors
+    ///
+    /// As [`Layers::new`] and [`Deployment::new`].
+    pub fn with_deltas(&self, deltas: Vec<Arc<Snapshot>>) -> Result<Deployment> {
+        let layers = Layers::new(Arc::clone(self.shared_snapshot()), deltas)?;
+        Deployment::layered(Arc::new(layers), self.bundles().cloned().collect())
+    }
+
     /// This deployment plus `bundle`, or with `bundle` in place of the bundle
     /// of the same model (or the same feature bundle's service).
     ///
@@ -102,7 +123,7 @@ impl Deployment {
     /// As [`Deployment::new`].
     pub fn with_bundle(&self, bundle: Bundle) -> Result<Deployment> {
         let bundles = Deployment::place(self.bundles().cloned().collect(), bundle, |b| b);
-        Deployment::new(Arc::clone(self.shared_snapshot()), bundles)
+        Deployment::layered(Arc::clone(self.layers()), bundles)
     }
 
     /// `items` (each holding a bundle, which `bundle` reads) with `new` in the
@@ -188,6 +209,12 @@ impl Deployment {
     #[must_use]
     pub fn shared_snapshot(&self) -> &Arc<Snapshot> {
         self.predictors[0].shared_snapshot()
+    }
+
+    /// The snapshot and the deltas over it, shared by every pair.
+    #[must_use]
+    pub fn layers(&self) -> &Arc<Layers> {
+        self.predictors[0].layers()
     }
 
     /// Every pair, in the order the bundles were given.

@@ -12,6 +12,10 @@
 //!   once, so a request only hashes its key, reads values in place, computes
 //!   on-demand features and runs the pipeline.
 //!
+//! - [`Layers`] (in `layers`): a base snapshot with delta snapshots over it
+//!   (pushed or published changes); every read above goes through it, so a
+//!   key's newest row in any layer wins at O(layers) probes, with no rebuild.
+//!
 //! - [`Deployment`] (in `deployment`): one snapshot and every bundle served
 //!   from it, each paired once; requests pick their bundle by feature service
 //!   or model name.
@@ -23,6 +27,7 @@
 //! exactly as the point-in-time join treats a row outside the ttl window).
 
 mod deployment;
+mod layers;
 mod predictor;
 mod read;
 mod shard;
@@ -36,6 +41,8 @@ use crate::time::{Duration, Timestamp};
 use crate::value::{EntityKey, KeyPart, Value};
 
 pub use deployment::Deployment;
+pub(crate) use layers::Layered;
+pub use layers::Layers;
 pub use predictor::Predictor;
 pub use read::{MissingJoinKey, OnlineColumn, SnapshotField, SnapshotRead, get_online_features};
 pub use shard::{ForeignKey, foreign_key};

@@ -8,7 +8,8 @@ use alloc::format;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::{FeatureStatus, FeatureValue, PredictionOutput, find_row, read_row};
+use super::layers::Hit;
+use super::{FeatureStatus, FeatureValue, Layers, PredictionOutput};
 use crate::artifact::{Bundle, BundleContents, InputSource, ServiceFeature, Snapshot};
 use crate::pipeline::Prediction;
 use crate::time::Timestamp;
@@ -24,8 +25,9 @@ use crate::{DType, Error, Result};
 pub struct Predictor {
     bundle: Bundle,
     /// Shared by every bundle of a [`Deployment`](super::Deployment): the
-    /// snapshot is the large part, and it is checked and held once.
-    snapshot: Arc<Snapshot>,
+    /// snapshot (with any deltas over it) is the large part, and it is
+    /// checked and held once.
+    layers: Arc<Layers>,
     /// Snapshot table of each bundle view.
     tables: Vec<usize>,
     /// For each bundle view, the positions of its join keys in `entity_keys`.
@@ -41,7 +43,18 @@ impl Predictor {
     /// [`Error::Incompatible`] naming the first view that is missing from the
     /// snapshot or whose shape differs.
     pub fn new(bundle: Bundle, snapshot: impl Into<Arc<Snapshot>>) -> Result<Predictor> {
-        let snapshot = snapshot.into();
+        Predictor::layered(bundle, Arc::new(Layers::from(snapshot.into())))
+    }
+
+    /// Pairs `bundle` with a base snapshot and its deltas: reads answer per
+    /// key from the newest layer. Only the base is checked against the
+    /// bundle; [`Layers::new`] has checked each delta has the base's shape.
+    ///
+    /// # Errors
+    ///
+    /// As [`Predictor::new`].
+    pub fn layered(bundle: Bundle, layers: Arc<Layers>) -> Result<Predictor> {
+        let snapshot = layers.base();
         let contents = bundle.contents();
         let mut tables = Vec::with_capacity(contents.views.len());
         let mut key_positions = Vec::with_capacity(contents.views.len());
@@ -97,7 +110,7 @@ impl Predictor {
         }
         Ok(Predictor {
             bundle,
-            snapshot,
+            layers,
             tables,
             key_positions,
         })
@@ -109,16 +122,22 @@ impl Predictor {
         &self.bundle
     }
 
-    /// The snapshot.
+    /// The (base) snapshot.
     #[must_use]
     pub fn snapshot(&self) -> &Snapshot {
-        &self.snapshot
+        self.layers.base()
     }
 
-    /// The snapshot, shared.
+    /// The (base) snapshot, shared.
     #[must_use]
     pub fn shared_snapshot(&self) -> &Arc<Snapshot> {
-        &self.snapshot
+        self.layers.shared_base()
+    }
+
+    /// The base snapshot and its deltas, shared.
+    #[must_use]
+    pub fn layers(&self) -> &Arc<Layers> {
+        &self.layers
     }
 
     fn contents(&self) -> &BundleContents {
@@ -127,7 +146,7 @@ impl Predictor {
 
     /// Finds each view's row for an entity whose join-key values are `keys`, in
     /// [`BundleContents::entity_keys`] order.
-    fn rows(&self, keys: &[KeyPart]) -> Result<Vec<Option<usize>>> {
+    fn rows(&self, keys: &[KeyPart]) -> Result<Vec<Option<Hit>>> {
         let entity_keys = &self.contents().entity_keys;
         if keys.len() != entity_keys.len() {
             return Err(Error::Request(format!(
@@ -153,7 +172,7 @@ impl Predictor {
         }
         let mut rows = Vec::with_capacity(self.tables.len());
         for (table, positions) in self.tables.iter().zip(&self.key_positions) {
-            let row = find_row(&self.snapshot, *table, positions.len(), |i| {
+            let row = self.layers.find(*table, positions.len(), |i| {
                 positions.get(i).and_then(|p| keys.get(*p))
             });
             rows.push(row);
@@ -200,8 +219,8 @@ impl Predictor {
         let view_value = |view: u32, column: u32| -> FeatureValue {
             let v = view as usize;
             match (self.tables.get(v), rows.get(v), contents.views.get(v)) {
-                (Some(&table), Some(&row), Some(req)) => {
-                    read_row(&self.snapshot, table, row, column as usize, req.ttl, now)
+                (Some(_), Some(&hit), Some(req)) => {
+                    self.layers.read(hit, column as usize, req.ttl, now)
                 }
                 _ => FeatureValue::NOT_FOUND,
             }
@@ -263,7 +282,7 @@ impl Predictor {
             prediction,
             features,
             bundle_id: self.bundle.id(),
-            snapshot_id: self.snapshot.id(),
+            snapshot_id: self.layers.base().id(),
         })
     }
 

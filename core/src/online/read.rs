@@ -13,7 +13,8 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{FeatureValue, find_row, read_row};
+use super::layers::{Hit, Layered};
+use super::{FeatureValue, Layers};
 use crate::artifact::{Snapshot, ViewTableMeta};
 use crate::definition::FeatureRef;
 use crate::time::Timestamp;
@@ -123,12 +124,12 @@ pub struct MissingJoinKey<'s> {
 /// ```
 #[derive(Debug)]
 pub struct SnapshotRead<'a> {
-    snapshot: &'a Snapshot,
+    layers: Layered<'a>,
     entities: &'a [(String, Vec<KeyPart>)],
     len: usize,
     now: Timestamp,
     /// Each table read so far, with the row of every entity in it.
-    rows: Vec<(usize, Vec<Option<usize>>)>,
+    rows: Vec<(usize, Vec<Option<Hit>>)>,
 }
 
 impl<'a> SnapshotRead<'a> {
@@ -140,8 +141,29 @@ impl<'a> SnapshotRead<'a> {
         len: usize,
         now: Timestamp,
     ) -> Self {
+        SnapshotRead::over(Layered::One(snapshot), entities, len, now)
+    }
+
+    /// A read of `len` entity rows from `layers` (a base and its deltas) at
+    /// `now`: per key the newest row of any layer.
+    #[must_use]
+    pub fn layered(
+        layers: &'a Layers,
+        entities: &'a [(String, Vec<KeyPart>)],
+        len: usize,
+        now: Timestamp,
+    ) -> Self {
+        SnapshotRead::over(Layered::Many(layers), entities, len, now)
+    }
+
+    pub(crate) fn over(
+        layers: Layered<'a>,
+        entities: &'a [(String, Vec<KeyPart>)],
+        len: usize,
+        now: Timestamp,
+    ) -> Self {
         SnapshotRead {
-            snapshot,
+            layers,
             entities,
             len,
             now,
@@ -155,8 +177,8 @@ impl<'a> SnapshotRead<'a> {
     ///
     /// The first join key of the field's view that the entities do not give.
     pub fn field(&mut self, field: SnapshotField) -> Result<Vec<FeatureValue>, MissingJoinKey<'a>> {
-        let snapshot = self.snapshot;
-        let Some(meta) = snapshot.meta().views.get(field.table) else {
+        let layers = self.layers;
+        let Some(meta) = layers.base().meta().views.get(field.table) else {
             return Ok((0..self.len).map(|_| FeatureValue::NOT_FOUND).collect());
         };
         let index = match self.rows.iter().position(|(t, _)| *t == field.table) {
@@ -170,7 +192,7 @@ impl<'a> SnapshotRead<'a> {
         let rows = self.rows.get(index).map_or(&[][..], |(_, rows)| rows);
         Ok(rows
             .iter()
-            .map(|&row| read_row(snapshot, field.table, row, field.column, meta.ttl, self.now))
+            .map(|&hit| layers.read(hit, field.column, meta.ttl, self.now))
             .collect())
     }
 
@@ -179,8 +201,8 @@ impl<'a> SnapshotRead<'a> {
         &self,
         table: usize,
         meta: &'a ViewTableMeta,
-    ) -> Result<Vec<Option<usize>>, MissingJoinKey<'a>> {
-        let snapshot = self.snapshot;
+    ) -> Result<Vec<Option<Hit>>, MissingJoinKey<'a>> {
+        let layers = self.layers;
         let mut key_columns = Vec::with_capacity(meta.join_keys.len());
         for k in &meta.join_keys {
             let (_, values) = self
@@ -195,7 +217,7 @@ impl<'a> SnapshotRead<'a> {
         }
         Ok((0..self.len)
             .map(|i| {
-                find_row(snapshot, table, key_columns.len(), |k| {
+                layers.find(table, key_columns.len(), |k| {
                     key_columns.get(k).and_then(|c| c.get(i))
                 })
             })

@@ -10,13 +10,13 @@ use anyhow::{Context as _, bail};
 use clap::{ArgGroup, Args};
 use serde_json::{Map, Value as Json};
 use verge_core::Timestamp;
-use verge_core::api::{Api, Response, get_online_features_json};
+use verge_core::api::{Api, Response, get_online_features_layered_json};
 
 use super::materialize::now;
 use super::{Ctx, ExitStatus};
 use verge_host::materialize::{LATEST, parse_time};
 use verge_host::request::{encode, entity_json, key_fields, local_limits, request_json};
-use verge_host::resolve::pair_predictor;
+use verge_host::resolve::pair_layers;
 
 /// Read online feature values from a snapshot, as `POST /get-online-features` does.
 ///
@@ -64,7 +64,11 @@ impl GetOnlineFeatures {
         let now = read_time(self.rows.now.as_deref())?;
         let repo = ctx.repository();
         // Pushed rows not yet materialized are read over the snapshot.
-        let snapshot = verge_host::push::layered(&ctx.repo, repo.load_snapshot(&self.snapshot)?)?;
+        let layers = std::sync::Arc::new(verge_host::push::delta::layers(
+            &ctx.repo,
+            repo.load_snapshot(&self.snapshot)?,
+        )?);
+        let snapshot = layers.base();
         let bundle = match (&self.bundle, &self.service) {
             (Some(b), _) => Some(repo.load_bundle(b)?),
             (None, Some(service)) => Some(repo.load_bundle(&repo.model_ref_for(service)?)?),
@@ -88,7 +92,7 @@ impl GetOnlineFeatures {
         let answer = match bundle {
             Some(bundle) => {
                 let contents = bundle.contents();
-                let keys = key_fields(&contents.entity_keys, &snapshot);
+                let keys = key_fields(&contents.entity_keys, snapshot);
                 body.insert("entities".into(), entity_json(&self.rows.entities, &keys)?);
                 if !self.rows.requests.is_empty() {
                     body.insert(
@@ -96,7 +100,7 @@ impl GetOnlineFeatures {
                         request_json(&self.rows.requests, &contents.request)?,
                     );
                 }
-                let api = Api::new(pair_predictor(bundle, snapshot)?, limits);
+                let api = Api::new(pair_layers(bundle, std::sync::Arc::clone(&layers))?, limits);
                 api.handle("POST", "/get-online-features", &encode(&body)?, now)
             }
             None => {
@@ -105,9 +109,9 @@ impl GetOnlineFeatures {
                         "--request feeds on-demand features, which need a model bundle: add --bundle B"
                     );
                 }
-                let keys = key_fields(&[], &snapshot);
+                let keys = key_fields(&[], snapshot);
                 body.insert("entities".into(), entity_json(&self.rows.entities, &keys)?);
-                get_online_features_json(&snapshot, &encode(&body)?, now, limits)
+                get_online_features_layered_json(&layers, &encode(&body)?, now, limits)
             }
         };
         print_answer(&answer)

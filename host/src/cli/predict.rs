@@ -8,7 +8,7 @@ use super::get_online_features::{Rows, print_answer, read_time};
 use super::{Ctx, ExitStatus};
 use verge_host::materialize::LATEST;
 use verge_host::request::{encode, entity_json, key_fields, local_limits, request_json};
-use verge_host::resolve::pair_predictor;
+use verge_host::resolve::pair_layers;
 
 /// Predict for entities: online read + request data → on-demand features →
 /// fitted transforms → model, exactly as the edge does.
@@ -45,14 +45,18 @@ impl Predict {
         let repo = ctx.repository();
         let bundle = repo.load_bundle(&self.bundle)?;
         // Pushed rows not yet materialized are read over the snapshot.
-        let snapshot = verge_host::push::layered(&ctx.repo, repo.load_snapshot(&self.snapshot)?)?;
+        let layers = std::sync::Arc::new(verge_host::push::delta::layers(
+            &ctx.repo,
+            repo.load_snapshot(&self.snapshot)?,
+        )?);
+        let snapshot = layers.base();
         let contents = bundle.contents();
         let mut body = Map::new();
         body.insert(
             "entities".into(),
             entity_json(
                 &self.rows.entities,
-                &key_fields(&contents.entity_keys, &snapshot),
+                &key_fields(&contents.entity_keys, snapshot),
             )?,
         );
         if !self.rows.requests.is_empty() {
@@ -62,7 +66,10 @@ impl Predict {
             );
         }
         let body: Vec<u8> = encode(&body)?;
-        let api = Api::new(pair_predictor(bundle, snapshot)?, local_limits());
+        let api = Api::new(
+            pair_layers(bundle, std::sync::Arc::clone(&layers))?,
+            local_limits(),
+        );
         print_answer(&api.handle("POST", "/predict", &body, now))
     }
 }

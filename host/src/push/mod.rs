@@ -15,18 +15,21 @@
 //! rows as an Arrow IPC stream (the exact typed batch, so reading it back needs
 //! no second conversion and no per-type code).
 //!
-//! **Reading.** [`layer`] applies the overlay to a snapshot with
-//! [`crate::materialize::build_snapshots`], so per key the newest
-//! `(event_ts, created_ts)` wins exactly as in a materialization (on a complete
+//! **Reading.** The pending rows become a delta snapshot ([`delta`]) holding
+//! only the keys they touch, and reads go through the core's
+//! [`verge_core::online::Layers`]: per key the newest `(event_ts, created_ts)`
+//! of snapshot and delta wins exactly as in a materialization (on a complete
 //! tie the pushed row, and of two pushed rows the later one).
 //!
-//! **Cost.** Layering rebuilds the snapshot through the snapshot builder, so
-//! it costs about a materialization of the snapshot's keys: `get-online-features`
-//! and `predict` pay it once per call while rows are pending, `verge serve`
-//! once per write (each write's rows over the served snapshot). A reader over
-//! base + delta snapshots in the core, which would make both proportional to
-//! the pushed rows, is not built yet.
+//! **Cost.** Building the delta costs about a materialization of the pushed
+//! rows, not of the snapshot: `get-online-features` and `predict` pay it once
+//! per call while rows are pending; `verge serve` builds it at start and then
+//! per write merges the write's rows into the delta it serves (cost
+//! proportional to the pending overlay). A read probes base and delta, no
+//! rebuild. [`layer`] rebuilds a whole snapshot and is what `materialize`
+//! folds with.
 
+pub mod delta;
 pub mod json;
 pub mod log;
 
@@ -482,44 +485,4 @@ pub fn definitions_of(repo_root: &Path, id: verge_core::ContentId) -> Result<Def
     bail!(
         "no registry version has the definitions {id} the snapshot was built from; materialize again"
     )
-}
-
-/// `snapshot` (of the repository at `repo_root`) with the pushed rows it does
-/// not hold layered on top: what `get-online-features`, `predict` and `serve`
-/// read. Returned unchanged when there is nothing to layer. The rows are read
-/// by the definitions of the snapshot's registry version; for the latest
-/// snapshot the part of the log already folded into it is skipped.
-///
-/// # Errors
-///
-/// An unreadable log, state file or registry version, or [`layer`] failing.
-pub fn layered(repo_root: &Path, snapshot: Snapshot) -> Result<Snapshot> {
-    Ok(layered_over(repo_root, &snapshot)?.unwrap_or(snapshot))
-}
-
-/// As [`layered`], borrowing the snapshot: `None` when nothing is layered.
-///
-/// # Errors
-///
-/// As [`layered`].
-pub fn layered_over(repo_root: &Path, snapshot: &Snapshot) -> Result<Option<Snapshot>> {
-    if !repo_root.join(LOG_FILE).exists() {
-        return Ok(None);
-    }
-    let state = crate::materialize::State::load(repo_root)?;
-    let id = snapshot.id().to_string();
-    let folded = state
-        .push_folded
-        .as_ref()
-        .filter(|_| state.latest.contains(&id));
-    let (rows, _) = pending(repo_root, folded)?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    let defs = definitions_of(repo_root, snapshot.meta().registry_id)?;
-    let index = snapshot.meta().shard_index as usize;
-    Ok(match layer(&defs, std::slice::from_ref(snapshot), &rows)? {
-        Some(mut shards) if index < shards.len() => Some(shards.swap_remove(index)),
-        _ => None,
-    })
 }

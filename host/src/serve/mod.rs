@@ -152,6 +152,11 @@ fn wasm_instance(
     runtime
         .load_snapshot(served.snapshot_bytes())
         .context("the Wasm module refused the snapshot")?;
+    for delta in served.api.deployment().layers().deltas() {
+        runtime
+            .add_delta(delta.as_bytes())
+            .context("the Wasm module refused the pushed rows' delta snapshot")?;
+    }
     Ok(runtime)
 }
 
@@ -422,8 +427,8 @@ pub(super) fn start_from_repo(
         })?;
     // Pushed rows not yet materialized are served over the snapshot; the pair
     // still names the snapshot the refs name (see `admin::push`).
-    let deployment = match crate::push::layered_over(repo.root(), deployment.snapshot())? {
-        Some(layered) => deployment.with_snapshot(layered)?,
+    let deployment = match crate::push::delta::pending_delta(repo.root(), deployment.snapshot())? {
+        Some(delta) => deployment.with_deltas(vec![Arc::new(delta)])?,
         None => deployment,
     };
     Ok((pair, deployment, bundle_bytes, None))

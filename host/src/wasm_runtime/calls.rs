@@ -43,6 +43,17 @@ impl WasmRuntime {
         self.load(bytes, Load::Snapshot)
     }
 
+    /// Layers a delta snapshot over the snapshot loaded (and earlier deltas).
+    ///
+    /// # Errors
+    ///
+    /// A module without `verge_add_delta`, a refused delta (no snapshot, or
+    /// another shape or shard), or a trap.
+    pub fn add_delta(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+        self.ensure_live()?;
+        self.load(bytes, Load::Delta)
+    }
+
     /// Sets the request limits (as [`verge_core::api::Limits`]).
     ///
     /// # Errors

@@ -18,6 +18,8 @@ pub(super) struct Exports {
     pub(super) load_bundle: TypedFunc<(u32, u32), i32>,
     pub(super) add_bundle: TypedFunc<(u32, u32), i32>,
     pub(super) load_snapshot: TypedFunc<(u32, u32), i32>,
+    /// `verge_add_delta`, which modules before delta snapshots lack.
+    pub(super) add_delta: Option<TypedFunc<(u32, u32), i32>>,
     pub(super) set_limits: TypedFunc<(u32, u32, u32), i32>,
     pub(super) handle: TypedFunc<HandleArgs, i32>,
     pub(super) output_width: TypedFunc<(), i32>,
@@ -54,6 +56,7 @@ impl Exports {
             load_bundle: func!("verge_load_bundle"),
             add_bundle: func!("verge_add_bundle"),
             load_snapshot: func!("verge_load_snapshot"),
+            add_delta: instance.get_typed_func(&mut *store, "verge_add_delta").ok(),
             set_limits: func!("verge_set_limits"),
             handle: func!("verge_handle"),
             output_width: func!("verge_output_width"),

@@ -27,6 +27,8 @@ pub struct WasmRuntime {
     pub(super) bundles: Vec<Vec<u8>>,
     /// The loaded snapshot's bytes, to reload after a rebuild.
     pub(super) snapshot: Option<Vec<u8>>,
+    /// The deltas loaded over it, oldest first, likewise.
+    pub(super) deltas: Vec<Vec<u8>>,
     /// The request limits set, to set again after a rebuild.
     pub(super) limits: Option<(u32, u32, u32)>,
     /// A reusable buffer in the module for requests: (address, capacity).
@@ -59,6 +61,7 @@ impl WasmRuntime {
             instance,
             bundles: Vec::new(),
             snapshot: None,
+            deltas: Vec::new(),
             limits: None,
             scratch: None,
             broken: false,
@@ -98,8 +101,12 @@ impl WasmRuntime {
             };
             self.load(bytes, kind)?;
         }
+        let deltas = std::mem::take(&mut self.deltas);
         if let Some(bytes) = self.snapshot.take() {
             self.load(&bytes, Load::Snapshot)?;
+        }
+        for bytes in &deltas {
+            self.load(bytes, Load::Delta)?;
         }
         Ok(())
     }
@@ -285,13 +292,24 @@ impl WasmRuntime {
             Load::Bundle => "verge_load_bundle",
             Load::AddBundle => "verge_add_bundle",
             Load::Snapshot => "verge_load_snapshot",
+            Load::Delta => "verge_add_delta",
         };
+        if matches!(kind, Load::Delta) && self.exports.add_delta.is_none() {
+            anyhow::bail!(
+                "this Wasm module has no `verge_add_delta`; rebuild it with `{}`",
+                BUILD_COMMAND
+            );
+        }
         let code = self.with_buffer(bytes, |r, ptr, len| {
             r.call(export, |r| {
                 let f = match kind {
                     Load::Bundle => &r.exports.load_bundle,
                     Load::AddBundle => &r.exports.add_bundle,
                     Load::Snapshot => &r.exports.load_snapshot,
+                    Load::Delta => match &r.exports.add_delta {
+                        Some(f) => f,
+                        None => &r.exports.load_snapshot,
+                    },
                 };
                 f.call(&mut r.store, (ptr, len))
             })
@@ -315,7 +333,11 @@ impl WasmRuntime {
                 .map(|(_, bytes)| bytes)
                 .collect();
             }
-            Load::Snapshot => self.snapshot = Some(bytes.to_vec()),
+            Load::Snapshot => {
+                self.snapshot = Some(bytes.to_vec());
+                self.deltas.clear();
+            }
+            Load::Delta => self.deltas.push(bytes.to_vec()),
         }
         Ok(())
     }
@@ -330,4 +352,6 @@ pub(super) enum Load {
     AddBundle,
     /// `verge_load_snapshot`.
     Snapshot,
+    /// `verge_add_delta`.
+    Delta,
 }

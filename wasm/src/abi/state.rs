@@ -100,6 +100,13 @@ impl State {
         Ok(self.loaded.set_snapshot(snapshot)?)
     }
 
+    /// Layers a delta snapshot over the snapshot loaded, as
+    /// [`crate::loaded::Loaded::add_delta`].
+    pub(crate) fn add_delta(&mut self, bytes: Vec<u8>) -> Result<(), Failure> {
+        let delta = loaded::snapshot(bytes)?;
+        Ok(self.loaded.add_delta(delta)?)
+    }
+
     /// Drops everything loaded.
     pub(crate) fn unload(&mut self) {
         self.loaded.unload();

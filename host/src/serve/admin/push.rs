@@ -2,12 +2,12 @@
 //! behind the admin token, into the repository's push log ([`crate::push`]).
 //!
 //! A write is checked against the registry head, appended to the log (synced
-//! before the answer), and its rows are layered over the served snapshot
-//! (which already holds every earlier write), then swapped in, so the next
-//! request sees it. Writes are serialised by one mutex, so a slower
-//! rebuild never replaces a newer one. The served pair keeps naming the base
-//! snapshot, so following the refs ([`crate::serve::watch`]) does not mistake
-//! the layered snapshot for a change.
+//! before the answer), and its rows are merged into the delta snapshot served
+//! over the base (which already holds every earlier write; see
+//! [`crate::push::delta`]), then swapped in, so the next request sees it.
+//! Writes are serialised by one mutex, so a slower merge never replaces a
+//! newer one. The served pair keeps naming the base snapshot, so following
+//! the refs ([`crate::serve::watch`]) does not mistake the delta for a change.
 //!
 //! Answers: 404 when the admin routes are off or the server does not serve a
 //! repository (a publish directory takes no writes), 401 without the token,
@@ -121,20 +121,23 @@ impl Live {
         Ok(Ok(pushed.rows))
     }
 
-    /// Serves the current snapshot (the base with every earlier write already
-    /// layered) with `rows` layered over it: the same newest-wins result as
-    /// layering the whole log over the base, without reading the log again.
+    /// Serves the current snapshot with `rows` merged into the delta layered
+    /// over it (every earlier write's rows): the same newest-wins result as
+    /// layering the whole log over the base, without reading the log again
+    /// and at a cost proportional to the pending rows, not the snapshot.
     fn relayer(&self, repo: &Path, rows: &crate::push::ViewRows) -> anyhow::Result<()> {
         let current = self.current();
-        let served = current.api.deployment().snapshot();
+        let layers = current.api.deployment().layers();
+        let served = layers.base();
         let defs = crate::push::definitions_of(repo, served.meta().registry_id)?;
-        let Some(mut layered) = crate::push::layer(&defs, std::slice::from_ref(served), rows)?
-        else {
+        let previous = layers.deltas().last().map(|d| &**d);
+        let Some(delta) = crate::push::delta::delta(&defs, served, previous, rows)? else {
             return Ok(());
         };
-        let index = (served.meta().shard_index as usize).min(layered.len().saturating_sub(1));
-        let snapshot = layered.swap_remove(index);
-        let deployment = current.api.deployment().with_snapshot(snapshot)?;
+        let deployment = current
+            .api
+            .deployment()
+            .with_deltas(vec![Arc::new(delta)])?;
         let next = Arc::new(Served {
             generation: 0,
             pair: current.pair.clone(),

@@ -1,0 +1,106 @@
+//! Pushed rows as a delta snapshot: what online reads layer over the snapshot
+//! instead of rebuilding it.
+//!
+//! A delta is built by the snapshot builder from the pushed rows alone (plus,
+//! in `verge serve`, the delta already served), so its cost is proportional
+//! to the overlay, not to the snapshot; reads then go through
+//! [`verge_core::online::Layers`], which per key keeps the newest
+//! `(event_ts, created_ts)` of base and delta, the delta on a complete tie.
+//! That is the same answer [`super::layer`] gives by rebuilding: among pushed
+//! rows the builder keeps the newest (the later on a tie), and the base's row
+//! and that winner then compare exactly as a materialization merge would.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use verge_core::artifact::Snapshot;
+use verge_core::definition::Definitions;
+use verge_core::online::Layers;
+
+use super::{LOG_FILE, ViewRows, group, pending};
+use crate::materialize::{Sharding, build_snapshots};
+
+/// The delta over `base` holding `rows` newer-wins over `previous` (an
+/// earlier delta over the same base): only the keys those rows touch, cut
+/// to `base`'s shard. `None` when no row applies to a view of `defs` (then
+/// `previous`, if any, stays the delta).
+///
+/// # Errors
+///
+/// As [`build_snapshots`].
+pub fn delta(
+    defs: &Definitions,
+    base: &Snapshot,
+    previous: Option<&Snapshot>,
+    rows: &ViewRows,
+) -> Result<Option<Snapshot>> {
+    let (windows, batches) = group(defs, rows)?;
+    if windows.is_empty() {
+        return Ok(None);
+    }
+    let meta = base.meta();
+    let sharding = if meta.shard_count > 1 {
+        Sharding::Count(meta.shard_count)
+    } else {
+        Sharding::None
+    };
+    let built = build_snapshots(
+        defs,
+        meta.registry_id,
+        &windows,
+        previous.map(std::slice::from_ref).unwrap_or_default(),
+        sharding,
+        |view| {
+            batches
+                .iter()
+                .find(|(v, _)| *v == view.name)
+                .map(|(_, b)| b.clone())
+                .context("internal: no overlay rows for a windowed view")
+        },
+    )?;
+    let index = meta.shard_index as usize;
+    let Some(bytes) = built.shards.into_iter().nth(index) else {
+        return Ok(None);
+    };
+    Ok(Some(Snapshot::load(bytes)?))
+}
+
+/// The pushed rows of the repository at `repo_root` that `base` does not
+/// hold, as one delta over it (see [`super::layered_over`] for which rows
+/// those are); `None` when there are none.
+///
+/// # Errors
+///
+/// An unreadable log, state file or registry version, or [`delta`] failing.
+pub fn pending_delta(repo_root: &Path, base: &Snapshot) -> Result<Option<Snapshot>> {
+    if !repo_root.join(LOG_FILE).exists() {
+        return Ok(None);
+    }
+    let state = crate::materialize::State::load(repo_root)?;
+    let id = base.id().to_string();
+    let folded = state
+        .push_folded
+        .as_ref()
+        .filter(|_| state.latest.contains(&id));
+    let (rows, _) = pending(repo_root, folded)?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let defs = super::definitions_of(repo_root, base.meta().registry_id)?;
+    delta(&defs, base, None, &rows)
+}
+
+/// `base` with the pending pushed rows over it as a delta layer: what
+/// `get-online-features`, `predict` and `verge serve` read.
+///
+/// # Errors
+///
+/// As [`pending_delta`].
+pub fn layers(repo_root: &Path, base: Snapshot) -> Result<Layers> {
+    let delta = pending_delta(repo_root, &base)?;
+    Ok(Layers::new(
+        Arc::new(base),
+        delta.map(Arc::new).into_iter().collect(),
+    )?)
+}
