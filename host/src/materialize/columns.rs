@@ -8,13 +8,14 @@
 //! row replaces the best when its `(event_ts, created_ts)` is greater **or equal**,
 //! so on a complete tie the later row wins: the last in the source, and a source
 //! row over a snapshot row. Winners are then sorted by key, which makes the
-//! snapshot bytes a function of the data alone.
+//! snapshot bytes a function of the data alone. The pass runs on all cores,
+//! split by key hash (`pick_by`), with the same winners for any thread count.
 //!
 //! Nothing here builds a `Value` or a `String` per cell: cells are lent to the
 //! snapshot builder as [`CellRef`]s straight out of the arrays.
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasher as _, Hash};
 
 use anyhow::{Context as _, Result, bail};
 use arrow_array::cast::AsArray as _;
@@ -25,6 +26,7 @@ use arrow_array::{
     Array, ArrayRef, BinaryArray, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array,
     RecordBatch, StringArray, TimestampMicrosecondArray,
 };
+use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 use verge_core::artifact::{CellRef, Snapshot};
 use verge_core::definition::Field;
@@ -431,44 +433,77 @@ pub(crate) fn winners(segments: &[Segment]) -> Result<Vec<Pick>> {
     }
 }
 
-fn pick_by<'a, K: Hash + Eq + Ord>(
+/// How many key-hash partitions the winner pass splits the rows into. Fixed,
+/// not the thread count, so nothing about the result depends on the threads.
+const PARTITIONS: usize = 64;
+
+/// The winner pass on all cores: every in-window row with a key is tagged with
+/// its key's hash partition (rows in parallel, order kept), the rows are
+/// grouped by partition in their original order, each partition picks its keys'
+/// winners with its own map (partitions in parallel), and the winners are
+/// sorted by key. A key lives in one partition and meets its rows in source
+/// order there, so every key's winner is the one a single sequential pass picks.
+fn pick_by<'a, K: Hash + Eq + Ord + Send>(
     segments: &'a [Segment],
-    key_of: impl Fn(&'a Segment, usize) -> Option<K>,
+    key_of: impl Fn(&'a Segment, usize) -> Option<K> + Sync,
 ) -> Vec<Pick> {
-    let expected: usize = segments.iter().map(|s| s.rows).sum();
-    let mut best: HashMap<K, Pick, FxBuildHasher> =
-        HashMap::with_capacity_and_hasher(expected.min(1 << 24), FxBuildHasher);
     let rank = |p: Pick| {
         segments
             .get(p.seg as usize)
             .map_or((i64::MIN, i64::MIN), |s| s.rank(p.row as usize))
     };
+    let mut tagged: Vec<(u8, Pick)> = Vec::new();
     for (si, s) in segments.iter().enumerate() {
-        for row in 0..s.rows {
-            if !s.in_window(row) {
-                continue;
-            }
-            let Some(key) = key_of(s, row) else {
+        let rows: Vec<(u8, Pick)> = (0..s.rows)
+            .into_par_iter()
+            .filter_map(|row| {
+                if !s.in_window(row) {
+                    return None;
+                }
                 // A row without a complete key cannot be looked up: it is skipped.
-                continue;
-            };
-            // Both fit in u32: checked by `winners`.
-            let pick = Pick {
-                seg: si as u32,
-                row: row as u32,
-            };
-            let r = s.rank(row);
-            best.entry(key)
-                .and_modify(|b| {
-                    if r >= rank(*b) {
-                        *b = pick;
-                    }
-                })
-                .or_insert(pick);
+                let key = key_of(s, row)?;
+                let part = (FxBuildHasher.hash_one(&key) >> 58) as u8;
+                // Both fit in u32: checked by `winners`.
+                let pick = Pick {
+                    seg: si as u32,
+                    row: row as u32,
+                };
+                Some((part, pick))
+            })
+            .collect();
+        tagged.extend(rows);
+    }
+    let mut parts: Vec<Vec<Pick>> = vec![Vec::new(); PARTITIONS];
+    for (part, pick) in tagged {
+        if let Some(p) = parts.get_mut(usize::from(part)) {
+            p.push(pick);
         }
     }
-    let mut sorted: Vec<(K, Pick)> = best.into_iter().collect();
-    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut sorted: Vec<(K, Pick)> = parts
+        .into_par_iter()
+        .flat_map_iter(|picks| {
+            let mut best: HashMap<K, Pick, FxBuildHasher> =
+                HashMap::with_capacity_and_hasher(picks.len(), FxBuildHasher);
+            for pick in picks {
+                let Some(key) = segments
+                    .get(pick.seg as usize)
+                    .and_then(|s| key_of(s, pick.row as usize))
+                else {
+                    continue;
+                };
+                let r = rank(pick);
+                best.entry(key)
+                    .and_modify(|b| {
+                        if r >= rank(*b) {
+                            *b = pick;
+                        }
+                    })
+                    .or_insert(pick);
+            }
+            best.into_iter()
+        })
+        .collect();
+    sorted.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
     sorted.into_iter().map(|(_, p)| p).collect()
 }
 
