@@ -1,15 +1,18 @@
 //! Property: for any interleaving of pushes, materializations (which fold the
 //! pushed rows in, as `verge materialize` does) and folds, the online read
-//! (the snapshot with the pending pushed rows layered on it) holds, for every
+//! (the snapshot with the pending pushed rows layered on it, rebuilt, and
+//! as `verge serve` reads it, base + a delta of the pending rows) holds, for every
 //! key, the newest `(event_ts, created_ts)` among every row acknowledged so far.
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, TimestampMicrosecondArray};
 use proptest::prelude::*;
+use verge_core::KeyPart;
 use verge_core::artifact::Snapshot;
 use verge_core::definition::{
     Definitions, Entity, FeatureView, Field, PushSource, Source, SourceFormat,
 };
+use verge_core::online::{FeatureStatus, Layers};
 use verge_core::{ContentId, DType, Duration, Timestamp, Value};
 use verge_host::materialize::{Sharding, ViewWindow, build_snapshots};
 use verge_host::push::layer;
@@ -148,11 +151,18 @@ proptest! {
         let mut base = materialize(&defs, &[], &stamp(vec![(0, 0, 0)]));
         let mut acknowledged: Vec<Row> = vec![(0, 0, 1, 0)];
         let mut pending: Vec<Row> = Vec::new();
+        // What `verge serve` reads: the pending rows as a delta over the
+        // base, each push merged into the delta before it.
+        let mut delta: Option<Snapshot> = None;
         for op in ops {
             match op {
                 Op::Push(r) => {
                     let r = stamp(r);
                     acknowledged.extend(&r);
+                    let rows = vec![("v".to_owned(), batch(&r))];
+                    if let Some(d) = verge_host::push::delta::delta(&defs, &base[0], delta.as_ref(), &rows).unwrap() {
+                        delta = Some(d);
+                    }
                     pending.extend(r);
                 }
                 Op::Materialize(r) => {
@@ -160,19 +170,26 @@ proptest! {
                     acknowledged.extend(&r);
                     base = fold(&defs, materialize(&defs, &base, &r), &pending);
                     pending.clear();
+                    delta = None;
                 }
                 Op::Fold => {
                     base = fold(&defs, base, &pending);
                     pending.clear();
+                    delta = None;
                 }
             }
             let read = fold(&defs, base.clone(), &pending);
             let s = &read[0];
             let t = s.table_index("v").unwrap();
+            let layers = Layers::new(Arc::new(base[0].clone()), delta.iter().cloned().map(Arc::new).collect()).unwrap();
+            let tl = layers.base().table_index("v").unwrap();
             for k in 0..KEYS {
+                let one = layers.read_key(tl, &[KeyPart::Int64(k)], 0, Timestamp(10));
+                let layered = (one.status != FeatureStatus::NotFound).then(|| (one.event_ts.unwrap().0, one.value));
                 let want = acknowledged.iter().filter(|r| r.0 == k).max_by_key(|r| (r.1, r.2));
                 let got = s.lookup_int(t, k).map(|row| (s.event_ts(t, row).0, s.value(t, 0, row)));
-                prop_assert_eq!(got, want.map(|r| (r.1, Value::Int64(r.3))), "key {}", k);
+                prop_assert_eq!(&got, &want.map(|r| (r.1, Value::Int64(r.3))), "key {}", k);
+                prop_assert_eq!(layered, got, "key {} through base + delta", k);
             }
         }
     }
