@@ -103,6 +103,15 @@ impl State {
     /// Layers a delta snapshot over the snapshot loaded, as
     /// [`crate::loaded::Loaded::add_delta`].
     pub(crate) fn add_delta(&mut self, bytes: Vec<u8>) -> Result<(), Failure> {
+        if matches!(
+            self.loaded.missing(),
+            "a snapshot" | "a bundle and a snapshot"
+        ) {
+            return Err(Failure::new(
+                ERR_NOT_LOADED,
+                "no snapshot to layer the delta over: verge_load_snapshot the base first",
+            ));
+        }
         let delta = loaded::snapshot(bytes)?;
         Ok(self.loaded.add_delta(delta)?)
     }
