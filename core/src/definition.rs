@@ -67,6 +67,18 @@ pub enum SourceFormat {
         /// The table to read.
         table: String,
     },
+    /// A table in a PostgreSQL database (appended last, so objects encoded
+    /// before it existed decode unchanged). Exactly one of `url` and `url_env`
+    /// is set.
+    Postgres {
+        /// The table to read, `schema.table` or `table`, as written.
+        table: String,
+        /// A connection URL (`postgres://user@host:port/db`).
+        url: Option<String>,
+        /// The environment variable holding the connection URL, so no
+        /// password sits in `verge.toml` or the registry.
+        url_env: Option<String>,
+    },
 }
 
 /// Where rows come from.

@@ -152,8 +152,16 @@ fn entities(defs: &Definitions, push: &mut impl FnMut(ObjectKind, &str, String))
 /// Sources: a path, an event-time column, and no two columns mapped to one name.
 fn sources(defs: &Definitions, push: &mut impl FnMut(ObjectKind, &str, String)) {
     for s in &defs.sources {
-        if s.path.is_empty() {
-            push(ObjectKind::Source, &s.name, "`path` is empty".into());
+        match &s.format {
+            // A database source names a table, not a file.
+            super::SourceFormat::Postgres { table, .. } if table.is_empty() => {
+                push(ObjectKind::Source, &s.name, "`table` is empty".into());
+            }
+            super::SourceFormat::Postgres { .. } => {}
+            _ if s.path.is_empty() => {
+                push(ObjectKind::Source, &s.name, "`path` is empty".into());
+            }
+            _ => {}
         }
         if s.timestamp_field.is_empty() {
             push(

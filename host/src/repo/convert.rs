@@ -4,23 +4,21 @@
 //! Conversion does not stop at the first problem: a user fixing a new
 //! `verge.toml` should see all of them at once.
 
-use std::path::Path;
-
 use verge_core::DType;
 use verge_core::definition::{
     Definitions, Encoding, Entity, EstimatorSpec, FeatureRef, FeatureService, FeatureView, Field,
     Imputation, ModelSpec, ObjectKind, OnDemandFeatureView, OnDemandField, PushSource, Scaling,
-    Source, SourceFormat,
 };
 use verge_core::expr::Program;
 
 use super::duration;
 use super::raw::{
     RawEntity, RawFeatureService, RawFeatureView, RawField, RawFile, RawJoinKey, RawModel,
-    RawOnDemandView, RawSource,
+    RawOnDemandView,
 };
 use crate::source::schema::SchemaHints;
 
+mod source;
 mod trees;
 
 /// Scikit-learn's default for Gaussian naive Bayes.
@@ -164,60 +162,6 @@ impl<'a> Converter<'a> {
             name: e.name,
             join_keys,
             description: e.description,
-        }
-    }
-
-    fn source(&mut self, s: RawSource) -> Source {
-        let kind = ObjectKind::Source;
-        let extension = Path::new(&s.path)
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .unwrap_or_default();
-        let format = match (extension.as_str(), &s.table) {
-            ("csv", None) => SourceFormat::Csv,
-            ("parquet" | "pq", None) => SourceFormat::Parquet,
-            ("db" | "sqlite" | "sqlite3", Some(table)) => SourceFormat::Sqlite {
-                table: table.clone(),
-            },
-            ("db" | "sqlite" | "sqlite3", None) => {
-                self.problem(
-                    kind,
-                    &s.name,
-                    "table",
-                    format!("\"{}\" is a SQLite database; add `table = \"...\"` naming the table to read", s.path),
-                );
-                SourceFormat::Csv
-            }
-            ("csv" | "parquet" | "pq", Some(_)) => {
-                self.problem(
-                    kind,
-                    &s.name,
-                    "table",
-                    "only SQLite sources (.db, .sqlite, .sqlite3) take a table; remove it",
-                );
-                SourceFormat::Csv
-            }
-            (other, _) => {
-                self.problem(
-                    kind,
-                    &s.name,
-                    "path",
-                    format!(
-                        "\"{}\" has extension \"{other}\"; verge reads .csv, .parquet and SQLite (.db, .sqlite, .sqlite3)",
-                        s.path
-                    ),
-                );
-                SourceFormat::Csv
-            }
-        };
-        Source {
-            name: s.name,
-            path: s.path,
-            format,
-            timestamp_field: s.timestamp_field,
-            created_timestamp_field: s.created_timestamp_field,
-            field_mapping: s.field_mapping.into_iter().collect(),
         }
     }
 

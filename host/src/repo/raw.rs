@@ -107,9 +107,20 @@ pub(crate) struct RawField {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSource {
     pub name: String,
+    /// A file, a directory or glob of Parquet files; none for `postgres`.
+    #[serde(default)]
     pub path: String,
+    /// `csv`, `parquet`, `sqlite` or `postgres`; left out: from `path`'s extension.
+    #[serde(default)]
+    pub format: Option<String>,
     #[serde(default)]
     pub table: Option<String>,
+    /// `postgres`: the connection URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// `postgres`: the environment variable holding the connection URL.
+    #[serde(default)]
+    pub url_env: Option<String>,
     pub timestamp_field: String,
     #[serde(default)]
     pub created_timestamp_field: Option<String>,

@@ -68,9 +68,32 @@ fn entity(out: &mut String, e: &Entity) {
 /// A `[[source]]` table.
 fn source(out: &mut String, s: &Source) {
     let _ = writeln!(out, "\n[[source]]\nname = {}", quote(&s.name));
-    let _ = writeln!(out, "path = {}", quote(&s.path));
-    if let SourceFormat::Sqlite { table } = &s.format {
-        let _ = writeln!(out, "table = {}", quote(table));
+    if !s.path.is_empty() {
+        let _ = writeln!(out, "path = {}", quote(&s.path));
+    }
+    match &s.format {
+        SourceFormat::Sqlite { table } => {
+            let _ = writeln!(out, "table = {}", quote(table));
+        }
+        SourceFormat::Postgres {
+            table,
+            url,
+            url_env,
+        } => {
+            let _ = writeln!(out, "format = \"postgres\"\ntable = {}", quote(table));
+            if let Some(url) = url {
+                let _ = writeln!(out, "url = {}", quote(url));
+            }
+            if let Some(var) = url_env {
+                let _ = writeln!(out, "url_env = {}", quote(var));
+            }
+        }
+        // A directory without a trailing `/` (or a glob without an extension)
+        // does not say it is Parquet.
+        SourceFormat::Parquet if !parquet_by_path(&s.path) => {
+            let _ = writeln!(out, "format = \"parquet\"");
+        }
+        SourceFormat::Csv | SourceFormat::Parquet => {}
     }
     let _ = writeln!(out, "timestamp_field = {}", quote(&s.timestamp_field));
     if let Some(created) = &s.created_timestamp_field {
@@ -79,6 +102,12 @@ fn source(out: &mut String, s: &Source) {
     if !s.field_mapping.is_empty() {
         let _ = writeln!(out, "field_mapping = {}", inline_map(&s.field_mapping));
     }
+}
+
+/// Whether `path` alone makes a source Parquet when read back.
+fn parquet_by_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    path.ends_with('/') || lower.ends_with(".parquet") || lower.ends_with(".pq")
 }
 
 /// A `[[feature_view]]` table.

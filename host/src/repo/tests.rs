@@ -365,3 +365,51 @@ fn imported_tree_models_parse_with_their_defaults() {
     ));
     assert!(p[0].contains("remove `scale` and `select_k_best`"), "{p:?}");
 }
+
+#[test]
+fn datasets_and_postgres_sources_parse_and_render_back() {
+    let pg = MINIMAL.replace(
+        "path = \"s.parquet\"",
+        "format = \"postgres\"\ntable = \"public.stats\"\nurl_env = \"STATS_URL\"",
+    );
+    let defs = parse_str(&pg, "f").unwrap();
+    assert_eq!(
+        defs.sources[0].format,
+        SourceFormat::Postgres {
+            table: "public.stats".into(),
+            url: None,
+            url_env: Some("STATS_URL".into()),
+        }
+    );
+    for path in ["data/stats/", "data/stats/*/*.parquet"] {
+        let text = MINIMAL.replace("\"s.parquet\"", &format!("\"{path}\""));
+        let d = parse_str(&text, "f").unwrap();
+        assert_eq!(d.sources[0].format, SourceFormat::Parquet, "{path}");
+    }
+    let dir = MINIMAL.replace(
+        "path = \"s.parquet\"",
+        "path = \"data/stats\"\nformat = \"parquet\"",
+    );
+    for d in [defs, parse_str(&dir, "f").unwrap()] {
+        let again = parse_str(&super::render::to_toml(&d), "f").unwrap();
+        assert_eq!(again, d);
+    }
+    let with_password = pg.replace(
+        "url_env = \"STATS_URL\"",
+        "url = \"postgres://me:secret@127.0.0.1/db\"",
+    );
+    let p = problems(&with_password);
+    assert!(
+        p[0].contains("key \"url\": the URL holds a password"),
+        "{p:?}"
+    );
+    let both = pg.replace("url_env", "url = \"postgres://h/db\"\nurl_env");
+    assert!(problems(&both)[0].contains("exactly one of"));
+    let p = problems(&pg.replace("table = \"public.stats\"", "table = \"a.b.c\""));
+    assert!(p[0].contains("key \"table\""), "{p:?}");
+    let p = problems(&MINIMAL.replace(
+        "path = \"s.parquet\"",
+        "path = \"s.parquet\"\nurl_env = \"X\"",
+    ));
+    assert!(p[0].contains("only PostgreSQL sources"), "{p:?}");
+}

@@ -1,5 +1,7 @@
 //! What a source's columns hold, read cheaply for the schema check
-//! ([`super::schema`]): a Parquet file's footer (never a row group), a SQLite
+//! ([`super::schema`]): a Parquet file's footer (never a row group), every
+//! footer of a partitioned dataset (checked to agree) plus its partition
+//! values, a SQLite
 //! table's `PRAGMA table_info` plus a bounded sample of rows, a CSV header
 //! plus a bounded sample of rows.
 //!
@@ -151,9 +153,17 @@ pub struct Column {
 pub fn columns(source: &Source, repo_root: &Path, place: &str) -> Result<Vec<Column>> {
     let path = repo_root.join(&source.path);
     match &source.format {
+        SourceFormat::Parquet if super::dataset::is_dataset(repo_root, &source.path) => {
+            dataset_columns(repo_root, &source.path, place)
+        }
         SourceFormat::Parquet => parquet_columns(&path, place),
         SourceFormat::Csv => csv_columns(&path, place),
         SourceFormat::Sqlite { table } => sqlite_columns(&path, table, place),
+        SourceFormat::Postgres {
+            table,
+            url,
+            url_env,
+        } => super::postgres::columns(url.as_deref(), url_env.as_deref(), table, place),
     }
 }
 
@@ -173,6 +183,83 @@ fn parquet_columns(path: &Path, place: &str) -> Result<Vec<Column>> {
             found: Found::Arrow(f.data_type().clone()),
         })
         .collect())
+}
+
+/// A dataset's columns: the first file's, checked against every other file's
+/// footer, then one per partition key, summarised from the partition values.
+fn dataset_columns(repo_root: &Path, path: &str, place: &str) -> Result<Vec<Column>> {
+    let files = super::dataset::files(repo_root, path, place)?;
+    let mut columns: Option<(String, Vec<Column>)> = None;
+    for file in &files {
+        let these = parquet_columns(&file.path, &format!("{place}, file {}", file.shown))?;
+        let Some((first, expected)) = &columns else {
+            columns = Some((file.shown.clone(), these));
+            continue;
+        };
+        for c in expected {
+            match these.iter().find(|t| t.name == c.name) {
+                None => bail!(
+                    "{place}: {} has no column `{}`, which {first} has; every file of a dataset needs the same columns",
+                    file.shown,
+                    c.name
+                ),
+                Some(t) if t.found != c.found => bail!(
+                    "{place}: {}: column `{}` holds {} but {first} holds {}; every file of a dataset needs the same column types",
+                    file.shown,
+                    c.name,
+                    arrow_name(&t.found),
+                    arrow_name(&c.found)
+                ),
+                Some(_) => {}
+            }
+        }
+        if let Some(extra) = these
+            .iter()
+            .find(|t| expected.iter().all(|c| c.name != t.name))
+        {
+            bail!(
+                "{place}: {} has a column `{}` that {first} has not; every file of a dataset needs the same columns",
+                file.shown,
+                extra.name
+            );
+        }
+    }
+    let Some((_, mut columns)) = columns else {
+        bail!("{place}: `{path}` holds no Parquet file");
+    };
+    let keys = files.first().map(|f| f.partitions.len()).unwrap_or(0);
+    for k in 0..keys {
+        let mut seen = Seen::default();
+        let mut name = String::new();
+        for file in &files {
+            if let Some((key, value)) = file.partitions.get(k) {
+                name.clone_from(key);
+                if let Some(v) = value {
+                    seen.text_value(v);
+                }
+            }
+        }
+        if columns.iter().any(|c| c.name == name) {
+            bail!(
+                "{place}: `{name}` is both a partition key and a column of the files; rename one"
+            );
+        }
+        columns.push(Column {
+            name,
+            found: Found::Sample {
+                seen,
+                declared: String::new(),
+            },
+        });
+    }
+    Ok(columns)
+}
+
+fn arrow_name(found: &Found) -> String {
+    match found {
+        Found::Arrow(t) => t.to_string(),
+        Found::Sample { seen, .. } => seen.name().to_owned(),
+    }
 }
 
 fn csv_columns(path: &Path, place: &str) -> Result<Vec<Column>> {

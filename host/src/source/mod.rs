@@ -1,4 +1,5 @@
-//! Source readers: a declared [`Source`] (CSV, Parquet or a SQLite table) read into
+//! Source readers: a declared [`Source`] (CSV, Parquet, a partitioned Parquet
+//! dataset ([`dataset`]) or a SQLite table) read into
 //! one Arrow [`RecordBatch`] with typed columns.
 //!
 //! Everything downstream (the point-in-time join, materialization, training) works
@@ -38,9 +39,11 @@
 mod builder;
 mod convert;
 mod csv;
+pub mod dataset;
 pub mod found;
 mod nested;
 mod parquet;
+mod postgres;
 pub mod schema;
 mod sqlite;
 pub mod timestamp;
@@ -117,6 +120,25 @@ pub fn read_source(
     fields: &[Field],
     warnings: &mut Warnings,
 ) -> Result<RecordBatch> {
+    read_source_window(source, repo_root, keys, fields, None, warnings)
+}
+
+/// [`read_source`], where the caller needs only rows whose event time lies in
+/// `window` (`[start, end]`, µs since the epoch, both inclusive): a database
+/// source (PostgreSQL) is then asked for only those rows. File sources are
+/// read whole either way, so the caller still filters by the window.
+///
+/// # Errors
+///
+/// As [`read_source`].
+pub fn read_source_window(
+    source: &Source,
+    repo_root: &Path,
+    keys: &[Field],
+    fields: &[Field],
+    window: Option<(i64, i64)>,
+    warnings: &mut Warnings,
+) -> Result<RecordBatch> {
     let mut wanted: Vec<Wanted> = keys
         .iter()
         .map(|k| Wanted {
@@ -140,12 +162,7 @@ pub fn read_source(
     }));
 
     let path = repo_root.join(&source.path);
-    let place = match &source.format {
-        SourceFormat::Sqlite { table } => {
-            format!("source `{}` ({}, table {table})", source.name, source.path)
-        }
-        _ => format!("source `{}` ({})", source.name, source.path),
-    };
+    let place = schema::place(source);
     let resolve = |present: &[String]| {
         let unmapped: Vec<&str> = source
             .field_mapping
@@ -165,8 +182,24 @@ pub fn read_source(
     };
     let columns = match &source.format {
         SourceFormat::Csv => csv::read(&path, &place, &wanted, resolve)?,
+        SourceFormat::Parquet if dataset::is_dataset(repo_root, &source.path) => {
+            dataset::read(repo_root, &source.path, &place, &wanted, resolve)?
+        }
         SourceFormat::Parquet => parquet::read(&path, &place, &wanted, resolve)?,
         SourceFormat::Sqlite { table } => sqlite::read(&path, table, &place, &wanted, resolve)?,
+        SourceFormat::Postgres {
+            table,
+            url,
+            url_env,
+        } => {
+            let query = postgres::Query {
+                url: url.as_deref(),
+                url_env: url_env.as_deref(),
+                table,
+                window,
+            };
+            postgres::read(&query, &place, &wanted, resolve)?
+        }
     };
 
     let event = columns

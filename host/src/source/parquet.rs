@@ -29,35 +29,90 @@ pub(super) fn read(
     wanted: &[Wanted],
     resolve: impl FnOnce(&[String]) -> Result<Vec<usize>>,
 ) -> Result<Vec<ArrayRef>> {
-    let open =
-        || File::open(path).with_context(|| format!("{place}: cannot open {}", path.display()));
-    let metadata = ArrowReaderMetadata::load(&open()?, ArrowReaderOptions::default())
-        .with_context(|| format!("{place}: {} is not a readable Parquet file", path.display()))?;
-    let names: Vec<String> = metadata
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
-    let indices = resolve(&names)?;
-    let columns: Vec<Result<ArrayRef>> = wanted
-        .par_iter()
-        .zip(&indices)
-        .map(|(w, &index)| {
-            let name = names.get(index).map_or(w.name.as_str(), String::as_str);
-            read_column(
-                open()?,
-                &metadata,
-                index,
-                w,
-                Origin {
-                    place,
-                    column: name,
-                },
-            )
+    let opened = Opened::load(path, place)?;
+    let indices = resolve(&opened.names)?;
+    opened.read_columns(wanted, &indices)
+}
+
+/// A Parquet file whose footer has been read once: its column names and
+/// types, and the metadata every column reader reuses.
+pub(super) struct Opened<'a> {
+    path: &'a Path,
+    place: &'a str,
+    metadata: ArrowReaderMetadata,
+    /// Top-level column names, in file order.
+    pub(super) names: Vec<String>,
+}
+
+impl<'a> Opened<'a> {
+    /// Reads the footer of the file at `path` (`place` names it in errors).
+    pub(super) fn load(path: &'a Path, place: &'a str) -> Result<Self> {
+        let file =
+            File::open(path).with_context(|| format!("{place}: cannot open {}", path.display()))?;
+        let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
+            .with_context(|| {
+                format!("{place}: {} is not a readable Parquet file", path.display())
+            })?;
+        let names = metadata
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        Ok(Opened {
+            path,
+            place,
+            metadata,
+            names,
         })
-        .collect();
-    columns.into_iter().collect()
+    }
+
+    /// The Arrow type of top-level column `index`.
+    pub(super) fn column_type(&self, index: usize) -> Option<&arrow_schema::DataType> {
+        self.metadata
+            .schema()
+            .fields()
+            .get(index)
+            .map(|f| f.data_type())
+    }
+
+    /// The number of rows the footer records.
+    pub(super) fn num_rows(&self) -> usize {
+        usize::try_from(self.metadata.metadata().file_metadata().num_rows()).unwrap_or(0)
+    }
+
+    /// Decodes columns `indices` (one per `wanted`, in that order) on rayon's
+    /// threads, converting each to its wanted type.
+    pub(super) fn read_columns(
+        &self,
+        wanted: &[Wanted],
+        indices: &[usize],
+    ) -> Result<Vec<ArrayRef>> {
+        let (path, place) = (self.path, self.place);
+        let open =
+            || File::open(path).with_context(|| format!("{place}: cannot open {}", path.display()));
+        let columns: Vec<Result<ArrayRef>> = wanted
+            .par_iter()
+            .zip(indices)
+            .map(|(w, &index)| {
+                let name = self
+                    .names
+                    .get(index)
+                    .map_or(w.name.as_str(), String::as_str);
+                read_column(
+                    open()?,
+                    &self.metadata,
+                    index,
+                    w,
+                    Origin {
+                        place,
+                        column: name,
+                    },
+                )
+            })
+            .collect();
+        columns.into_iter().collect()
+    }
 }
 
 /// Decodes top-level column `index` whole and converts it to `w`'s type.

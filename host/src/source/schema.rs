@@ -124,11 +124,19 @@ impl Read<'_> {
     }
 }
 
-fn place(source: &Source) -> String {
+/// How messages name a source: its name and where its rows are.
+pub(crate) fn place(source: &Source) -> String {
     match &source.format {
         SourceFormat::Sqlite { table } => {
             format!("source `{}` ({}, table {table})", source.name, source.path)
         }
+        SourceFormat::Postgres { table, url_env, .. } => match url_env {
+            Some(var) => format!(
+                "source `{}` (PostgreSQL ${var}, table {table})",
+                source.name
+            ),
+            None => format!("source `{}` (PostgreSQL, table {table})", source.name),
+        },
         _ => format!("source `{}` ({})", source.name, source.path),
     }
 }

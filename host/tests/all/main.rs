@@ -11,6 +11,7 @@
 mod cli;
 mod content_ids;
 mod crash;
+mod datasets;
 mod deltas;
 mod deployments;
 mod features_only;
