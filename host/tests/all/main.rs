@@ -20,6 +20,7 @@ mod hostile_http;
 mod live_pickup;
 mod materialize;
 mod online_cli;
+mod postgres;
 mod publish;
 mod push;
 mod push_crash;
