@@ -263,17 +263,36 @@ pub fn read_feature_view(
     fields: Option<&[Field]>,
     warnings: &mut Warnings,
 ) -> Result<RecordBatch> {
+    read_feature_view_window(defs, repo_root, view, fields, None, warnings)
+}
+
+/// [`read_feature_view`] for a caller that needs only event times in
+/// `window` (see [`read_source_window`]: a database source is asked for only
+/// those rows; the caller still filters).
+///
+/// # Errors
+///
+/// As [`read_feature_view`].
+pub fn read_feature_view_window(
+    defs: &Definitions,
+    repo_root: &Path,
+    view: &FeatureView,
+    fields: Option<&[Field]>,
+    window: Option<(i64, i64)>,
+    warnings: &mut Warnings,
+) -> Result<RecordBatch> {
     let source = defs.source(&view.source).with_context(|| {
         format!(
             "feature view `{}` reads source `{}`, which is not declared",
             view.name, view.source
         )
     })?;
-    read_source(
+    read_source_window(
         source,
         repo_root,
         &defs.join_keys(view),
         fields.unwrap_or(&view.fields),
+        window,
         warnings,
     )
     .with_context(|| format!("reading feature view `{}`", view.name))
