@@ -65,7 +65,12 @@ pub fn materialize(
     let previous = load_previous(&store, &state)?;
     let mut warnings = Warnings::default();
     let built = build_snapshots(defs, registry_id, windows, &previous, sharding, |view| {
-        crate::source::read_feature_view(defs, repo_root, view, None, &mut warnings)
+        // A database source is asked for the window's rows only; the build still filters.
+        let window = windows
+            .iter()
+            .find(|w| w.view == view.name)
+            .map(|w| (w.start.0, w.end.0));
+        crate::source::read_feature_view_window(defs, repo_root, view, None, window, &mut warnings)
     })?;
     drop(previous);
     // Fold the push log in: its rows over the new snapshot, newer wins.

@@ -107,7 +107,12 @@ pub(in crate::pipeline) fn materialize(
     // No previous snapshot: the output depends on the window and the sources only.
     let mut warnings = crate::warnings::Warnings::default();
     let built = build_snapshots(defs, registry, &windows, &[], Sharding::None, |view| {
-        crate::source::read_feature_view(defs, ctx.repo, view, None, &mut warnings)
+        // A database source is asked for the window's rows only; the build still filters.
+        let window = windows
+            .iter()
+            .find(|w| w.view == view.name)
+            .map(|w| (w.start.0, w.end.0));
+        crate::source::read_feature_view_window(defs, ctx.repo, view, None, window, &mut warnings)
     })?;
     let [bytes] = built.shards.as_slice() else {
         bail!(
