@@ -1,10 +1,11 @@
 //! The horse-colic example's models at the edge (issue 15): the naive Bayes,
-//! the committed XGBoost model it imports (`trees/surgical_lesion.xgb.json`)
-//! and the LightGBM model the same script trained (`trees/surgical_lesion.lgb.txt`,
-//! declared here as a third `[[model]]`), each trained with the real `verge`
-//! on a copy of `examples/horse-colic`, checked by `verge verify` (native =
-//! wasmtime, every snapshot key) for both tree bundles, and published as one
-//! deployment over one snapshot (`verge publish A B C --to DIR`).
+//! the committed XGBoost model it imports (`trees/surgical_lesion.xgb.json`),
+//! the LightGBM model the same script trained (`trees/surgical_lesion.lgb.txt`,
+//! declared here as a third `[[model]]`) and a random forest smartcore fits
+//! (a fourth), each trained with the real `verge` on a copy of
+//! `examples/horse-colic`, checked by `verge verify` (native = wasmtime, every
+//! snapshot key) for the three tree bundles, and published as one deployment
+//! over one snapshot (`verge publish A B C D --to DIR`).
 //!
 //! The reference is the native core: `Api::handle` over the published files,
 //! in this process. The tests hold the Worker and the browser to it.
@@ -24,10 +25,11 @@ use verge_test_kit::process::run_bounded;
 use crate::fixture::verge_bounded;
 
 /// The example's models, as every face is asked for them.
-pub const MODELS: [&str; 3] = [
+pub const MODELS: [&str; 4] = [
     "surgical_lesion",
     "surgical_lesion_xgb",
     "surgical_lesion_lgb",
+    "surgical_lesion_forest",
 ];
 /// The example's pinned clock (`[run] now`): every visit is within the 1-day ttl.
 pub const NOW: &str = "2021-06-25T12:00:00Z";
@@ -35,14 +37,26 @@ pub const NOW: &str = "2021-06-25T12:00:00Z";
 /// down their default branches (the naive Bayes imputes the means).
 const UNKNOWN: i64 = 1;
 
-/// The LightGBM model, imported like the XGBoost one (impute none, by name).
-const LIGHTGBM_MODEL: &str = r#"
+/// The LightGBM model, imported like the XGBoost one (impute none, by name),
+/// and a random forest smartcore fits on the same service (it needs an imputer).
+const EXTRA_MODELS: &str = r#"
 [[model]]
 name = "surgical_lesion_lgb"
 feature_service = "surgical_lesion_v1"
 label = "surgical_lesion"
 estimator = "lightgbm"
 model_file = "trees/surgical_lesion.lgb.txt"
+
+[[model]]
+name = "surgical_lesion_forest"
+feature_service = "surgical_lesion_v1"
+label = "surgical_lesion"
+impute = "mean"
+estimator = "random_forest"
+task = "classification"
+n_trees = 25
+max_depth = 6
+seed = 7
 "#;
 
 /// The example, trained, verified and published, in a temporary directory.
@@ -79,7 +93,7 @@ impl Example {
             std::fs::copy(src.join(file), repo.join(file)).unwrap();
         }
         let toml = std::fs::read_to_string(src.join("verge.toml")).unwrap();
-        std::fs::write(repo.join("verge.toml"), toml + LIGHTGBM_MODEL).unwrap();
+        std::fs::write(repo.join("verge.toml"), toml + EXTRA_MODELS).unwrap();
         let mut prepare = std::process::Command::new(built_bin(
             "verge-example-horse-colic",
             "horse-colic-prepare",
@@ -93,7 +107,7 @@ impl Example {
             "data/horse_colic.db",
         ]);
         run_bounded(prepare, &repo, "prepare", Duration::from_secs(120));
-        verge_bounded(&repo, &["apply", "-m", "horse colic, three models"]);
+        verge_bounded(&repo, &["apply", "-m", "horse colic, four models"]);
         for model in MODELS {
             verge_bounded(
                 &repo,
