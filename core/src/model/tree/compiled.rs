@@ -455,6 +455,26 @@ impl Rule for XgBoostRule {
     }
 }
 
+/// The f64 accumulation LightGBM's and smartcore's rules share: sums in f64,
+/// in tree order, from the base margin.
+macro_rules! f64_sums {
+    () => {
+        type Acc = f64;
+        #[inline(always)]
+        fn acc(m: f64) -> f64 {
+            m
+        }
+        #[inline(always)]
+        fn add(m: f64, v: f64) -> f64 {
+            m + v
+        }
+        #[inline(always)]
+        fn widen(m: f64) -> f64 {
+            m
+        }
+    };
+}
+
 /// LightGBM over a row whose tiny values were read as 0 already, in a model
 /// without missing type Zero (see [`Compiled::sum`]): `x <= t`, NaN by its flag.
 #[derive(Debug)]
@@ -462,28 +482,15 @@ pub(super) struct LightGbmZeroedRule;
 
 impl Rule for LightGbmZeroedRule {
     const SEMANTICS: Semantics = Semantics::LightGbm;
-    type Acc = f64;
     #[inline(always)]
     fn left(t: f64, link: u32, v: f64) -> bool {
         (v <= t) | (v.is_nan() & (link & NAN_LEFT != 0))
     }
-    #[inline(always)]
-    fn acc(m: f64) -> f64 {
-        m
-    }
-    #[inline(always)]
-    fn add(m: f64, v: f64) -> f64 {
-        m + v
-    }
-    #[inline(always)]
-    fn widen(m: f64) -> f64 {
-        m
-    }
+    f64_sums!();
 }
 
 impl Rule for LightGbmRule {
     const SEMANTICS: Semantics = Semantics::LightGbm;
-    type Acc = f64;
     #[inline(always)]
     fn left(t: f64, link: u32, v: f64) -> bool {
         // Both `<=` are false for NaN: exactly one of the three terms can hold.
@@ -492,37 +499,14 @@ impl Rule for LightGbmRule {
             | (v.is_nan() & (link & NAN_LEFT != 0))
             | (tiny & (link & ZERO_LEFT != 0))
     }
-    #[inline(always)]
-    fn acc(m: f64) -> f64 {
-        m
-    }
-    #[inline(always)]
-    fn add(m: f64, v: f64) -> f64 {
-        m + v
-    }
-    #[inline(always)]
-    fn widen(m: f64) -> f64 {
-        m
-    }
+    f64_sums!();
 }
 
 impl Rule for SmartcoreRule {
     const SEMANTICS: Semantics = Semantics::Smartcore;
-    type Acc = f64;
     #[inline(always)]
     fn left(t: f64, link: u32, v: f64) -> bool {
         (v <= t) | (v.is_nan() & (link & NAN_LEFT != 0))
     }
-    #[inline(always)]
-    fn acc(m: f64) -> f64 {
-        m
-    }
-    #[inline(always)]
-    fn add(m: f64, v: f64) -> f64 {
-        m + v
-    }
-    #[inline(always)]
-    fn widen(m: f64) -> f64 {
-        m
-    }
+    f64_sums!();
 }
