@@ -13,13 +13,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use verge_core::artifact::Snapshot;
 use verge_core::definition::Definitions;
 use verge_core::online::Layers;
 
-use super::{LOG_FILE, ViewRows, group, pending};
-use crate::materialize::{Sharding, build_snapshots};
+use super::{LOG_FILE, ViewRows, overlay_shards, pending};
 
 /// The delta over `base` holding `rows` newer-wins over `previous` (an
 /// earlier delta over the same base): only the keys those rows touch, cut
@@ -28,39 +27,20 @@ use crate::materialize::{Sharding, build_snapshots};
 ///
 /// # Errors
 ///
-/// As [`build_snapshots`].
+/// As [`crate::materialize::build_snapshots`].
 pub fn delta(
     defs: &Definitions,
     base: &Snapshot,
     previous: Option<&Snapshot>,
     rows: &ViewRows,
 ) -> Result<Option<Snapshot>> {
-    let (windows, batches) = group(defs, rows)?;
-    if windows.is_empty() {
-        return Ok(None);
-    }
     let meta = base.meta();
-    let sharding = if meta.shard_count > 1 {
-        Sharding::Count(meta.shard_count)
-    } else {
-        Sharding::None
+    let previous = previous.map(std::slice::from_ref).unwrap_or_default();
+    let Some(shards) = overlay_shards(defs, meta, previous, rows)? else {
+        return Ok(None);
     };
-    let built = build_snapshots(
-        defs,
-        meta.registry_id,
-        &windows,
-        previous.map(std::slice::from_ref).unwrap_or_default(),
-        sharding,
-        |view| {
-            batches
-                .iter()
-                .find(|(v, _)| *v == view.name)
-                .map(|(_, b)| b.clone())
-                .context("internal: no overlay rows for a windowed view")
-        },
-    )?;
     let index = meta.shard_index as usize;
-    let Some(bytes) = built.shards.into_iter().nth(index) else {
+    let Some(bytes) = shards.into_iter().nth(index) else {
         return Ok(None);
     };
     Ok(Some(Snapshot::load(bytes)?))

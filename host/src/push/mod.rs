@@ -40,7 +40,7 @@ use anyhow::{Context as _, Result, bail};
 use arrow_array::{Array as _, RecordBatch};
 use serde::{Deserialize, Serialize};
 use verge_core::Timestamp;
-use verge_core::artifact::Snapshot;
+use verge_core::artifact::{Snapshot, SnapshotMeta};
 use verge_core::definition::{Definitions, FeatureView, Source, SourceFormat};
 
 use crate::materialize::{Sharding, ViewWindow, build_snapshots};
@@ -355,21 +355,44 @@ pub fn layer(
     let Some(first) = snapshots.first() else {
         return Ok(None);
     };
+    let Some(shards) = overlay_shards(defs, first.meta(), snapshots, rows)? else {
+        return Ok(None);
+    };
+    let shards = shards
+        .into_iter()
+        .map(Snapshot::load)
+        .collect::<verge_core::Result<Vec<_>>>()?;
+    Ok(Some(shards))
+}
+
+/// The snapshot builder over `previous` (the snapshot, its shards, or an
+/// earlier delta) with the pushed `rows` on top, sharded as `base` is: the
+/// encoded shards, or `None` when no row applies to a view of `defs`. What
+/// [`layer`] and [`delta::delta`] share.
+///
+/// # Errors
+///
+/// As [`build_snapshots`].
+fn overlay_shards(
+    defs: &Definitions,
+    base: &SnapshotMeta,
+    previous: &[Snapshot],
+    rows: &[(String, RecordBatch)],
+) -> Result<Option<Vec<Vec<u8>>>> {
     let (windows, batches) = group(defs, rows)?;
     if windows.is_empty() {
         return Ok(None);
     }
-    let count = first.meta().shard_count;
-    let sharding = if count > 1 {
-        Sharding::Count(count)
+    let sharding = if base.shard_count > 1 {
+        Sharding::Count(base.shard_count)
     } else {
         Sharding::None
     };
     let built = build_snapshots(
         defs,
-        first.meta().registry_id,
+        base.registry_id,
         &windows,
-        snapshots,
+        previous,
         sharding,
         |view| {
             batches
@@ -379,12 +402,7 @@ pub fn layer(
                 .context("internal: no overlay rows for a windowed view")
         },
     )?;
-    let shards = built
-        .shards
-        .into_iter()
-        .map(Snapshot::load)
-        .collect::<verge_core::Result<Vec<_>>>()?;
-    Ok(Some(shards))
+    Ok(Some(built.shards))
 }
 
 /// Per view of `defs` with pushed rows: the window spanning them and the rows
