@@ -155,6 +155,25 @@ pub extern "C" fn verge_add_bundle(ptr: usize, len: usize) -> i32 {
     })
 }
 
+/// A copy of the input at `ptr..ptr + len` the state can keep (a snapshot or
+/// a delta outlives the call), reserved fallibly so a huge one is an error
+/// code, not an abort; `what` names it in the messages.
+fn owned_input(ptr: usize, len: usize, what: &str) -> Result<Vec<u8>, Failure> {
+    memory::with_input([(ptr, len, what)], |[bytes]| {
+        let mut owned = Vec::new();
+        owned.try_reserve_exact(bytes.len()).map(|()| {
+            owned.extend_from_slice(bytes);
+            owned
+        })
+    })?
+    .map_err(|_| {
+        Failure::new(
+            codes::ERR_OUT_OF_MEMORY,
+            format!("cannot copy a {len}-byte {what}: out of memory"),
+        )
+    })
+}
+
 /// Loads a snapshot (or a shard of one) from `ptr..ptr + len`. Returns 0, or a
 /// negative code.
 #[allow(unsafe_code)]
@@ -162,19 +181,7 @@ pub extern "C" fn verge_add_bundle(ptr: usize, len: usize) -> i32 {
 #[unsafe(no_mangle)]
 pub extern "C" fn verge_load_snapshot(ptr: usize, len: usize) -> i32 {
     run(|state| {
-        let bytes = memory::with_input([(ptr, len, "snapshot")], |[bytes]| {
-            let mut owned = Vec::new();
-            owned.try_reserve_exact(bytes.len()).map(|()| {
-                owned.extend_from_slice(bytes);
-                owned
-            })
-        })?
-        .map_err(|_| {
-            Failure::new(
-                codes::ERR_OUT_OF_MEMORY,
-                format!("cannot copy a {len}-byte snapshot: out of memory"),
-            )
-        })?;
+        let bytes = owned_input(ptr, len, "snapshot")?;
         state.load_snapshot(bytes)?;
         Ok(codes::OK)
     })
@@ -188,19 +195,7 @@ pub extern "C" fn verge_load_snapshot(ptr: usize, len: usize) -> i32 {
 #[unsafe(no_mangle)]
 pub extern "C" fn verge_add_delta(ptr: usize, len: usize) -> i32 {
     run(|state| {
-        let bytes = memory::with_input([(ptr, len, "delta")], |[bytes]| {
-            let mut owned = Vec::new();
-            owned.try_reserve_exact(bytes.len()).map(|()| {
-                owned.extend_from_slice(bytes);
-                owned
-            })
-        })?
-        .map_err(|_| {
-            Failure::new(
-                codes::ERR_OUT_OF_MEMORY,
-                format!("cannot copy a {len}-byte delta: out of memory"),
-            )
-        })?;
+        let bytes = owned_input(ptr, len, "delta")?;
         state.add_delta(bytes)?;
         Ok(codes::OK)
     })
