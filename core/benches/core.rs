@@ -1,18 +1,23 @@
-//! Core benchmarks: snapshot load and online lookup at 1M entities × 20 features.
+//! Core benchmarks: snapshot load and online lookup at 1M entities × 20 features,
+//! and one `POST /predict` for 1 entity of the horse-colic bundle through the
+//! JSON API (parse, read, score, answer; issue 16's goal: ≤ 2 µs p50 natively).
 //!
-//! Run: `cargo bench -p verge-core --bench core`. The size ratio against the raw
-//! data (f32 values + i64 keys + i64 timestamps) is printed before the timings.
+//! Run: `cargo bench -p verge-core --bench core` (`-- predict` for the JSON calls
+//! alone). The size ratio against the raw data (f32 values + i64 keys + i64
+//! timestamps) is printed before the snapshot timings.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use verge_core::api::{Limits, get_online_features_json};
+use verge_core::api::{Api, Limits, get_online_features_json};
+use verge_core::artifact::Bundle;
 use verge_core::artifact::{Snapshot, SnapshotBuilder, ViewBuilder};
 use verge_core::definition::{FeatureRef, Field};
-use verge_core::online::get_online_features;
+use verge_core::online::{Predictor, get_online_features};
 use verge_core::{ContentId, DType, Duration, EntityKey, KeyPart, Timestamp, Value};
 // Seeded, so every run measures the same snapshot.
+use verge_test_kit::horse_colic::{fixture, now};
 use verge_test_kit::rng::Rng;
 
 const ENTITIES: usize = 1_000_000;
@@ -55,7 +60,64 @@ fn big_snapshot() -> Vec<u8> {
         .unwrap()
 }
 
+/// The whole JSON call for one entity, as every face makes it: `/predict` and
+/// `/get-online-features` (the feature service, 8 features) over the
+/// horse-colic pair, cycling through its keys.
+fn predict(c: &mut Criterion) {
+    let f = fixture(false);
+    let api = Api::new(
+        Predictor::new(
+            Bundle::load(&f.bundle).unwrap(),
+            Snapshot::load(f.snapshot.clone()).unwrap(),
+        )
+        .unwrap(),
+        Limits::default(),
+    );
+    let predict: Vec<Vec<u8>> = f
+        .keys
+        .iter()
+        .map(|k| format!(r#"{{"entities":{{"hospital_number":[{k}]}}}}"#).into_bytes())
+        .collect();
+    let online: Vec<Vec<u8>> = f
+        .keys
+        .iter()
+        .map(|k| {
+            format!(r#"{{"feature_service":"surgery_v1","entities":{{"hospital_number":[{k}]}}}}"#)
+                .into_bytes()
+        })
+        .collect();
+    assert_eq!(
+        api.handle("POST", "/predict", &predict[0], now()).status,
+        200
+    );
+    assert_eq!(
+        api.handle("POST", "/get-online-features", &online[0], now())
+            .status,
+        200
+    );
+    let mut group = c.benchmark_group("json_1_entity");
+    let mut i = 0;
+    group.bench_function("predict", |b| {
+        b.iter(|| {
+            i = (i + 1) % predict.len();
+            black_box(api.handle("POST", "/predict", black_box(&predict[i]), now()))
+        })
+    });
+    group.bench_function("get_online_features", |b| {
+        b.iter(|| {
+            i = (i + 1) % online.len();
+            black_box(api.handle("POST", "/get-online-features", black_box(&online[i]), now()))
+        })
+    });
+    group.finish();
+}
+
 fn snapshot(c: &mut Criterion) {
+    // The 1M-entity snapshot takes seconds to build: skip it when a filter
+    // names only the JSON calls (`-- json_1_entity`).
+    if std::env::args().any(|a| a.starts_with("json_1_entity")) {
+        return;
+    }
     let bytes = big_snapshot();
     let raw = ENTITIES * (FEATURES * 4 + 8 + 8);
     eprintln!(
@@ -142,5 +204,5 @@ fn snapshot(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, snapshot);
+criterion_group!(benches, predict, snapshot);
 criterion_main!(benches);

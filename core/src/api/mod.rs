@@ -19,6 +19,7 @@
 
 pub mod admin;
 mod info;
+mod json_out;
 mod request;
 mod response;
 mod score;
@@ -96,14 +97,18 @@ impl ApiError {
         }
     }
 
-    /// The error as a JSON response.
+    /// The error as a JSON response: `{"error":{"message":…,"status":…}}`.
     #[must_use]
     pub fn into_response(self) -> Response {
-        let body =
-            serde_json::json!({ "error": { "status": self.status, "message": self.message } });
+        let mut out = json_out::JsonOut::with_capacity(40 + self.message.len());
+        out.raw(r#"{"error":{"message":"#);
+        out.string(&self.message);
+        out.raw(r#","status":"#);
+        out.int(i64::from(self.status));
+        out.raw("}}");
         Response {
             status: self.status,
-            body: serde_json::to_vec(&body).unwrap_or_default(),
+            body: out.into_bytes(),
         }
     }
 }
@@ -254,9 +259,7 @@ impl Api {
             ("POST", "/get-online-features") => self.get_online_features(body, now),
             ("POST", "/predict") => self.predict(body, now),
             // `/health` is Feast's spelling, `/healthz` verge's.
-            ("GET", "/healthz" | "/health") => {
-                Ok(serde_json::to_vec(&serde_json::json!({ "status": "ok" })).unwrap_or_default())
-            }
+            ("GET", "/healthz" | "/health") => Ok(br#"{"status":"ok"}"#.to_vec()),
             ("GET", "/version") => Ok(self.version()),
             (_, "/get-online-features" | "/predict" | "/healthz" | "/health" | "/version") => {
                 Err(ApiError {

@@ -1,11 +1,12 @@
-//! Parsing and checking request bodies against what the bundle and snapshot hold.
+//! Parsing and checking request bodies against what the bundle and snapshot
+//! hold. The bytes are decoded by [`decode`] (streaming, strings borrowed from
+//! the body); this module checks the decoded fields, in a fixed order, so the
+//! same body always gets the same first complaint.
 
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-
-use serde_json::Value as Json;
 
 use super::{ApiError, Limits};
 use crate::Timestamp;
@@ -14,14 +15,16 @@ use crate::definition::{FeatureRef, Field};
 use crate::online::{Deployment, Predictor, SnapshotField};
 
 mod checks;
+pub(crate) mod decode;
 mod json_value;
 mod route;
-mod strict;
+mod wide_int;
 
 use crate::value::{DType, KeyPart, Value};
-pub(crate) use json_value::json_to_value;
+use decode::{Body, Cell};
+pub(crate) use json_value::cell_to_value;
 use route::{asked, choose};
-use strict::{beyond_int64, parse_object};
+use wide_int::beyond_int64;
 
 /// Where a requested feature is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,9 +126,9 @@ fn check_repeats(refs: &[FeatureRef]) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn check_keys(map: &serde_json::Map<String, Json>, allowed: &[&str]) -> Result<(), ApiError> {
-    for key in map.keys() {
-        if !allowed.contains(&key.as_str()) {
+fn check_keys(body: &Body<'_>, allowed: &[&str]) -> Result<(), ApiError> {
+    for key in body.keys() {
+        if !allowed.contains(&key) {
             return Err(ApiError::bad_request(format!(
                 "unknown field `{key}`; allowed: {}",
                 allowed.join(", ")
@@ -135,28 +138,29 @@ fn check_keys(map: &serde_json::Map<String, Json>, allowed: &[&str]) -> Result<(
     Ok(())
 }
 
-fn parse_now(map: &serde_json::Map<String, Json>) -> Result<Option<Timestamp>, ApiError> {
-    match map.get("now") {
-        None | Some(Json::Null) => Ok(None),
-        Some(Json::String(s)) => Timestamp::parse_rfc3339(s)
+fn parse_now(body: &Body<'_>) -> Result<Option<Timestamp>, ApiError> {
+    match &body.now {
+        None | Some(Cell::Null) => Ok(None),
+        Some(Cell::Str(s)) => Timestamp::parse_rfc3339(s)
             .map(Some)
             .ok_or_else(|| ApiError::bad_request(format!("`now` is not an RFC 3339 time: {s:?}"))),
         Some(_) => Err(ApiError::bad_request("`now` must be an RFC 3339 string")),
     }
 }
 
-fn parse_full_names(map: &serde_json::Map<String, Json>) -> Result<bool, ApiError> {
-    match map.get("full_feature_names") {
-        None | Some(Json::Null) => Ok(false),
-        Some(Json::Bool(b)) => Ok(*b),
+fn parse_full_names(body: &Body<'_>) -> Result<bool, ApiError> {
+    match body.full_feature_names {
+        None | Some(Cell::Null) => Ok(false),
+        Some(Cell::Bool(b)) => Ok(b),
         Some(_) => Err(ApiError::bad_request(
             "`full_feature_names` must be true or false",
         )),
     }
 }
 
-fn describe(json: &Json) -> String {
-    let text = json.to_string();
+/// A value as the client wrote it (serde_json's compact form), cut at 40 characters.
+fn describe(cell: &Cell<'_>) -> String {
+    let text = cell.to_text();
     if text.len() > 40 {
         format!("{}…", text.chars().take(40).collect::<String>())
     } else {
@@ -183,7 +187,7 @@ fn key_dtype(entity_keys: &[Field], snapshot: &Snapshot, name: &str) -> Option<D
 
 fn parse_rows(
     body: &[u8],
-    map: &serde_json::Map<String, Json>,
+    map: &Body<'_>,
     predictor: &Predictor,
     limits: Limits,
 ) -> Result<Rows, ApiError> {
@@ -200,19 +204,17 @@ fn parse_rows(
 
 /// Every column of entity rows by name: `entities`, then `request_context`, each
 /// an array (one value per row); a name given twice is refused.
-fn gather_columns(
-    map: &serde_json::Map<String, Json>,
-) -> Result<BTreeMap<&str, &Vec<Json>>, ApiError> {
-    let Some(Json::Object(entities)) = map.get("entities") else {
+fn gather_columns<'b>(map: &'b Body<'_>) -> Result<BTreeMap<&'b str, &'b Vec<Cell<'b>>>, ApiError> {
+    let Some(Cell::Object(entities)) = &map.entities else {
         return Err(ApiError::bad_request(
             "`entities` must be an object of join key → array of values",
         ));
     };
     // Feast sends request data for on-demand views in `entities`; verge also takes `request_context`.
-    let mut columns: BTreeMap<&str, &Vec<Json>> = BTreeMap::new();
-    let context = match map.get("request_context") {
-        None | Some(Json::Null) => None,
-        Some(Json::Object(c)) => Some(c),
+    let mut columns: BTreeMap<&str, &Vec<Cell<'_>>> = BTreeMap::new();
+    let context = match &map.request_context {
+        None | Some(Cell::Null) => None,
+        Some(Cell::Object(c)) => Some(c),
         Some(_) => {
             return Err(ApiError::bad_request(
                 "`request_context` must be an object of field → array of values",
@@ -220,12 +222,12 @@ fn gather_columns(
         }
     };
     for (name, values) in entities.iter().chain(context.into_iter().flatten()) {
-        let Json::Array(values) = values else {
+        let Cell::Array(values) = values else {
             return Err(ApiError::bad_request(format!(
                 "`{name}` must be an array of values, one per entity row"
             )));
         };
-        if columns.insert(name.as_str(), values).is_some() {
+        if columns.insert(name, values).is_some() {
             return Err(ApiError::bad_request(format!("`{name}` is given twice")));
         }
     }
@@ -234,10 +236,10 @@ fn gather_columns(
 
 /// [`parse_rows`] against explicit entity keys and request fields (empty without a
 /// bundle), with the snapshot supplying any other join key's type. `body` is
-/// the text `map` was parsed from, to quote a too-wide integer as written.
+/// the text `map` was decoded from, to quote a too-wide integer as written.
 fn parse_rows_for(
     body: &[u8],
-    map: &serde_json::Map<String, Json>,
+    map: &Body<'_>,
     entity_keys: &[Field],
     request_fields: &[Field],
     snapshot: &Snapshot,
@@ -270,35 +272,35 @@ fn parse_rows_for(
     for (name, values) in &columns {
         if let Some(i) = request_fields.iter().position(|f| f.name == *name) {
             let dtype = request_fields[i].dtype;
-            for (row, json) in values.iter().enumerate() {
-                let value = json_to_value(json, dtype).ok_or_else(|| {
+            for (row, cell) in values.iter().enumerate() {
+                let value = cell_to_value(cell, dtype).ok_or_else(|| {
                     ApiError::bad_request(format!(
                         "request field `{name}` is {dtype}; row {row} has {}",
-                        describe(json)
+                        describe(cell)
                     ))
                 })?;
                 request[i].push(value);
             }
         } else if let Some(dtype) = key_dtype(entity_keys, snapshot, name) {
             let mut parts = Vec::with_capacity(values.len());
-            for (row, json) in values.iter().enumerate() {
-                let part = match (json, dtype) {
-                    (Json::Number(n), DType::Int64) => n.as_i64().map(KeyPart::Int64),
-                    (Json::Number(n), DType::Int32) => n
+            for (row, cell) in values.iter().enumerate() {
+                let part = match (cell, dtype) {
+                    (Cell::Number(n), DType::Int64) => n.as_i64().map(KeyPart::Int64),
+                    (Cell::Number(n), DType::Int32) => n
                         .as_i64()
                         .filter(|v| i32::try_from(*v).is_ok())
                         .map(KeyPart::Int64),
-                    (Json::String(s), DType::String) => Some(KeyPart::String(s.clone())),
+                    (Cell::Str(s), DType::String) => Some(KeyPart::String(s.to_string())),
                     _ => None,
                 };
                 parts.push(part.ok_or_else(|| {
                     let found = match dtype {
-                        DType::Int64 => beyond_int64(json, body),
+                        DType::Int64 => beyond_int64(cell, body),
                         _ => None,
                     };
                     ApiError::bad_request(format!(
                         "join key `{name}` is {dtype}; row {row} has {}",
-                        found.unwrap_or_else(|| describe(json))
+                        found.unwrap_or_else(|| describe(cell))
                     ))
                 })?);
             }
@@ -442,7 +444,7 @@ impl OnlineRequest {
         deployment: &'d Deployment,
         limits: Limits,
     ) -> Result<(&'d Predictor, OnlineRequest), ApiError> {
-        let map = parse_object(body)?;
+        let map = Body::decode(body)?;
         // Feast's clients add top-level fields between versions (0.67 sends
         // `include_feature_view_version_metadata`): on Feast's route, unknown
         // ones are ignored, as Feast's server does. Unknown features are not.
@@ -496,9 +498,9 @@ impl OnlineRequest {
         snapshot: &Snapshot,
         limits: Limits,
     ) -> Result<OnlineRequest, ApiError> {
-        let map = parse_object(body)?;
+        let map = Body::decode(body)?;
         // Unknown top-level fields are ignored, as in `parse` (Feast's route).
-        let Some(Json::Array(list)) = map.get("features") else {
+        let Some(Cell::Array(list)) = &map.features else {
             return Err(ApiError::bad_request(
                 "give `features` (an array of \"view:field\"); a feature service needs a model bundle",
             ));
@@ -567,11 +569,11 @@ impl PredictRequest {
         deployment: &'d Deployment,
         limits: Limits,
     ) -> Result<(&'d Predictor, PredictRequest), ApiError> {
-        let map = parse_object(body)?;
+        let map = Body::decode(body)?;
         check_keys(&map, &["entities", "request_context", "model", "now"])?;
-        let model = match map.get("model") {
-            None | Some(Json::Null) => None,
-            Some(Json::String(name)) => Some(name.as_str()),
+        let model = match &map.model {
+            None | Some(Cell::Null) => None,
+            Some(Cell::Str(name)) => Some(&**name),
             Some(_) => return Err(ApiError::bad_request("`model` must be a model's name")),
         };
         let predictor = deployment.model(model)?;

@@ -1,17 +1,16 @@
-//! Rendering answers as JSON. Numbers print in their shortest round-trip form, so
+//! Rendering answers as JSON, written straight into one buffer by
+//! [`JsonOut`] in the bytes `serde_json` gives for the same tree (members in
+//! sorted key order). Numbers print in their shortest round-trip form, so
 //! every face prints the same bytes for the same values.
 
 use alloc::format;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use serde_json::{Map, Value as Json, json};
-
-mod json_out;
-
-use json_out::JsonOut;
+use serde_json::Value as Json;
 
 use super::ApiError;
+use super::json_out::JsonOut;
 use super::request::{OnlineRequest, PredictRequest, Source};
 use crate::online::{FeatureValue, Layered, Predictor, SnapshotRead};
 use crate::pipeline::Prediction;
@@ -74,18 +73,6 @@ pub fn key_to_json(part: &KeyPart) -> Json {
         KeyPart::Int64(i) => Json::from(*i),
         KeyPart::String(s) => Json::String(s.clone()),
     }
-}
-
-/// Feast reports the epoch for values without a row.
-fn timestamp_json(ts: Option<Timestamp>) -> Json {
-    Json::String(ts.unwrap_or(Timestamp(0)).to_rfc3339())
-}
-
-fn to_bytes(json: &Json) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(json).map_err(|e| ApiError {
-        status: 500,
-        message: format!("cannot encode the answer: {e}"),
-    })
 }
 
 pub(crate) fn online(
@@ -201,15 +188,6 @@ pub(crate) fn online_from(
     Ok(out.into_bytes())
 }
 
-/// A column as a JSON value (for `/predict`'s per-row `features`).
-fn column_json(values: &[FeatureValue]) -> Json {
-    json!({
-        "values": values.iter().map(|v| value_to_json(&v.value)).collect::<Vec<_>>(),
-        "statuses": values.iter().map(|v| v.status.as_str()).collect::<Vec<_>>(),
-        "event_timestamps": values.iter().map(|v| timestamp_json(v.event_ts)).collect::<Vec<_>>(),
-    })
-}
-
 /// One feature's column: its values' event times (the epoch without a row),
 /// statuses and values, in serde_json's key order.
 fn column(out: &mut JsonOut, values: &[FeatureValue]) {
@@ -233,45 +211,113 @@ fn column(out: &mut JsonOut, values: &[FeatureValue]) {
     out.raw("]}");
 }
 
-pub(crate) fn prediction_json(prediction: &Prediction) -> Map<String, Json> {
-    let mut out = Map::new();
-    match prediction {
-        Prediction::Classes {
+/// A prediction's members, in sorted key order among the answer's others:
+/// `classes` (before `entity`), then `label` and `probabilities` (after
+/// `features`), or `value` (last).
+struct PredictionOut<'a>(&'a Prediction);
+
+impl PredictionOut<'_> {
+    /// `"classes":[…],` for a classifier, nothing for a regressor.
+    fn classes(&self, out: &mut JsonOut) {
+        if let Prediction::Classes { classes, .. } = self.0 {
+            out.key_name("classes");
+            out.raw("[");
+            for (i, c) in classes.iter().enumerate() {
+                out.comma(i);
+                out.value(c);
+            }
+            out.raw("],");
+        }
+    }
+
+    /// `,"label":…,"probabilities":[…]` for a classifier, nothing for a regressor.
+    fn label(&self, out: &mut JsonOut) {
+        if let Prediction::Classes {
             classes,
             probabilities,
             label,
-        } => {
-            out.insert(
-                "label".into(),
-                classes.get(*label).map_or(Json::Null, value_to_json),
-            );
-            out.insert(
-                "classes".into(),
-                Json::Array(classes.iter().map(value_to_json).collect()),
-            );
-            out.insert(
-                "probabilities".into(),
-                Json::Array(
-                    probabilities
-                        .iter()
-                        .map(|p| value_to_json(&Value::Float64(*p)))
-                        .collect(),
-                ),
-            );
-        }
-        Prediction::Value(v) => {
-            out.insert("value".into(), value_to_json(&Value::Float64(*v)));
+        } = self.0
+        {
+            out.raw(",");
+            out.key_name("label");
+            match classes.get(*label) {
+                Some(c) => out.value(c),
+                None => out.raw("null"),
+            }
+            out.raw(",");
+            out.key_name("probabilities");
+            out.raw("[");
+            for (i, p) in probabilities.iter().enumerate() {
+                out.comma(i);
+                out.float(*p);
+            }
+            out.raw("]");
         }
     }
-    out
+
+    /// `,"value":x` for a regressor, nothing for a classifier.
+    fn value(&self, out: &mut JsonOut) {
+        if let Prediction::Value(v) = self.0 {
+            out.raw(",");
+            out.key_name("value");
+            out.float(*v);
+        }
+    }
 }
 
-/// Marks one prediction as unanswerable: `error` in place of the prediction fields.
-fn row_error(item: &mut Map<String, Json>, row: usize, message: &str) {
-    item.insert(
-        "error".into(),
-        Json::String(format!("row {row}: no prediction: {message}")),
-    );
+/// One element of `predictions`: `{classes?, entity, error?, features?,
+/// label?, probabilities?, value?}`.
+fn prediction_item(
+    out: &mut JsonOut,
+    predictor: &Predictor,
+    keys: &[KeyPart],
+    row: usize,
+    answer: Result<(Vec<FeatureValue>, Result<Prediction, String>), String>,
+) {
+    let contents = predictor.bundle().contents();
+    out.raw("{");
+    let prediction = match &answer {
+        Ok((_, Ok(p))) => Some(PredictionOut(p)),
+        _ => None,
+    };
+    if let Some(p) = &prediction {
+        p.classes(out);
+    }
+    out.key_name("entity");
+    out.raw("{");
+    // Members sorted by name, as serde_json's map prints them.
+    let mut entity: Vec<(&str, &KeyPart)> = contents
+        .entity_keys
+        .iter()
+        .map(|k| k.name.as_str())
+        .zip(keys)
+        .collect();
+    entity.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    for (i, (name, part)) in entity.iter().enumerate() {
+        out.comma(i);
+        out.key_name(name);
+        out.key(part);
+    }
+    out.raw("}");
+    let message = match &answer {
+        Err(m) | Ok((_, Err(m))) => Some(m),
+        Ok((_, Ok(_))) => None,
+    };
+    if let Some(message) = message {
+        out.raw(",");
+        out.key_name("error");
+        out.string(&format!("row {row}: no prediction: {message}"));
+    }
+    if let Ok((features, _)) = &answer {
+        out.raw(",");
+        out.key_name("features");
+        column(out, features);
+    }
+    if let Some(p) = &prediction {
+        p.label(out);
+        p.value(out);
+    }
+    out.raw("}");
 }
 
 pub(crate) fn predict(
@@ -283,41 +329,49 @@ pub(crate) fn predict(
     let contents = predictor.bundle().contents();
     // Refused before any row is read: a feature bundle cannot predict at all.
     let model = contents.require_model()?;
-    let mut predictions = Vec::with_capacity(rows.len);
+    let mut out = JsonOut::with_capacity(512 + rows.len * (64 + contents.features.len() * 48));
+    out.raw("{");
+    out.key_name("bundle_id");
+    out.string(&predictor.bundle().id().to_string());
+    out.raw(",");
+    out.key_name("feature_names");
+    out.raw("[");
+    for (i, f) in contents.features.iter().enumerate() {
+        out.comma(i);
+        out.string(f.name());
+    }
+    out.raw("],");
+    out.key_name("model");
+    out.string(&model.name);
+    out.raw(",");
+    out.key_name("predictions");
+    out.raw("[");
     for i in 0..rows.len {
         let keys = rows.bundle_keys(predictor, i)?;
-        let mut item = Map::new();
-        let entity: Map<String, Json> = contents
-            .entity_keys
-            .iter()
-            .zip(&keys)
-            .map(|(k, v)| (k.name.clone(), key_to_json(v)))
-            .collect();
-        item.insert("entity".into(), Json::Object(entity));
         // A row the arithmetic cannot answer (Error::Eval) fails alone: the others
         // were answered and are still right. Any other error is the request's
         // (a wrong type, a bad key) or verge's, and fails the batch as before.
-        match predictor.read(&keys, &rows.request_row(i), now) {
+        let answer = match predictor.read(&keys, &rows.request_row(i), now) {
             Ok(features) => {
                 let values: Vec<Value> = features.iter().map(|f| f.value.clone()).collect();
                 match predictor.score(&values) {
-                    Ok(prediction) => item.extend(prediction_json(&prediction)),
-                    Err(Error::Eval(message)) => row_error(&mut item, i, &message),
+                    Ok(prediction) => Ok((features, Ok(prediction))),
+                    Err(Error::Eval(message)) => Ok((features, Err(message))),
                     Err(e) => return Err(e.into()),
                 }
-                item.insert("features".into(), column_json(&features));
             }
-            Err(Error::Eval(message)) => row_error(&mut item, i, &message),
+            Err(Error::Eval(message)) => Err(message),
             Err(e) => return Err(e.into()),
-        }
-        predictions.push(Json::Object(item));
+        };
+        out.comma(i);
+        prediction_item(&mut out, predictor, &keys, i, answer);
     }
-    to_bytes(&json!({
-        "model": model.name,
-        "bundle_id": format!("{}", predictor.bundle().id()),
-        "snapshot_id": format!("{}", predictor.snapshot().id()),
-        "registry_id": format!("{}", contents.registry_id),
-        "feature_names": contents.features.iter().map(|f| f.name()).collect::<Vec<_>>(),
-        "predictions": predictions,
-    }))
+    out.raw("],");
+    out.key_name("registry_id");
+    out.string(&contents.registry_id.to_string());
+    out.raw(",");
+    out.key_name("snapshot_id");
+    out.string(&predictor.snapshot().id().to_string());
+    out.raw("}");
+    Ok(out.into_bytes())
 }

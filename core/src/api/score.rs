@@ -11,12 +11,12 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use serde_json::{Map, Value as Json};
-
 use super::ApiError;
-use super::request::json_to_value;
-use super::response::prediction_json;
+use super::json_out::JsonOut;
+use super::request::cell_to_value;
+use super::request::decode::{Cell, Dups, decode_value};
 use crate::artifact::{Bundle, ServiceFeature};
+use crate::pipeline::Prediction;
 use crate::value::{DType, Value};
 
 /// The declared type of a service feature.
@@ -31,10 +31,10 @@ fn short_name(name: &str) -> &str {
     name.rsplit_once(':').map_or(name, |(_, field)| field)
 }
 
-fn convert(json: &Json, feature: &ServiceFeature) -> Result<Value, ApiError> {
+fn convert(cell: &Cell<'_>, feature: &ServiceFeature) -> Result<Value, ApiError> {
     let dtype = feature_dtype(feature);
-    json_to_value(json, dtype).ok_or_else(|| {
-        let mut shown = json.to_string();
+    cell_to_value(cell, dtype).ok_or_else(|| {
+        let mut shown = cell.to_text();
         if shown.len() > 40 {
             shown = format!("{}…", shown.chars().take(40).collect::<String>());
         }
@@ -46,9 +46,9 @@ fn convert(json: &Json, feature: &ServiceFeature) -> Result<Value, ApiError> {
 }
 
 /// The service-ordered row from an array (service order) or an object (by name).
-fn row_from(json: &Json, features: &[ServiceFeature]) -> Result<Vec<Value>, ApiError> {
-    match json {
-        Json::Array(items) => {
+fn row_from(cell: &Cell<'_>, features: &[ServiceFeature]) -> Result<Vec<Value>, ApiError> {
+    match cell {
+        Cell::Array(items) => {
             if items.len() != features.len() {
                 return Err(ApiError::bad_request(format!(
                     "expected {} feature values in service order ({}), got {}",
@@ -63,7 +63,7 @@ fn row_from(json: &Json, features: &[ServiceFeature]) -> Result<Vec<Value>, ApiE
                 .map(|(item, feature)| convert(item, feature))
                 .collect()
         }
-        Json::Object(map) => {
+        Cell::Object(map) => {
             let mut row: Vec<Option<Value>> = features.iter().map(|_| None).collect();
             for (key, item) in map {
                 // `view:field` always matches; a bare `field` only when one feature has it.
@@ -138,32 +138,69 @@ fn names(features: &[ServiceFeature]) -> String {
 /// # Ok(()) }
 /// ```
 pub fn score_json(bundle: &Bundle, features: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let json: Json = serde_json::from_slice(features)
-        .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
+    // A key given twice keeps its last value, as this route has always read it.
+    let cell = decode_value(features, Dups::LastWins)?;
     let contents = bundle.contents();
-    let row = row_from(&json, &contents.features)?;
+    let row = row_from(&cell, &contents.features)?;
     let model = contents.require_model()?;
     let prediction = model.pipeline.predict(&row)?;
-    let mut out = Map::new();
-    out.insert("model".into(), Json::String(model.name.clone()));
-    out.insert("bundle_id".into(), Json::String(format!("{}", bundle.id())));
-    out.insert(
-        "registry_id".into(),
-        Json::String(format!("{}", contents.registry_id)),
-    );
-    out.insert(
-        "feature_names".into(),
-        Json::Array(
-            contents
-                .features
-                .iter()
-                .map(|f| Json::String(f.name().into()))
-                .collect(),
-        ),
-    );
-    out.extend(prediction_json(&prediction));
-    serde_json::to_vec(&Json::Object(out)).map_err(|e| ApiError {
-        status: 500,
-        message: format!("cannot encode the answer: {e}"),
-    })
+    // Members in sorted key order, as `POST /predict`'s prediction fields.
+    let mut out = JsonOut::with_capacity(256 + contents.features.len() * 32);
+    out.raw("{");
+    out.key_name("bundle_id");
+    out.string(&bundle.id().to_string());
+    out.raw(",");
+    let classes = match &prediction {
+        Prediction::Classes {
+            classes,
+            probabilities,
+            label,
+        } => Some((classes, probabilities, classes.get(*label))),
+        Prediction::Value(_) => None,
+    };
+    if let Some((classes, _, _)) = classes {
+        out.key_name("classes");
+        out.raw("[");
+        for (i, c) in classes.iter().enumerate() {
+            out.comma(i);
+            out.value(c);
+        }
+        out.raw("],");
+    }
+    out.key_name("feature_names");
+    out.raw("[");
+    for (i, f) in contents.features.iter().enumerate() {
+        out.comma(i);
+        out.string(f.name());
+    }
+    out.raw("],");
+    if let Some((_, _, label)) = classes {
+        out.key_name("label");
+        match label {
+            Some(c) => out.value(c),
+            None => out.raw("null"),
+        }
+        out.raw(",");
+    }
+    out.key_name("model");
+    out.string(&model.name);
+    out.raw(",");
+    if let Some((_, probabilities, _)) = classes {
+        out.key_name("probabilities");
+        out.raw("[");
+        for (i, p) in probabilities.iter().enumerate() {
+            out.comma(i);
+            out.float(*p);
+        }
+        out.raw("],");
+    }
+    out.key_name("registry_id");
+    out.string(&contents.registry_id.to_string());
+    if let Prediction::Value(v) = prediction {
+        out.raw(",");
+        out.key_name("value");
+        out.float(v);
+    }
+    out.raw("}");
+    Ok(out.into_bytes())
 }

@@ -4,11 +4,10 @@
 //! whichever bundle answers).
 
 use alloc::format;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use serde_json::Value as Json;
-
+use super::decode::{Body, Cell};
 use super::{check_repeats, describe, gather_columns, key_dtype};
 use crate::api::ApiError;
 use crate::artifact::{BundleContents, ServiceFeature};
@@ -22,13 +21,13 @@ pub(super) enum Asked {
     Features(Vec<FeatureRef>),
 }
 
-pub(super) fn asked(map: &serde_json::Map<String, Json>) -> Result<Asked, ApiError> {
-    match (map.get("features"), map.get("feature_service")) {
+pub(super) fn asked(map: &Body<'_>) -> Result<Asked, ApiError> {
+    match (&map.features, &map.feature_service) {
         (Some(_), Some(_)) => Err(ApiError::bad_request(
             "give `features` or `feature_service`, not both",
         )),
-        (None, Some(Json::String(service))) => Ok(Asked::Service(service.clone())),
-        (Some(Json::Array(list)), None) => {
+        (None, Some(Cell::Str(service))) => Ok(Asked::Service(service.to_string())),
+        (Some(Cell::Array(list)), None) => {
             let mut refs = Vec::with_capacity(list.len());
             for item in list {
                 let r = item.as_str().and_then(FeatureRef::parse).ok_or_else(|| {
@@ -66,7 +65,7 @@ fn computes(contents: &BundleContents, feature: &FeatureRef) -> bool {
 /// error then names the columns it knows).
 pub(super) fn choose<'d>(
     asked: Asked,
-    map: &serde_json::Map<String, Json>,
+    map: &Body<'_>,
     deployment: &'d Deployment,
 ) -> Result<(&'d Predictor, Vec<FeatureRef>), ApiError> {
     let refs = match asked {

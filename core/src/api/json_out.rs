@@ -1,12 +1,13 @@
-//! A JSON writer for the hot answer, `POST /get-online-features`: bytes go
-//! straight into one buffer, with no tree of `serde_json::Value`s built first.
+//! The JSON writer every API answer is printed with: bytes go straight into
+//! one buffer, with no tree of `serde_json::Value`s built first.
 //!
 //! Building that tree cost most of a small request's time (an allocation per
 //! value, status and timestamp, and a sorted map per object). The writer
 //! prints exactly what `serde_json::to_vec` prints for the same tree: floats
 //! with zmij (serde_json's own formatter), integers with itoa, strings escaped
-//! by serde_json's rules, non-finite floats as `null`. The tests hold it to
-//! serde_json byte for byte.
+//! by serde_json's rules, non-finite floats as `null`. Callers write an
+//! object's members in sorted key order, as serde_json's map prints them. The
+//! tests hold it to serde_json byte for byte.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -33,6 +34,11 @@ impl JsonOut {
 
     pub(crate) fn into_bytes(self) -> Vec<u8> {
         self.buf
+    }
+
+    /// The text written (valid UTF-8: every writer appends whole UTF-8 pieces).
+    pub(crate) fn into_string(self) -> String {
+        String::from_utf8(self.buf).unwrap_or_default()
     }
 
     /// Punctuation or a keyword, as is.
@@ -83,6 +89,28 @@ impl JsonOut {
     pub(crate) fn int(&mut self, i: i64) {
         self.buf
             .extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+    }
+
+    pub(crate) fn uint(&mut self, u: u64) {
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(u).as_bytes());
+    }
+
+    /// A parsed JSON number, as serde_json prints it back.
+    pub(crate) fn number(&mut self, n: &serde_json::Number) {
+        if let Some(u) = n.as_u64() {
+            self.uint(u);
+        } else if let Some(i) = n.as_i64() {
+            self.int(i);
+        } else if let Some(x) = n.as_f64() {
+            self.float(x);
+        }
+    }
+
+    /// `"key":`, a member's name.
+    pub(crate) fn key_name(&mut self, key: &str) {
+        self.string(key);
+        self.buf.push(b':');
     }
 
     /// A float in its shortest round-trip form; JSON has no NaN or infinity,
@@ -190,7 +218,7 @@ mod tests {
         for x in floats {
             let mut out = JsonOut::default();
             out.float(x);
-            let want = serde(&super::super::value_to_json(&Value::Float64(x)));
+            let want = serde(&crate::api::value_to_json(&Value::Float64(x)));
             assert_eq!(out.into_bytes(), want, "{x:e}");
         }
         for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
@@ -215,7 +243,7 @@ mod tests {
             out.value(&v);
             assert_eq!(
                 out.into_bytes(),
-                serde(&super::super::value_to_json(&v)),
+                serde(&crate::api::value_to_json(&v)),
                 "{v:?}"
             );
         }
