@@ -7,6 +7,7 @@
 //! | [`repo`] | the feature repository: parsing `verge.toml` into core definitions |
 //! | [`store`] | the registry on disk: immutable objects and compare-and-swap refs |
 //! | [`source`] | reading CSV, Parquet and SQLite sources into Arrow record batches |
+//! | [`spark`] | the Spark engine: the point-in-time join and materialization as generated Spark SQL, checked against the native engine |
 //! | [`table_io`] | reading entity tables and writing training sets (CSV / Parquet) |
 //! | [`historical`] | the point-in-time join that builds training sets |
 //! | [`materialize`] | online snapshots from sources, merged, sharded |
@@ -39,6 +40,7 @@ pub mod request;
 pub mod resolve;
 pub mod serve;
 pub mod source;
+pub mod spark;
 pub mod store;
 pub mod table_io;
 pub mod train;

@@ -6,10 +6,11 @@ use anyhow::{Context as _, bail};
 use clap::{ArgGroup, Args};
 use verge_core::definition::{Definitions, FeatureRef};
 
+use super::engine::EngineArgs;
 use super::output::spinner;
 use super::threads::Threads;
 use super::{Ctx, ExitStatus};
-use verge_host::historical::{HistoricalOptions, historical};
+use verge_host::historical::{HistoricalOptions, historical_on};
 use verge_host::table_io::{read_entity_table, write_table};
 use verge_host::warnings::Warnings;
 
@@ -24,7 +25,7 @@ use verge_host::warnings::Warnings;
 /// Definitions come from the registry head, so run `verge apply` first.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  verge historical --entities entities.csv --service surgery_v1 -o training.csv\n  verge historical --entities entities.parquet --features horse_vitals:pulse,derived:fever \\\n      -o training.parquet --full-feature-names"
+    after_help = "Examples:\n  verge historical --entities entities.csv --service surgery_v1 -o training.csv\n  verge historical --entities entities.parquet --features horse_vitals:pulse,derived:fever \\\n      -o training.parquet --full-feature-names\n  verge historical --entities entities.parquet --service surgery_v1 -o training.parquet \\\n      --engine spark --spark-master 'local[4]'"
 )]
 #[command(group(ArgGroup::new("which").required(true).args(["service", "features"])))]
 pub struct Historical {
@@ -52,6 +53,9 @@ pub struct Historical {
     /// Threads.
     #[command(flatten)]
     pub threads: Threads,
+    /// Engine.
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 impl Historical {
@@ -74,6 +78,7 @@ impl Historical {
             full_feature_names: self.full_feature_names,
             filter_by_created: self.filter_by_created,
         };
+        let engine = self.engine.resolve(ctx)?;
         let progress = spinner(ctx.quiet, "reading the entity table");
         let mut warnings = Warnings::default();
         let entities = read_entity_table(&self.entities, &options.timestamp_column, &mut warnings)?;
@@ -83,7 +88,8 @@ impl Historical {
         let table = self
             .threads
             .install(|| {
-                historical(
+                historical_on(
+                    &engine,
                     defs,
                     &ctx.repo,
                     &entities,

@@ -6,11 +6,12 @@ use clap::Args;
 use serde_json::json;
 use verge_core::ContentId;
 
+use super::engine::EngineArgs;
 use super::output::{print_json, spinner};
 use super::threads::Threads;
 use super::{Ctx, ExitStatus};
 use verge_host::materialize::{
-    Materialized, Sharding, State, ViewWindow, incremental_windows, materialize, online_view,
+    Materialized, Sharding, State, ViewWindow, incremental_windows, materialize_on, online_view,
     parse_time,
 };
 
@@ -34,6 +35,9 @@ pub struct Common {
     /// Threads.
     #[command(flatten)]
     pub threads: Threads,
+    /// Engine.
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 impl Common {
@@ -60,6 +64,7 @@ impl Common {
 /// Examples:
 ///   verge materialize 2021-01-01T00:00:00Z now
 ///   verge materialize now-2000d now --views horse_vitals --shards 4
+///   verge materialize 2021-01-01 now --engine spark --spark-master 'local[4]'
 #[derive(Debug, Args)]
 pub struct Materialize {
     /// First event time included.
@@ -177,10 +182,18 @@ fn run(
     windows: &[ViewWindow],
     common: &Common,
 ) -> anyhow::Result<ExitStatus> {
+    let engine = common.engine.resolve(ctx)?;
     let progress = spinner(ctx.quiet, "materializing");
-    let out = common
-        .threads
-        .install(|| materialize(&ctx.repo, defs, registry, windows, common.sharding()))??;
+    let out = common.threads.install(|| {
+        materialize_on(
+            &engine,
+            &ctx.repo,
+            defs,
+            registry,
+            windows,
+            common.sharding(),
+        )
+    })??;
     if let Some(p) = progress {
         p.finish_and_clear();
     }

@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod build;
+pub mod engine;
 pub mod get_online_features;
 pub mod historical;
 pub mod init;

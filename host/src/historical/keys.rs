@@ -61,8 +61,10 @@ fn source_part_ids(column: &ArrayRef) -> Result<(PartIds<'_>, Vec<u32>)> {
     )
 }
 
-/// Looks up each entity row's value of one key part (`NO_KEY` when null or unseen).
-fn entity_part_ids(ids: &PartIds<'_>, column: &ArrayRef, key: &Field) -> Result<Vec<u32>> {
+/// An entity table's join-key column in the key's type (int64 or string),
+/// refusing a column of an incompatible type. Every engine reads entity keys
+/// through this one rule.
+pub(crate) fn entity_key_column(column: &ArrayRef, key: &Field) -> Result<ArrayRef> {
     let is_int = matches!(
         column.data_type(),
         DataType::Int8
@@ -95,7 +97,12 @@ fn entity_part_ids(ids: &PartIds<'_>, column: &ArrayRef, key: &Field) -> Result<
         place: "entity table",
         column: &key.name,
     };
-    let column = convert_array(column, Target::Value(key.dtype), origin, 0)?;
+    convert_array(column, Target::Value(key.dtype), origin, 0)
+}
+
+/// Looks up each entity row's value of one key part (`NO_KEY` when null or unseen).
+fn entity_part_ids(ids: &PartIds<'_>, column: &ArrayRef, key: &Field) -> Result<Vec<u32>> {
+    let column = entity_key_column(column, key)?;
     Ok(match ids {
         PartIds::Int(map) => {
             let a = column

@@ -53,8 +53,10 @@ use rayon::prelude::*;
 use verge_core::definition::{Definitions, FeatureRef, FeatureView, Field};
 
 use crate::source::{self, Origin, Target, convert_array, dtype_to_arrow};
+use crate::spark::Engine;
 use crate::warnings::Warnings;
 use join::{entity_times, join_view};
+pub(crate) use keys::entity_key_column;
 use on_demand::on_demand;
 use plan::{Plan, Resolved};
 
@@ -188,12 +190,72 @@ pub fn historical_with(
     options: &HistoricalOptions,
     load: impl FnMut(&FeatureView, &[Field]) -> Result<RecordBatch>,
 ) -> Result<RecordBatch> {
+    build(defs, entities, features, options, |plan, times| {
+        join_views(defs, plan, entities, times, options, load)
+    })
+}
+
+/// [`historical`] on `engine`: the native join, or the same rules run by
+/// Spark ([`crate::spark`]), whose result verge finishes exactly as it
+/// finishes its own (types, input order, on-demand features). Both give the
+/// same training set.
+///
+/// # Errors
+///
+/// As [`historical`]; with Spark, also an unsupported source or a failed job
+/// (see [`crate::spark`]).
+pub fn historical_on(
+    engine: &Engine,
+    defs: &Definitions,
+    repo_root: &Path,
+    entities: &RecordBatch,
+    features: &[FeatureRef],
+    options: &HistoricalOptions,
+    warnings: &mut Warnings,
+) -> Result<RecordBatch> {
+    let Engine::Spark(config) = engine else {
+        return historical(defs, repo_root, entities, features, options, warnings);
+    };
+    build(defs, entities, features, options, |plan, times| {
+        let views: Vec<(&FeatureView, Vec<Field>)> = plan
+            .views
+            .iter()
+            .map(|(view, ix)| {
+                let fields = ix
+                    .iter()
+                    .filter_map(|&i| view.fields.get(i).cloned())
+                    .collect();
+                (*view, fields)
+            })
+            .collect();
+        crate::spark::join(
+            config,
+            defs,
+            repo_root,
+            &views,
+            entities,
+            times,
+            options.filter_by_created,
+        )
+    })
+}
+
+/// The training set around a join: the plan and output names checked, the
+/// entity times read, `join(plan, times)` giving each planned view's columns,
+/// then the on-demand features and the assembled batch.
+fn build(
+    defs: &Definitions,
+    entities: &RecordBatch,
+    features: &[FeatureRef],
+    options: &HistoricalOptions,
+    join: impl FnOnce(&Plan<'_>, &[i64]) -> Result<Vec<Vec<(String, ArrayRef)>>>,
+) -> Result<RecordBatch> {
     let plan = Plan::new(defs, features)?;
     let entity_schema = entities.schema();
     // Output names, checked before any data is read.
     let names = output_names(&plan, &entity_schema, options)?;
     let times = entity_times(entities, &options.timestamp_column)?;
-    let joined = join_views(defs, &plan, entities, &times, options, load)?;
+    let joined = join(&plan, &times)?;
     let view_column = |view: &str, field: &str| -> Option<&ArrayRef> {
         let at = plan.views.iter().position(|(v, _)| v.name == view)?;
         joined

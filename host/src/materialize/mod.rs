@@ -60,7 +60,7 @@ use verge_core::{ContentId, Timestamp};
 use tables::collect_tables;
 use write::{build_shards, shard_counts};
 
-pub use repo::{Materialized, materialize};
+pub use repo::{Materialized, materialize, materialize_on};
 pub use state::{State, ViewState, incremental_windows};
 pub use time::parse_time;
 
@@ -209,7 +209,7 @@ pub fn build_snapshots(
 
 /// Refuses an unknown or offline view, a window that starts after it ends, and
 /// a view listed twice.
-fn check_windows(defs: &Definitions, windows: &[ViewWindow]) -> Result<()> {
+pub(super) fn check_windows(defs: &Definitions, windows: &[ViewWindow]) -> Result<()> {
     for (i, w) in windows.iter().enumerate() {
         let view = online_view(defs, &w.view)?;
         if w.start > w.end {

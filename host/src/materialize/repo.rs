@@ -2,19 +2,22 @@
 //! from disk, the new snapshot (or shards and their manifest) stored, the refs
 //! moved and the state recorded, all under the repository's lock.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
+use arrow_array::RecordBatch;
 use verge_core::artifact::{Snapshot, view_fingerprint};
 use verge_core::definition::Definitions;
 use verge_core::{ContentId, Timestamp};
 
 use super::{
     LATEST, LOCK_FILE, STATE_FILE, Sharding, State, ViewReport, ViewState, ViewWindow,
-    build_snapshots, online_view, shard_ref,
+    build_snapshots, check_windows, online_view, shard_ref,
 };
 use crate::artifacts::ArtifactStore;
+use crate::spark::Engine;
 use crate::store::atomic;
 use crate::store::lock::RefLock;
 use crate::warnings::Warnings;
@@ -54,6 +57,35 @@ pub fn materialize(
     windows: &[ViewWindow],
     sharding: Sharding,
 ) -> Result<Materialized> {
+    materialize_on(
+        &Engine::Native,
+        repo_root,
+        defs,
+        registry_id,
+        windows,
+        sharding,
+    )
+}
+
+/// [`materialize`] on `engine`: with Spark, one Spark job picks each view's
+/// winners per key over its window ([`crate::spark`]) before anything in the
+/// store is touched, and the snapshot is built from them by the same code, so
+/// it has the native engine's bytes and id.
+///
+/// # Errors
+///
+/// As [`materialize`]; with Spark, also an unsupported source or a failed job,
+/// in which case nothing is written.
+pub fn materialize_on(
+    engine: &Engine,
+    repo_root: &Path,
+    defs: &Definitions,
+    registry_id: ContentId,
+    windows: &[ViewWindow],
+    sharding: Sharding,
+) -> Result<Materialized> {
+    check_windows(defs, windows)?; // first, so a bad window costs no Spark job
+    let mut from_spark = spark_winners(engine, repo_root, defs, windows)?;
     let store = ArtifactStore::open(repo_root);
     // One materialization at a time per repository: each reads the latest
     // snapshot and the state, builds on them and replaces both, so two at
@@ -65,6 +97,14 @@ pub fn materialize(
     let previous = load_previous(&store, &state)?;
     let mut warnings = Warnings::default();
     let built = build_snapshots(defs, registry_id, windows, &previous, sharding, |view| {
+        if let Some(batches) = &mut from_spark {
+            return batches.remove(&view.name).with_context(|| {
+                format!(
+                    "internal: Spark gave no winners for feature view `{}`",
+                    view.name
+                )
+            });
+        }
         // A database source is asked for the window's rows only; the build still filters.
         let window = windows
             .iter()
@@ -137,6 +177,23 @@ pub fn materialize(
     })
 }
 
+/// With Spark, every window's winners, from one job; `None` natively.
+fn spark_winners(
+    engine: &Engine,
+    repo_root: &Path,
+    defs: &Definitions,
+    windows: &[ViewWindow],
+) -> Result<Option<BTreeMap<String, RecordBatch>>> {
+    let Engine::Spark(config) = engine else {
+        return Ok(None);
+    };
+    let views = windows
+        .iter()
+        .map(|w| Ok((online_view(defs, &w.view)?, w.start.0, w.end.0)))
+        .collect::<Result<Vec<_>>>()?;
+    crate::spark::winners(config, defs, repo_root, &views).map(Some)
+}
+
 /// Records each materialized window (and the view's fingerprint) in `state`.
 fn record_windows(state: &mut State, defs: &Definitions, windows: &[ViewWindow]) {
     for w in windows {
@@ -163,7 +220,7 @@ fn record_windows(state: &mut State, defs: &Definitions, windows: &[ViewWindow])
 fn fold(
     defs: &Definitions,
     shards: Vec<Vec<u8>>,
-    pushed: &[(String, arrow_array::RecordBatch)],
+    pushed: &[(String, RecordBatch)],
 ) -> Result<Vec<Vec<u8>>> {
     if pushed.is_empty() {
         return Ok(shards);

@@ -35,6 +35,10 @@ pub(crate) struct RawFile {
     /// accepted here so `deny_unknown_fields` lets it through.
     #[serde(default, rename = "run")]
     pub _run: Option<toml::Table>,
+    /// `[offline]`: the offline engine (see `crate::spark::Engine::resolve`);
+    /// like `[run]`, not part of the definitions.
+    #[serde(default, rename = "offline")]
+    pub _offline: Option<toml::Table>,
 }
 
 /// `[[entity]]`.

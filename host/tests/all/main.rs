@@ -32,6 +32,7 @@ mod schema_checks;
 mod serve;
 mod smartcore_trees;
 mod sources;
+mod spark;
 mod support;
 mod threads;
 mod train;
