@@ -121,7 +121,8 @@ fn load(dir: &std::path::Path) -> anyhow::Result<Loaded> {
     let m = d
         .read_manifest()?
         .with_context(|| format!("nothing published in {}", dir.display()))?;
-    let (bundles, snapshot) = d.read_pair(&m.current)?;
+    let files = d.read_pair(&m.current)?;
+    let (bundles, snapshot) = (files.bundles, files.snapshot);
     // The push below sends one bundle with the snapshot: the first.
     let bundle = bundles.into_iter().next().unwrap_or_default();
     let api = Api::serving(d.check_pair(&m.current, None)?.0, Limits::default());

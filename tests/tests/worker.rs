@@ -656,6 +656,7 @@ fn signed(p: &Pair, key: &SigningKey) -> PublishedPair {
         bundle_signature: Some(key.sign(ArtifactKind::Bundle, b)),
         snapshot_signature: Some(key.sign(ArtifactKind::Snapshot, s)),
         more_bundles: Vec::new(),
+        deltas: Vec::new(),
     }
 }
 

@@ -9,6 +9,7 @@
 //! manifest.json                {"bundle": id, "snapshot": id,
 //!                               "bundle_signature": sig?, "snapshot_signature": sig?,
 //!                               "more_bundles": [{"bundle": id, "bundle_signature": sig?}]?,
+//!                               "deltas": [{"snapshot": id, "snapshot_signature": sig?}]?,
 //!                               "previous": {the same fields}?}
 //! bundles/<bundle id>.bin      a bundle, named by its content id
 //! bundles/<bundle id>.sig      its signature (128 hex digits), when signed
@@ -20,7 +21,10 @@
 //! replaces the manifest last, atomically, so a reader following the manifest
 //! always finds a complete pair. `more_bundles` makes the pair a deployment:
 //! further bundles served over the same snapshot (left out when there are
-//! none, so a one-bundle manifest keeps its first shape). `previous` is what
+//! none, so a one-bundle manifest keeps its first shape). `deltas` are delta
+//! snapshots layered over `snapshot`, oldest first
+//! ([`crate::online::Layers`]: a key's newest row wins), so a publish can ship
+//! only the keys that changed ([`crate::online::delta_between`]). `previous` is what
 //! was served before, kept for rollback (which swaps the two).
 //!
 //! A pair is served only after [`PublishedPair::check`]: both headers pass
@@ -30,6 +34,7 @@
 
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use serde_json::{Map, Value as Json};
@@ -76,8 +81,33 @@ impl PublishedBundle {
     }
 }
 
+/// A delta snapshot layered over a published pair's snapshot, with its
+/// signature if signed (signed as a snapshot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishedDelta {
+    /// The delta's content id.
+    pub id: ContentId,
+    /// Its signature, when the publisher signed it.
+    pub signature: Option<Signature>,
+}
+
+impl PublishedDelta {
+    /// Where the delta lives in the layout (beside the snapshots: it is one).
+    #[must_use]
+    pub fn path(&self) -> String {
+        format!("snapshots/{}.bin", self.id)
+    }
+
+    /// Where its detached signature lives in the layout.
+    #[must_use]
+    pub fn signature_path(&self) -> String {
+        format!("snapshots/{}.sig", self.id)
+    }
+}
+
 /// A bundle and a snapshot served together, with their signatures if signed,
-/// and any further bundles served over the same snapshot (a deployment).
+/// any further bundles served over the same snapshot (a deployment), and any
+/// delta snapshots layered over it.
 ///
 /// # Examples
 ///
@@ -101,6 +131,8 @@ pub struct PublishedPair {
     pub snapshot_signature: Option<Signature>,
     /// Further bundles over the same snapshot, in order (empty for a pair).
     pub more_bundles: Vec<PublishedBundle>,
+    /// Delta snapshots over `snapshot`, oldest first (empty: the snapshot alone).
+    pub deltas: Vec<PublishedDelta>,
 }
 
 impl PublishedPair {
@@ -113,6 +145,7 @@ impl PublishedPair {
             bundle_signature: None,
             snapshot_signature: None,
             more_bundles: Vec::new(),
+            deltas: Vec::new(),
         }
     }
 
@@ -120,6 +153,11 @@ impl PublishedPair {
     #[must_use]
     pub fn same_artifacts(&self, other: &PublishedPair) -> bool {
         self.snapshot == other.snapshot
+            && self
+                .deltas
+                .iter()
+                .map(|d| d.id)
+                .eq(other.deltas.iter().map(|d| d.id))
             && self
                 .bundles()
                 .map(|b| b.id)
@@ -183,6 +221,17 @@ impl PublishedPair {
                 Json::Object(entry)
             });
             map.insert("more_bundles".into(), Json::Array(more.collect()));
+        }
+        if !self.deltas.is_empty() {
+            let deltas = self.deltas.iter().map(|d| {
+                let mut entry = Map::new();
+                entry.insert("snapshot".into(), Json::String(d.id.to_string()));
+                if let Some(sig) = d.signature {
+                    entry.insert("snapshot_signature".into(), Json::String(sig.to_string()));
+                }
+                Json::Object(entry)
+            });
+            map.insert("deltas".into(), Json::Array(deltas.collect()));
         }
         map
     }
@@ -248,6 +297,26 @@ impl PublishedPair {
                 )));
             }
         };
+        let deltas = match value.get("deltas") {
+            None | Some(Json::Null) => Vec::new(),
+            Some(Json::Array(list)) => list
+                .iter()
+                .enumerate()
+                .map(|(i, entry)| {
+                    let ([id], [signature]) = PublishedPair::from_json_fields(
+                        entry,
+                        &format!("{what}.deltas[{i}]"),
+                        ["snapshot"],
+                    )?;
+                    Ok(PublishedDelta { id, signature })
+                })
+                .collect::<Result<Vec<_>>>()?,
+            Some(_) => {
+                return Err(malformed(format!(
+                    "{what}.deltas must be an array of {{\"snapshot\": id, \"snapshot_signature\": sig?}}"
+                )));
+            }
+        };
         let ([bundle, snapshot], [bundle_signature, snapshot_signature]) =
             PublishedPair::from_json_fields(value, what, ["bundle", "snapshot"])?;
         Ok(PublishedPair {
@@ -256,17 +325,19 @@ impl PublishedPair {
             bundle_signature,
             snapshot_signature,
             more_bundles,
+            deltas,
         })
     }
 
-    /// Checks `bundles` and `snapshot` (the bytes of the files this pair
-    /// names, bundles in [`PublishedPair::bundles`] order) and pairs them
-    /// into a [`Deployment`].
+    /// Checks `bundles`, `snapshot` and `deltas` (the bytes of the files this
+    /// pair names, bundles in [`PublishedPair::bundles`] order, deltas oldest
+    /// first) and pairs them into a [`Deployment`].
     ///
     /// In order: each header (magic, format version, length, BLAKE3 hash); each
     /// hash against the id this pair names; with `key`, each signature of this
     /// pair against that key (an unsigned artifact is refused); and
-    /// [`Deployment::new`] on them together.
+    /// [`Deployment::new`] on them together, the deltas layered over the
+    /// snapshot ([`Deployment::with_deltas`]).
     ///
     /// # Errors
     ///
@@ -278,14 +349,17 @@ impl PublishedPair {
         &self,
         bundles: &[B],
         snapshot: Vec<u8>,
+        deltas: Vec<Vec<u8>>,
         key: Option<&PublicKey>,
     ) -> Result<Deployment> {
         let named: Vec<PublishedBundle> = self.bundles().collect();
-        if named.len() != bundles.len() {
+        if named.len() != bundles.len() || self.deltas.len() != deltas.len() {
             return Err(malformed(format!(
-                "the pair names {} bundle(s) but {} were given",
+                "the pair names {} bundle(s) and {} delta(s) but {} and {} were given",
                 named.len(),
-                bundles.len()
+                self.deltas.len(),
+                bundles.len(),
+                deltas.len()
             )));
         }
         let snapshot = Snapshot::load(snapshot)?;
@@ -306,7 +380,20 @@ impl PublishedPair {
                 self.snapshot_signature.as_ref(),
             )?;
         }
-        Deployment::new(snapshot, loaded)
+        let mut layered = Vec::with_capacity(deltas.len());
+        for (bytes, want) in deltas.into_iter().zip(&self.deltas) {
+            let delta = Snapshot::load(bytes)?;
+            mislabelled(ArtifactKind::Snapshot, want.id, delta.id())?;
+            if let Some(key) = key {
+                key.verify(ArtifactKind::Snapshot, want.id, want.signature.as_ref())?;
+            }
+            layered.push(Arc::new(delta));
+        }
+        let deployment = Deployment::new(snapshot, loaded)?;
+        if layered.is_empty() {
+            return Ok(deployment);
+        }
+        deployment.with_deltas(layered)
     }
 
     /// Checks a pair received whole (an upload to an admin route): the ids are
@@ -331,8 +418,9 @@ impl PublishedPair {
             bundle_signature,
             snapshot_signature,
             more_bundles: Vec::new(),
+            deltas: Vec::new(),
         };
-        let deployment = pair.check(&[bundle], snapshot, key)?;
+        let deployment = pair.check(&[bundle], snapshot, Vec::new(), key)?;
         Ok((pair, deployment))
     }
 }

@@ -74,9 +74,9 @@ pub struct Layers {
 /// Where a key's winning row is: layer 0 is the base, `i + 1` delta `i`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Hit {
-    layer: usize,
-    table: usize,
-    row: usize,
+    pub(crate) layer: usize,
+    pub(crate) table: usize,
+    pub(crate) row: usize,
 }
 
 impl From<Arc<Snapshot>> for Layers {
@@ -170,10 +170,25 @@ impl Layers {
     }
 
     /// The snapshot of layer `layer` (0: the base).
-    fn layer(&self, layer: usize) -> &Snapshot {
+    pub(crate) fn layer(&self, layer: usize) -> &Snapshot {
         match layer.checked_sub(1).and_then(|i| self.deltas.get(i)) {
             Some(d) => &d.snapshot,
             None => &self.base,
+        }
+    }
+
+    /// How many deltas are layered over the base.
+    #[must_use]
+    pub fn delta_count(&self) -> usize {
+        self.deltas.len()
+    }
+
+    /// Where base table `table` lives in layer `layer` (0: the base), if
+    /// that layer holds the view.
+    pub(crate) fn table_in(&self, layer: usize, table: usize) -> Option<usize> {
+        match layer.checked_sub(1) {
+            None => (table < self.base.meta().views.len()).then_some(table),
+            Some(i) => self.deltas.get(i)?.tables.get(table).copied().flatten(),
         }
     }
 

@@ -16,6 +16,9 @@
 //!   (pushed or published changes); every read above goes through it, so a
 //!   key's newest row in any layer wins at O(layers) probes, with no rebuild.
 //!
+//! - [`delta_between`] (in `delta`): the delta a publisher ships so that the
+//!   edge, layering it over what it serves, reads a new state.
+//!
 //! - [`Deployment`] (in `deployment`): one snapshot and every bundle served
 //!   from it, each paired once; requests pick their bundle by feature service
 //!   or model name.
@@ -26,6 +29,7 @@
 //! `OUTSIDE_MAX_AGE` (`now - event_ts > ttl`; the value is then treated as missing,
 //! exactly as the point-in-time join treats a row outside the ttl window).
 
+mod delta;
 mod deployment;
 mod layers;
 mod predictor;
@@ -40,6 +44,7 @@ use crate::pipeline::Prediction;
 use crate::time::{Duration, Timestamp};
 use crate::value::{EntityKey, KeyPart, Value};
 
+pub use delta::{DeltaPlan, compact, delta_between};
 pub use deployment::Deployment;
 pub(crate) use layers::Layered;
 pub use layers::Layers;

@@ -12,10 +12,14 @@ use verge_core::artifact::signature::PublicKey;
 
 use super::output::print_json;
 use super::{Ctx, ExitStatus};
+use verge_core::artifact::Snapshot;
+use verge_core::online::compact;
 use verge_host::edge_pair::EdgePair;
 use verge_host::materialize::LATEST;
+use verge_host::publish::delta::{PublishConfig, Shipped, plan};
 use verge_host::publish::push::{self, Endpoint};
 use verge_host::publish::{PublishDir, keys, sign_pair};
+use verge_host::push::delta::layers;
 
 /// Publish a model's bundle and a snapshot for the edge, or roll back.
 ///
@@ -29,6 +33,12 @@ use verge_host::publish::{PublishDir, keys, sign_pair};
 /// from the environment variable --token-env names, never from the command line.
 /// The receiver checks hashes, signatures and compatibility before swapping, and
 /// keeps serving the old pair if anything fails.
+///
+/// With --to, when DIR already serves the same bundles, only the keys whose
+/// row changed since (by `materialize`, or rows pushed with `verge push`) are
+/// shipped, as a delta snapshot the edge layers over the published one; a chain
+/// longer than --max-deltas is compacted into a new base (docs/publish.md).
+/// --url always sends one whole snapshot, pushed rows folded in.
 ///
 /// --rollback swaps the current pair with `previous` (in DIR, or through
 /// `POST /admin/rollback`); rolling back twice rolls forward.
@@ -72,6 +82,12 @@ pub struct Publish {
     /// The snapshot: a path, an id or unique prefix, or a ref.
     #[arg(long, value_name = "S", default_value = LATEST, conflicts_with = "rollback")]
     pub snapshot: String,
+    /// With --to: the longest chain of delta snapshots over one base
+    /// (default: `[publish] max_deltas` in verge.toml, else 8; 0: always a
+    /// whole snapshot). A publish that would make the chain longer ships a
+    /// new base instead.
+    #[arg(long, value_name = "N", conflicts_with = "rollback")]
+    pub max_deltas: Option<usize>,
     /// Serve the previous pair again instead of publishing.
     #[arg(long)]
     pub rollback: bool,
@@ -87,7 +103,8 @@ pub struct Publish {
 fn pair_json(pair: Option<&PublishedPair>) -> Json {
     pair.map_or(Json::Null, |p| {
         let ids: Vec<String> = p.bundles().map(|b| b.id.to_string()).collect();
-        json!({"bundle_id": p.bundle.to_string(), "bundle_ids": ids, "snapshot_id": p.snapshot.to_string(), "signed": p.bundle_signature.is_some()})
+        let deltas: Vec<String> = p.deltas.iter().map(|d| d.id.to_string()).collect();
+        json!({"bundle_id": p.bundle.to_string(), "bundle_ids": ids, "snapshot_id": p.snapshot.to_string(), "delta_ids": deltas, "signed": p.bundle_signature.is_some()})
     })
 }
 
@@ -98,7 +115,29 @@ fn pair_text(pair: &PublishedPair) -> String {
         .map(|b| format!("bundle {}", b.id.short()))
         .collect();
     parts.push(format!("snapshot {}", pair.snapshot.short()));
+    parts.extend(
+        pair.deltas
+            .iter()
+            .map(|d| format!("delta {}", d.id.short())),
+    );
     parts.join(" + ")
+}
+
+/// A publish's note: what it shipped to the directory.
+fn shipped_text(shipped: &Shipped) -> String {
+    match shipped {
+        Shipped::Unchanged => "already published, nothing changed".into(),
+        Shipped::Delta { rows } => format!("a delta of {rows} changed row(s)"),
+        Shipped::Base { reason } => format!("a new base ({reason})"),
+    }
+}
+
+fn shipped_json(shipped: &Shipped) -> Json {
+    match shipped {
+        Shipped::Unchanged => json!({"kind": "unchanged"}),
+        Shipped::Delta { rows } => json!({"kind": "delta", "rows": rows}),
+        Shipped::Base { reason } => json!({"kind": "base", "reason": reason}),
+    }
 }
 
 fn manifest_json(m: &PublishManifest) -> Json {
@@ -190,31 +229,73 @@ impl Publish {
         let bundles: Vec<&[u8]> = edges.iter().map(|e| e.bundle_bytes.as_slice()).collect();
         // Each bundle fits the snapshot; together they must also be told
         // apart by requests (one bundle per model, one definition per service).
-        pair.check(&bundles, first.snapshot_bytes.clone(), None)
+        pair.check(&bundles, first.snapshot_bytes.clone(), Vec::new(), None)
             .context("these bundles cannot be served together")?;
-        let pair = match &self.sign_key {
-            Some(path) => sign_pair(pair, &keys::read_key_file(path)?),
+        let sign_key = match &self.sign_key {
+            Some(path) => Some(keys::read_key_file(path)?),
+            None => None,
+        };
+        let sign = |pair: PublishedPair| match &sign_key {
+            Some(key) => sign_pair(pair, key),
             None => pair,
         };
+        // What online reads see: the snapshot and the rows pushed since.
+        let target = layers(repo.root(), Snapshot::load(first.snapshot_bytes.clone())?)?;
         let served: Vec<String> = edges.iter().map(|e| e.contents.describe()).collect();
         if let Some(dir) = &self.to {
-            let m = PublishDir::new(dir).publish(&bundles, &first.snapshot_bytes, pair.clone())?;
+            let dir_layout = PublishDir::new(dir);
+            let max_deltas = match self.max_deltas {
+                Some(n) => n,
+                None if ctx.config.exists() => PublishConfig::load(&ctx.config)?.max_deltas,
+                None => PublishConfig::default().max_deltas,
+            };
+            let ids: Vec<_> = pair.bundles().map(|b| b.id).collect();
+            let planned = plan(&dir_layout, &ids, &target, max_deltas)?;
+            let dir_pair = sign(planned.apply(pair.clone()));
+            dir_pair
+                .check(
+                    &bundles,
+                    planned.snapshot.clone(),
+                    planned.delta_bytes(&dir_layout)?,
+                    None,
+                )
+                .context(
+                    "the published snapshot, its deltas and these bundles do not serve together",
+                )?;
+            let m = dir_layout.publish(
+                &bundles,
+                &planned.snapshot,
+                &planned.new_deltas,
+                dir_pair.clone(),
+            )?;
             ctx.note(&format!(
-                "Published {} ({}){} to {}{}.",
-                pair_text(&pair),
+                "Published {} ({}){} to {}: {}{}.",
+                pair_text(&dir_pair),
                 served.join(", "),
-                if pair.bundle_signature.is_some() {
+                if dir_pair.bundle_signature.is_some() {
                     ", signed,"
                 } else {
                     ""
                 },
                 dir.display(),
+                shipped_text(&planned.shipped),
                 m.previous
                     .as_ref()
                     .map_or(String::new(), |p| format!(" (previous: {})", pair_text(p)))
             ));
-            report.insert("to".into(), manifest_json(&m));
+            let mut answer = manifest_json(&m);
+            answer["shipped"] = shipped_json(&planned.shipped);
+            report.insert("to".into(), answer);
         }
+        // The admin route takes whole snapshots: pushed rows are folded in.
+        let (remote_snapshot, pair) = if remote.is_some() && target.delta_count() > 0 {
+            let folded = Snapshot::load(compact(&target)?)?;
+            let mut folded_pair = pair.clone();
+            folded_pair.snapshot = folded.id();
+            (folded.as_bytes().to_vec(), sign(folded_pair))
+        } else {
+            (first.snapshot_bytes.clone(), sign(pair))
+        };
         if let Some((endpoint, token)) = remote {
             // The admin route takes one bundle and a snapshot at a time;
             // each replaces its model's bundle and keeps the others.
@@ -227,7 +308,7 @@ impl Publish {
                     endpoint,
                     token,
                     &edge.bundle_bytes,
-                    &first.snapshot_bytes,
+                    &remote_snapshot,
                     &one,
                 )?);
             }

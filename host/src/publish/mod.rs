@@ -22,6 +22,7 @@
 //! never lose each other's `previous`, and a killed one never wedges the
 //! directory (the kernel drops its lock).
 
+pub mod delta;
 pub mod keys;
 pub mod push;
 
@@ -48,6 +49,9 @@ pub fn sign_pair(mut pair: PublishedPair, key: &SigningKey) -> PublishedPair {
     for more in &mut pair.more_bundles {
         more.signature = Some(key.sign(ArtifactKind::Bundle, more.id));
     }
+    for delta in &mut pair.deltas {
+        delta.signature = Some(key.sign(ArtifactKind::Snapshot, delta.id));
+    }
     pair
 }
 
@@ -60,6 +64,31 @@ pub fn signature_file_text(signature: &Signature) -> String {
 /// A pair read from a publish directory and checked: its deployment and each
 /// bundle's bytes, in order (which Wasm instances load).
 pub type CheckedPair = (Deployment, Vec<Vec<u8>>);
+
+/// The bytes of the files a published pair names.
+#[derive(Debug, Clone)]
+pub struct PairFiles {
+    /// Every bundle, in the pair's order.
+    pub bundles: Vec<Vec<u8>>,
+    /// The base snapshot.
+    pub snapshot: Vec<u8>,
+    /// The delta snapshots over it, oldest first.
+    pub deltas: Vec<Vec<u8>>,
+}
+
+/// Every `.sig` file a pair's manifest entry implies, with the signature it
+/// records (`None`: unsigned).
+fn signature_files(pair: &PublishedPair) -> Vec<(String, Option<Signature>)> {
+    pair.bundles()
+        .map(|b| (b.signature_path(), b.signature))
+        .chain([(pair.snapshot_signature_path(), pair.snapshot_signature)])
+        .chain(
+            pair.deltas
+                .iter()
+                .map(|d| (d.signature_path(), d.signature)),
+        )
+        .collect()
+}
 
 /// A publish directory (see the module docs for its layout).
 #[derive(Debug, Clone)]
@@ -98,13 +127,13 @@ impl PublishDir {
         }
     }
 
-    /// Reads the files `pair` names: every bundle's bytes, in order, and the
-    /// snapshot's.
+    /// Reads the files `pair` names: every bundle's bytes, in order, the
+    /// snapshot's, and each delta's, oldest first.
     ///
     /// # Errors
     ///
     /// When a file is missing or unreadable.
-    pub fn read_pair(&self, pair: &PublishedPair) -> anyhow::Result<(Vec<Vec<u8>>, Vec<u8>)> {
+    pub fn read_pair(&self, pair: &PublishedPair) -> anyhow::Result<PairFiles> {
         let read = |rel: String| {
             let path = self.root.join(&rel);
             fs::read(&path).with_context(|| {
@@ -115,7 +144,16 @@ impl PublishDir {
             .bundles()
             .map(|b| read(b.path()))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok((bundles, read(pair.snapshot_path())?))
+        let deltas = pair
+            .deltas
+            .iter()
+            .map(|d| read(d.path()))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(PairFiles {
+            bundles,
+            snapshot: read(pair.snapshot_path())?,
+            deltas,
+        })
     }
 
     /// Reads and checks the pair `pair` names (see
@@ -132,11 +170,12 @@ impl PublishDir {
         pair: &PublishedPair,
         key: Option<&PublicKey>,
     ) -> anyhow::Result<CheckedPair> {
-        let (bundles, snapshot) = self.read_pair(pair)?;
-        let signatures = pair
-            .bundles()
-            .map(|b| (b.signature_path(), b.signature))
-            .chain([(pair.snapshot_signature_path(), pair.snapshot_signature)]);
+        let PairFiles {
+            bundles,
+            snapshot,
+            deltas,
+        } = self.read_pair(pair)?;
+        let signatures = signature_files(pair);
         for (rel, want) in signatures {
             let Some(want) = want else { continue };
             let path = self.root.join(rel);
@@ -150,26 +189,29 @@ impl PublishDir {
             }
         }
         let deployment = pair
-            .check(&bundles, snapshot, key)
+            .check(&bundles, snapshot, deltas, key)
             .with_context(|| format!("checking the pair published in {}", self.root.display()))?;
         Ok((deployment, bundles))
     }
 
     /// Publishes a pair: writes its artifacts (every bundle, in `pair`'s
-    /// order, and the snapshot) and their signatures (if `pair` carries
-    /// them), then the manifest, keeping the pair it replaces as `previous`.
-    /// The caller has checked the pair ([`PublishedPair::check`]); `pair`'s
-    /// ids must be those of the bytes.
+    /// order, the snapshot, and the deltas `new_deltas` holds: those of
+    /// `pair.deltas` not already in the directory) and their signatures (if
+    /// `pair` carries them), then the manifest, keeping the pair it replaces
+    /// as `previous`. The caller has checked the pair
+    /// ([`PublishedPair::check`]); `pair`'s ids must be those of the bytes.
     ///
     /// Returns the manifest written.
     ///
     /// # Errors
     ///
-    /// I/O errors, or an unreadable existing manifest.
+    /// I/O errors, an unreadable existing manifest, or a delta `pair` names
+    /// that is neither given nor already in the directory.
     pub fn publish<B: AsRef<[u8]>>(
         &self,
         bundles: &[B],
         snapshot: &[u8],
+        new_deltas: &[Vec<u8>],
         pair: PublishedPair,
     ) -> anyhow::Result<PublishManifest> {
         let named: Vec<_> = pair.bundles().collect();
@@ -189,11 +231,24 @@ impl PublishDir {
             self.write_artifact(&b.path(), bytes.as_ref())?;
         }
         self.write_artifact(&pair.snapshot_path(), snapshot)?;
-        let signatures = named
-            .iter()
-            .map(|b| (b.signature_path(), b.signature))
-            .chain([(pair.snapshot_signature_path(), pair.snapshot_signature)]);
-        for (rel, sig) in signatures {
+        for bytes in new_deltas {
+            let id = verge_core::artifact::Header::open(bytes, ArtifactKind::Snapshot)
+                .context("a delta to publish is not a whole snapshot")?
+                .0
+                .id;
+            self.write_artifact(&format!("snapshots/{id}.bin"), bytes)?;
+        }
+        for delta in &pair.deltas {
+            let path = self.root.join(delta.path());
+            if !path.exists() {
+                bail!(
+                    "delta {} is named but neither given nor in {}; publish its base again",
+                    delta.id.short(),
+                    self.root.display()
+                );
+            }
+        }
+        for (rel, sig) in signature_files(&pair) {
             if let Some(sig) = sig {
                 let path = self.root.join(rel);
                 atomic::replace(&path, signature_file_text(&sig).as_bytes())

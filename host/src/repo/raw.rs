@@ -39,6 +39,10 @@ pub(crate) struct RawFile {
     /// like `[run]`, not part of the definitions.
     #[serde(default, rename = "offline")]
     pub _offline: Option<toml::Table>,
+    /// `[publish]`: settings of `verge publish` (see
+    /// `crate::publish::delta::PublishConfig`), accepted here like `[run]`.
+    #[serde(default, rename = "publish")]
+    pub _publish: Option<toml::Table>,
 }
 
 /// `[[entity]]`.

@@ -255,7 +255,7 @@ impl Live {
         let Some(dir) = &self.config.dir else {
             return Live::push(lock(&self.pairs), fresh);
         };
-        match dir.publish(&fresh.bundles, upload.snapshot, pair) {
+        match dir.publish(&fresh.bundles, upload.snapshot, &[], pair) {
             Ok(manifest) => self.adopt(&manifest, fresh),
             Err(e) => refuse(
                 500,
@@ -298,9 +298,22 @@ impl Live {
     /// Serves what a publish directory's `manifest` names (read by
     /// [`super::watch`] after another process wrote it), `candidate` being its
     /// current pair as loaded and checked. Serialised with the admin routes.
-    pub fn follow(&self, manifest: &PublishManifest, candidate: Arc<Served>) {
+    ///
+    /// Returns `false`, serving nothing new, when the directory's manifest is
+    /// no longer `manifest`: an admin route (or another publisher) moved it
+    /// while the candidate was being checked, and adopting the stale one would
+    /// serve a pair the directory no longer names. The next poll sees the
+    /// manifest as it is.
+    pub fn follow(&self, manifest: &PublishManifest, candidate: Arc<Served>) -> bool {
         let _admin = lock(&self.admin);
+        if let Some(dir) = &self.config.dir {
+            // Under the admin lock, every admin write is already on disk.
+            if !matches!(dir.read_manifest(), Ok(Some(now)) if now == *manifest) {
+                return false;
+            }
+        }
         let _ = self.adopt(manifest, candidate);
+        true
     }
 
     /// Serves `next` (loaded and checked), keeping the pair it replaces as the

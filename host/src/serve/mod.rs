@@ -410,10 +410,11 @@ pub(super) fn start_from_repo(
             .transpose()?
             .flatten(),
         more_bundles: named.collect(),
+        deltas: Vec::new(),
     };
     let bundle_bytes: Vec<Vec<u8>> = read.into_iter().map(|(_, bytes)| bytes).collect();
     let deployment = pair
-        .check(&bundle_bytes, snapshot_bytes, public_key)
+        .check(&bundle_bytes, snapshot_bytes, Vec::new(), public_key)
         .with_context(|| {
             format!(
                 "loading {} with snapshot {}",

@@ -121,7 +121,9 @@ fn look(
                 api: Arc::new(Api::serving(deployment, limits)),
                 bundles,
             });
-            live.follow(&manifest, candidate);
+            if !live.follow(&manifest, candidate) {
+                return Ok(Look::Same);
+            }
             Ok(Look::Swapped(swapped(
                 &manifest.current,
                 &format!("{}", dir.root().join("manifest.json").display()),

@@ -241,6 +241,10 @@ fn killed_publishes_leave_a_servable_directory() {
             "release.key".into(),
             "--snapshot".into(),
             snapshot.into(),
+            // Whole snapshots, so each publish names the one it was given;
+            // a delta publish writes in the same order (files, then manifest).
+            "--max-deltas".into(),
+            "0".into(),
         ]
     };
     let args = publish(&snapshots[0]);

@@ -89,7 +89,15 @@ fn serve_follows_refs_and_publish_directories() {
             if mode == "dir" {
                 run_expect(
                     &repo.path,
-                    &["publish", "surgical_lesion", "--to", "site"],
+                    // Whole snapshots, so the answers' snapshot_id moves.
+                    &[
+                        "publish",
+                        "surgical_lesion",
+                        "--to",
+                        "site",
+                        "--max-deltas",
+                        "0",
+                    ],
                     0,
                 );
             }

@@ -22,6 +22,7 @@ mod materialize;
 mod online_cli;
 mod postgres;
 mod publish;
+mod publish_deltas;
 mod push;
 mod push_crash;
 mod push_http;

@@ -181,6 +181,9 @@ fn keygen_publish_rollback_and_signatures_in_a_directory() {
         "site",
         "--sign-key",
         "release.key",
+        // A whole snapshot (not a delta over the first): a new pair.
+        "--max-deltas",
+        "0",
     ];
     let second = run_expect(&repo.path, &args, 0);
     let m2 = manifest(&site);
@@ -250,6 +253,7 @@ fn keygen_publish_rollback_and_signatures_in_a_directory() {
         .check(
             &[std::fs::read(site.join(m1.current.bundle_path())).unwrap()],
             std::fs::read(site.join(m1.current.snapshot_path())).unwrap(),
+            Vec::new(),
             Some(&public),
         )
         .unwrap_err()

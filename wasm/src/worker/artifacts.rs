@@ -173,8 +173,9 @@ pub fn limits(env: &Env) -> Result<Limits, ApiError> {
     })
 }
 
-/// Fetches the pair `pair` names and checks it ([`Pair::check`]: headers,
-/// ids, signatures when `key` is set, compatibility).
+/// Fetches the pair `pair` names, with its delta snapshots, and checks it
+/// ([`Pair::check`]: headers, ids, signatures when `key` is set,
+/// compatibility); the deltas are layered over the snapshot, newest row wins.
 ///
 /// # Errors
 ///
@@ -190,8 +191,12 @@ pub async fn load(
         bundles.push(get_required(store, &bundle.path()).await?);
     }
     let snapshot = get_required(store, &pair.snapshot_path()).await?;
+    let mut deltas = Vec::with_capacity(pair.deltas.len());
+    for delta in &pair.deltas {
+        deltas.push(get_required(store, &delta.path()).await?);
+    }
     let deployment = pair
-        .check(&bundles, snapshot, key)
+        .check(&bundles, snapshot, deltas, key)
         .map_err(|e| unavailable(format!("the published pair is refused: {e}")))?;
     Ok(Api::serving(deployment, limits))
 }
