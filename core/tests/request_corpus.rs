@@ -420,3 +420,49 @@ fn every_route_answers_the_corpus_as_the_golden_file_says() {
     }
     assert_eq!(text.lines().count(), want.lines().count(), "line count");
 }
+
+/// The descriptive answers (model info, `GET /version`) and the error
+/// message every face shows, byte for byte, for bundles of both fixtures with
+/// and without a snapshot: `golden/descriptive_answers.txt`.
+#[test]
+fn descriptive_answers_are_as_the_golden_file_says() {
+    use verge_core::api::{deployment_version, error_message, model_info, version};
+    let tiny_bundle = Bundle::load(&tiny::bundle_bytes()).unwrap();
+    let horse = horse_colic::fixture(true);
+    let horse_bundle = Bundle::load(&horse.bundle).unwrap();
+    let horse_snapshot = Snapshot::load(horse.snapshot.clone()).unwrap();
+    let mut text = String::new();
+    let mut line = |name: &str, bytes: &[u8]| {
+        writeln!(text, "{name} | {}", String::from_utf8_lossy(bytes)).unwrap();
+    };
+    line(
+        "tiny deployment version",
+        &deployment_version(tiny::api().deployment()),
+    );
+    line("tiny version, no snapshot", &version(&[&tiny_bundle], None));
+    line(
+        "two bundles, horse snapshot",
+        &version(&[&horse_bundle, &tiny_bundle], Some(&horse_snapshot)),
+    );
+    line("no bundle", &version(&[], Some(&horse_snapshot)));
+    line("tiny info", &model_info(&tiny_bundle, true));
+    line("horse info", &model_info(&horse_bundle, false));
+    for body in [
+        &br#"{"error":{"message":"a \"quoted\" \u00e9 message","status":400}}"#[..],
+        br#"{"error":{"message":1}}"#,
+        br#"{"error":"x"}"#,
+        br#"{"error":{"message":"first"},"error":{"message":"last"}}"#,
+        b"[1]",
+        b"\xffnot json",
+        b"",
+    ] {
+        line("error message", error_message(body).as_bytes());
+    }
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/descriptive_answers.txt");
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(&path, &text).unwrap();
+        return;
+    }
+    assert_eq!(text, std::fs::read_to_string(&path).unwrap());
+}

@@ -21,19 +21,36 @@
 //!   `format_version`, `verge_version`; the three snapshot fields are `null`
 //!   when only a bundle is loaded, so the keys are always the same.
 
-use alloc::string::ToString;
+use alloc::string::String;
 use alloc::vec::Vec;
 
-use serde_json::{Value as Json, json};
-
-use super::value_to_json;
+use super::json_out::JsonOut;
+use super::request::decode::{Cell, Dups, decode_value};
 use crate::DType;
 use crate::artifact::{Bundle, FORMAT_VERSION, Snapshot};
 use crate::online::Deployment;
 use crate::value::Value;
 
-fn field(name: &str, dtype: DType) -> Json {
-    json!({ "name": name, "dtype": dtype.name() })
+/// `[{"dtype":…,"name":…},…]`.
+fn fields<'a>(out: &mut JsonOut, fields: impl Iterator<Item = (&'a str, DType)>) {
+    out.raw("[");
+    for (i, (name, dtype)) in fields.enumerate() {
+        out.comma(i);
+        out.raw(r#"{"dtype":"#);
+        out.string(dtype.name());
+        out.raw(r#","name":"#);
+        out.string(name);
+        out.raw("}");
+    }
+    out.raw("]");
+}
+
+/// A string, or `null` for `None`.
+fn string_or_null(out: &mut JsonOut, s: Option<&str>) {
+    match s {
+        Some(s) => out.string(s),
+        None => out.raw("null"),
+    }
 }
 
 /// Floats per row the batch paths write for `bundle`: the class count, or 1
@@ -49,29 +66,71 @@ pub fn output_width(bundle: &Bundle) -> usize {
 }
 
 /// What `bundle` expects and returns, as JSON; `has_snapshot` says whether the
-/// face has a snapshot paired with it (so `predict` works).
+/// face has a snapshot paired with it (so `predict` works). Members in sorted
+/// key order, as every answer prints them.
 #[must_use]
 pub fn model_info(bundle: &Bundle, has_snapshot: bool) -> Vec<u8> {
     let c = bundle.contents();
     let classes = c
         .model
         .as_ref()
-        .and_then(|m| m.pipeline.estimator().classes())
-        .map(|cs| cs.iter().map(value_to_json).collect::<Vec<_>>());
-    let body = json!({
-        "model": c.model_name(),
-        "feature_service": c.service,
-        "bundle_id": bundle.id().to_string(),
-        "registry_id": c.registry_id.to_string(),
-        "feature_names": c.features.iter().map(|f| f.name()).collect::<Vec<_>>(),
-        "features": c.features.iter().map(|f| field(f.name(), f.dtype())).collect::<Vec<_>>(),
-        "entity_keys": c.entity_keys.iter().map(|k| field(&k.name, k.dtype)).collect::<Vec<_>>(),
-        "request": c.request.iter().map(|k| field(&k.name, k.dtype)).collect::<Vec<_>>(),
-        "classes": classes,
-        "outputs": output_width(bundle),
-        "has_snapshot": has_snapshot,
-    });
-    serde_json::to_vec(&body).unwrap_or_default()
+        .and_then(|m| m.pipeline.estimator().classes());
+    let mut out = JsonOut::with_capacity(512);
+    out.raw("{");
+    out.key_name("bundle_id");
+    out.id(&bundle.id());
+    out.raw(",");
+    out.key_name("classes");
+    match classes {
+        Some(cs) => {
+            out.raw("[");
+            for (i, class) in cs.iter().enumerate() {
+                out.comma(i);
+                out.value(class);
+            }
+            out.raw("]");
+        }
+        None => out.raw("null"),
+    }
+    out.raw(",");
+    out.key_name("entity_keys");
+    fields(
+        &mut out,
+        c.entity_keys.iter().map(|k| (k.name.as_str(), k.dtype)),
+    );
+    out.raw(",");
+    out.key_name("feature_names");
+    out.raw("[");
+    for (i, f) in c.features.iter().enumerate() {
+        out.comma(i);
+        out.string(f.name());
+    }
+    out.raw("],");
+    out.key_name("feature_service");
+    out.string(&c.service);
+    out.raw(",");
+    out.key_name("features");
+    fields(&mut out, c.features.iter().map(|f| (f.name(), f.dtype())));
+    out.raw(",");
+    out.key_name("has_snapshot");
+    out.raw(if has_snapshot { "true" } else { "false" });
+    out.raw(",");
+    out.key_name("model");
+    string_or_null(&mut out, c.model_name());
+    out.raw(",");
+    out.key_name("outputs");
+    out.uint(output_width(bundle) as u64);
+    out.raw(",");
+    out.key_name("registry_id");
+    out.id(&c.registry_id);
+    out.raw(",");
+    out.key_name("request");
+    fields(
+        &mut out,
+        c.request.iter().map(|k| (k.name.as_str(), k.dtype)),
+    );
+    out.raw("}");
+    out.into_bytes()
 }
 
 /// `GET /version` for `bundles` (the first at the top level) and, when one
@@ -92,32 +151,64 @@ pub fn deployment_version(deployment: &Deployment) -> Vec<u8> {
 
 fn version_of(bundles: &[&Bundle], snapshot: Option<&Snapshot>) -> Vec<u8> {
     let meta = snapshot.map(Snapshot::meta);
-    let listed: Vec<Json> = bundles
-        .iter()
-        .map(|b| {
-            let c = b.contents();
-            json!({
-                "model": c.model_name(),
-                "feature_service": c.service,
-                "bundle_id": b.id().to_string(),
-                "registry_id": c.registry_id.to_string(),
-            })
-        })
-        .collect();
     let first = bundles.first().map(|b| b.contents());
-    let body = json!({
-        "model": first.and_then(|c| c.model_name()),
-        "feature_service": first.map(|c| c.service.as_str()),
-        "bundle_id": bundles.first().map(|b| b.id().to_string()),
-        "snapshot_id": snapshot.map(|s| s.id().to_string()),
-        "registry_id": first.map(|c| c.registry_id.to_string()),
-        "snapshot_registry_id": meta.map(|m| m.registry_id.to_string()),
-        "snapshot_window_end": meta.map(|m| m.window_end.to_rfc3339()),
-        "bundles": listed,
-        "format_version": FORMAT_VERSION,
-        "verge_version": env!("CARGO_PKG_VERSION"),
-    });
-    serde_json::to_vec(&body).unwrap_or_default()
+    let id_or_null = |out: &mut JsonOut, id: Option<crate::ContentId>| match id {
+        Some(id) => out.id(&id),
+        None => out.raw("null"),
+    };
+    let mut out = JsonOut::with_capacity(256 + bundles.len() * 256);
+    out.raw("{");
+    out.key_name("bundle_id");
+    id_or_null(&mut out, bundles.first().map(|b| b.id()));
+    out.raw(",");
+    out.key_name("bundles");
+    out.raw("[");
+    for (i, b) in bundles.iter().enumerate() {
+        let c = b.contents();
+        out.comma(i);
+        out.raw("{");
+        out.key_name("bundle_id");
+        out.id(&b.id());
+        out.raw(",");
+        out.key_name("feature_service");
+        out.string(&c.service);
+        out.raw(",");
+        out.key_name("model");
+        string_or_null(&mut out, c.model_name());
+        out.raw(",");
+        out.key_name("registry_id");
+        out.id(&c.registry_id);
+        out.raw("}");
+    }
+    out.raw("],");
+    out.key_name("feature_service");
+    string_or_null(&mut out, first.map(|c| c.service.as_str()));
+    out.raw(",");
+    out.key_name("format_version");
+    out.uint(u64::from(FORMAT_VERSION));
+    out.raw(",");
+    out.key_name("model");
+    string_or_null(&mut out, first.and_then(|c| c.model_name()));
+    out.raw(",");
+    out.key_name("registry_id");
+    id_or_null(&mut out, first.map(|c| c.registry_id));
+    out.raw(",");
+    out.key_name("snapshot_id");
+    id_or_null(&mut out, snapshot.map(Snapshot::id));
+    out.raw(",");
+    out.key_name("snapshot_registry_id");
+    id_or_null(&mut out, meta.map(|m| m.registry_id));
+    out.raw(",");
+    out.key_name("snapshot_window_end");
+    match meta {
+        Some(m) => out.time(m.window_end),
+        None => out.raw("null"),
+    }
+    out.raw(",");
+    out.key_name("verge_version");
+    out.string(env!("CARGO_PKG_VERSION"));
+    out.raw("}");
+    out.into_bytes()
 }
 
 /// The `message` of an API answer's error body (`{"error": {"message": ..}}`),
@@ -134,11 +225,18 @@ fn version_of(bundles: &[&Bundle], snapshot: Option<&Snapshot>) -> Vec<u8> {
 /// assert_eq!(error_message(b"plain text"), "plain text");
 /// ```
 #[must_use]
-pub fn error_message(body: &[u8]) -> alloc::string::String {
-    serde_json::from_slice::<Json>(body)
-        .ok()
-        .and_then(|j| j["error"]["message"].as_str().map(ToString::to_string))
-        .unwrap_or_else(|| alloc::string::String::from_utf8_lossy(body).into_owned())
+pub fn error_message(body: &[u8]) -> String {
+    let message = match decode_value(body, Dups::LastWins) {
+        Ok(Cell::Object(answer)) => match answer.get("error") {
+            Some(Cell::Object(error)) => error
+                .get("message")
+                .and_then(Cell::as_str)
+                .map(String::from),
+            _ => None,
+        },
+        _ => None,
+    };
+    message.unwrap_or_else(|| String::from_utf8_lossy(body).into_owned())
 }
 
 #[cfg(test)]

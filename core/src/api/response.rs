@@ -4,7 +4,7 @@
 //! every face prints the same bytes for the same values.
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use serde_json::Value as Json;
@@ -332,7 +332,7 @@ pub(crate) fn predict(
     let mut out = JsonOut::with_capacity(512 + rows.len * (64 + contents.features.len() * 48));
     out.raw("{");
     out.key_name("bundle_id");
-    out.string(&predictor.bundle().id().to_string());
+    out.id(&predictor.bundle().id());
     out.raw(",");
     out.key_name("feature_names");
     out.raw("[");
@@ -368,10 +368,10 @@ pub(crate) fn predict(
     }
     out.raw("],");
     out.key_name("registry_id");
-    out.string(&contents.registry_id.to_string());
+    out.id(&contents.registry_id);
     out.raw(",");
     out.key_name("snapshot_id");
-    out.string(&predictor.snapshot().id().to_string());
+    out.id(&predictor.snapshot().id());
     out.raw("}");
     Ok(out.into_bytes())
 }

@@ -8,7 +8,7 @@
 //! byte-identical. It needs no snapshot.
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::ApiError;
@@ -148,7 +148,7 @@ pub fn score_json(bundle: &Bundle, features: &[u8]) -> Result<Vec<u8>, ApiError>
     let mut out = JsonOut::with_capacity(256 + contents.features.len() * 32);
     out.raw("{");
     out.key_name("bundle_id");
-    out.string(&bundle.id().to_string());
+    out.id(&bundle.id());
     out.raw(",");
     let classes = match &prediction {
         Prediction::Classes {
@@ -195,7 +195,7 @@ pub fn score_json(bundle: &Bundle, features: &[u8]) -> Result<Vec<u8>, ApiError>
         out.raw("],");
     }
     out.key_name("registry_id");
-    out.string(&contents.registry_id.to_string());
+    out.id(&contents.registry_id);
     if let Prediction::Value(v) = prediction {
         out.raw(",");
         out.key_name("value");
