@@ -16,13 +16,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
 use serde_json::json;
+use verge_core::Timestamp;
 use verge_core::api::{Api, Limits};
 use verge_core::artifact::ArtifactKind;
 use verge_core::artifact::manifest::{PublishManifest, PublishedDelta, PublishedPair};
 use verge_core::artifact::signature::SigningKey;
-use verge_core::artifact::{Bundle, Snapshot, SnapshotBuilder, ViewBuilder};
-use verge_core::online::{DeltaPlan, Deployment, Layers, delta_between};
-use verge_core::{Timestamp, Value};
+use verge_core::artifact::{Bundle, Snapshot};
+use verge_core::online::Deployment;
+use verge_test_kit::delta::{delta_to, edited};
 use verge_test_kit::tiny::{self, Tiny};
 use verge_test_kit::workerd::{Workerd, workerd_bin};
 
@@ -41,50 +42,6 @@ fn write_file(dir: &Path, rel: &str, bytes: &[u8]) {
     let tmp = dir.join(format!(".tmp-{}", std::process::id()));
     std::fs::write(&tmp, bytes).unwrap();
     std::fs::rename(&tmp, &path).unwrap();
-}
-
-/// `base` with every key `edit` returns `Some` for replaced by that
-/// `(event time offset, temp)`: the state a later materialization or a push
-/// would give.
-fn edited(base: &Snapshot, edit: impl Fn(i64) -> Option<(i64, f64)>) -> Snapshot {
-    let meta = base.meta();
-    let view = &meta.views[0];
-    let mut b = ViewBuilder::new(
-        &view.name,
-        view.join_keys.clone(),
-        view.fields.clone(),
-        view.ttl,
-        false,
-    );
-    for row in 0..base.table(0).unwrap().rows() {
-        let key = base.key(0, row).unwrap();
-        let id = match key.parts()[0] {
-            verge_core::KeyPart::Int64(id) => id,
-            _ => unreachable!("the fixture's keys are integers"),
-        };
-        let mut values: Vec<Value> = (0..view.fields.len())
-            .map(|c| base.value(0, c, row))
-            .collect();
-        let mut ts = base.event_ts(0, row);
-        if let Some((later, temp)) = edit(id) {
-            ts = Timestamp(ts.0 + later);
-            values[0] = Value::Float64(temp);
-        }
-        b.push_row(&key, ts, None, &values).unwrap();
-    }
-    let bytes = SnapshotBuilder::new(meta.registry_id, meta.window_start, meta.window_end)
-        .with_view(b)
-        .finish()
-        .unwrap();
-    Snapshot::load(bytes).unwrap()
-}
-
-/// The delta that takes `published` to `target`.
-fn delta(published: &Layers, target: &Snapshot) -> Vec<u8> {
-    match delta_between(published, &Layers::from(target.clone())).unwrap() {
-        DeltaPlan::Delta { bytes, .. } => bytes,
-        other => panic!("expected a delta, got {other:?}"),
-    }
 }
 
 /// Writes the artifacts and then the manifest naming `deltas` over the pair.
@@ -222,16 +179,8 @@ fn the_worker_layers_published_deltas_and_answers_as_the_new_state() {
     let second = edited(&first, |id| {
         (id % 20 == 0).then_some((2, 41.0 + id as f64 / 1e4))
     });
-    let published = Layers::from(base.clone());
-    let d1 = delta(&published, &first);
-    let d2 = delta(
-        &Layers::new(
-            Arc::new(base.clone()),
-            vec![Arc::new(Snapshot::load(d1.clone()).unwrap())],
-        )
-        .unwrap(),
-        &second,
-    );
+    let d1 = delta_to(&base, &[], &first);
+    let d2 = delta_to(&base, std::slice::from_ref(&d1), &second);
     // The deltas hold only what changed.
     let rows = |d: &[u8]| Snapshot::load(d.to_vec()).unwrap().table(0).unwrap().rows();
     assert_eq!(rows(&d1), (tiny::MANY as usize).div_ceil(100));
@@ -329,7 +278,7 @@ fn under_a_public_key_every_delta_must_be_signed() {
     let (bundle, base_bytes) = (t.bundle_bytes(), t.snapshot_bytes());
     let base = Snapshot::load(base_bytes.clone()).unwrap();
     let changed = edited(&base, |id| (id == PROBE).then_some((1, 45.0)));
-    let d1 = delta(&Layers::from(base), &changed);
+    let d1 = delta_to(&base, &[], &changed);
     let key = SigningKey::from_seed(&[0x51; 32]);
     let public = key.public_key().to_string();
     let env = [

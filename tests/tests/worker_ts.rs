@@ -9,14 +9,15 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use verge_core::Timestamp;
 use verge_core::api::{Api, Limits};
 use verge_core::artifact::{Bundle, Snapshot};
-use verge_core::online::Predictor;
+use verge_core::online::{Deployment, Predictor};
+use verge_test_kit::delta::{delta_to, edited};
 use verge_test_kit::tiny::Tiny;
 use verge_test_kit::workerd::{Workerd, workerd_bin};
 use verge_test_kit::workspace;
@@ -170,6 +171,40 @@ fn the_typescript_worker_answers_as_the_native_core() {
         got.body,
         api.handle("POST", "/predict", &body, Timestamp(0)).body
     );
+
+    // A delta chain over that pair: 1% of the keys newer, layered by addDelta.
+    let tiny = Tiny::many(1);
+    let base = Snapshot::load(tiny.snapshot_bytes()).unwrap();
+    let changed = edited(&base, |id| (id % 100 == 1).then_some((1, 50.0)));
+    let delta = delta_to(&base, &[], &changed);
+    let did = Snapshot::load(delta.clone()).unwrap().id().to_string();
+    let sid = base.id().to_string();
+    std::fs::write(store.join(format!("snapshots/{did}.bin")), &delta).unwrap();
+    let manifest = json!({"bundle": bundle, "snapshot": sid, "deltas": [{"snapshot": did}]});
+    std::fs::write(store.join(".tmp"), manifest.to_string()).unwrap();
+    std::fs::rename(store.join(".tmp"), store.join("manifest.json")).unwrap();
+    let layered = Api::serving(
+        Deployment::new(base, vec![Bundle::load(&tiny.bundle_bytes()).unwrap()])
+            .unwrap()
+            .with_deltas(vec![Arc::new(Snapshot::load(delta).unwrap())])
+            .unwrap(),
+        Limits::default(),
+    );
+    let body = predict_body(0..100);
+    let want = layered.handle("POST", "/predict", &body, Timestamp(0));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = c.send("POST", "/predict", &[], &body);
+        if got.body == want.body {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the delta was never served:\n{}",
+            w.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     drop(w);
 
     // With a public key, an unsigned pair is never served: a JSON 503.

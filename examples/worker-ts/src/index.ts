@@ -29,10 +29,17 @@ interface PublishedBundle {
   bundle_signature?: string;
 }
 
+/** A delta snapshot layered over the manifest's snapshot (docs/publish.md). */
+interface PublishedDelta {
+  snapshot: string;
+  snapshot_signature?: string;
+}
+
 interface Manifest extends PublishedBundle {
   snapshot: string;
   snapshot_signature?: string;
   more_bundles?: PublishedBundle[];
+  deltas?: PublishedDelta[];
 }
 
 /** The deployment this isolate serves, and when its manifest was last read. */
@@ -85,6 +92,13 @@ async function deployment(env: Env): Promise<Runtime> {
   const runtime = Runtime.load(bundle, snapshot, trust(env, m.bundle_signature, m.snapshot_signature));
   for (const more of m.more_bundles ?? []) {
     runtime.addBundle(await fetchBytes(env, `bundles/${more.bundle}.bin`), trust(env, more.bundle_signature));
+  }
+  // A published delta chain, oldest first: the newest row per key answers.
+  for (const delta of m.deltas ?? []) {
+    runtime.addDelta(
+      await fetchBytes(env, `snapshots/${delta.snapshot}.bin`),
+      trust(env, undefined, delta.snapshot_signature),
+    );
   }
   runtime.setLimits({
     maxBodyBytes: limit(env.MAX_BODY_BYTES),

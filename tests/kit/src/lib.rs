@@ -3,6 +3,7 @@
 //! - [`tiny`]: the tiny deployment (definitions → bundle + snapshot), the one the
 //!   fuzz targets, the core's tests and the Worker tests build on;
 //! - [`horse_colic`]: the UCI horse-colic pair the edge tests run;
+//! - [`delta`]: edited states of a snapshot and the delta snapshots to them;
 //! - [`rng`]: one seeded generator;
 //! - [`http`]: one HTTP/1.1 test client, and a raw-socket helper for hostile bytes;
 //! - [`cli`]: a runner for the `verge` binary and temporary repositories;
@@ -24,6 +25,7 @@
 pub mod bench_data;
 pub mod chromium;
 pub mod cli;
+pub mod delta;
 pub mod horse_colic;
 pub mod http;
 pub mod process;

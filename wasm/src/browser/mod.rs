@@ -179,6 +179,28 @@ impl Runtime {
             .map_err(|e| js_error(e.to_string()))
     }
 
+    /// Layers a delta snapshot over the loaded snapshot (and the deltas added
+    /// before it): a published chain's `deltas`, oldest first. Per key the
+    /// newest row `(event_ts, created_ts)` of any layer answers, the later
+    /// layer on a tie (docs/publish.md, "Delta snapshots"). With
+    /// `options.publicKey`, `options.snapshotSignature` must verify this delta.
+    ///
+    /// # Errors
+    ///
+    /// A JS `Error` with the core's message when the delta is damaged or
+    /// unsigned (given a public key), when no snapshot is loaded, or when it
+    /// is of another shard or holds a view the snapshot does not hold in that
+    /// shape; the runtime then keeps what it had.
+    #[wasm_bindgen(js_name = addDelta)]
+    pub fn add_delta(&mut self, delta: &[u8], options: LoadOptionsArg) -> Result<(), JsError> {
+        let trust = Trust::read(&options.into())?;
+        let delta = loaded::snapshot(delta.to_vec()).map_err(|e| js_error(e.to_string()))?;
+        trust.check(ArtifactKind::Snapshot, delta.id())?;
+        self.loaded
+            .add_delta(delta)
+            .map_err(|e| js_error(e.to_string()))
+    }
+
     /// Whether a snapshot is loaded (`predict` and `getOnlineFeatures` need one).
     #[wasm_bindgen(getter, js_name = hasSnapshot)]
     pub fn has_snapshot(&self) -> bool {

@@ -123,7 +123,8 @@ export interface FieldInfo { name: string; dtype: string; }
 
 /**
  * Options of `Runtime.load` (and of `addBundle`, which reads `publicKey` and
- * `bundleSignature`). With `publicKey`, the artifacts must carry signatures
+ * `bundleSignature`, and `addDelta`, which reads `publicKey` and
+ * `snapshotSignature`). With `publicKey`, the artifacts must carry signatures
  * made by that key (`verge publish --sign-key`), or loading throws.
  */
 export interface LoadOptions {
