@@ -258,7 +258,7 @@ fn the_worker_layers_published_deltas_and_answers_as_the_new_state() {
     drop(w);
     let fresh = Workerd::start(&store, 50, &[("VERGE_ADMIN_TOKEN", ADMIN_TOKEN)]);
     wait_for(&fresh, "refusing the corrupt delta", |s, b| {
-        s == 503 && b.contains(&d2_id.to_string()) || s == 503 && b.contains("hash")
+        s == 503 && (b.contains(&d2_id.to_string()) || b.contains("hash"))
     });
     drop(fresh);
 }
