@@ -86,8 +86,14 @@ impl Engine {
     /// timeout, a Spark Connect URL (not supported yet), or no `spark-submit`
     /// to be found (the message says where verge looked).
     pub fn resolve(config: &Path, repo_root: &Path, flags: &EngineFlags) -> Result<Engine> {
-        let text = std::fs::read_to_string(config)
-            .with_context(|| format!("cannot read {}", config.display()))?;
+        // A repository may run from its registry alone; no file is no `[offline]`.
+        let text = match std::fs::read_to_string(config) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read {}", config.display()));
+            }
+        };
         Self::parse(&text, &config.display().to_string(), repo_root, flags)
     }
 

@@ -77,3 +77,62 @@ fn materialize_ranks_per_key_inside_the_window() {
     assert!(sql.contains("PARTITION BY k0 ORDER BY ev DESC, cr DESC NULLS LAST, rn DESC"));
     assert!(sql.contains("WHERE k0 IS NOT NULL AND ev >= 10 AND ev <= 20) WHERE rk = 1"));
 }
+
+mod config {
+    use std::path::Path;
+
+    use super::super::{Engine, EngineFlags};
+
+    const SUBMIT: &str = "[offline]\nspark_submit = \"/opt/spark/bin/spark-submit\"\n";
+
+    fn parse(text: &str, engine: Option<&str>, master: Option<&str>) -> anyhow::Result<Engine> {
+        let flags = EngineFlags {
+            engine: engine.map(Into::into),
+            master: master.map(Into::into),
+        };
+        Engine::parse(text, "verge.toml", Path::new("/repo"), &flags)
+    }
+
+    #[test]
+    fn native_is_the_default_and_the_flag_wins_over_the_file() {
+        assert_eq!(
+            parse("project = \"p\"\n", None, None).unwrap(),
+            Engine::Native
+        );
+        let text = format!("{SUBMIT}engine = \"spark\"\nspark_master = \"local[3]\"\n");
+        let Engine::Spark(spark) = parse(&text, None, None).unwrap() else {
+            panic!("not spark")
+        };
+        assert_eq!(spark.master, "local[3]");
+        assert_eq!(spark.submit, Path::new("/opt/spark/bin/spark-submit"));
+        let Engine::Spark(spark) = parse(&text, None, Some("spark://h:7077")).unwrap() else {
+            panic!("not spark")
+        };
+        assert_eq!(spark.master, "spark://h:7077");
+        assert_eq!(parse(&text, Some("native"), None).unwrap(), Engine::Native);
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_what_to_write() {
+        let e = parse(SUBMIT, Some("flink"), None).unwrap_err().to_string();
+        assert!(e.contains("use `native` or `spark`"), "{e}");
+        let e = parse(SUBMIT, Some("spark"), Some("sc://h:15002"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Spark Connect"), "{e}");
+        let e = format!(
+            "{:#}",
+            parse(
+                &format!("{SUBMIT}timeout = \"soon\"\n"),
+                Some("spark"),
+                None
+            )
+            .unwrap_err()
+        );
+        assert!(e.contains("timeout `soon`"), "{e}");
+        let e = parse("[offline]\nengin = \"spark\"\n", None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[offline]") && e.contains("engin"), "{e}");
+    }
+}
