@@ -44,6 +44,33 @@ fn write_file(dir: &Path, rel: &str, bytes: &[u8]) {
     std::fs::rename(&tmp, &path).unwrap();
 }
 
+/// An empty artifact store and the tiny deployment to publish into it.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: std::path::PathBuf,
+    bundle: Vec<u8>,
+    base_bytes: Vec<u8>,
+    base: Snapshot,
+}
+
+impl Fixture {
+    fn new(variant: u32) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("artifacts");
+        std::fs::create_dir_all(&store).unwrap();
+        let t = Tiny::many(variant);
+        let (bundle, base_bytes) = (t.bundle_bytes(), t.snapshot_bytes());
+        let base = Snapshot::load(base_bytes.clone()).unwrap();
+        Fixture {
+            _dir: dir,
+            store,
+            bundle,
+            base_bytes,
+            base,
+        }
+    }
+}
+
 /// Writes the artifacts and then the manifest naming `deltas` over the pair.
 fn publish(
     store: &Path,
@@ -164,12 +191,13 @@ fn the_worker_layers_published_deltas_and_answers_as_the_new_state() {
     let _one = ONE
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("artifacts");
-    std::fs::create_dir_all(&store).unwrap();
-    let t = Tiny::many(0);
-    let (bundle, base_bytes) = (t.bundle_bytes(), t.snapshot_bytes());
-    let base = Snapshot::load(base_bytes.clone()).unwrap();
+    let Fixture {
+        _dir,
+        store,
+        bundle,
+        base_bytes,
+        base,
+    } = Fixture::new(0);
 
     // Two changes after the base: 1% of the keys a microsecond later
     // ([`PROBE`] among them), then 5% of the keys (again [`PROBE`]).
@@ -271,12 +299,13 @@ fn under_a_public_key_every_delta_must_be_signed() {
     let _one = ONE
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("artifacts");
-    std::fs::create_dir_all(&store).unwrap();
-    let t = Tiny::many(1);
-    let (bundle, base_bytes) = (t.bundle_bytes(), t.snapshot_bytes());
-    let base = Snapshot::load(base_bytes.clone()).unwrap();
+    let Fixture {
+        _dir,
+        store,
+        bundle,
+        base_bytes,
+        base,
+    } = Fixture::new(1);
     let changed = edited(&base, |id| (id == PROBE).then_some((1, 45.0)));
     let d1 = delta_to(&base, &[], &changed);
     let key = SigningKey::from_seed(&[0x51; 32]);

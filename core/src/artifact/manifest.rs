@@ -211,27 +211,31 @@ impl PublishedPair {
                 map.insert(field.into(), Json::String(sig.to_string()));
             }
         }
-        if !self.more_bundles.is_empty() {
-            let more = self.more_bundles.iter().map(|b| {
+        let entries = |id_field: &str, list: Vec<(ContentId, Option<Signature>)>| {
+            let entries = list.into_iter().map(|(id, sig)| {
                 let mut entry = Map::new();
-                entry.insert("bundle".into(), Json::String(b.id.to_string()));
-                if let Some(sig) = b.signature {
-                    entry.insert("bundle_signature".into(), Json::String(sig.to_string()));
+                entry.insert(id_field.into(), Json::String(id.to_string()));
+                if let Some(sig) = sig {
+                    entry.insert(
+                        format!("{id_field}_signature"),
+                        Json::String(sig.to_string()),
+                    );
                 }
                 Json::Object(entry)
             });
-            map.insert("more_bundles".into(), Json::Array(more.collect()));
+            Json::Array(entries.collect())
+        };
+        if !self.more_bundles.is_empty() {
+            let more = self
+                .more_bundles
+                .iter()
+                .map(|b| (b.id, b.signature))
+                .collect();
+            map.insert("more_bundles".into(), entries("bundle", more));
         }
         if !self.deltas.is_empty() {
-            let deltas = self.deltas.iter().map(|d| {
-                let mut entry = Map::new();
-                entry.insert("snapshot".into(), Json::String(d.id.to_string()));
-                if let Some(sig) = d.signature {
-                    entry.insert("snapshot_signature".into(), Json::String(sig.to_string()));
-                }
-                Json::Object(entry)
-            });
-            map.insert("deltas".into(), Json::Array(deltas.collect()));
+            let deltas = self.deltas.iter().map(|d| (d.id, d.signature)).collect();
+            map.insert("deltas".into(), entries("snapshot", deltas));
         }
         map
     }
@@ -276,47 +280,43 @@ impl PublishedPair {
         Ok((ids, signatures))
     }
 
+    /// The optional array `field` of the object `value`: entries of an id
+    /// `id_field` and its optional `{id_field}_signature`.
+    fn id_list(
+        value: &Json,
+        what: &str,
+        field: &str,
+        id_field: &str,
+    ) -> Result<Vec<(ContentId, Option<Signature>)>> {
+        match value.get(field) {
+            None | Some(Json::Null) => Ok(Vec::new()),
+            Some(Json::Array(list)) => list
+                .iter()
+                .enumerate()
+                .map(|(i, entry)| {
+                    let ([id], [signature]) = PublishedPair::from_json_fields(
+                        entry,
+                        &format!("{what}.{field}[{i}]"),
+                        [id_field],
+                    )?;
+                    Ok((id, signature))
+                })
+                .collect(),
+            Some(_) => Err(malformed(format!(
+                "{what}.{field} must be an array of {{\"{id_field}\": id, \"{id_field}_signature\": sig?}}"
+            ))),
+        }
+    }
+
     fn from_json(value: &Json, what: &str) -> Result<PublishedPair> {
-        let more_bundles = match value.get("more_bundles") {
-            None | Some(Json::Null) => Vec::new(),
-            Some(Json::Array(list)) => list
-                .iter()
-                .enumerate()
-                .map(|(i, entry)| {
-                    let ([id], [signature]) = PublishedPair::from_json_fields(
-                        entry,
-                        &format!("{what}.more_bundles[{i}]"),
-                        ["bundle"],
-                    )?;
-                    Ok(PublishedBundle { id, signature })
-                })
-                .collect::<Result<Vec<_>>>()?,
-            Some(_) => {
-                return Err(malformed(format!(
-                    "{what}.more_bundles must be an array of {{\"bundle\": id, \"bundle_signature\": sig?}}"
-                )));
-            }
-        };
-        let deltas = match value.get("deltas") {
-            None | Some(Json::Null) => Vec::new(),
-            Some(Json::Array(list)) => list
-                .iter()
-                .enumerate()
-                .map(|(i, entry)| {
-                    let ([id], [signature]) = PublishedPair::from_json_fields(
-                        entry,
-                        &format!("{what}.deltas[{i}]"),
-                        ["snapshot"],
-                    )?;
-                    Ok(PublishedDelta { id, signature })
-                })
-                .collect::<Result<Vec<_>>>()?,
-            Some(_) => {
-                return Err(malformed(format!(
-                    "{what}.deltas must be an array of {{\"snapshot\": id, \"snapshot_signature\": sig?}}"
-                )));
-            }
-        };
+        let more_bundles = PublishedPair::id_list(value, what, "more_bundles", "bundle")?
+            .into_iter()
+            .map(|(id, signature)| PublishedBundle { id, signature })
+            .collect();
+        let deltas = PublishedPair::id_list(value, what, "deltas", "snapshot")?
+            .into_iter()
+            .map(|(id, signature)| PublishedDelta { id, signature })
+            .collect();
         let ([bundle, snapshot], [bundle_signature, snapshot_signature]) =
             PublishedPair::from_json_fields(value, what, ["bundle", "snapshot"])?;
         Ok(PublishedPair {

@@ -24,7 +24,21 @@ fn manifest_round_trips_with_and_without_signatures() {
             signature: None,
         },
     ];
+    let mut chained = pair(11);
+    chained.deltas = alloc::vec![
+        PublishedDelta {
+            id: ContentId([13; 32]),
+            signature: Some(key.sign(ArtifactKind::Snapshot, ContentId([13; 32]))),
+        },
+        PublishedDelta {
+            id: ContentId([14; 32]),
+            signature: None,
+        },
+    ];
+    // A chain is other artifacts than its base alone.
+    assert!(!chained.same_artifacts(&pair(11)));
     for m in [
+        PublishManifest::next(None, chained.clone()),
         PublishManifest::next(None, pair(1)),
         PublishManifest::next(None, signed.clone()),
         PublishManifest::next(Some(&PublishManifest::next(None, signed.clone())), pair(5)),
@@ -88,6 +102,16 @@ fn bad_manifests_name_the_field() {
         (
             format!(r#"{{"bundle":"{id}","snapshot":"{id}","more_bundles":{{}}}}"#),
             "manifest.more_bundles must be an array",
+        ),
+        (
+            format!(
+                r#"{{"bundle":"{id}","snapshot":"{id}","deltas":[{{"snapshot":"{id}","snapshot_signature":"x"}}]}}"#
+            ),
+            "manifest.deltas[0].snapshot_signature",
+        ),
+        (
+            format!(r#"{{"bundle":"{id}","snapshot":"{id}","deltas":"{id}"}}"#),
+            "manifest.deltas must be an array",
         ),
         ("[1,2".into(), "not JSON"),
     ] {
