@@ -13,7 +13,7 @@ use verge_core::artifact::signature::PublicKey;
 use super::output::print_json;
 use super::{Ctx, ExitStatus};
 use verge_core::artifact::Snapshot;
-use verge_core::online::compact;
+use verge_core::online::{Layers, compact};
 use verge_host::edge_pair::EdgePair;
 use verge_host::materialize::LATEST;
 use verge_host::publish::delta::{PublishConfig, Shipped, plan};
@@ -241,50 +241,8 @@ impl Publish {
         };
         // What online reads see: the snapshot and the rows pushed since.
         let target = layers(repo.root(), Snapshot::load(first.snapshot_bytes.clone())?)?;
-        let served: Vec<String> = edges.iter().map(|e| e.contents.describe()).collect();
         if let Some(dir) = &self.to {
-            let dir_layout = PublishDir::new(dir);
-            let max_deltas = match self.max_deltas {
-                Some(n) => n,
-                None if ctx.config.exists() => PublishConfig::load(&ctx.config)?.max_deltas,
-                None => PublishConfig::default().max_deltas,
-            };
-            let ids: Vec<_> = pair.bundles().map(|b| b.id).collect();
-            let planned = plan(&dir_layout, &ids, &target, max_deltas)?;
-            let dir_pair = sign(planned.apply(pair.clone()));
-            dir_pair
-                .check(
-                    &bundles,
-                    planned.snapshot.clone(),
-                    planned.delta_bytes(&dir_layout)?,
-                    None,
-                )
-                .context(
-                    "the published snapshot, its deltas and these bundles do not serve together",
-                )?;
-            let m = dir_layout.publish(
-                &bundles,
-                &planned.snapshot,
-                &planned.new_deltas,
-                dir_pair.clone(),
-            )?;
-            ctx.note(&format!(
-                "Published {} ({}){} to {}: {}{}.",
-                pair_text(&dir_pair),
-                served.join(", "),
-                if dir_pair.bundle_signature.is_some() {
-                    ", signed,"
-                } else {
-                    ""
-                },
-                dir.display(),
-                shipped_text(&planned.shipped),
-                m.previous
-                    .as_ref()
-                    .map_or(String::new(), |p| format!(" (previous: {})", pair_text(p)))
-            ));
-            let mut answer = manifest_json(&m);
-            answer["shipped"] = shipped_json(&planned.shipped);
+            let answer = self.publish_to_dir(ctx, dir, &pair, &edges, &target, &sign)?;
             report.insert("to".into(), answer);
         }
         // The admin route takes whole snapshots: pushed rows are folded in.
@@ -325,6 +283,64 @@ impl Publish {
             report.insert("url".into(), answer);
         }
         Ok(())
+    }
+
+    /// `--to DIR`: a delta over what DIR serves when one can be, else a new
+    /// base (docs/publish.md, "Delta snapshots"); the report's `to` entry.
+    fn publish_to_dir(
+        &self,
+        ctx: &Ctx,
+        dir: &std::path::Path,
+        pair: &PublishedPair,
+        edges: &[EdgePair],
+        target: &Layers,
+        sign: &dyn Fn(PublishedPair) -> PublishedPair,
+    ) -> anyhow::Result<Json> {
+        let bundles: Vec<&[u8]> = edges.iter().map(|e| e.bundle_bytes.as_slice()).collect();
+        let served: Vec<String> = edges.iter().map(|e| e.contents.describe()).collect();
+        let dir_layout = PublishDir::new(dir);
+        let max_deltas = match self.max_deltas {
+            Some(n) => n,
+            None if ctx.config.exists() => PublishConfig::load(&ctx.config)?.max_deltas,
+            None => PublishConfig::default().max_deltas,
+        };
+        let ids: Vec<_> = pair.bundles().map(|b| b.id).collect();
+        let planned = plan(&dir_layout, &ids, target, max_deltas)?;
+        let dir_pair = sign(planned.apply(pair.clone()));
+        dir_pair
+            .check(
+                &bundles,
+                planned.snapshot.clone(),
+                planned.delta_bytes(&dir_layout)?,
+                None,
+            )
+            .context(
+                "the published snapshot, its deltas and these bundles do not serve together",
+            )?;
+        let m = dir_layout.publish(
+            &bundles,
+            &planned.snapshot,
+            &planned.new_deltas,
+            dir_pair.clone(),
+        )?;
+        ctx.note(&format!(
+            "Published {} ({}){} to {}: {}{}.",
+            pair_text(&dir_pair),
+            served.join(", "),
+            if dir_pair.bundle_signature.is_some() {
+                ", signed,"
+            } else {
+                ""
+            },
+            dir.display(),
+            shipped_text(&planned.shipped),
+            m.previous
+                .as_ref()
+                .map_or(String::new(), |p| format!(" (previous: {})", pair_text(p)))
+        ));
+        let mut answer = manifest_json(&m);
+        answer["shipped"] = shipped_json(&planned.shipped);
+        Ok(answer)
     }
 
     fn endpoint(&self, url: &str) -> anyhow::Result<Endpoint> {
