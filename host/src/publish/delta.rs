@@ -33,8 +33,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use serde::Deserialize;
 use verge_core::ContentId;
-use verge_core::artifact::Snapshot;
 use verge_core::artifact::manifest::{PublishedDelta, PublishedPair};
+use verge_core::artifact::{ArtifactKind, Header, Snapshot};
 use verge_core::online::{DeltaPlan, Layers, compact, delta_between};
 
 use super::PublishDir;
@@ -167,12 +167,12 @@ impl Planned {
     }
 }
 
-fn unsigned(bytes: &[u8]) -> anyhow::Result<PublishedDelta> {
-    let id = Snapshot::load(bytes.to_vec())?.id();
-    Ok(PublishedDelta {
+/// `id` as an unsigned chain entry (signing, if any, comes after planning).
+fn unsigned(id: ContentId) -> PublishedDelta {
+    PublishedDelta {
         id,
         signature: None,
-    })
+    }
 }
 
 /// A new base for `target`: its base snapshot with its deltas as the chain,
@@ -190,15 +190,11 @@ fn new_base(target: &Layers, max_deltas: usize, reason: String) -> anyhow::Resul
             shipped: Shipped::Base { reason },
         });
     }
-    let new_deltas: Vec<Vec<u8>> = deltas.iter().map(|d| d.as_bytes().to_vec()).collect();
     Ok(Planned {
         snapshot_id: target.base().id(),
         snapshot: target.base().as_bytes().to_vec(),
-        deltas: new_deltas
-            .iter()
-            .map(|b| unsigned(b))
-            .collect::<anyhow::Result<_>>()?,
-        new_deltas,
+        deltas: deltas.iter().map(|d| unsigned(d.id())).collect(),
+        new_deltas: deltas.iter().map(|d| d.as_bytes().to_vec()).collect(),
         shipped: Shipped::Base { reason },
     })
 }
@@ -250,42 +246,21 @@ pub fn plan(
             );
         }
     };
+    // The published chain as checked: its base's bytes are already loaded.
+    let chain = || current.deltas.iter().map(|d| unsigned(d.id));
+    let kept = |deltas: Vec<PublishedDelta>, new_deltas, shipped| Planned {
+        snapshot_id: current.snapshot,
+        snapshot: published.base().as_bytes().to_vec(),
+        deltas,
+        new_deltas,
+        shipped,
+    };
     match delta_between(&published, target)? {
-        DeltaPlan::Unchanged => {
-            let files = dir.read_pair(&current)?;
-            Ok(Planned {
-                snapshot_id: current.snapshot,
-                snapshot: files.snapshot,
-                deltas: current
-                    .deltas
-                    .iter()
-                    .map(|d| PublishedDelta {
-                        id: d.id,
-                        signature: None,
-                    })
-                    .collect(),
-                new_deltas: Vec::new(),
-                shipped: Shipped::Unchanged,
-            })
-        }
+        DeltaPlan::Unchanged => Ok(kept(chain().collect(), Vec::new(), Shipped::Unchanged)),
         DeltaPlan::Delta { bytes, rows } if current.deltas.len() < max_deltas => {
-            let files = dir.read_pair(&current)?;
-            let mut deltas: Vec<PublishedDelta> = current
-                .deltas
-                .iter()
-                .map(|d| PublishedDelta {
-                    id: d.id,
-                    signature: None,
-                })
-                .collect();
-            deltas.push(unsigned(&bytes)?);
-            Ok(Planned {
-                snapshot_id: current.snapshot,
-                snapshot: files.snapshot,
-                deltas,
-                new_deltas: vec![bytes],
-                shipped: Shipped::Delta { rows },
-            })
+            let id = Header::open(&bytes, ArtifactKind::Snapshot)?.0.id;
+            let deltas = chain().chain([unsigned(id)]).collect();
+            Ok(kept(deltas, vec![bytes], Shipped::Delta { rows }))
         }
         DeltaPlan::Delta { .. } => new_base(
             target,
