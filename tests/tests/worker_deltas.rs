@@ -44,8 +44,10 @@ fn write_file(dir: &Path, rel: &str, bytes: &[u8]) {
     std::fs::rename(&tmp, &path).unwrap();
 }
 
-/// An empty artifact store and the tiny deployment to publish into it.
+/// An empty artifact store and the tiny deployment to publish into it, with
+/// this binary's one-workerd-at-a-time lock held.
 struct Fixture {
+    _one: std::sync::MutexGuard<'static, ()>,
     _dir: tempfile::TempDir,
     store: std::path::PathBuf,
     bundle: Vec<u8>,
@@ -54,20 +56,26 @@ struct Fixture {
 }
 
 impl Fixture {
-    fn new(variant: u32) -> Fixture {
+    /// `None` when workerd is not installed (the test then passes, loudly).
+    fn new(variant: u32) -> Option<Fixture> {
+        workerd_bin()?;
+        let one = ONE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().join("artifacts");
         std::fs::create_dir_all(&store).unwrap();
         let t = Tiny::many(variant);
         let (bundle, base_bytes) = (t.bundle_bytes(), t.snapshot_bytes());
         let base = Snapshot::load(base_bytes.clone()).unwrap();
-        Fixture {
+        Some(Fixture {
+            _one: one,
             _dir: dir,
             store,
             bundle,
             base_bytes,
             base,
-        }
+        })
     }
 }
 
@@ -185,19 +193,17 @@ fn temp_of_probe(body: &str) -> Option<f64> {
 
 #[test]
 fn the_worker_layers_published_deltas_and_answers_as_the_new_state() {
-    if workerd_bin().is_none() {
-        return;
-    }
-    let _one = ONE
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let Fixture {
+    let Some(Fixture {
+        _one,
         _dir,
         store,
         bundle,
         base_bytes,
         base,
-    } = Fixture::new(0);
+    }) = Fixture::new(0)
+    else {
+        return;
+    };
 
     // Two changes after the base: 1% of the keys a microsecond later
     // ([`PROBE`] among them), then 5% of the keys (again [`PROBE`]).
@@ -293,19 +299,17 @@ fn the_worker_layers_published_deltas_and_answers_as_the_new_state() {
 
 #[test]
 fn under_a_public_key_every_delta_must_be_signed() {
-    if workerd_bin().is_none() {
-        return;
-    }
-    let _one = ONE
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let Fixture {
+    let Some(Fixture {
+        _one,
         _dir,
         store,
         bundle,
         base_bytes,
         base,
-    } = Fixture::new(1);
+    }) = Fixture::new(1)
+    else {
+        return;
+    };
     let changed = edited(&base, |id| (id == PROBE).then_some((1, 45.0)));
     let d1 = delta_to(&base, &[], &changed);
     let key = SigningKey::from_seed(&[0x51; 32]);
