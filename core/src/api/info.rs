@@ -137,7 +137,7 @@ pub fn model_info(bundle: &Bundle, has_snapshot: bool) -> Vec<u8> {
 /// is loaded, `snapshot`.
 #[must_use]
 pub fn version(bundles: &[&Bundle], snapshot: Option<&Snapshot>) -> Vec<u8> {
-    version_of(bundles, snapshot)
+    version_of(bundles, snapshot, snapshot.map(Snapshot::id))
 }
 
 /// `GET /version` for every bundle of `deployment` and its snapshot: the
@@ -146,10 +146,16 @@ pub fn version(bundles: &[&Bundle], snapshot: Option<&Snapshot>) -> Vec<u8> {
 #[must_use]
 pub fn deployment_version(deployment: &Deployment) -> Vec<u8> {
     let bundles: Vec<&Bundle> = deployment.bundles().collect();
-    version_of(&bundles, Some(deployment.snapshot()))
+    let layers = deployment.primary().layers();
+    version_of(&bundles, Some(deployment.snapshot()), Some(layers.id()))
 }
 
-fn version_of(bundles: &[&Bundle], snapshot: Option<&Snapshot>) -> Vec<u8> {
+/// `snapshot_id` is `snapshot`'s own, or its shard set's.
+fn version_of(
+    bundles: &[&Bundle],
+    snapshot: Option<&Snapshot>,
+    snapshot_id: Option<crate::ContentId>,
+) -> Vec<u8> {
     let meta = snapshot.map(Snapshot::meta);
     let first = bundles.first().map(|b| b.contents());
     let id_or_null = |out: &mut JsonOut, id: Option<crate::ContentId>| match id {
@@ -194,7 +200,7 @@ fn version_of(bundles: &[&Bundle], snapshot: Option<&Snapshot>) -> Vec<u8> {
     id_or_null(&mut out, first.map(|c| c.registry_id));
     out.raw(",");
     out.key_name("snapshot_id");
-    id_or_null(&mut out, snapshot.map(Snapshot::id));
+    id_or_null(&mut out, snapshot_id);
     out.raw(",");
     out.key_name("snapshot_registry_id");
     id_or_null(&mut out, meta.map(|m| m.registry_id));

@@ -201,7 +201,7 @@ fn online_json(
             ),
         })
     } else {
-        OnlineRequest::parse_for_snapshot(body, layers.base(), limits).and_then(|request| {
+        OnlineRequest::parse_for_layers(body, layers, limits).and_then(|request| {
             let now = request.now.unwrap_or(now);
             response::online_from(layers, None, &request, now)
         })
@@ -317,6 +317,24 @@ impl Api {
         let (predictor, request) = PredictRequest::parse(body, &self.deployment, self.limits)?;
         let now = request.now.unwrap_or(now);
         response::predict(predictor, &request, now)
+    }
+
+    /// The shards of the snapshot's set that answering `body` (a
+    /// `get-online-features` or `predict` body) needs and this deployment
+    /// has not loaded: what a reader of a shard set fetches before
+    /// [`Api::handle`]. Empty for an unsharded deployment, a body over the
+    /// size limit, or one that does not decode (the answer is then an error
+    /// that needs no shard).
+    #[must_use]
+    pub fn shards_to_load(&self, body: &[u8]) -> Vec<u32> {
+        if self.check_size(body).is_err() {
+            return Vec::new();
+        }
+        let layers = self.deployment.primary().layers();
+        let mut needed = request::shards::needed(body, layers.base());
+        let missing: Vec<u32> = layers.missing_shards().collect();
+        needed.retain(|shard| missing.contains(shard));
+        needed
     }
 
     /// `GET /version`: the ids of what is being served.

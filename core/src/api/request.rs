@@ -12,12 +12,13 @@ use super::{ApiError, Limits};
 use crate::Timestamp;
 use crate::artifact::{ServiceFeature, Snapshot};
 use crate::definition::{FeatureRef, Field};
-use crate::online::{Deployment, Predictor, SnapshotField};
+use crate::online::{Deployment, Layered, Misrouted, Predictor, SnapshotField};
 
 mod checks;
 pub(crate) mod decode;
 mod json_value;
 mod route;
+pub(crate) mod shards;
 mod wide_int;
 
 use crate::value::{DType, KeyPart, Value};
@@ -197,7 +198,7 @@ fn parse_rows(
         map,
         &contents.entity_keys,
         &contents.request,
-        predictor.snapshot(),
+        Layered::Many(predictor.layers()),
         limits,
     )
 }
@@ -237,14 +238,16 @@ fn gather_columns<'b>(map: &'b Body<'_>) -> Result<BTreeMap<&'b str, &'b Vec<Cel
 /// [`parse_rows`] against explicit entity keys and request fields (empty without a
 /// bundle), with the snapshot supplying any other join key's type. `body` is
 /// the text `map` was decoded from, to quote a too-wide integer as written.
+/// Every key must be one `layers` holds ([`crate::online::route_check`]).
 fn parse_rows_for(
     body: &[u8],
     map: &Body<'_>,
     entity_keys: &[Field],
     request_fields: &[Field],
-    snapshot: &Snapshot,
+    layers: Layered<'_>,
     limits: Limits,
 ) -> Result<Rows, ApiError> {
+    let snapshot = layers.base();
     let columns = gather_columns(map)?;
     let len = columns.values().next().map_or(0, |v| v.len());
     if len == 0 {
@@ -315,12 +318,18 @@ fn parse_rows_for(
             column.resize(len, Value::Null);
         }
     }
-    if let Some(foreign) = crate::online::foreign_key(snapshot, &keys, len) {
-        // 421 Misdirected Request (RFC 9110 §15.5.20): this server cannot answer
-        // for the key, and a router may resend it to the shard that can.
+    if let Some(misrouted) = crate::online::route_check(layers, &keys, len) {
+        let status = match misrouted {
+            // 421 Misdirected Request (RFC 9110 §15.5.20): this server cannot
+            // answer for the key, and a router may resend it to the shard that can.
+            Misrouted::Foreign(_) => 421,
+            // The key's row exists but its shard could not be had: the
+            // server's trouble, not the caller's.
+            Misrouted::NotLoaded { .. } => 503,
+        };
         return Err(ApiError {
-            status: 421,
-            message: foreign.message(),
+            status,
+            message: misrouted.message(),
         });
     }
     Ok(Rows {
@@ -498,6 +507,17 @@ impl OnlineRequest {
         snapshot: &Snapshot,
         limits: Limits,
     ) -> Result<OnlineRequest, ApiError> {
+        OnlineRequest::parse_for_layers(body, Layered::One(snapshot), limits)
+    }
+
+    /// [`OnlineRequest::parse_for_snapshot`] over a snapshot's layers (its
+    /// deltas, or the shards of a set), which decide whether a key is held.
+    pub(crate) fn parse_for_layers(
+        body: &[u8],
+        layers: Layered<'_>,
+        limits: Limits,
+    ) -> Result<OnlineRequest, ApiError> {
+        let snapshot = layers.base();
         let map = Body::decode(body)?;
         // Unknown top-level fields are ignored, as in `parse` (Feast's route).
         let Some(Cell::Array(list)) = &map.features else {
@@ -546,7 +566,7 @@ impl OnlineRequest {
                 .collect::<Vec<_>>(),
         )?;
         let full_feature_names = parse_full_names(&map)?;
-        let rows = parse_rows_for(body, &map, &[], &[], snapshot, limits)?;
+        let rows = parse_rows_for(body, &map, &[], &[], layers, limits)?;
         rows.check_cells(features.len(), limits)?;
         Ok(OnlineRequest {
             features,

@@ -371,7 +371,8 @@ pub(crate) fn predict(
     out.id(&contents.registry_id);
     out.raw(",");
     out.key_name("snapshot_id");
-    out.id(&predictor.snapshot().id());
+    // A shard set's id, not the shard's: the same whichever shards are loaded.
+    out.id(&predictor.layers().id());
     out.raw("}");
     Ok(out.into_bytes())
 }

@@ -28,7 +28,7 @@ pub use codec::{decode_payload, encode_payload};
 pub use header::{ArtifactKind, HEADER_LEN, Header};
 pub use snapshot::{
     Column, ColumnSegments, Segment, Snapshot, SnapshotMeta, ViewTable, ViewTableMeta, shard_of,
-    view_fingerprint,
+    shard_of_parts, view_fingerprint,
 };
 pub use snapshot_builder::{CellRef, ColumnSlot, SnapshotBuilder, ViewBuilder};
 

@@ -139,11 +139,18 @@ pub fn view_fingerprint(
 /// ```
 #[must_use]
 pub fn shard_of(key: &EntityKey, count: u32) -> u32 {
+    shard_of_parts(key.parts().iter(), count)
+}
+
+/// [`shard_of`] for a key given as its parts in join-key order, so a reader
+/// routing a key it holds as borrowed parts does not build an [`EntityKey`].
+#[must_use]
+pub fn shard_of_parts<'k>(parts: impl IntoIterator<Item = &'k KeyPart>, count: u32) -> u32 {
     if count <= 1 {
         return 0;
     }
     let mut hasher = blake3::Hasher::new();
-    for part in key.parts() {
+    for part in parts {
         match part {
             KeyPart::Int64(v) => {
                 hasher.update(&[0]);

@@ -12,16 +12,21 @@
 //! each of its views must be one of the base's with the same fingerprint (name,
 //! join keys, fields, ttl), so column `c` of a view means the same field in
 //! every layer. A delta may leave views out; those are read from the base alone.
+//!
+//! A sharded snapshot read at the edge is layers too, of another kind
+//! ([`Layers::sharded`]): the shards of one set a reader holds, each key read
+//! from the one shard that owns it. A shard set takes no deltas.
 
 use alloc::format;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use super::shard_set::ShardSet;
 use super::{FeatureValue, find_row, read_row};
 use crate::artifact::Snapshot;
 use crate::time::{Duration, Timestamp};
 use crate::value::KeyPart;
-use crate::{Error, Result};
+use crate::{ContentId, Error, Result};
 
 /// One delta over a base, with where each base table lives in it.
 #[derive(Debug, Clone)]
@@ -69,9 +74,13 @@ struct Delta {
 pub struct Layers {
     base: Arc<Snapshot>,
     deltas: Vec<Delta>,
+    /// For a shard set: the shards held; `base` is then the first of them,
+    /// read only for the schema every shard shares.
+    shards: Option<ShardSet>,
 }
 
-/// Where a key's winning row is: layer 0 is the base, `i + 1` delta `i`.
+/// Where a key's winning row is: layer 0 is the base, `i + 1` delta `i`; in
+/// a shard set, layer `i` is shard `i`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Hit {
     pub(crate) layer: usize,
@@ -84,6 +93,7 @@ impl From<Arc<Snapshot>> for Layers {
         Layers {
             base,
             deltas: Vec::new(),
+            shards: None,
         }
     }
 }
@@ -103,10 +113,108 @@ impl Layers {
     /// the base does not have or has with another shape.
     pub fn new(base: Arc<Snapshot>, deltas: Vec<Arc<Snapshot>>) -> Result<Layers> {
         let mut layers = Layers::from(base);
+        if layers.base.meta().shard_count > 1 && !deltas.is_empty() {
+            // A delta layers over one shard; a reader of a shard set holds
+            // several, so publishing shards ships whole shards instead.
+            return Err(Error::Incompatible {
+                message: format!(
+                    "snapshot {} is a shard; deltas layer over a whole snapshot, so publish changed shards whole instead",
+                    layers.base.id().short()
+                ),
+            });
+        }
         for (i, delta) in deltas.into_iter().enumerate() {
             layers.deltas.push(layers.check(i, delta)?);
         }
         Ok(layers)
+    }
+
+    /// The shard set whose shards have the ids `ids` (in shard order), with
+    /// the shards of it `loaded` holds: a key is read from the shard
+    /// [`shard_of`](crate::artifact::shard_of) routes it to. Readers refuse
+    /// a request with a key whose shard is not loaded, before reading.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use verge_core::artifact::{Snapshot, SnapshotBuilder, ViewBuilder, shard_of};
+    /// use verge_core::definition::Field;
+    /// use verge_core::online::Layers;
+    /// use verge_core::{ContentId, DType, Duration, EntityKey, KeyPart, Timestamp, Value};
+    ///
+    /// let key = |i: i64| EntityKey::single(KeyPart::Int64(i));
+    /// let shard = |index: u32| {
+    ///     let mut view = ViewBuilder::new(
+    ///         "vitals",
+    ///         vec![Field::new("horse", DType::Int64)],
+    ///         vec![Field::new("pulse", DType::Int64)],
+    ///         Duration::ZERO,
+    ///         false,
+    ///     );
+    ///     for i in (0..20).filter(|&i| shard_of(&key(i), 2) == index) {
+    ///         view.push_row(&key(i), Timestamp::from_secs(1), None, &[Value::Int64(i * 10)])?;
+    ///     }
+    ///     let bytes = SnapshotBuilder::new(ContentId::of(b"r"), Timestamp::MIN, Timestamp::from_secs(1))
+    ///         .shard(index, 2)
+    ///         .with_view(view)
+    ///         .finish()?;
+    ///     Ok::<_, verge_core::Error>(Arc::new(Snapshot::load(bytes)?))
+    /// };
+    /// let (zero, one) = (shard(0)?, shard(1)?);
+    /// let ids = vec![zero.id(), one.id()];
+    /// let both = Layers::sharded(ids.clone(), vec![zero.clone(), one])?;
+    /// for i in 0..20 {
+    ///     let read = both.read_key(0, &[KeyPart::Int64(i)], 0, Timestamp::from_secs(2));
+    ///     assert_eq!(read.value, Value::Int64(i * 10));
+    /// }
+    /// let some = Layers::sharded(ids, vec![zero])?;
+    /// assert_eq!(some.missing_shards().collect::<Vec<_>>(), [1]);
+    /// assert_eq!(some.id(), both.id());
+    /// # Ok::<(), verge_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Incompatible`] when nothing is loaded, a loaded snapshot is
+    /// not the shard of this set its index says, or the shards' schemas differ.
+    pub fn sharded(ids: Vec<ContentId>, loaded: Vec<Arc<Snapshot>>) -> Result<Layers> {
+        let (set, base) = ShardSet::new(ids, loaded)?;
+        Ok(Layers {
+            base,
+            deltas: Vec::new(),
+            shards: Some(set),
+        })
+    }
+
+    /// The id answers name: the base snapshot's, or a shard set's
+    /// ([`set_id`](super::set_id)) whichever shards are loaded.
+    #[must_use]
+    pub fn id(&self) -> ContentId {
+        self.shards.as_ref().map_or(self.base.id(), ShardSet::id)
+    }
+
+    /// For a shard set, every shard's id in shard order; empty otherwise.
+    #[must_use]
+    pub fn shard_ids(&self) -> &[ContentId] {
+        self.shards.as_ref().map_or(&[], ShardSet::ids)
+    }
+
+    /// For a shard set, the loaded shards in index order; nothing otherwise.
+    pub fn loaded_shards(&self) -> impl Iterator<Item = &Arc<Snapshot>> {
+        self.shards.iter().flat_map(ShardSet::loaded)
+    }
+
+    /// For a shard set, the indexes of the shards not loaded.
+    pub fn missing_shards(&self) -> impl Iterator<Item = u32> + '_ {
+        self.shards
+            .iter()
+            .flat_map(|set| (0..set.count()).filter(|&i| set.shard(i as usize).is_none()))
+    }
+
+    /// The shard set, when these layers are one.
+    pub(crate) fn shard_set(&self) -> Option<&ShardSet> {
+        self.shards.as_ref()
     }
 
     /// Delta number `i` matched against the base.
@@ -171,6 +279,9 @@ impl Layers {
 
     /// The snapshot of layer `layer` (0: the base).
     pub(crate) fn layer(&self, layer: usize) -> &Snapshot {
+        if let Some(set) = &self.shards {
+            return set.shard(layer).unwrap_or(&self.base);
+        }
         match layer.checked_sub(1).and_then(|i| self.deltas.get(i)) {
             Some(d) => &d.snapshot,
             None => &self.base,
@@ -200,6 +311,15 @@ impl Layers {
         n: usize,
         part: impl Fn(usize) -> Option<&'k KeyPart>,
     ) -> Option<Hit> {
+        if let Some(set) = &self.shards {
+            let owner = set.route(n, &part) as usize;
+            let row = find_row(set.shard(owner)?, table, n, &part)?;
+            return Some(Hit {
+                layer: owner,
+                table,
+                row,
+            });
+        }
         let mut best = find_row(&self.base, table, n, &part).map(|row| Hit {
             layer: 0,
             table,

@@ -35,6 +35,7 @@ mod layers;
 mod predictor;
 mod read;
 mod shard;
+mod shard_set;
 
 use alloc::vec::Vec;
 
@@ -50,7 +51,9 @@ pub(crate) use layers::Layered;
 pub use layers::Layers;
 pub use predictor::Predictor;
 pub use read::{MissingJoinKey, OnlineColumn, SnapshotField, SnapshotRead, get_online_features};
-pub use shard::{ForeignKey, foreign_key};
+pub(crate) use shard::route_check;
+pub use shard::{ForeignKey, Misrouted, foreign_key, shards_for};
+pub use shard_set::set_id;
 
 /// What an online read found for one feature of one entity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

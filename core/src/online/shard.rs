@@ -7,11 +7,17 @@
 //! So every read through a shard first checks that each entity row's key, for
 //! every view the request can address, belongs to it, and refuses the request
 //! otherwise, naming the shard that owns the key so a router can resend it.
+//!
+//! A reader of a whole shard set ([`super::Layers::sharded`]) routes the same
+//! way: [`shards_for`] says which shards a request needs, so the reader can
+//! fetch them first, and a key whose shard it still does not hold is refused
+//! ([`Misrouted::NotLoaded`]) rather than read as unknown.
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::layers::Layered;
 use crate::artifact::{Snapshot, shard_of};
 use crate::value::{EntityKey, KeyPart};
 
@@ -90,7 +96,36 @@ pub fn foreign_key(
     if meta.shard_count <= 1 {
         return None;
     }
-    for view in &meta.views {
+    let mut foreign = None;
+    for_each_routed_key(snapshot, entities, len, |row, view, key| {
+        let owner = shard_of(&key, meta.shard_count);
+        if owner == meta.shard_index {
+            return true;
+        }
+        foreign = Some(ForeignKey {
+            row,
+            view: String::from(view),
+            key,
+            owner,
+            shard_index: meta.shard_index,
+            shard_count: meta.shard_count,
+        });
+        false
+    });
+    foreign
+}
+
+/// Calls `visit(row, view, key)` for every entity row's key of every view of
+/// `snapshot` whose join keys the columns of `entities` all give (a view the
+/// request cannot address is not read, so not routed), view by view, until
+/// `visit` returns `false`.
+fn for_each_routed_key(
+    snapshot: &Snapshot,
+    entities: &[(String, Vec<KeyPart>)],
+    len: usize,
+    mut visit: impl FnMut(usize, &str, EntityKey) -> bool,
+) {
+    for view in &snapshot.meta().views {
         let columns: Option<Vec<&[KeyPart]>> = view
             .join_keys
             .iter()
@@ -101,26 +136,91 @@ pub fn foreign_key(
                     .map(|(_, values)| values.as_slice())
             })
             .collect();
-        // A view the request cannot address is not read, so not checked.
         let Some(columns) = columns.filter(|c| !c.is_empty()) else {
             continue;
         };
         for row in 0..len {
             let parts: Option<Vec<KeyPart>> = columns.iter().map(|c| c.get(row).cloned()).collect();
             let Some(parts) = parts else { continue };
-            let key = EntityKey(parts);
-            let owner = shard_of(&key, meta.shard_count);
-            if owner != meta.shard_index {
-                return Some(ForeignKey {
-                    row,
-                    view: view.name.clone(),
-                    key,
-                    owner,
-                    shard_index: meta.shard_index,
-                    shard_count: meta.shard_count,
-                });
+            if !visit(row, &view.name, EntityKey(parts)) {
+                return;
             }
         }
     }
-    None
+}
+
+/// The shards of a set of `count` that hold the keys of `entities` (`len`
+/// rows, one column per join key), for every view of `schema` (any shard of
+/// the set) the columns address: what a reader must hold to answer. Sorted,
+/// each once.
+#[must_use]
+pub fn shards_for(schema: &Snapshot, entities: &[(String, Vec<KeyPart>)], len: usize) -> Vec<u32> {
+    let count = schema.meta().shard_count;
+    let mut owners = alloc::collections::BTreeSet::new();
+    for_each_routed_key(schema, entities, len, |_, _, key| {
+        owners.insert(shard_of(&key, count));
+        true
+    });
+    owners.into_iter().collect()
+}
+
+/// Why a request cannot be answered here, found before anything is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Misrouted {
+    /// This snapshot is one shard and another owns a key (answer 421: the
+    /// caller may resend it there).
+    Foreign(ForeignKey),
+    /// A shard set holds the key's shard but has not loaded it (answer 503:
+    /// the reader could not fetch or check it).
+    NotLoaded {
+        /// The entity row (0-based) in the request.
+        row: usize,
+        /// The shard that holds the key.
+        shard: u32,
+        /// How many shards the set has.
+        count: u32,
+    },
+}
+
+impl Misrouted {
+    /// What to tell the caller.
+    #[must_use]
+    pub fn message(&self) -> String {
+        match self {
+            Misrouted::Foreign(foreign) => foreign.message(),
+            Misrouted::NotLoaded { row, shard, count } => format!(
+                "entity row {row} is held by shard {shard} of {count}, which this server has not loaded; retry, and if it persists check that shard in the artifact store"
+            ),
+        }
+    }
+}
+
+/// The first entity row that `layers` cannot answer for: on a shard, a key
+/// another shard owns; on a shard set, a key whose shard is not loaded.
+pub(crate) fn route_check(
+    layers: Layered<'_>,
+    entities: &[(String, Vec<KeyPart>)],
+    len: usize,
+) -> Option<Misrouted> {
+    let set = match layers {
+        Layered::Many(l) => l.shard_set(),
+        Layered::One(_) => None,
+    };
+    let Some(set) = set else {
+        return foreign_key(layers.base(), entities, len).map(Misrouted::Foreign);
+    };
+    let mut missing = None;
+    for_each_routed_key(layers.base(), entities, len, |row, _, key| {
+        let shard = shard_of(&key, set.count());
+        if set.shard(shard as usize).is_some() {
+            return true;
+        }
+        missing = Some(Misrouted::NotLoaded {
+            row,
+            shard,
+            count: set.count(),
+        });
+        false
+    });
+    missing
 }

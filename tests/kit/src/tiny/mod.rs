@@ -24,6 +24,7 @@
 use verge_core::api::{Api, Limits};
 use verge_core::artifact::{
     Bundle, BundleContents, ModelPart, Snapshot, SnapshotBuilder, TrainingMetadata, ViewBuilder,
+    shard_of,
 };
 use verge_core::definition::{
     Definitions, Encoding, Entity, EstimatorSpec, FeatureRef, FeatureService, FeatureView, Field,
@@ -346,6 +347,19 @@ impl Tiny {
     /// When building fails (a broken fixture).
     #[must_use]
     pub fn snapshot_bytes(&self) -> Vec<u8> {
+        self.shard_bytes(0, 1)
+    }
+
+    /// Shard `index` of the snapshot split `count` ways: the rows whose key
+    /// [`shard_of`](verge_core::artifact::shard_of) routes there, as
+    /// `verge materialize --shards` would cut them (`count` 1: the whole
+    /// snapshot).
+    ///
+    /// # Panics
+    ///
+    /// When building fails (a broken fixture).
+    #[must_use]
+    pub fn shard_bytes(&self, index: u32, count: u32) -> Vec<u8> {
         let defs = self.definitions();
         let view = defs.feature_view("stats").expect("the fixture has `stats`");
         let created = self.rows == Rows::Rich;
@@ -356,13 +370,15 @@ impl Tiny {
             view.ttl,
             created,
         );
-        for (id, ts, mut values) in self.snapshot_rows() {
+        let rows = self.snapshot_rows().into_iter();
+        for (id, ts, mut values) in rows.filter(|(id, _, _)| shard_of(&key(*id), count) == index) {
             values.resize(view.fields.len(), Value::Null);
             let created_ts = created.then_some(Timestamp(ts));
             b.push_row(&key(id), Timestamp(ts), created_ts, &values)
                 .expect("the fixture rows fit the view");
         }
         SnapshotBuilder::new(self.registry_id, Timestamp(0), Timestamp(10 * DAY))
+            .shard(index, count)
             .with_view(b)
             .finish()
             .expect("the fixture snapshot builds")
