@@ -10,7 +10,8 @@ use super::engine::EngineArgs;
 use super::output::spinner;
 use super::threads::Threads;
 use super::{Ctx, ExitStatus};
-use verge_host::historical::{HistoricalOptions, historical_on};
+use verge_host::historical::{HistoricalOptions, historical_on, historical_within};
+use verge_host::spark::Engine;
 use verge_host::table_io::{read_entity_table, write_table};
 use verge_host::warnings::Warnings;
 
@@ -25,7 +26,7 @@ use verge_host::warnings::Warnings;
 /// Definitions come from the registry head, so run `verge apply` first.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  verge historical --entities entities.csv --service surgery_v1 -o training.csv\n  verge historical --entities entities.parquet --features horse_vitals:pulse,derived:fever \\\n      -o training.parquet --full-feature-names\n  verge historical --entities entities.parquet --service surgery_v1 -o training.parquet \\\n      --engine spark --spark-master 'local[4]'"
+    after_help = "Examples:\n  verge historical --entities entities.csv --service surgery_v1 -o training.csv\n  verge historical --entities entities.parquet --features horse_vitals:pulse,derived:fever \\\n      -o training.parquet --full-feature-names\n  verge historical --entities entities.parquet --service surgery_v1 -o training.parquet --memory 2GiB\n  verge historical --entities entities.parquet --service surgery_v1 -o training.parquet \\\n      --engine spark --spark-master 'local[4]'"
 )]
 #[command(group(ArgGroup::new("which").required(true).args(["service", "features"])))]
 pub struct Historical {
@@ -79,6 +80,7 @@ impl Historical {
             filter_by_created: self.filter_by_created,
         };
         let engine = self.engine.resolve(ctx)?;
+        let memory = self.engine.memory(ctx)?;
         let progress = spinner(ctx.quiet, "reading the entity table");
         let mut warnings = Warnings::default();
         let entities = read_entity_table(&self.entities, &options.timestamp_column, &mut warnings)?;
@@ -87,8 +89,17 @@ impl Historical {
         }
         let table = self
             .threads
-            .install(|| {
-                historical_on(
+            .install(|| match &engine {
+                Engine::Native => historical_within(
+                    defs,
+                    &ctx.repo,
+                    &entities,
+                    &features,
+                    &options,
+                    memory,
+                    &mut warnings,
+                ),
+                Engine::Spark(_) => historical_on(
                     &engine,
                     defs,
                     &ctx.repo,
@@ -96,7 +107,7 @@ impl Historical {
                     &features,
                     &options,
                     &mut warnings,
-                )
+                ),
             })?
             .with_context(|| format!("building the training set (registry {})", head.short()))?;
         if let Some(p) = &progress {

@@ -11,8 +11,8 @@ use super::output::{print_json, spinner};
 use super::threads::Threads;
 use super::{Ctx, ExitStatus};
 use verge_host::materialize::{
-    Materialized, Sharding, State, ViewWindow, incremental_windows, materialize_on, online_view,
-    parse_time,
+    Materialized, Sharding, State, ViewWindow, incremental_windows, materialize_within,
+    online_view, parse_time,
 };
 
 /// Options both materialize commands share.
@@ -64,6 +64,7 @@ impl Common {
 /// Examples:
 ///   verge materialize 2021-01-01T00:00:00Z now
 ///   verge materialize now-2000d now --views horse_vitals --shards 4
+///   verge materialize 2021-01-01 now --memory 2GiB
 ///   verge materialize 2021-01-01 now --engine spark --spark-master 'local[4]'
 #[derive(Debug, Args)]
 pub struct Materialize {
@@ -183,15 +184,17 @@ fn run(
     common: &Common,
 ) -> anyhow::Result<ExitStatus> {
     let engine = common.engine.resolve(ctx)?;
+    let memory = common.engine.memory(ctx)?;
     let progress = spinner(ctx.quiet, "materializing");
     let out = common.threads.install(|| {
-        materialize_on(
+        materialize_within(
             &engine,
             &ctx.repo,
             defs,
             registry,
             windows,
             common.sharding(),
+            memory,
         )
     })??;
     if let Some(p) = progress {

@@ -42,6 +42,7 @@ mod join;
 mod keys;
 mod on_demand;
 mod plan;
+mod spill;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -52,6 +53,7 @@ use arrow_schema::{Field as ArrowField, Schema};
 use rayon::prelude::*;
 use verge_core::definition::{Definitions, FeatureRef, FeatureView, Field};
 
+use crate::source::memory::Memory;
 use crate::source::{self, Origin, Target, convert_array, dtype_to_arrow};
 use crate::spark::Engine;
 use crate::warnings::Warnings;
@@ -171,6 +173,48 @@ pub fn historical(
 ) -> Result<RecordBatch> {
     historical_with(defs, entities, features, options, |view, fields| {
         source::read_feature_view(defs, repo_root, view, Some(fields), warnings)
+    })
+}
+
+/// [`historical`] under a memory budget: a feature view whose source would
+/// not fit in `memory` (beside the entity table and the output) is joined out
+/// of core, its rows spilled by key hash to partitions in a temporary
+/// directory and joined one partition at a time (see `docs/offline.md`). The
+/// training set is the one [`historical`] builds, value for value; `None` is
+/// [`historical`] itself.
+///
+/// # Errors
+///
+/// As [`historical`]; a partition cannot be written to or read back from the
+/// temporary directory (which is removed either way).
+pub fn historical_within(
+    defs: &Definitions,
+    repo_root: &Path,
+    entities: &RecordBatch,
+    features: &[FeatureRef],
+    options: &HistoricalOptions,
+    memory: Option<Memory>,
+    warnings: &mut Warnings,
+) -> Result<RecordBatch> {
+    let Some(memory) = memory else {
+        return historical(defs, repo_root, entities, features, options, warnings);
+    };
+    build(defs, entities, features, options, |plan, times| {
+        let mut joined = Vec::with_capacity(plan.views.len());
+        for (view, field_ix) in &plan.views {
+            let fields = planned_fields(view, field_ix);
+            let count = spill::partitions(defs, repo_root, view, &fields, entities, memory)?;
+            joined.push(if count > 1 {
+                spill::join_view_spilled(
+                    defs, repo_root, view, &fields, entities, times, options, count, warnings,
+                )?
+            } else {
+                let batch =
+                    source::read_feature_view(defs, repo_root, view, Some(&fields), warnings)?;
+                join_one(defs, view, &fields, &batch, entities, times, options)?
+            });
+        }
+        Ok(joined)
     })
 }
 
@@ -335,21 +379,41 @@ fn join_views(
 ) -> Result<Vec<Vec<(String, ArrayRef)>>> {
     let mut joined: Vec<Vec<(String, ArrayRef)>> = Vec::with_capacity(plan.views.len());
     for (view, field_ix) in &plan.views {
-        let fields: Vec<Field> = field_ix
-            .iter()
-            .filter_map(|&i| view.fields.get(i).cloned())
-            .collect();
+        let fields = planned_fields(view, field_ix);
         let batch = load(view, &fields)?;
-        let indices = join_view(defs, view, &batch, entities, times, options)
-            .with_context(|| format!("joining feature view `{}`", view.name))?;
-        // Columns gathered in parallel; the first failure in field order is reported.
-        let columns: Vec<Result<(String, ArrayRef)>> = fields
-            .par_iter()
-            .map(|f| Ok((f.name.clone(), gather(view, &batch, f, &indices)?)))
-            .collect();
-        joined.push(columns.into_iter().collect::<Result<_>>()?);
+        joined.push(join_one(
+            defs, view, &fields, &batch, entities, times, options,
+        )?);
     }
     Ok(joined)
+}
+
+/// The fields of `view` at `field_ix`.
+fn planned_fields(view: &FeatureView, field_ix: &[usize]) -> Vec<Field> {
+    field_ix
+        .iter()
+        .filter_map(|&i| view.fields.get(i).cloned())
+        .collect()
+}
+
+/// Joins one view's loaded `batch`, giving its gathered `fields` by name.
+fn join_one(
+    defs: &Definitions,
+    view: &FeatureView,
+    fields: &[Field],
+    batch: &RecordBatch,
+    entities: &RecordBatch,
+    times: &[i64],
+    options: &HistoricalOptions,
+) -> Result<Vec<(String, ArrayRef)>> {
+    let indices = join_view(defs, view, batch, entities, times, options)
+        .with_context(|| format!("joining feature view `{}`", view.name))?;
+    // Columns gathered in parallel; the first failure in field order is reported.
+    let columns: Vec<Result<(String, ArrayRef)>> = fields
+        .par_iter()
+        .map(|f| Ok((f.name.clone(), gather(view, batch, f, &indices)?)))
+        .collect();
+    columns.into_iter().collect()
 }
 
 /// Field `f` of a view's loaded `batch`, in the field's type, taken at the

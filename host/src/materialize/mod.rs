@@ -46,6 +46,7 @@
 
 mod columns;
 mod repo;
+mod spill;
 mod state;
 mod tables;
 mod time;
@@ -60,7 +61,7 @@ use verge_core::{ContentId, Timestamp};
 use tables::collect_tables;
 use write::{build_shards, shard_counts};
 
-pub use repo::{Materialized, materialize, materialize_on};
+pub use repo::{Materialized, materialize, materialize_on, materialize_within};
 pub use state::{State, ViewState, incremental_windows};
 pub use time::parse_time;
 

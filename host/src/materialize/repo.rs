@@ -14,9 +14,10 @@ use verge_core::{ContentId, Timestamp};
 
 use super::{
     LATEST, LOCK_FILE, STATE_FILE, Sharding, State, ViewReport, ViewState, ViewWindow,
-    build_snapshots, check_windows, online_view, shard_ref,
+    build_snapshots, check_windows, online_view, shard_ref, spill,
 };
 use crate::artifacts::ArtifactStore;
+use crate::source::memory::Memory;
 use crate::spark::Engine;
 use crate::store::atomic;
 use crate::store::lock::RefLock;
@@ -84,6 +85,37 @@ pub fn materialize_on(
     windows: &[ViewWindow],
     sharding: Sharding,
 ) -> Result<Materialized> {
+    materialize_within(
+        engine,
+        repo_root,
+        defs,
+        registry_id,
+        windows,
+        sharding,
+        None,
+    )
+}
+
+/// [`materialize_on`] under a memory budget: natively, a view whose source
+/// would not fit in `memory` (beside the previous snapshot) has its window's
+/// winners picked out of core, its rows spilled by key hash to partitions in
+/// a temporary directory (see `docs/offline.md`); the snapshot has the same
+/// bytes and id. `None`, and Spark, are [`materialize_on`] itself.
+///
+/// # Errors
+///
+/// As [`materialize_on`]; a partition cannot be written to or read back from
+/// the temporary directory (which is removed either way), in which case
+/// nothing is written.
+pub fn materialize_within(
+    engine: &Engine,
+    repo_root: &Path,
+    defs: &Definitions,
+    registry_id: ContentId,
+    windows: &[ViewWindow],
+    sharding: Sharding,
+    memory: Option<Memory>,
+) -> Result<Materialized> {
     check_windows(defs, windows)?; // first, so a bad window costs no Spark job
     let mut from_spark = spark_winners(engine, repo_root, defs, windows)?;
     let store = ArtifactStore::open(repo_root);
@@ -96,21 +128,16 @@ pub fn materialize_on(
     let mut state = State::load(repo_root)?;
     let previous = load_previous(&store, &state)?;
     let mut warnings = Warnings::default();
+    let held: u64 = previous.iter().map(|p| p.as_bytes().len() as u64).sum();
     let built = build_snapshots(defs, registry_id, windows, &previous, sharding, |view| {
-        if let Some(batches) = &mut from_spark {
-            return batches.remove(&view.name).with_context(|| {
-                format!(
-                    "internal: Spark gave no winners for feature view `{}`",
-                    view.name
-                )
-            });
-        }
-        // A database source is asked for the window's rows only; the build still filters.
-        let window = windows
-            .iter()
-            .find(|w| w.view == view.name)
-            .map(|w| (w.start.0, w.end.0));
-        crate::source::read_feature_view_window(defs, repo_root, view, None, window, &mut warnings)
+        let source = Load {
+            repo_root,
+            defs,
+            windows,
+            memory,
+            held,
+        };
+        source.rows(view, &mut from_spark, &mut warnings)
     })?;
     drop(previous);
     // Fold the push log in: its rows over the new snapshot, newer wins.
@@ -175,6 +202,51 @@ pub fn materialize_on(
         window: built.window,
         warnings,
     })
+}
+
+/// Where a materialization's view rows come from.
+struct Load<'a> {
+    repo_root: &'a Path,
+    defs: &'a Definitions,
+    windows: &'a [ViewWindow],
+    memory: Option<Memory>,
+    /// Bytes held beside the rows (the previous snapshot).
+    held: u64,
+}
+
+impl Load<'_> {
+    /// The rows of `view` to pick winners from: Spark's winners, the window's
+    /// winners picked out of core when the source would not fit `memory`, or
+    /// the source.
+    fn rows(
+        &self,
+        view: &verge_core::definition::FeatureView,
+        from_spark: &mut Option<BTreeMap<String, RecordBatch>>,
+        warnings: &mut Warnings,
+    ) -> Result<RecordBatch> {
+        if let Some(batches) = from_spark {
+            return batches.remove(&view.name).with_context(|| {
+                format!(
+                    "internal: Spark gave no winners for feature view `{}`",
+                    view.name
+                )
+            });
+        }
+        let (defs, repo_root) = (self.defs, self.repo_root);
+        // A database source is asked for the window's rows only; the build still filters.
+        let window = self
+            .windows
+            .iter()
+            .find(|w| w.view == view.name)
+            .map(|w| (w.start.0, w.end.0));
+        if let (Some(memory), Some(window)) = (self.memory, window) {
+            let count = spill::partitions(defs, repo_root, view, self.held, memory)?;
+            if count > 1 {
+                return spill::window_winners(defs, repo_root, view, window, count, warnings);
+            }
+        }
+        crate::source::read_feature_view_window(defs, repo_root, view, None, window, warnings)
+    }
 }
 
 /// With Spark, every window's winners, from one job; `None` natively.

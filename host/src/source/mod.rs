@@ -41,11 +41,14 @@ mod convert;
 mod csv;
 pub mod dataset;
 pub mod found;
+pub mod memory;
 mod nested;
 mod parquet;
+pub(crate) mod partition;
 mod postgres;
 pub mod schema;
 mod sqlite;
+mod stream;
 pub mod timestamp;
 
 use std::path::Path;
@@ -62,6 +65,7 @@ pub(crate) use builder::Builder;
 pub(crate) use convert::{Cell, Origin, convert_array, require_no_nulls};
 pub use convert::{Target, dtype_to_arrow, timestamp_type};
 pub(crate) use nested::json_text_at;
+pub(crate) use stream::{estimate_bytes, read_feature_view_batches};
 
 /// One column to read: its name after mapping and what to convert it to.
 #[derive(Debug, Clone)]
@@ -139,47 +143,10 @@ pub fn read_source_window(
     window: Option<(i64, i64)>,
     warnings: &mut Warnings,
 ) -> Result<RecordBatch> {
-    let mut wanted: Vec<Wanted> = keys
-        .iter()
-        .map(|k| Wanted {
-            name: k.name.clone(),
-            target: Target::Value(k.dtype),
-        })
-        .collect();
-    wanted.push(Wanted {
-        name: source.timestamp_field.clone(),
-        target: Target::Timestamp,
-    });
-    if let Some(created) = &source.created_timestamp_field {
-        wanted.push(Wanted {
-            name: created.clone(),
-            target: Target::Timestamp,
-        });
-    }
-    wanted.extend(fields.iter().map(|f| Wanted {
-        name: f.name.clone(),
-        target: Target::Value(f.dtype),
-    }));
-
+    let wanted = wanted_columns(source, keys, fields);
     let path = repo_root.join(&source.path);
     let place = schema::place(source);
-    let resolve = |present: &[String]| {
-        let unmapped: Vec<&str> = source
-            .field_mapping
-            .iter()
-            .filter(|(from, _)| !present.contains(from))
-            .map(|(from, _)| from.as_str())
-            .collect();
-        warnings.add(unmapped.len(), || {
-            format!(
-                "{place}: {} field_mapping {} no column of the source (`{}`) and map nothing; fix the names or remove them",
-                unmapped.len(),
-                if unmapped.len() == 1 { "entry names" } else { "entries name" },
-                unmapped.join("`, `")
-            )
-        });
-        resolve_columns(&place, source, present, &wanted)
-    };
+    let resolve = |present: &[String]| resolve_mapped(&place, source, present, &wanted, warnings);
     let columns = match &source.format {
         SourceFormat::Csv => csv::read(&path, &place, &wanted, resolve)?,
         SourceFormat::Parquet if dataset::is_dataset(repo_root, &source.path) => {
@@ -202,18 +169,92 @@ pub fn read_source_window(
         }
     };
 
+    check_events(&place, source, keys.len(), &columns, 0)?;
+    let skipped = null_key_rows(keys, &columns);
+    warn_null_keys(&place, keys, skipped, warnings);
+    assemble(&place, &wanted, columns)
+}
+
+/// The columns [`read_source`] reads, in the batch layout's order.
+fn wanted_columns(source: &Source, keys: &[Field], fields: &[Field]) -> Vec<Wanted> {
+    let mut wanted: Vec<Wanted> = keys
+        .iter()
+        .map(|k| Wanted {
+            name: k.name.clone(),
+            target: Target::Value(k.dtype),
+        })
+        .collect();
+    wanted.push(Wanted {
+        name: source.timestamp_field.clone(),
+        target: Target::Timestamp,
+    });
+    if let Some(created) = &source.created_timestamp_field {
+        wanted.push(Wanted {
+            name: created.clone(),
+            target: Target::Timestamp,
+        });
+    }
+    wanted.extend(fields.iter().map(|f| Wanted {
+        name: f.name.clone(),
+        target: Target::Value(f.dtype),
+    }));
+    wanted
+}
+
+/// [`resolve_columns`], warning first about `field_mapping` entries that name
+/// no column of the source.
+fn resolve_mapped(
+    place: &str,
+    source: &Source,
+    present: &[String],
+    wanted: &[Wanted],
+    warnings: &mut Warnings,
+) -> Result<Vec<usize>> {
+    let unmapped: Vec<&str> = source
+        .field_mapping
+        .iter()
+        .filter(|(from, _)| !present.contains(from))
+        .map(|(from, _)| from.as_str())
+        .collect();
+    warnings.add(unmapped.len(), || {
+        format!(
+            "{place}: {} field_mapping {} no column of the source (`{}`) and map nothing; fix the names or remove them",
+            unmapped.len(),
+            if unmapped.len() == 1 { "entry names" } else { "entries name" },
+            unmapped.join("`, `")
+        )
+    });
+    resolve_columns(place, source, present, wanted)
+}
+
+/// Refuses a null event time; `offset` is the data row of the columns' first row.
+fn check_events(
+    place: &str,
+    source: &Source,
+    keys: usize,
+    columns: &[ArrayRef],
+    offset: usize,
+) -> Result<()> {
     let event = columns
-        .get(keys.len())
+        .get(keys)
         .with_context(|| format!("{place}: internal: the reader returned too few columns"))?;
-    require_no_nulls(
-        event.as_ref(),
-        Origin {
-            place: &place,
-            column: &source.timestamp_field,
-        },
-        "the event timestamp",
-    )?;
-    warn_null_keys(&place, keys, &columns, warnings);
+    let origin = Origin {
+        place,
+        column: &source.timestamp_field,
+    };
+    if event.null_count() > 0
+        && let Some(row) = (0..event.len()).find(|&i| event.is_null(i))
+    {
+        return Err(origin.at(
+            offset + row,
+            "the event timestamp is empty; every row needs one",
+        ));
+    }
+    Ok(())
+}
+
+/// The batch of [`read_source`]'s layout from the wanted columns.
+fn assemble(place: &str, wanted: &[Wanted], columns: Vec<ArrayRef>) -> Result<RecordBatch> {
     let schema = Schema::new(
         wanted
             .iter()
@@ -225,18 +266,22 @@ pub fn read_source_window(
         .with_context(|| format!("{place}: assembling the columns"))
 }
 
-/// Counts the rows with a null join-key part (an empty field, or `?` in an
-/// int64 key): the join and materialization skip them, so say how many.
-fn warn_null_keys(place: &str, keys: &[Field], columns: &[ArrayRef], warnings: &mut Warnings) {
+/// The rows with a null join-key part.
+fn null_key_rows(keys: &[Field], columns: &[ArrayRef]) -> usize {
     let key_columns = columns.get(..keys.len()).unwrap_or_default();
     let rows = key_columns.first().map_or(0, |c| c.len());
-    let skipped = if key_columns.iter().all(|c| c.null_count() == 0) {
+    if key_columns.iter().all(|c| c.null_count() == 0) {
         0
     } else {
         (0..rows)
             .filter(|&i| key_columns.iter().any(|c| c.is_null(i)))
             .count()
-    };
+    }
+}
+
+/// Warns of the `skipped` rows with a null join-key part (an empty field, or
+/// `?` in an int64 key): the join and materialization skip them, so say how many.
+fn warn_null_keys(place: &str, keys: &[Field], skipped: usize, warnings: &mut Warnings) {
     warnings.add(skipped, || {
         let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
         format!(

@@ -81,6 +81,18 @@ impl<'a> Opened<'a> {
         usize::try_from(self.metadata.metadata().file_metadata().num_rows()).unwrap_or(0)
     }
 
+    /// The uncompressed bytes, over all row groups, of the column chunks
+    /// under the top-level columns whose name `pick` accepts.
+    pub(super) fn uncompressed_bytes(&self, pick: impl Fn(&str) -> bool) -> u64 {
+        let meta = self.metadata.metadata();
+        meta.row_groups()
+            .iter()
+            .flat_map(|rg| rg.columns())
+            .filter(|c| c.column_path().parts().first().is_some_and(|n| pick(n)))
+            .map(|c| u64::try_from(c.uncompressed_size()).unwrap_or(0))
+            .sum()
+    }
+
     /// Decodes columns `indices` (one per `wanted`, in that order) on rayon's
     /// threads, converting each to its wanted type.
     pub(super) fn read_columns(
@@ -112,6 +124,78 @@ impl<'a> Opened<'a> {
             })
             .collect();
         columns.into_iter().collect()
+    }
+}
+
+impl Opened<'_> {
+    /// Decodes columns `indices` (one per `wanted`) in batches of at most
+    /// `batch_rows` rows, row group by row group, handing each batch's
+    /// converted columns to `each` with its first data row; at least one
+    /// batch (maybe empty) is handed over. Only one batch is decoded at a
+    /// time, so memory stays near one batch whatever the file's size.
+    pub(super) fn read_batches(
+        &self,
+        wanted: &[Wanted],
+        indices: &[usize],
+        batch_rows: usize,
+        each: &mut dyn FnMut(Vec<ArrayRef>, usize) -> Result<()>,
+    ) -> Result<()> {
+        let (path, place) = (self.path, self.place);
+        let file =
+            File::open(path).with_context(|| format!("{place}: cannot open {}", path.display()))?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone());
+        let mut projected: Vec<usize> = indices.to_vec();
+        projected.sort_unstable();
+        projected.dedup();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), projected.iter().copied());
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(batch_rows.max(1))
+            .build()
+            .with_context(|| format!("{place}: cannot read {}", path.display()))?;
+        let mut row = 0usize;
+        let mut handed = false;
+        for batch in reader {
+            let batch = batch.with_context(|| format!("{place}: decoding {}", path.display()))?;
+            let columns = wanted
+                .iter()
+                .zip(indices)
+                .map(|(w, &index)| {
+                    let name = self
+                        .names
+                        .get(index)
+                        .map_or(w.name.as_str(), String::as_str);
+                    let column = projected
+                        .binary_search(&index)
+                        .ok()
+                        .and_then(|at| batch.columns().get(at))
+                        .with_context(|| {
+                            format!("{place}: column `{name}` missing from a batch")
+                        })?;
+                    convert_array(
+                        column,
+                        w.target,
+                        Origin {
+                            place,
+                            column: name,
+                        },
+                        row,
+                    )
+                })
+                .collect::<Result<Vec<_>>>()?;
+            each(columns, row)?;
+            handed = true;
+            row += batch.num_rows();
+        }
+        if !handed {
+            let empty = wanted
+                .iter()
+                .map(|w| arrow_array::new_empty_array(&w.target.arrow_type()))
+                .collect();
+            each(empty, 0)?;
+        }
+        Ok(())
     }
 }
 

@@ -10,6 +10,7 @@
 //! spark_submit = "/opt/spark/bin/spark-submit"   # optional, see below
 //! staging = "/mnt/shared/verge"    # optional: a directory the driver and verge both see
 //! timeout = "30m"                  # optional: give up (and kill the job) after this long
+//! memory = "2GiB"                  # optional: the native engine's budget (out of core past it)
 //! [offline.spark_conf]
 //! "spark.sql.shuffle.partitions" = "64"
 //! ```
@@ -62,6 +63,10 @@ struct RawOffline {
     spark_submit: Option<PathBuf>,
     staging: Option<PathBuf>,
     timeout: Option<String>,
+    /// The memory budget, read by `crate::source::memory::Memory::resolve`
+    /// (named here so that `deny_unknown_fields` accepts it).
+    #[serde(default, rename = "memory")]
+    _memory: Option<toml::Value>,
     #[serde(default)]
     spark_conf: BTreeMap<String, toml::Value>,
 }

@@ -20,6 +20,7 @@ mod hostile_http;
 mod live_pickup;
 mod materialize;
 mod online_cli;
+mod out_of_core;
 mod postgres;
 mod publish;
 mod publish_deltas;
