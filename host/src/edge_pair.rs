@@ -51,6 +51,29 @@ impl EdgePair {
     /// No such model or service, no trained bundle or materialized snapshot, a
     /// sharded snapshot, or a pair that does not fit.
     pub fn resolve(repo: &Repository, target: &str, snapshot: &str) -> anyhow::Result<EdgePair> {
+        EdgePair::resolve_inner(repo, target, snapshot, false)
+    }
+
+    /// [`EdgePair::resolve`] over one shard of a set, which a publish of the
+    /// whole set ([`crate::publish::shards`]) pairs with every bundle.
+    ///
+    /// # Errors
+    ///
+    /// As [`EdgePair::resolve`], but for a shard.
+    pub fn resolve_shard(
+        repo: &Repository,
+        target: &str,
+        snapshot: &str,
+    ) -> anyhow::Result<EdgePair> {
+        EdgePair::resolve_inner(repo, target, snapshot, true)
+    }
+
+    fn resolve_inner(
+        repo: &Repository,
+        target: &str,
+        snapshot: &str,
+        shard: bool,
+    ) -> anyhow::Result<EdgePair> {
         let bundle_ref = repo.bundle_ref_for(target)?;
         let (bundle_path, bundle_bytes) = repo
             .read(&bundle_ref, Wanted::Bundle)
@@ -58,9 +81,9 @@ impl EdgePair {
         let bundle = Bundle::load(&bundle_bytes)
             .with_context(|| format!("loading bundle {}", bundle_path.display()))?;
         let snapshot = repo.load_snapshot(snapshot)?;
-        if snapshot.meta().shard_count > 1 {
+        if snapshot.meta().shard_count > 1 && !shard {
             bail!(
-                "snapshot {} is shard {} of {}; an edge bundle needs one whole snapshot: materialize without --shards",
+                "snapshot {} is shard {} of {}; an edge bundle needs one whole snapshot: materialize without --shards, or publish the whole set (`verge publish --to DIR`)",
                 snapshot.id().short(),
                 snapshot.meta().shard_index,
                 snapshot.meta().shard_count

@@ -657,6 +657,7 @@ fn signed(p: &Pair, key: &SigningKey) -> PublishedPair {
         snapshot_signature: Some(key.sign(ArtifactKind::Snapshot, s)),
         more_bundles: Vec::new(),
         deltas: Vec::new(),
+        shards: Vec::new(),
     }
 }
 

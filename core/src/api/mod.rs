@@ -327,14 +327,22 @@ impl Api {
     /// that needs no shard).
     #[must_use]
     pub fn shards_to_load(&self, body: &[u8]) -> Vec<u32> {
+        let mut needed = self.shards_needed(body);
+        let missing: Vec<u32> = self.deployment.primary().layers().missing_shards().collect();
+        needed.retain(|shard| missing.contains(shard));
+        needed
+    }
+
+    /// Every shard of the snapshot's set that answering `body` reads,
+    /// loaded or not, sorted (what a cache of shards counts as used); empty
+    /// as for [`Api::shards_to_load`].
+    #[must_use]
+    pub fn shards_needed(&self, body: &[u8]) -> Vec<u32> {
         if self.check_size(body).is_err() {
             return Vec::new();
         }
         let layers = self.deployment.primary().layers();
-        let mut needed = request::shards::needed(body, layers.base());
-        let missing: Vec<u32> = layers.missing_shards().collect();
-        needed.retain(|shard| missing.contains(shard));
-        needed
+        request::shards::needed(body, layers.base())
     }
 
     /// `GET /version`: the ids of what is being served.

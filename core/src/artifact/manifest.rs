@@ -10,6 +10,7 @@
 //!                               "bundle_signature": sig?, "snapshot_signature": sig?,
 //!                               "more_bundles": [{"bundle": id, "bundle_signature": sig?}]?,
 //!                               "deltas": [{"snapshot": id, "snapshot_signature": sig?}]?,
+//!                               "shards": [{"snapshot": id, "snapshot_signature": sig?}]?,
 //!                               "previous": {the same fields}?}
 //! bundles/<bundle id>.bin      a bundle, named by its content id
 //! bundles/<bundle id>.sig      its signature (128 hex digits), when signed
@@ -24,24 +25,25 @@
 //! none, so a one-bundle manifest keeps its first shape). `deltas` are delta
 //! snapshots layered over `snapshot`, oldest first
 //! ([`crate::online::Layers`]: a key's newest row wins), so a publish can ship
-//! only the keys that changed ([`crate::online::delta_between`]). `previous` is what
+//! only the keys that changed ([`crate::online::delta_between`]). `shards`
+//! lists every shard of a sharded snapshot in shard order, the first being
+//! `snapshot` itself; a reader routes each key to its shard
+//! ([`crate::online::Layers::sharded`]) and may fetch shards as requests need
+//! them ([`PublishedPair::check_shard`]). `previous` is what
 //! was served before, kept for rollback (which swaps the two).
 //!
 //! A pair is served only after [`PublishedPair::check`]: both headers pass
 //! (magic, version, length, BLAKE3 hash), each hash is the id the manifest named
 //! (a mislabelled file is refused), when a public key is trusted both
-//! signatures verify, and [`Deployment::new`] accepts them together.
+//! signatures verify, and [`Deployment::new`](crate::online::Deployment::new) accepts them together.
 
 use alloc::format;
 use alloc::string::{String, ToString};
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use serde_json::{Map, Value as Json};
 
-use super::signature::{PublicKey, Signature};
-use super::{ArtifactKind, Bundle, Header, Snapshot};
-use crate::online::Deployment;
+use super::signature::Signature;
 use crate::{ContentId, Error, Result};
 
 /// The pointer to the current pair, relative to the layout's root.
@@ -49,7 +51,9 @@ pub const MANIFEST_PATH: &str = "manifest.json";
 
 /// The largest manifest a reader accepts: two pairs of ids and signatures fit
 /// in well under 1 KiB, so anything near this is not a manifest.
-pub const MAX_MANIFEST_BYTES: usize = 16 * 1024;
+/// A shard entry is about 220 bytes signed, so this holds two versions of a
+/// set of about 2,000 shards (50 GB of 25 MiB shards).
+pub const MAX_MANIFEST_BYTES: usize = 1024 * 1024;
 
 fn malformed(message: String) -> Error {
     Error::Malformed {
@@ -81,18 +85,21 @@ impl PublishedBundle {
     }
 }
 
-/// A delta snapshot layered over a published pair's snapshot, with its
-/// signature if signed (signed as a snapshot).
+/// A snapshot a published pair names beyond its first (a delta layered
+/// over it, or a shard of its set), with its signature if signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PublishedDelta {
-    /// The delta's content id.
+pub struct PublishedSnapshot {
+    /// The snapshot's content id.
     pub id: ContentId,
     /// Its signature, when the publisher signed it.
     pub signature: Option<Signature>,
 }
 
-impl PublishedDelta {
-    /// Where the delta lives in the layout (beside the snapshots: it is one).
+/// A delta snapshot over a published pair's snapshot.
+pub type PublishedDelta = PublishedSnapshot;
+
+impl PublishedSnapshot {
+    /// Where it lives in the layout (deltas and shards are snapshots too).
     #[must_use]
     pub fn path(&self) -> String {
         format!("snapshots/{}.bin", self.id)
@@ -133,6 +140,9 @@ pub struct PublishedPair {
     pub more_bundles: Vec<PublishedBundle>,
     /// Delta snapshots over `snapshot`, oldest first (empty: the snapshot alone).
     pub deltas: Vec<PublishedDelta>,
+    /// Every shard of a sharded snapshot, in shard order, the first one
+    /// `snapshot` (empty: the snapshot is whole).
+    pub shards: Vec<PublishedSnapshot>,
 }
 
 impl PublishedPair {
@@ -146,7 +156,20 @@ impl PublishedPair {
             snapshot_signature: None,
             more_bundles: Vec::new(),
             deltas: Vec::new(),
+            shards: Vec::new(),
         }
+    }
+
+    /// The snapshots named beyond `snapshot`, in the order
+    /// [`PublishedPair::check`] takes their bytes: the deltas, oldest first,
+    /// or shards 1 to N - 1.
+    pub fn more_snapshots(&self) -> impl Iterator<Item = &PublishedSnapshot> {
+        self.deltas.iter().chain(self.shards.iter().skip(1))
+    }
+
+    /// [`PublishedPair::more_snapshots`], to sign them.
+    pub fn more_snapshots_mut(&mut self) -> impl Iterator<Item = &mut PublishedSnapshot> {
+        self.deltas.iter_mut().chain(self.shards.iter_mut().skip(1))
     }
 
     /// Whether `other` names the same artifacts, in the same order (signatures aside).
@@ -158,6 +181,11 @@ impl PublishedPair {
                 .iter()
                 .map(|d| d.id)
                 .eq(other.deltas.iter().map(|d| d.id))
+            && self
+                .shards
+                .iter()
+                .map(|d| d.id)
+                .eq(other.shards.iter().map(|d| d.id))
             && self
                 .bundles()
                 .map(|b| b.id)
@@ -237,6 +265,10 @@ impl PublishedPair {
             let deltas = self.deltas.iter().map(|d| (d.id, d.signature)).collect();
             map.insert("deltas".into(), entries("snapshot", deltas));
         }
+        if !self.shards.is_empty() {
+            let shards = self.shards.iter().map(|d| (d.id, d.signature)).collect();
+            map.insert("shards".into(), entries("snapshot", shards));
+        }
         map
     }
 
@@ -313,12 +345,27 @@ impl PublishedPair {
             .into_iter()
             .map(|(id, signature)| PublishedBundle { id, signature })
             .collect();
-        let deltas = PublishedPair::id_list(value, what, "deltas", "snapshot")?
-            .into_iter()
-            .map(|(id, signature)| PublishedDelta { id, signature })
-            .collect();
+        let snapshots = |field: &str| -> Result<Vec<PublishedSnapshot>> {
+            Ok(PublishedPair::id_list(value, what, field, "snapshot")?
+                .into_iter()
+                .map(|(id, signature)| PublishedSnapshot { id, signature })
+                .collect())
+        };
+        let (deltas, shards) = (snapshots("deltas")?, snapshots("shards")?);
         let ([bundle, snapshot], [bundle_signature, snapshot_signature]) =
             PublishedPair::from_json_fields(value, what, ["bundle", "snapshot"])?;
+        if let Some(first) = shards.first() {
+            if first.id != snapshot || first.signature != snapshot_signature {
+                return Err(malformed(format!(
+                    "{what}.shards[0] must be {what}.snapshot (with its signature): the first shard is the snapshot"
+                )));
+            }
+            if !deltas.is_empty() {
+                return Err(malformed(format!(
+                    "{what} names both deltas and shards; a sharded snapshot is published shard by shard, without deltas"
+                )));
+            }
+        }
         Ok(PublishedPair {
             bundle,
             snapshot,
@@ -326,102 +373,8 @@ impl PublishedPair {
             snapshot_signature,
             more_bundles,
             deltas,
+            shards,
         })
-    }
-
-    /// Checks `bundles`, `snapshot` and `deltas` (the bytes of the files this
-    /// pair names, bundles in [`PublishedPair::bundles`] order, deltas oldest
-    /// first) and pairs them into a [`Deployment`].
-    ///
-    /// In order: each header (magic, format version, length, BLAKE3 hash); each
-    /// hash against the id this pair names; with `key`, each signature of this
-    /// pair against that key (an unsigned artifact is refused); and
-    /// [`Deployment::new`] on them together, the deltas layered over the
-    /// snapshot ([`Deployment::with_deltas`]).
-    ///
-    /// # Errors
-    ///
-    /// The loaders' errors, [`Error::Malformed`] for a file holding another
-    /// artifact than its name says or a count of bundles other than the pair
-    /// names, [`Error::Signature`], and [`Error::Incompatible`] for bundles
-    /// that do not fit the snapshot or each other.
-    pub fn check<B: AsRef<[u8]>>(
-        &self,
-        bundles: &[B],
-        snapshot: Vec<u8>,
-        deltas: Vec<Vec<u8>>,
-        key: Option<&PublicKey>,
-    ) -> Result<Deployment> {
-        let named: Vec<PublishedBundle> = self.bundles().collect();
-        if named.len() != bundles.len() || self.deltas.len() != deltas.len() {
-            return Err(malformed(format!(
-                "the pair names {} bundle(s) and {} delta(s) but {} and {} were given",
-                named.len(),
-                self.deltas.len(),
-                bundles.len(),
-                deltas.len()
-            )));
-        }
-        let snapshot = Snapshot::load(snapshot)?;
-        mislabelled(ArtifactKind::Snapshot, self.snapshot, snapshot.id())?;
-        let mut loaded = Vec::with_capacity(bundles.len());
-        for (bytes, want) in bundles.iter().zip(&named) {
-            let bundle = Bundle::load(bytes.as_ref())?;
-            mislabelled(ArtifactKind::Bundle, want.id, bundle.id())?;
-            loaded.push(bundle);
-        }
-        if let Some(key) = key {
-            for b in &named {
-                key.verify(ArtifactKind::Bundle, b.id, b.signature.as_ref())?;
-            }
-            key.verify(
-                ArtifactKind::Snapshot,
-                self.snapshot,
-                self.snapshot_signature.as_ref(),
-            )?;
-        }
-        let mut layered = Vec::with_capacity(deltas.len());
-        for (bytes, want) in deltas.into_iter().zip(&self.deltas) {
-            let delta = Snapshot::load(bytes)?;
-            mislabelled(ArtifactKind::Snapshot, want.id, delta.id())?;
-            if let Some(key) = key {
-                key.verify(ArtifactKind::Snapshot, want.id, want.signature.as_ref())?;
-            }
-            layered.push(Arc::new(delta));
-        }
-        let deployment = Deployment::new(snapshot, loaded)?;
-        if layered.is_empty() {
-            return Ok(deployment);
-        }
-        deployment.with_deltas(layered)
-    }
-
-    /// Checks a pair received whole (an upload to an admin route): the ids are
-    /// the artifacts' own, the signatures those sent with them; then as
-    /// [`PublishedPair::check`].
-    ///
-    /// # Errors
-    ///
-    /// As [`PublishedPair::check`].
-    pub fn receive(
-        bundle: &[u8],
-        snapshot: Vec<u8>,
-        bundle_signature: Option<Signature>,
-        snapshot_signature: Option<Signature>,
-        key: Option<&PublicKey>,
-    ) -> Result<(PublishedPair, Deployment)> {
-        let bundle_id = Header::open(bundle, ArtifactKind::Bundle)?.0.id;
-        let snapshot_id = Header::open(&snapshot, ArtifactKind::Snapshot)?.0.id;
-        let pair = PublishedPair {
-            bundle: bundle_id,
-            snapshot: snapshot_id,
-            bundle_signature,
-            snapshot_signature,
-            more_bundles: Vec::new(),
-            deltas: Vec::new(),
-        };
-        let deployment = pair.check(&[bundle], snapshot, Vec::new(), key)?;
-        Ok((pair, deployment))
     }
 }
 
@@ -521,18 +474,8 @@ impl PublishManifest {
     }
 }
 
-/// Refuses an artifact whose hash is not the id it was filed under.
-fn mislabelled(kind: ArtifactKind, want: ContentId, got: ContentId) -> Result<()> {
-    if want == got {
-        return Ok(());
-    }
-    Err(malformed(format!(
-        "the {} named {want} holds {got}; the artifact store is corrupt or mislabelled",
-        kind.name()
-    )))
-}
-
 mod body;
+mod check;
 #[cfg(test)]
 mod tests;
 

@@ -15,10 +15,10 @@ use super::{Ctx, ExitStatus};
 use verge_core::artifact::Snapshot;
 use verge_core::online::{Layers, compact};
 use verge_host::edge_pair::EdgePair;
-use verge_host::materialize::LATEST;
+use verge_host::materialize::{LATEST, shard_ref};
 use verge_host::publish::delta::{PublishConfig, Shipped, plan};
 use verge_host::publish::push::{self, Endpoint};
-use verge_host::publish::{PublishDir, keys, sign_pair};
+use verge_host::publish::{PublishDir, keys, shards, sign_pair};
 use verge_host::push::delta::layers;
 
 /// Publish a model's bundle and a snapshot for the edge, or roll back.
@@ -104,7 +104,11 @@ fn pair_json(pair: Option<&PublishedPair>) -> Json {
     pair.map_or(Json::Null, |p| {
         let ids: Vec<String> = p.bundles().map(|b| b.id.to_string()).collect();
         let deltas: Vec<String> = p.deltas.iter().map(|d| d.id.to_string()).collect();
-        json!({"bundle_id": p.bundle.to_string(), "bundle_ids": ids, "snapshot_id": p.snapshot.to_string(), "delta_ids": deltas, "signed": p.bundle_signature.is_some()})
+        let mut entry = json!({"bundle_id": p.bundle.to_string(), "bundle_ids": ids, "snapshot_id": p.snapshot.to_string(), "delta_ids": deltas, "signed": p.bundle_signature.is_some()});
+        if !p.shards.is_empty() {
+            entry["shard_ids"] = p.shards.iter().map(|s| s.id.to_string()).collect();
+        }
+        entry
     })
 }
 
@@ -210,6 +214,11 @@ impl Publish {
         report: &mut serde_json::Map<String, Json>,
     ) -> anyhow::Result<()> {
         let repo = ctx.repository();
+        if self.snapshot == LATEST {
+            if let Some(shards) = shards::latest_shards(&repo)? {
+                return self.publish_shard_set(ctx, remote, report, &repo, &shards);
+            }
+        }
         let edges = self
             .targets
             .iter()
@@ -341,6 +350,67 @@ impl Publish {
         let mut answer = manifest_json(&m);
         answer["shipped"] = shipped_json(&planned.shipped);
         Ok(answer)
+    }
+
+    /// The latest materialization was sharded: `--to DIR` gets every shard
+    /// (only those it lacks are written) and a manifest naming them in order.
+    fn publish_shard_set(
+        &self,
+        ctx: &Ctx,
+        remote: Option<&(Endpoint, String)>,
+        report: &mut serde_json::Map<String, Json>,
+        repo: &verge_host::resolve::Repository,
+        shards: &[Snapshot],
+    ) -> anyhow::Result<()> {
+        let Some(dir) = &self.to else {
+            bail!(
+                "the latest snapshot is a set of {} shards, and --url takes one whole snapshot; publish the set with --to DIR (docs/worker.md, \"Sharded deployments\")",
+                shards.len()
+            );
+        };
+        if remote.is_some() {
+            bail!(
+                "--url takes one whole snapshot and the latest is a set of {} shards; publish with --to DIR alone",
+                shards.len()
+            );
+        }
+        shards::refuse_pending_pushes(repo.root(), shards)?;
+        let edges = self
+            .targets
+            .iter()
+            .map(|target| EdgePair::resolve_shard(repo, target, &shard_ref(0)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let (first, more) = edges
+            .split_first()
+            .context("name the model (or feature service) to publish")?;
+        let mut pair = first.pair.clone();
+        pair.more_bundles = more
+            .iter()
+            .map(|e| PublishedBundle {
+                id: e.pair.bundle,
+                signature: None,
+            })
+            .collect();
+        pair.shards = shards::entries(shards);
+        if let Some(path) = &self.sign_key {
+            pair = sign_pair(pair, &keys::read_key_file(path)?);
+        }
+        let bundles: Vec<&[u8]> = edges.iter().map(|e| e.bundle_bytes.as_slice()).collect();
+        let rest: Vec<Vec<u8>> = shards[1..].iter().map(|s| s.as_bytes().to_vec()).collect();
+        pair.check(&bundles, shards[0].as_bytes().to_vec(), rest.clone(), None)
+            .context("these bundles and shards cannot be served together")?;
+        let written = shards::new_in(dir, shards);
+        let m = PublishDir::new(dir).publish(&bundles, shards[0].as_bytes(), &rest, pair)?;
+        ctx.note(&format!(
+            "Published {} over {} shards ({written} new) to {}.",
+            pair_text(&m.current),
+            shards.len(),
+            dir.display()
+        ));
+        let mut answer = manifest_json(&m);
+        answer["shipped"] = json!({"kind": "shards", "shards": shards.len(), "written": written});
+        report.insert("to".into(), answer);
+        Ok(())
     }
 
     fn endpoint(&self, url: &str) -> anyhow::Result<Endpoint> {

@@ -25,6 +25,7 @@
 pub mod delta;
 pub mod keys;
 pub mod push;
+pub mod shards;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -49,8 +50,13 @@ pub fn sign_pair(mut pair: PublishedPair, key: &SigningKey) -> PublishedPair {
     for more in &mut pair.more_bundles {
         more.signature = Some(key.sign(ArtifactKind::Bundle, more.id));
     }
-    for delta in &mut pair.deltas {
-        delta.signature = Some(key.sign(ArtifactKind::Snapshot, delta.id));
+    for more in pair.more_snapshots_mut() {
+        more.signature = Some(key.sign(ArtifactKind::Snapshot, more.id));
+    }
+    // The first shard is the snapshot, signed above.
+    let first = pair.snapshot_signature;
+    if let Some(shard) = pair.shards.first_mut() {
+        shard.signature = first;
     }
     pair
 }
@@ -72,7 +78,9 @@ pub struct PairFiles {
     pub bundles: Vec<Vec<u8>>,
     /// The base snapshot.
     pub snapshot: Vec<u8>,
-    /// The delta snapshots over it, oldest first.
+    /// The further snapshots the pair names
+    /// ([`PublishedPair::more_snapshots`]): the deltas over it, oldest
+    /// first, or shards 1 to N - 1.
     pub deltas: Vec<Vec<u8>>,
 }
 
@@ -83,8 +91,7 @@ fn signature_files(pair: &PublishedPair) -> Vec<(String, Option<Signature>)> {
         .map(|b| (b.signature_path(), b.signature))
         .chain([(pair.snapshot_signature_path(), pair.snapshot_signature)])
         .chain(
-            pair.deltas
-                .iter()
+            pair.more_snapshots()
                 .map(|d| (d.signature_path(), d.signature)),
         )
         .collect()
@@ -145,8 +152,7 @@ impl PublishDir {
             .map(|b| read(b.path()))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let deltas = pair
-            .deltas
-            .iter()
+            .more_snapshots()
             .map(|d| read(d.path()))
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(PairFiles {
@@ -238,11 +244,11 @@ impl PublishDir {
                 .id;
             self.write_artifact(&format!("snapshots/{id}.bin"), bytes)?;
         }
-        for delta in &pair.deltas {
+        for delta in pair.more_snapshots() {
             let path = self.root.join(delta.path());
             if !path.exists() {
                 bail!(
-                    "delta {} is named but neither given nor in {}; publish its base again",
+                    "snapshot {} (a delta or a shard) is named but neither given nor in {}; publish again",
                     delta.id.short(),
                     self.root.display()
                 );

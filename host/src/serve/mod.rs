@@ -411,6 +411,7 @@ pub(super) fn start_from_repo(
             .flatten(),
         more_bundles: named.collect(),
         deltas: Vec::new(),
+        shards: Vec::new(),
     };
     let bundle_bytes: Vec<Vec<u8>> = read.into_iter().map(|(_, bytes)| bytes).collect();
     let deployment = pair

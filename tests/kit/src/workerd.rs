@@ -91,6 +91,38 @@ impl Workerd {
         ttl_ms: u32,
         env: &[(&str, &str)],
     ) -> Workerd {
+        Workerd::spawn(config, artifacts, &[], ttl_ms, env)
+    }
+
+    /// [`Workerd::start`] with `examples/worker/config-kv.capnp`: shards read
+    /// through the `SHARDS` KV namespace binding, which workerd serves from
+    /// a disk service over `artifacts/snapshots` (KV key `<id>.bin`).
+    ///
+    /// # Panics
+    ///
+    /// As [`Workerd::start`].
+    #[must_use]
+    pub fn start_kv(artifacts: &Path, ttl_ms: u32, env: &[(&str, &str)]) -> Workerd {
+        build_worker();
+        let shards = artifacts.join("snapshots");
+        std::fs::create_dir_all(&shards)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", shards.display()));
+        Workerd::spawn(
+            &workspace().join("examples/worker/config-kv.capnp"),
+            artifacts,
+            &[("shards", &shards)],
+            ttl_ms,
+            env,
+        )
+    }
+
+    fn spawn(
+        config: &Path,
+        artifacts: &Path,
+        dirs: &[(&str, &Path)],
+        ttl_ms: u32,
+        env: &[(&str, &str)],
+    ) -> Workerd {
         let bin = workerd_bin().expect("WORKERD_BIN is unset");
         // A free port: bind to 0, read it, release it. Retried on the rare
         // collision with another process grabbing it in between.
@@ -119,6 +151,10 @@ impl Workerd {
                     "--directory-path=artifacts={}",
                     artifacts.display()
                 ))
+                .args(
+                    dirs.iter()
+                        .map(|(name, dir)| format!("--directory-path={name}={}", dir.display())),
+                )
                 .arg(format!("--socket-addr=http=127.0.0.1:{port}"))
                 .env("VERGE_MANIFEST_TTL_MS", ttl_ms.to_string())
                 .stdin(Stdio::null())

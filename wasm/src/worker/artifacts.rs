@@ -119,7 +119,11 @@ async fn get(store: &Fetcher, path: &str) -> Result<Option<Vec<u8>>, ApiError> {
 }
 
 /// Reads `path`, which the manifest promises exists.
-async fn get_required(store: &Fetcher, path: &str) -> Result<Vec<u8>, ApiError> {
+///
+/// # Errors
+///
+/// 503 when the binding fails or the file is missing.
+pub async fn get_required(store: &Fetcher, path: &str) -> Result<Vec<u8>, ApiError> {
     get(store, path).await?.ok_or_else(|| {
         unavailable(format!(
             "{path} is named by {MANIFEST_PATH} but missing from `{BINDING}`; publish the artifact files before the manifest"
@@ -174,6 +178,7 @@ pub fn limits(env: &Env) -> Result<Limits, ApiError> {
 }
 
 /// Fetches the pair `pair` names, with its delta snapshots, and checks it
+/// (a sharded pair: its bundles and first shard, [`super::shards::load`])
 /// ([`Pair::check`]: headers, ids, signatures when `key` is set,
 /// compatibility); the deltas are layered over the snapshot, newest row wins.
 ///
@@ -181,11 +186,16 @@ pub fn limits(env: &Env) -> Result<Limits, ApiError> {
 ///
 /// 503 when a file is missing or fails a check; the message names the file.
 pub async fn load(
+    env: &Env,
     store: &Fetcher,
     pair: &Pair,
     key: Option<&PublicKey>,
     limits: Limits,
 ) -> Result<Api, ApiError> {
+    if !pair.shards.is_empty() {
+        // Shards are fetched as requests need them (`shards`), not here.
+        return super::shards::load(env, store, pair, key, limits).await;
+    }
     let mut bundles = Vec::new();
     for bundle in pair.bundles() {
         bundles.push(get_required(store, &bundle.path()).await?);

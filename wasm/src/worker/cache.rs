@@ -84,6 +84,18 @@ pub fn install_checked(pair: Pair, api: Arc<Api>) {
     install(ticket, pair, api);
 }
 
+/// Replaces the served `Api` of `pair` with one over more (or other) of its
+/// shards; nothing changes when another pair is served by now.
+pub fn install_shards(pair: &Pair, api: Arc<Api>) {
+    STATE.with_borrow_mut(|s| {
+        if let Some((served, current)) = s.serving.as_mut() {
+            if served == pair {
+                *current = api;
+            }
+        }
+    });
+}
+
 /// The pair currently served in this isolate and its `Api`, if any (no I/O).
 #[must_use]
 pub fn serving() -> Option<(Pair, Arc<Api>)> {
@@ -156,7 +168,7 @@ async fn refresh(env: &Env, ticket: u64) -> Result<Arc<Api>, ApiError> {
     }
     let key = artifacts::public_key(env)?;
     let limits = artifacts::limits(env)?;
-    let api = Arc::new(artifacts::load(&store, &pair, key.as_ref(), limits).await?);
+    let api = Arc::new(artifacts::load(env, &store, &pair, key.as_ref(), limits).await?);
     Ok(install(ticket, pair, api))
 }
 

@@ -30,11 +30,14 @@
 //! | `ARTIFACTS` | service binding | serves `manifest.json`, `bundles/<id>.bin`, `snapshots/<id>.bin`; accepts `PUT` for the admin route |
 //! | `MANIFEST_TTL_MS` | text | how long a checked manifest is trusted; default 1000 |
 //! | `ADMIN_TOKEN` | secret | bearer token for `PUT /admin/artifacts` and `POST /admin/rollback`; the routes are off without it |
+//! | `SHARDS` | KV namespace | a sharded snapshot's shards, key `<shard id>.bin` ([`shards`]); without it shards come from `ARTIFACTS` |
+//! | `SHARD_CACHE_BYTES` | text | the shard cache's budget in bytes; default 64 MiB |
 //! | `PUBLIC_KEY` | text | ed25519 public key (64 hex); when set, only pairs signed by it are served or accepted |
 
 pub mod artifacts;
 pub mod cache;
 pub mod routes;
+pub mod shards;
 
 use verge_core::api::ApiError;
 use worker::{Context, Env, Request, Response, Router, event};

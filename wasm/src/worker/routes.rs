@@ -67,7 +67,21 @@ async fn answer(mut req: Request, ctx: RouteContext<()>) -> worker::Result<Respo
             }
         }
     };
-    json_response(api.handle(&method, &path, &body, now()))
+    let api = match super::shards::ready(&ctx.env, api, &body).await {
+        Ok(api) => api,
+        Err(e) => return json_response(e.into_response()),
+    };
+    let response = json_response(api.handle(&method, &path, &body, now()))?;
+    if api.deployment().primary().layers().shard_ids().is_empty() {
+        return Ok(response);
+    }
+    // What the shard cache did, for operators and the scale benchmark.
+    let (fetches, held, bytes) = super::shards::stats();
+    response.headers().set(
+        "x-verge-shards",
+        &format!("fetched={fetches} held={held} bytes={bytes}"),
+    )?;
+    Ok(response)
 }
 
 /// `POST /get-online-features`: Feast's request and response.
@@ -188,7 +202,7 @@ async fn publish(
     // A current deployment that no longer loads is replaced by the upload alone.
     let served = match (&current, cache::serving()) {
         (Some(m), Some((pair, api))) if pair == m.current => Some(api),
-        (Some(m), _) => artifacts::load(&store, &m.current, key.as_ref(), limits)
+        (Some(m), _) => artifacts::load(&ctx.env, &store, &m.current, key.as_ref(), limits)
             .await
             .ok()
             .map(Arc::new),
@@ -232,7 +246,7 @@ async fn rollback(ctx: RouteContext<()>) -> Result<verge_core::api::Response, Ap
     // A rollback to a pair that no longer verifies is refused (503) and the
     // current pair stays.
     let limits = artifacts::limits(&ctx.env)?;
-    let api = artifacts::load(&store, &back.current, key.as_ref(), limits).await?;
+    let api = artifacts::load(&ctx.env, &store, &back.current, key.as_ref(), limits).await?;
     artifacts::put(&store, artifacts::MANIFEST_PATH, &back.to_json()).await?;
     cache::install_checked(back.current.clone(), Arc::new(api));
     Ok(admin::answer(&back.current, back.previous.as_ref()))

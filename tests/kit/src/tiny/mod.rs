@@ -153,6 +153,14 @@ impl Tiny {
         }
     }
 
+    /// [`Tiny::many`] with `entities` entities (ids `0..entities`) in the
+    /// snapshot, for tests at scale.
+    #[must_use]
+    pub fn with_entities(mut self, entities: i64) -> Tiny {
+        self.rows = Rows::Many { entities };
+        self
+    }
+
     /// The same deployment with one more float64 field in `stats`: its snapshot
     /// no longer fits the original's bundle.
     #[must_use]

@@ -1,0 +1,129 @@
+//! `verge publish --to` of a sharded snapshot: after `materialize --shards`,
+//! the manifest names every shard in order (the first being `snapshot`), the
+//! published set reads exactly as the repository does, a republish writes
+//! only the shards whose content changed, and pushed rows must be folded by
+//! `materialize` first (exit 2 otherwise: a shard set takes no deltas).
+use std::fs;
+use std::path::Path;
+
+use serde_json::{Value as Json, json};
+use verge_core::api::{Api, Limits};
+use verge_core::artifact::manifest::PublishManifest;
+use verge_core::artifact::shard_of;
+use verge_core::online::set_id;
+use verge_core::time::Timestamp;
+use verge_core::{EntityKey, KeyPart};
+use verge_host::publish::PublishDir;
+
+use crate::push::pushable;
+use crate::support::run_expect;
+
+const NOW: &str = "2021-06-05T12:00:00Z";
+const IDS: [i64; 5] = [530101, 534817, 777, 5290409, 528904];
+const HEADER: &str =
+    "hospital_number,event_timestamp,created,rectal_temperature,pulse,total_protein,pain";
+
+fn materialize_sharded(repo: &Path) {
+    let window = ["2021-06-01T00:00:00Z", "2021-06-06T00:00:00Z"];
+    run_expect(
+        repo,
+        &["materialize", window[0], window[1], "--shards", "3"],
+        0,
+    );
+}
+
+fn publish(repo: &Path) -> Json {
+    let out = run_expect(repo, &["publish", "fresh", "--to", "site", "--json"], 0);
+    let out: Json = serde_json::from_str(&out.stdout).unwrap();
+    out["to"]["shipped"].clone()
+}
+
+fn manifest(site: &Path) -> PublishManifest {
+    PublishManifest::parse(&fs::read(site.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// `horse_vitals:pulse` of [`IDS`] as the repository reads it.
+fn repo_pulse(repo: &Path) -> Json {
+    let mut args = vec![
+        "get-online-features".to_string(),
+        "--features".into(),
+        "horse_vitals:pulse".into(),
+        "--now".into(),
+        NOW.into(),
+    ];
+    for id in IDS {
+        args.extend(["--entity".into(), format!("hospital_number={id}")]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out: Json = serde_json::from_str(&run_expect(repo, &args, 0).stdout).unwrap();
+    out["results"][1]["values"].clone()
+}
+
+/// The same features as the published set serves them, and its answer's
+/// `snapshot_id` on `/predict`-free `/version`.
+fn site_pulse(site: &Path) -> (Json, Json) {
+    let dir = PublishDir::new(site);
+    let (deployment, _) = dir.check_pair(&manifest(site).current, None).unwrap();
+    let api = Api::serving(deployment, Limits::default());
+    let body = json!({"features": ["horse_vitals:pulse"], "entities": {"hospital_number": IDS}, "now": NOW});
+    let answer = api.handle(
+        "POST",
+        "/get-online-features",
+        body.to_string().as_bytes(),
+        Timestamp(0),
+    );
+    assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+    let v: Json = serde_json::from_slice(&answer.body).unwrap();
+    let version: Json = serde_json::from_slice(&api.version()).unwrap();
+    (v["results"][1]["values"].clone(), version["snapshot_id"].clone())
+}
+
+#[test]
+fn a_sharded_snapshot_publishes_shard_by_shard() {
+    let repo = pushable();
+    let (root, site) = (repo.path.as_path(), repo.path.join("site"));
+    materialize_sharded(root);
+    assert_eq!(
+        publish(root),
+        json!({"kind": "shards", "shards": 3, "written": 3})
+    );
+    let first = manifest(&site).current;
+    assert_eq!(first.shards.len(), 3);
+    assert_eq!(first.shards[0].id, first.snapshot);
+    let (values, snapshot_id) = site_pulse(&site);
+    assert_eq!(values, repo_pulse(root));
+    let ids: Vec<_> = first.shards.iter().map(|s| s.id).collect();
+    assert_eq!(snapshot_id, json!(set_id(&ids).to_string()));
+
+    // Nothing changed: every shard is already there.
+    assert_eq!(
+        publish(root),
+        json!({"kind": "shards", "shards": 3, "written": 0})
+    );
+
+    // Pushed rows wait for a materialize: the set takes no deltas.
+    let rows = [
+        "530101,2021-06-05T10:00:00Z,2021-06-05T10:00:00Z,38.0,70,6.0,mild",
+        "777,2021-06-05T11:00:00Z,,38.0,55,6.0,mild",
+    ];
+    fs::write(root.join("a.csv"), format!("{HEADER}\n{}\n", rows.join("\n"))).unwrap();
+    run_expect(root, &["push", "vitals_push", "a.csv"], 0);
+    let refused = run_expect(root, &["publish", "fresh", "--to", "site"], 2);
+    assert!(refused.stderr.contains("verge materialize"), "{}", refused.stderr);
+    assert_eq!(manifest(&site).current, first);
+
+    // Folded: only the shards holding the pushed keys are new.
+    materialize_sharded(root);
+    let owners: std::collections::BTreeSet<u32> = [530101, 777]
+        .iter()
+        .map(|&k| shard_of(&EntityKey::single(KeyPart::Int64(k)), 3))
+        .collect();
+    assert_eq!(
+        publish(root),
+        json!({"kind": "shards", "shards": 3, "written": owners.len()})
+    );
+    let (values, _) = site_pulse(&site);
+    assert_eq!(values, repo_pulse(root));
+    assert_eq!(values[2], json!(55));
+    assert_eq!(manifest(&site).previous, Some(first));
+}
