@@ -24,6 +24,7 @@ mod out_of_core;
 mod postgres;
 mod publish;
 mod publish_deltas;
+mod publish_shards;
 mod push;
 mod push_crash;
 mod push_http;
