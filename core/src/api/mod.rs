@@ -328,7 +328,12 @@ impl Api {
     #[must_use]
     pub fn shards_to_load(&self, body: &[u8]) -> Vec<u32> {
         let mut needed = self.shards_needed(body);
-        let missing: Vec<u32> = self.deployment.primary().layers().missing_shards().collect();
+        let missing: Vec<u32> = self
+            .deployment
+            .primary()
+            .layers()
+            .missing_shards()
+            .collect();
         needed.retain(|shard| missing.contains(shard));
         needed
     }

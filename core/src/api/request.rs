@@ -12,7 +12,7 @@ use super::{ApiError, Limits};
 use crate::Timestamp;
 use crate::artifact::{ServiceFeature, Snapshot};
 use crate::definition::{FeatureRef, Field};
-use crate::online::{Deployment, Layered, Misrouted, Predictor, SnapshotField};
+use crate::online::{Deployment, Layered, Predictor, SnapshotField};
 
 mod checks;
 pub(crate) mod decode;
@@ -318,20 +318,7 @@ fn parse_rows_for(
             column.resize(len, Value::Null);
         }
     }
-    if let Some(misrouted) = crate::online::route_check(layers, &keys, len) {
-        let status = match misrouted {
-            // 421 Misdirected Request (RFC 9110 §15.5.20): this server cannot
-            // answer for the key, and a router may resend it to the shard that can.
-            Misrouted::Foreign(_) => 421,
-            // The key's row exists but its shard could not be had: the
-            // server's trouble, not the caller's.
-            Misrouted::NotLoaded { .. } => 503,
-        };
-        return Err(ApiError {
-            status,
-            message: misrouted.message(),
-        });
-    }
+    shards::check_route(layers, &keys, len)?;
     Ok(Rows {
         keys,
         request,

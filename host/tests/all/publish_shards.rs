@@ -72,10 +72,18 @@ fn site_pulse(site: &Path) -> (Json, Json) {
         body.to_string().as_bytes(),
         Timestamp(0),
     );
-    assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
     let v: Json = serde_json::from_slice(&answer.body).unwrap();
     let version: Json = serde_json::from_slice(&api.version()).unwrap();
-    (v["results"][1]["values"].clone(), version["snapshot_id"].clone())
+    (
+        v["results"][1]["values"].clone(),
+        version["snapshot_id"].clone(),
+    )
 }
 
 #[test]
@@ -108,10 +116,18 @@ fn a_sharded_snapshot_publishes_shard_by_shard() {
         "530101,2021-06-05T10:00:00Z,2021-06-05T10:00:00Z,38.0,70,6.0,mild",
         "777,2021-06-05T11:00:00Z,,38.0,55,6.0,mild",
     ];
-    fs::write(root.join("a.csv"), format!("{HEADER}\n{}\n", rows.join("\n"))).unwrap();
+    fs::write(
+        root.join("a.csv"),
+        format!("{HEADER}\n{}\n", rows.join("\n")),
+    )
+    .unwrap();
     run_expect(root, &["push", "vitals_push", "a.csv"], 0);
     let refused = run_expect(root, &["publish", "fresh", "--to", "site"], 2);
-    assert!(refused.stderr.contains("verge materialize"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("verge materialize"),
+        "{}",
+        refused.stderr
+    );
     assert_eq!(manifest(&site).current, first);
 
     // Folded: only the shards holding the pushed keys are new.
@@ -130,7 +146,11 @@ fn a_sharded_snapshot_publishes_shard_by_shard() {
     // The same window materialized whole reads the same.
     run_expect(
         root,
-        &["materialize", "2021-06-01T00:00:00Z", "2021-06-06T00:00:00Z"],
+        &[
+            "materialize",
+            "2021-06-01T00:00:00Z",
+            "2021-06-06T00:00:00Z",
+        ],
         0,
     );
     assert_eq!(values, repo_pulse(root));

@@ -13,7 +13,9 @@ use alloc::vec::Vec;
 
 use super::decode::{Body, Cell};
 use super::gather_columns;
+use crate::api::ApiError;
 use crate::artifact::Snapshot;
+use crate::online::{Layered, Misrouted};
 use crate::value::KeyPart;
 
 /// The shards of `schema`'s set holding the keys `body` asks for, sorted,
@@ -57,4 +59,28 @@ fn key_part(cell: &Cell<'_>) -> Option<KeyPart> {
         Cell::Str(s) => Some(KeyPart::String(s.to_string())),
         _ => None,
     }
+}
+
+/// Refuses entity rows `layers` cannot answer for
+/// ([`crate::online::route_check`]).
+pub(crate) fn check_route(
+    layers: Layered<'_>,
+    keys: &[(String, Vec<KeyPart>)],
+    len: usize,
+) -> Result<(), ApiError> {
+    let Some(misrouted) = crate::online::route_check(layers, keys, len) else {
+        return Ok(());
+    };
+    let status = match misrouted {
+        // 421 Misdirected Request (RFC 9110 §15.5.20): this server cannot
+        // answer for the key, and a router may resend it to the shard that can.
+        Misrouted::Foreign(_) => 421,
+        // The key's row exists but its shard could not be had: the server's
+        // trouble, not the caller's.
+        Misrouted::NotLoaded { .. } => 503,
+    };
+    Err(ApiError {
+        status,
+        message: misrouted.message(),
+    })
 }

@@ -204,4 +204,3 @@ fn mislabelled(kind: ArtifactKind, want: ContentId, got: ContentId) -> Result<()
         kind.name()
     )))
 }
-
