@@ -51,10 +51,12 @@ use crate::transform::{OneHotEncoder, OrdinalEncoder};
 use crate::value::{DType, Value};
 use crate::{Error, Result};
 
+mod batch;
 mod fit;
 mod transforms;
 
 pub use crate::model::{Prediction, PredictionView};
+pub use batch::{BatchScratch, RowError};
 pub use fit::{PreparedTraining, fit_pipeline, fit_transforms};
 use transforms::malformed;
 pub use transforms::{FittedTransforms, TransformParts};

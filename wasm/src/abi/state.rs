@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 
 use verge_core::api::{Api, Limits};
-use verge_core::pipeline::{Prediction, PredictionView, Scratch};
+use verge_core::pipeline::{BatchScratch, Prediction};
 use verge_core::{DType, KeyPart, Timestamp, Value};
 
 use crate::loaded::{self, LoadError, Loaded};
@@ -48,8 +48,9 @@ pub(crate) struct State {
     /// The last answer (JSON), read by `verge_result_ptr/len`.
     pub(crate) result: Vec<u8>,
     /// Reused by the batch paths so a warm batch does not allocate per row.
-    scratch: Scratch,
-    row: Vec<Value>,
+    batch: BatchScratch,
+    /// The batch's input as floats.
+    cells: Vec<f64>,
     values: Vec<f64>,
 }
 
@@ -178,7 +179,9 @@ impl State {
     }
 
     /// Scores `rows` rows of `cols` little-endian f64 features (NaN = missing) into
-    /// `out` (`rows × output_width` floats).
+    /// `out` (`rows × output_width` floats), through the core's batch path
+    /// ([`verge_core::pipeline::FittedPipeline::predict_batch_into`]): the same
+    /// bits as the row path, without building a row of values per row.
     pub(crate) fn score_batch(
         &mut self,
         input: &[u8],
@@ -195,8 +198,8 @@ impl State {
         }
         let State {
             loaded,
-            scratch,
-            row,
+            batch,
+            cells,
             ..
         } = self;
         let Some(bundle) = loaded.bundle() else {
@@ -207,23 +210,16 @@ impl State {
             .require_model()
             .map_err(|e| Failure::new(ERR_INPUT, format!("{e}")))?
             .pipeline;
-        out.clear();
-        for (i, chunk) in input.chunks_exact(cols * 8).take(rows).enumerate() {
-            row.clear();
-            row.extend(chunk.chunks_exact(8).map(|b| {
-                let x = f64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
-                if x.is_nan() {
-                    Value::Null
-                } else {
-                    Value::Float64(x)
-                }
-            }));
-            let view = pipeline
-                .predict_into(row, scratch)
-                .map_err(|e| Failure::new(ERR_INPUT, format!("row {i}: {e}")))?;
-            push_view(&view, out);
-        }
-        Ok(())
+        cells.clear();
+        cells.extend(
+            input
+                .chunks_exact(8)
+                .take(rows.saturating_mul(cols))
+                .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8]))),
+        );
+        pipeline
+            .predict_batch_into(cells, cols, batch, out)
+            .map_err(|e| Failure::new(ERR_INPUT, format!("row {}: {}", e.row, e.error)))
     }
 
     /// Predicts for `keys` (the bundle's single int64 join key) at `now`, writing
@@ -276,12 +272,5 @@ impl State {
     /// Gives back the buffer from [`State::take_values`].
     pub(crate) fn put_values(&mut self, values: Vec<f64>) {
         self.values = values;
-    }
-}
-
-fn push_view(view: &PredictionView<'_>, out: &mut Vec<f64>) {
-    match view {
-        PredictionView::Classes { probabilities, .. } => out.extend_from_slice(probabilities),
-        PredictionView::Value(v) => out.push(*v),
     }
 }
