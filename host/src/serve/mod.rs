@@ -139,6 +139,14 @@ fn wasm_instance(
     limits: Limits,
     served: &Served,
 ) -> anyhow::Result<WasmRuntime> {
+    let shards = served.api.deployment().primary().layers().shard_ids().len();
+    if shards > 0 {
+        // The ABI loads one snapshot per instance; a set is read natively,
+        // each key from the shard that owns it.
+        anyhow::bail!(
+            "the published snapshot is a set of {shards} shards, which the Wasm engine cannot hold as one; serve it with --native"
+        );
+    }
     let mut runtime = module.instantiate()?;
     runtime.set_limits(limits)?;
     for (i, bundle) in served.bundles.iter().enumerate() {

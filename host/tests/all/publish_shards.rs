@@ -105,6 +105,15 @@ fn a_sharded_snapshot_publishes_shard_by_shard() {
     let ids: Vec<_> = first.shards.iter().map(|s| s.id).collect();
     assert_eq!(snapshot_id, json!(set_id(&ids).to_string()));
 
+    // `verge serve --from` reads the set natively; the Wasm engine holds
+    // one snapshot, so it is refused with the way out.
+    let refused = run_expect(
+        root,
+        &["serve", "--from", "site", "--addr", "127.0.0.1:0"],
+        2,
+    );
+    assert!(refused.stderr.contains("--native"), "{}", refused.stderr);
+
     // Nothing changed: every shard is already there.
     assert_eq!(
         publish(root),
