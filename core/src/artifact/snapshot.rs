@@ -146,13 +146,6 @@ pub fn shard_of(key: &EntityKey, count: u32) -> u32 {
 /// routing a key it holds as borrowed parts does not build an [`EntityKey`].
 #[must_use]
 pub fn shard_of_parts<'k>(parts: impl IntoIterator<Item = &'k KeyPart>, count: u32) -> u32 {
-    hash_parts(&mut parts.into_iter(), count)
-}
-
-/// The one body of [`shard_of_parts`]: not generic, so the hashing is not
-/// copied into every caller (the browser package counts its bytes).
-#[inline(never)]
-fn hash_parts<'k>(parts: &mut dyn Iterator<Item = &'k KeyPart>, count: u32) -> u32 {
     if count <= 1 {
         return 0;
     }

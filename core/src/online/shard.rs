@@ -97,7 +97,7 @@ pub fn foreign_key(
         return None;
     }
     let mut foreign = None;
-    for_each_routed_key(snapshot, entities, len, &mut |row, view, key| {
+    for_each_routed_key(snapshot, entities, len, |row, view, key| {
         let owner = shard_of(&key, meta.shard_count);
         if owner == meta.shard_index {
             return true;
@@ -123,8 +123,7 @@ fn for_each_routed_key(
     snapshot: &Snapshot,
     entities: &[(String, Vec<KeyPart>)],
     len: usize,
-    // `dyn`: one copy of the loop for every caller.
-    visit: &mut dyn FnMut(usize, &str, EntityKey) -> bool,
+    mut visit: impl FnMut(usize, &str, EntityKey) -> bool,
 ) {
     for view in &snapshot.meta().views {
         let columns: Option<Vec<&[KeyPart]>> = view
@@ -158,7 +157,7 @@ fn for_each_routed_key(
 pub fn shards_for(schema: &Snapshot, entities: &[(String, Vec<KeyPart>)], len: usize) -> Vec<u32> {
     let count = schema.meta().shard_count;
     let mut owners = alloc::collections::BTreeSet::new();
-    for_each_routed_key(schema, entities, len, &mut |_, _, key| {
+    for_each_routed_key(schema, entities, len, |_, _, key| {
         owners.insert(shard_of(&key, count));
         true
     });
@@ -211,7 +210,7 @@ pub(crate) fn route_check(
         return foreign_key(layers.base(), entities, len).map(Misrouted::Foreign);
     };
     let mut missing = None;
-    for_each_routed_key(layers.base(), entities, len, &mut |row, _, key| {
+    for_each_routed_key(layers.base(), entities, len, |row, _, key| {
         let shard = shard_of(&key, set.count());
         if set.shard(shard as usize).is_some() {
             return true;

@@ -150,9 +150,7 @@ impl ShardSet {
     }
 
     /// The shard that owns the key whose `n` parts `part(i)` gives.
-    ///
-    /// `part` is a `dyn Fn` so that one copy of this serves every caller.
-    pub(crate) fn route<'k>(&self, n: usize, part: &dyn Fn(usize) -> Option<&'k KeyPart>) -> u32 {
+    pub(crate) fn route<'k>(&self, n: usize, part: impl Fn(usize) -> Option<&'k KeyPart>) -> u32 {
         shard_of_parts((0..n).map_while(part), self.count())
     }
 
