@@ -319,6 +319,7 @@ impl Api {
         response::predict(predictor, &request, now)
     }
 
+    #[cfg(feature = "shard-sets")]
     /// The shards of the snapshot's set that answering `body` (a
     /// `get-online-features` or `predict` body) needs and this deployment
     /// has not loaded: what a reader of a shard set fetches before
@@ -338,6 +339,7 @@ impl Api {
         needed
     }
 
+    #[cfg(feature = "shard-sets")]
     /// Every shard of the snapshot's set that answering `body` reads,
     /// loaded or not, sorted (what a cache of shards counts as used); empty
     /// as for [`Api::shards_to_load`].

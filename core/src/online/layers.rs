@@ -21,6 +21,7 @@ use alloc::format;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+#[cfg(feature = "shard-sets")]
 use super::shard_set::ShardSet;
 use super::{FeatureValue, find_row, read_row};
 use crate::artifact::Snapshot;
@@ -76,6 +77,7 @@ pub struct Layers {
     deltas: Vec<Delta>,
     /// For a shard set: the shards held; `base` is then the first of them,
     /// read only for the schema every shard shares.
+    #[cfg(feature = "shard-sets")]
     shards: Option<ShardSet>,
 }
 
@@ -93,6 +95,7 @@ impl From<Arc<Snapshot>> for Layers {
         Layers {
             base,
             deltas: Vec::new(),
+            #[cfg(feature = "shard-sets")]
             shards: None,
         }
     }
@@ -113,6 +116,7 @@ impl Layers {
     /// the base does not have or has with another shape.
     pub fn new(base: Arc<Snapshot>, deltas: Vec<Arc<Snapshot>>) -> Result<Layers> {
         let mut layers = Layers::from(base);
+        #[cfg(feature = "shard-sets")]
         if layers.base.meta().shard_count > 1 && !deltas.is_empty() {
             // A delta layers over one shard; a reader of a shard set holds
             // several, so publishing shards ships whole shards instead.
@@ -129,6 +133,7 @@ impl Layers {
         Ok(layers)
     }
 
+    #[cfg(feature = "shard-sets")]
     /// The shard set whose shards have the ids `ids` (in shard order), with
     /// the shards of it `loaded` holds: a key is read from the shard
     /// [`shard_of`](crate::artifact::shard_of) routes it to. Readers refuse
@@ -191,20 +196,27 @@ impl Layers {
     /// ([`set_id`](super::set_id)) whichever shards are loaded.
     #[must_use]
     pub fn id(&self) -> ContentId {
-        self.shards.as_ref().map_or(self.base.id(), ShardSet::id)
+        #[cfg(feature = "shard-sets")]
+        if let Some(set) = &self.shards {
+            return set.id();
+        }
+        self.base.id()
     }
 
+    #[cfg(feature = "shard-sets")]
     /// For a shard set, every shard's id in shard order; empty otherwise.
     #[must_use]
     pub fn shard_ids(&self) -> &[ContentId] {
         self.shards.as_ref().map_or(&[], ShardSet::ids)
     }
 
+    #[cfg(feature = "shard-sets")]
     /// For a shard set, the loaded shards in index order; nothing otherwise.
     pub fn loaded_shards(&self) -> impl Iterator<Item = &Arc<Snapshot>> {
         self.shards.iter().flat_map(ShardSet::loaded)
     }
 
+    #[cfg(feature = "shard-sets")]
     /// For a shard set, the indexes of the shards not loaded.
     pub fn missing_shards(&self) -> impl Iterator<Item = u32> + '_ {
         self.shards
@@ -212,6 +224,7 @@ impl Layers {
             .flat_map(|set| (0..set.count()).filter(|&i| set.shard(i as usize).is_none()))
     }
 
+    #[cfg(feature = "shard-sets")]
     /// The shard set, when these layers are one.
     pub(crate) fn shard_set(&self) -> Option<&ShardSet> {
         self.shards.as_ref()
@@ -279,6 +292,7 @@ impl Layers {
 
     /// The snapshot of layer `layer` (0: the base).
     pub(crate) fn layer(&self, layer: usize) -> &Snapshot {
+        #[cfg(feature = "shard-sets")]
         if let Some(set) = &self.shards {
             return set.shard(layer).unwrap_or(&self.base);
         }
@@ -311,6 +325,7 @@ impl Layers {
         n: usize,
         part: impl Fn(usize) -> Option<&'k KeyPart>,
     ) -> Option<Hit> {
+        #[cfg(feature = "shard-sets")]
         if let Some(set) = &self.shards {
             let owner = set.route(n, &part) as usize;
             let row = find_row(set.shard(owner)?, table, n, &part)?;

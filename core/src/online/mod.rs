@@ -35,6 +35,7 @@ mod layers;
 mod predictor;
 mod read;
 mod shard;
+#[cfg(feature = "shard-sets")]
 mod shard_set;
 
 use alloc::vec::Vec;
@@ -52,7 +53,10 @@ pub use layers::Layers;
 pub use predictor::Predictor;
 pub use read::{MissingJoinKey, OnlineColumn, SnapshotField, SnapshotRead, get_online_features};
 pub(crate) use shard::route_check;
-pub use shard::{ForeignKey, Misrouted, foreign_key, shards_for};
+pub use shard::{ForeignKey, Misrouted, foreign_key};
+#[cfg(feature = "shard-sets")]
+pub use shard::shards_for;
+#[cfg(feature = "shard-sets")]
 pub use shard_set::set_id;
 
 /// What an online read found for one feature of one entity.

@@ -149,6 +149,7 @@ fn for_each_routed_key(
     }
 }
 
+#[cfg(feature = "shard-sets")]
 /// The shards of a set of `count` that hold the keys of `entities` (`len`
 /// rows, one column per join key), for every view of `schema` (any shard of
 /// the set) the columns address: what a reader must hold to answer. Sorted,
@@ -202,15 +203,25 @@ pub(crate) fn route_check(
     entities: &[(String, Vec<KeyPart>)],
     len: usize,
 ) -> Option<Misrouted> {
-    let set = match layers {
-        Layered::Many(l) => l.shard_set(),
-        Layered::One(_) => None,
-    };
-    let Some(set) = set else {
-        return foreign_key(layers.base(), entities, len).map(Misrouted::Foreign);
-    };
+    #[cfg(feature = "shard-sets")]
+    if let Layered::Many(l) = layers {
+        if let Some(set) = l.shard_set() {
+            return not_loaded(set, layers.base(), entities, len);
+        }
+    }
+    foreign_key(layers.base(), entities, len).map(Misrouted::Foreign)
+}
+
+/// The first entity row whose key's shard `set` has not loaded.
+#[cfg(feature = "shard-sets")]
+fn not_loaded(
+    set: &super::shard_set::ShardSet,
+    schema: &Snapshot,
+    entities: &[(String, Vec<KeyPart>)],
+    len: usize,
+) -> Option<Misrouted> {
     let mut missing = None;
-    for_each_routed_key(layers.base(), entities, len, |row, _, key| {
+    for_each_routed_key(schema, entities, len, |row, _, key| {
         let shard = shard_of(&key, set.count());
         if set.shard(shard as usize).is_some() {
             return true;

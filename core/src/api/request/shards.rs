@@ -8,18 +8,24 @@
 //! 400 it always gives, so nothing is fetched on behalf of a request that
 //! would be refused anyway.
 
-use alloc::string::{String, ToString};
+use alloc::string::String;
+#[cfg(feature = "shard-sets")]
+use alloc::string::ToString;
 use alloc::vec::Vec;
 
+#[cfg(feature = "shard-sets")]
 use super::decode::{Body, Cell};
+#[cfg(feature = "shard-sets")]
 use super::gather_columns;
 use crate::api::ApiError;
+#[cfg(feature = "shard-sets")]
 use crate::artifact::Snapshot;
 use crate::online::{Layered, Misrouted};
 use crate::value::KeyPart;
 
 /// The shards of `schema`'s set holding the keys `body` asks for, sorted,
 /// each once; empty for an unsharded snapshot or a body that does not decode.
+#[cfg(feature = "shard-sets")]
 pub(crate) fn needed(body: &[u8], schema: &Snapshot) -> Vec<u32> {
     if schema.meta().shard_count <= 1 {
         return Vec::new();
@@ -53,6 +59,7 @@ pub(crate) fn needed(body: &[u8], schema: &Snapshot) -> Vec<u32> {
 }
 
 /// A join-key cell as the key part the parse would make of it.
+#[cfg(feature = "shard-sets")]
 fn key_part(cell: &Cell<'_>) -> Option<KeyPart> {
     match cell {
         Cell::Number(n) => n.as_i64().map(KeyPart::Int64),

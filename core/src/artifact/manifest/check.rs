@@ -57,8 +57,15 @@ impl PublishedPair {
             layered.push(Arc::new(check_snapshot(want, bytes, key)?));
         }
         if !self.shards.is_empty() {
-            layered.insert(0, Arc::new(snapshot));
-            return self.sharded_deployment(loaded, layered);
+            #[cfg(feature = "shard-sets")]
+            {
+                layered.insert(0, Arc::new(snapshot));
+                return self.sharded_deployment(loaded, layered);
+            }
+            #[cfg(not(feature = "shard-sets"))]
+            return Err(malformed(alloc::string::String::from(
+                "the pair is a set of shards, which this build of verge does not read (verge-core's `shard-sets` feature)",
+            )));
         }
         let deployment = Deployment::new(snapshot, loaded)?;
         if layered.is_empty() {
@@ -98,6 +105,7 @@ impl PublishedPair {
         Ok(loaded)
     }
 
+    #[cfg(feature = "shard-sets")]
     /// Checks shard `index` of this pair's set from its bytes, for a reader
     /// that fetches shards as requests need them: its header and hash, its id
     /// against the one named for `index`, its signature with `key`, and that
@@ -133,6 +141,7 @@ impl PublishedPair {
         Ok(Arc::new(shard))
     }
 
+    #[cfg(feature = "shard-sets")]
     /// This pair's checked `bundles` over the shards of its set a reader
     /// holds (`loaded`, each checked by [`PublishedPair::check_shard`]).
     ///
