@@ -108,7 +108,7 @@ fn source_chunk(a: &Args, rows: u64, rng: &mut Rng) -> anyhow::Result<RecordBatc
         created.append_value(t + rng.below(3_600) as i64 * 1_000_000);
         for v in &mut values {
             let r = rng.next_u64();
-            if r % 20 == 0 {
+            if r.is_multiple_of(20) {
                 v.append_null();
             } else {
                 v.append_value((r >> 11) as f64 / (1u64 << 53) as f64);

@@ -53,9 +53,9 @@ pub use layers::Layers;
 pub use predictor::Predictor;
 pub use read::{MissingJoinKey, OnlineColumn, SnapshotField, SnapshotRead, get_online_features};
 pub(crate) use shard::route_check;
-pub use shard::{ForeignKey, Misrouted, foreign_key};
 #[cfg(feature = "shard-sets")]
 pub use shard::shards_for;
+pub use shard::{ForeignKey, Misrouted, foreign_key};
 #[cfg(feature = "shard-sets")]
 pub use shard_set::set_id;
 

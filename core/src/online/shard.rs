@@ -204,10 +204,10 @@ pub(crate) fn route_check(
     len: usize,
 ) -> Option<Misrouted> {
     #[cfg(feature = "shard-sets")]
-    if let Layered::Many(l) = layers {
-        if let Some(set) = l.shard_set() {
-            return not_loaded(set, layers.base(), entities, len);
-        }
+    if let Layered::Many(l) = layers
+        && let Some(set) = l.shard_set()
+    {
+        return not_loaded(set, layers.base(), entities, len);
     }
     foreign_key(layers.base(), entities, len).map(Misrouted::Foreign)
 }

@@ -214,10 +214,10 @@ impl Publish {
         report: &mut serde_json::Map<String, Json>,
     ) -> anyhow::Result<()> {
         let repo = ctx.repository();
-        if self.snapshot == LATEST {
-            if let Some(shards) = shards::latest_shards(&repo)? {
-                return self.publish_shard_set(ctx, remote, report, &repo, &shards);
-            }
+        if self.snapshot == LATEST
+            && let Some(shards) = shards::latest_shards(&repo)?
+        {
+            return self.publish_shard_set(ctx, remote, report, &repo, &shards);
         }
         let edges = self
             .targets

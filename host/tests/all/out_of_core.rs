@@ -82,7 +82,7 @@ fn tied_time(rng: &mut Rng) -> i64 {
 /// 2023-11-14T22:13:20Z, and they are twelve hours apart.
 fn tied_text(k: u64) -> String {
     let day = 14 + k.div_ceil(2);
-    let hour = if k % 2 == 0 { 22 } else { 10 };
+    let hour = if k.is_multiple_of(2) { 22 } else { 10 };
     format!("2023-11-{day}T{hour}:13:20Z")
 }
 
@@ -363,7 +363,7 @@ fn a_bad_memory_size_is_refused() {
         let mut config = CONFIG.to_owned();
         config.push_str("\n[offline]\nmemory = \"lots\"\n");
         fs::write(dir.join("verge.toml"), config).unwrap();
-        let r = run_expect(&dir, &args, 2);
+        let r = run_expect(&dir, args, 2);
         assert!(
             r.stderr.contains("[offline] memory") && r.stderr.contains("lots"),
             "{}",

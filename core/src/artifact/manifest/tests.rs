@@ -1,6 +1,7 @@
 //! Unit tests for the publish manifest: round trips, field errors, rollback, body splitting.
 
 use super::*;
+use crate::artifact::{ArtifactKind, Header};
 use crate::artifact::signature::SigningKey;
 
 fn pair(n: u8) -> PublishedPair {
