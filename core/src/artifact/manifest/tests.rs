@@ -1,8 +1,8 @@
 //! Unit tests for the publish manifest: round trips, field errors, rollback, body splitting.
 
 use super::*;
-use crate::artifact::{ArtifactKind, Header};
 use crate::artifact::signature::SigningKey;
+use crate::artifact::{ArtifactKind, Header};
 
 fn pair(n: u8) -> PublishedPair {
     PublishedPair::unsigned(ContentId([n; 32]), ContentId([n + 1; 32]))
