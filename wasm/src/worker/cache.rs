@@ -88,10 +88,10 @@ pub fn install_checked(pair: Pair, api: Arc<Api>) {
 /// shards; nothing changes when another pair is served by now.
 pub fn install_shards(pair: &Pair, api: Arc<Api>) {
     STATE.with_borrow_mut(|s| {
-        if let Some((served, current)) = s.serving.as_mut() {
-            if served == pair {
-                *current = api;
-            }
+        if let Some((served, current)) = s.serving.as_mut()
+            && served == pair
+        {
+            *current = api;
         }
     });
 }
