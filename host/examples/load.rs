@@ -122,7 +122,7 @@ fn load(dir: &std::path::Path) -> anyhow::Result<Loaded> {
         .read_manifest()?
         .with_context(|| format!("nothing published in {}", dir.display()))?;
     let files = d.read_pair(&m.current)?;
-    let (bundles, snapshot) = (files.bundles, files.snapshot);
+    let (bundles, snapshot) = (files.bundles, files.snapshot.to_vec());
     // The push below sends one bundle with the snapshot: the first.
     let bundle = bundles.into_iter().next().unwrap_or_default();
     let api = Api::serving(d.check_pair(&m.current, None)?.0, Limits::default());

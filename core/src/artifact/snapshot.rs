@@ -21,7 +21,10 @@ use crate::time::{Duration, Timestamp};
 use crate::value::{DType, EntityKey, KeyPart, Value};
 use crate::{ContentId, Result};
 
+mod bytes;
 mod check;
+
+pub use bytes::SnapshotBytes;
 
 pub(crate) use check::align8;
 use check::{check_table, malformed, to_array};
@@ -238,21 +241,24 @@ impl ViewTable {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    bytes: Vec<u8>,
+    bytes: SnapshotBytes,
     id: ContentId,
     meta: SnapshotMeta,
     tables: Vec<ViewTable>,
 }
 
 impl Snapshot {
-    /// Checks and indexes a snapshot, taking ownership of its bytes.
+    /// Checks and indexes a snapshot, taking ownership of its bytes (a `Vec`,
+    /// or [`SnapshotBytes::shared`] for a memory map): every value is then
+    /// read in place from them.
     ///
     /// # Errors
     ///
     /// Every header error ([`Error::BadMagic`], [`Error::UnsupportedVersion`],
     /// [`Error::Truncated`], [`Error::HashMismatch`]) and [`Error::Malformed`] when the
     /// metadata or a column is inconsistent, including a key that appears twice.
-    pub fn load(bytes: Vec<u8>) -> Result<Snapshot> {
+    pub fn load(bytes: impl Into<SnapshotBytes>) -> Result<Snapshot> {
+        let bytes: SnapshotBytes = bytes.into();
         let (header, payload) = Header::open(&bytes, ArtifactKind::Snapshot)?;
         let payload_start = bytes.len() - payload.len();
         let meta_len = payload

@@ -3,6 +3,7 @@
 //! `verge serve`'s admin endpoint (`--url`), or both — and roll back.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
@@ -219,27 +220,19 @@ impl Publish {
         {
             return self.publish_shard_set(ctx, remote, report, &repo, &shards);
         }
-        let edges = self
-            .targets
-            .iter()
-            .map(|target| EdgePair::resolve(&repo, target, &self.snapshot))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let (first, more) = edges
-            .split_first()
-            .context("name the model (or feature service) to publish")?;
-        let mut pair = first.pair.clone();
-        pair.more_bundles = more
-            .iter()
-            .map(|e| PublishedBundle {
-                id: e.pair.bundle,
-                signature: None,
-            })
-            .collect();
+        let (edges, pair) =
+            self.deployment_pair(|target| EdgePair::resolve(&repo, target, &self.snapshot))?;
+        let first = &edges[0];
         let bundles: Vec<&[u8]> = edges.iter().map(|e| e.bundle_bytes.as_slice()).collect();
         // Each bundle fits the snapshot; together they must also be told
         // apart by requests (one bundle per model, one definition per service).
-        pair.check(&bundles, first.snapshot_bytes.clone(), Vec::new(), None)
-            .context("these bundles cannot be served together")?;
+        pair.check(
+            &bundles,
+            first.snapshot_bytes.clone(),
+            Vec::<Vec<u8>>::new(),
+            None,
+        )
+        .context("these bundles cannot be served together")?;
         let sign_key = match &self.sign_key {
             Some(path) => Some(keys::read_key_file(path)?),
             None => None,
@@ -360,7 +353,7 @@ impl Publish {
         remote: Option<&(Endpoint, String)>,
         report: &mut serde_json::Map<String, Json>,
         repo: &verge_host::resolve::Repository,
-        shards: &[Snapshot],
+        shards: &[Arc<Snapshot>],
     ) -> anyhow::Result<()> {
         let Some(dir) = &self.to else {
             bail!(
@@ -375,30 +368,20 @@ impl Publish {
             );
         }
         shards::refuse_pending_pushes(repo.root(), shards)?;
-        let edges = self
-            .targets
-            .iter()
-            .map(|target| EdgePair::resolve_shard(repo, target, &shard_ref(0)))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let (first, more) = edges
-            .split_first()
-            .context("name the model (or feature service) to publish")?;
-        let mut pair = first.pair.clone();
-        pair.more_bundles = more
-            .iter()
-            .map(|e| PublishedBundle {
-                id: e.pair.bundle,
-                signature: None,
-            })
-            .collect();
+        let (edges, mut pair) =
+            self.deployment_pair(|target| EdgePair::resolve_shard(repo, target, &shard_ref(0)))?;
         pair.shards = shards::entries(shards);
         if let Some(path) = &self.sign_key {
             pair = sign_pair(pair, &keys::read_key_file(path)?);
         }
         let bundles: Vec<&[u8]> = edges.iter().map(|e| e.bundle_bytes.as_slice()).collect();
-        let rest: Vec<Vec<u8>> = shards[1..].iter().map(|s| s.as_bytes().to_vec()).collect();
-        pair.check(&bundles, shards[0].as_bytes().to_vec(), rest.clone(), None)
+        // The shards were loaded (hashed and indexed) once, by `latest_shards`:
+        // pair them with the bundles as they are, without copying or
+        // re-reading them.
+        let loaded = pair.check_bundles(&bundles, None)?;
+        pair.sharded_deployment(loaded, shards.to_vec())
             .context("these bundles and shards cannot be served together")?;
+        let rest: Vec<&[u8]> = shards[1..].iter().map(|s| s.as_bytes()).collect();
         let written = shards::new_in(dir, shards);
         let m = PublishDir::new(dir).publish(&bundles, shards[0].as_bytes(), &rest, pair)?;
         ctx.note(&format!(
@@ -411,6 +394,31 @@ impl Publish {
         answer["shipped"] = json!({"kind": "shards", "shards": shards.len(), "written": written});
         report.insert("to".into(), answer);
         Ok(())
+    }
+
+    /// Every target's bundle resolved by `resolve`, and the unsigned pair
+    /// naming them (the first as `bundle`, the rest as `more_bundles`).
+    fn deployment_pair(
+        &self,
+        resolve: impl Fn(&str) -> anyhow::Result<EdgePair>,
+    ) -> anyhow::Result<(Vec<EdgePair>, PublishedPair)> {
+        let edges = self
+            .targets
+            .iter()
+            .map(|target| resolve(target))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let (first, more) = edges
+            .split_first()
+            .context("name the model (or feature service) to publish")?;
+        let mut pair = first.pair.clone();
+        pair.more_bundles = more
+            .iter()
+            .map(|e| PublishedBundle {
+                id: e.pair.bundle,
+                signature: None,
+            })
+            .collect();
+        Ok((edges, pair))
     }
 
     fn endpoint(&self, url: &str) -> anyhow::Result<Endpoint> {

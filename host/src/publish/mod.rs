@@ -29,11 +29,12 @@ pub mod shards;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use verge_core::artifact::ArtifactKind;
 use verge_core::artifact::manifest::{MANIFEST_PATH, PublishManifest, PublishedPair};
 use verge_core::artifact::signature::{PublicKey, Signature, SigningKey};
+use verge_core::artifact::{ArtifactKind, Snapshot, SnapshotBytes};
 use verge_core::online::Deployment;
 
 use crate::store::atomic;
@@ -71,17 +72,17 @@ pub fn signature_file_text(signature: &Signature) -> String {
 /// bundle's bytes, in order (which Wasm instances load).
 pub type CheckedPair = (Deployment, Vec<Vec<u8>>);
 
-/// The bytes of the files a published pair names.
+/// The bytes of the files a published pair names, the snapshots memory-mapped.
 #[derive(Debug, Clone)]
 pub struct PairFiles {
     /// Every bundle, in the pair's order.
     pub bundles: Vec<Vec<u8>>,
-    /// The base snapshot.
-    pub snapshot: Vec<u8>,
-    /// The further snapshots the pair names
-    /// ([`PublishedPair::more_snapshots`]): the deltas over it, oldest
-    /// first, or shards 1 to N - 1.
-    pub deltas: Vec<Vec<u8>>,
+    /// The base snapshot (of a shard set: shard 0).
+    pub snapshot: SnapshotBytes,
+    /// The deltas over it ([`PublishedPair::more_snapshots`]), oldest first.
+    /// Empty for a shard set, whose other shards are mapped as requests need
+    /// them ([`PublishDir::load_shard`]).
+    pub deltas: Vec<SnapshotBytes>,
 }
 
 /// Every `.sig` file a pair's manifest entry implies, with the signature it
@@ -134,8 +135,9 @@ impl PublishDir {
         }
     }
 
-    /// Reads the files `pair` names: every bundle's bytes, in order, the
-    /// snapshot's, and each delta's, oldest first.
+    /// Reads the files `pair` names: every bundle's bytes, in order, and
+    /// maps the snapshot and each delta, oldest first. Of a shard set only
+    /// shard 0 is mapped; the other shards' files must exist.
     ///
     /// # Errors
     ///
@@ -151,15 +153,62 @@ impl PublishDir {
             .bundles()
             .map(|b| read(b.path()))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let deltas = pair
-            .more_snapshots()
-            .map(|d| read(d.path()))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut deltas = Vec::new();
+        for more in pair.more_snapshots() {
+            let path = self.root.join(more.path());
+            if !pair.shards.is_empty() {
+                if !path.is_file() {
+                    bail!(
+                        "shard {} is named by {MANIFEST_PATH} but {} is missing; publish again",
+                        more.id.short(),
+                        path.display()
+                    );
+                }
+                continue;
+            }
+            deltas.push(self.map(&more.path())?);
+        }
         Ok(PairFiles {
             bundles,
-            snapshot: read(pair.snapshot_path())?,
+            snapshot: self.map(&pair.snapshot_path())?,
             deltas,
         })
+    }
+
+    /// Shard `index` of `pair`'s set, mapped and checked
+    /// ([`PublishedPair::check_shard`]; with `key`, its signature too).
+    ///
+    /// # Errors
+    ///
+    /// A missing or unreadable file, or a shard that fails its check; the
+    /// message names the file.
+    pub fn load_shard(
+        &self,
+        pair: &PublishedPair,
+        index: u32,
+        key: Option<&PublicKey>,
+    ) -> anyhow::Result<Arc<Snapshot>> {
+        let entry = pair.shards.get(index as usize).with_context(|| {
+            format!(
+                "shard {index} is not one of the {} the pair names",
+                pair.shards.len()
+            )
+        })?;
+        let rel = entry.path();
+        let bytes = self.map(&rel)?;
+        pair.check_shard(index, bytes, key).with_context(|| {
+            format!(
+                "shard {index} of {} ({}) is refused",
+                pair.shards.len(),
+                self.root.join(&rel).display()
+            )
+        })
+    }
+
+    fn map(&self, rel: &str) -> anyhow::Result<SnapshotBytes> {
+        let path = self.root.join(rel);
+        crate::mmap::map_file(&path)
+            .with_context(|| format!("reading a file {MANIFEST_PATH} names"))
     }
 
     /// Reads and checks the pair `pair` names (see
@@ -167,6 +216,11 @@ impl PublishDir {
     /// checks that any `.sig` file beside an artifact holds the signature the
     /// manifest records. Returns the predictor and the bundle's bytes (which
     /// Wasm instances load).
+    ///
+    /// Of a shard set, shard 0 is checked and the deployment holds it alone:
+    /// the others are checked when first loaded ([`PublishDir::load_shard`]),
+    /// so checking a set costs one shard whatever its size (their files must
+    /// exist, and `.sig` files beside them must agree with the manifest).
     ///
     /// # Errors
     ///
@@ -194,8 +248,15 @@ impl PublishDir {
                 );
             }
         }
-        let deployment = pair
-            .check(&bundles, snapshot, deltas, key)
+        let checked = if pair.shards.is_empty() {
+            pair.check(&bundles, snapshot, deltas, key)
+        } else {
+            pair.check_bundles(&bundles, key).and_then(|loaded| {
+                let first = pair.check_shard(0, snapshot, key)?;
+                pair.sharded_deployment(loaded, vec![first])
+            })
+        };
+        let deployment = checked
             .with_context(|| format!("checking the pair published in {}", self.root.display()))?;
         Ok((deployment, bundles))
     }
@@ -213,11 +274,11 @@ impl PublishDir {
     ///
     /// I/O errors, an unreadable existing manifest, or a delta `pair` names
     /// that is neither given nor already in the directory.
-    pub fn publish<B: AsRef<[u8]>>(
+    pub fn publish<B: AsRef<[u8]>, D: AsRef<[u8]>>(
         &self,
         bundles: &[B],
         snapshot: &[u8],
-        new_deltas: &[Vec<u8>],
+        new_deltas: &[D],
         pair: PublishedPair,
     ) -> anyhow::Result<PublishManifest> {
         let named: Vec<_> = pair.bundles().collect();
@@ -238,6 +299,7 @@ impl PublishDir {
         }
         self.write_artifact(&pair.snapshot_path(), snapshot)?;
         for bytes in new_deltas {
+            let bytes = bytes.as_ref();
             let id = verge_core::artifact::Header::open(bytes, ArtifactKind::Snapshot)
                 .context("a delta to publish is not a whole snapshot")?
                 .0

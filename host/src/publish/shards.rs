@@ -13,6 +13,7 @@
 //! with pushed rows pending is refused rather than leaving them out.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use verge_core::artifact::Snapshot;
@@ -27,14 +28,14 @@ use crate::resolve::Repository;
 /// # Errors
 ///
 /// An unreadable state file, or a shard ref that does not load.
-pub fn latest_shards(repo: &Repository) -> anyhow::Result<Option<Vec<Snapshot>>> {
+pub fn latest_shards(repo: &Repository) -> anyhow::Result<Option<Vec<Arc<Snapshot>>>> {
     let state = State::load(repo.root())?;
     if state.latest.len() <= 1 {
         return Ok(None);
     }
     let mut shards = Vec::with_capacity(state.latest.len());
     for i in 0..state.latest.len() {
-        shards.push(repo.load_snapshot(&shard_ref(i as u32))?);
+        shards.push(Arc::new(repo.load_snapshot(&shard_ref(i as u32))?));
     }
     Ok(Some(shards))
 }
@@ -45,19 +46,19 @@ pub fn latest_shards(repo: &Repository) -> anyhow::Result<Option<Vec<Snapshot>>>
 /// # Errors
 ///
 /// When rows are pending, or the push log cannot be read.
-pub fn refuse_pending_pushes(repo_root: &Path, shards: &[Snapshot]) -> anyhow::Result<()> {
+pub fn refuse_pending_pushes(repo_root: &Path, shards: &[Arc<Snapshot>]) -> anyhow::Result<()> {
     let Some(first) = shards.first() else {
         return Ok(());
     };
+    if !repo_root.join(crate::push::LOG_FILE).exists() {
+        return Ok(());
+    }
     let state = State::load(repo_root)?;
     let id = first.id().to_string();
     let folded = state
         .push_folded
         .as_ref()
         .filter(|_| state.latest.contains(&id));
-    if !repo_root.join(crate::push::LOG_FILE).exists() {
-        return Ok(());
-    }
     let (rows, _) = crate::push::pending(repo_root, folded).context("reading the push log")?;
     let count: usize = rows.iter().map(|(_, batch)| batch.num_rows()).sum();
     if count > 0 {
@@ -70,7 +71,7 @@ pub fn refuse_pending_pushes(repo_root: &Path, shards: &[Snapshot]) -> anyhow::R
 
 /// The manifest's `shards` entries for `shards` (unsigned).
 #[must_use]
-pub fn entries(shards: &[Snapshot]) -> Vec<PublishedSnapshot> {
+pub fn entries(shards: &[Arc<Snapshot>]) -> Vec<PublishedSnapshot> {
     shards
         .iter()
         .map(|s| PublishedSnapshot {
@@ -82,7 +83,7 @@ pub fn entries(shards: &[Snapshot]) -> Vec<PublishedSnapshot> {
 
 /// How many of `shards` `dir` does not hold yet: the files a publish writes.
 #[must_use]
-pub fn new_in(dir: &Path, shards: &[Snapshot]) -> usize {
+pub fn new_in(dir: &Path, shards: &[Arc<Snapshot>]) -> usize {
     shards
         .iter()
         .filter(|s| !dir.join(format!("snapshots/{}.bin", s.id())).exists())

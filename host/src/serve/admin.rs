@@ -29,6 +29,7 @@ use verge_core::artifact::manifest::{PublishManifest, PublishedPair};
 use verge_core::artifact::signature::PublicKey;
 
 use super::http::{Answer, Request};
+use super::shards::LazyShards;
 use crate::publish::PublishDir;
 
 /// The largest publish body (the core's limit, the worker's too).
@@ -93,6 +94,9 @@ pub struct AdminConfig {
 #[derive(Debug)]
 pub struct Live {
     pairs: Mutex<Pairs>,
+    /// The shards loaded so far when the current pair is a shard set
+    /// ([`super::shards`]), for the generation they were loaded for.
+    shards: Mutex<Option<Arc<LazyShards>>>,
     admin: Mutex<()>,
     writes: Mutex<()>,
     config: AdminConfig,
@@ -132,6 +136,7 @@ impl Live {
                 }),
                 previous: None,
             }),
+            shards: Mutex::new(None),
             admin: Mutex::new(()),
             writes: Mutex::new(()),
             config,
@@ -153,6 +158,65 @@ impl Live {
     #[must_use]
     pub fn current(&self) -> Arc<Served> {
         Arc::clone(&lock(&self.pairs).current)
+    }
+
+    /// The API to answer a request for `body` with from `served` (the pair
+    /// [`Live::current`] gave it): `served`'s own, or for a shard set served
+    /// from a publish directory, the one over the shards loaded so far after
+    /// loading those `body` needs.
+    ///
+    /// # Errors
+    ///
+    /// A 503 naming a needed shard that is missing or fails its check.
+    pub fn api_for(&self, served: &Served, body: &[u8]) -> Result<Arc<Api>, Answer> {
+        if served.pair.shards.is_empty() {
+            return Ok(Arc::clone(&served.api));
+        }
+        let Some(dir) = &self.config.dir else {
+            // Only a publish directory names shard sets; without one the
+            // core answers 503 for keys in shards it does not hold.
+            return Ok(Arc::clone(&served.api));
+        };
+        let lazy = {
+            let mut held = lock(&self.shards);
+            match held.as_ref() {
+                Some(lazy) if lazy.generation() == served.generation => Arc::clone(lazy),
+                // A request that took the pair just before a swap answers
+                // from what it took, without unloading the newer set.
+                Some(lazy) if lazy.generation() > served.generation => {
+                    return Ok(Arc::clone(&served.api));
+                }
+                _ => {
+                    let Some(fresh) = LazyShards::of(
+                        served,
+                        dir,
+                        self.config.public_key.as_ref(),
+                        self.config.limits,
+                    ) else {
+                        return Ok(Arc::clone(&served.api));
+                    };
+                    let fresh = Arc::new(fresh);
+                    *held = Some(Arc::clone(&fresh));
+                    fresh
+                }
+            }
+        };
+        lazy.ready(body)
+    }
+
+    /// How many shards of the served set have been mapped and checked so far
+    /// (0 when the pair served is not a shard set).
+    #[must_use]
+    pub fn shard_loads(&self) -> u64 {
+        if let Some(lazy) = lock(&self.shards).as_ref() {
+            return lazy.loads();
+        }
+        let current = self.current();
+        let layers = current.api.deployment().primary().layers();
+        if layers.shard_ids().is_empty() {
+            return 0;
+        }
+        layers.loaded_shards().count() as u64
     }
 
     /// Whether `request` goes to the admin routes rather than the API (the
@@ -255,7 +319,7 @@ impl Live {
         let Some(dir) = &self.config.dir else {
             return Live::push(lock(&self.pairs), fresh);
         };
-        match dir.publish(&fresh.bundles, upload.snapshot, &[], pair) {
+        match dir.publish(&fresh.bundles, upload.snapshot, &[] as &[&[u8]], pair) {
             Ok(manifest) => self.adopt(&manifest, fresh),
             Err(e) => refuse(
                 500,

@@ -8,6 +8,7 @@
 //! | [`net`] | hyper's HTTP/1.1 on tokio, with deadlines and connection limits |
 //! | [`admin`] | the live pair and the admin routes that swap it |
 //! | [`watch`] | live pickup: following the refs or the publish directory served |
+//! | [`shards`] | a shard set served from a publish directory, each shard mapped and checked on first use |
 //!
 //! [`Server::bind`] checks the starting pair and binds the address; the caller
 //! prints where it listens, then [`Server::run`] serves until the process stops.
@@ -15,6 +16,7 @@
 pub mod admin;
 pub mod http;
 pub mod net;
+pub mod shards;
 pub mod watch;
 
 use std::fs;
@@ -304,7 +306,11 @@ fn native_handler(live: Arc<Live>) -> impl FnMut(&Request) -> Answer + Send + 's
             return live.handle_admin(r);
         }
         let served = live.current();
-        let response = served.api.handle(&r.method, &r.path, &r.body, now());
+        let api = match live.api_for(&served, &r.body) {
+            Ok(api) => api,
+            Err(answer) => return answer,
+        };
+        let response = api.handle(&r.method, &r.path, &r.body, now());
         (response.status, response.body)
     }
 }
@@ -423,7 +429,12 @@ pub(super) fn start_from_repo(
     };
     let bundle_bytes: Vec<Vec<u8>> = read.into_iter().map(|(_, bytes)| bytes).collect();
     let deployment = pair
-        .check(&bundle_bytes, snapshot_bytes, Vec::new(), public_key)
+        .check(
+            &bundle_bytes,
+            snapshot_bytes,
+            Vec::<Vec<u8>>::new(),
+            public_key,
+        )
         .with_context(|| {
             format!(
                 "loading {} with snapshot {}",

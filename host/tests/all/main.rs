@@ -33,6 +33,7 @@ mod run;
 mod run_service;
 mod schema_checks;
 mod serve;
+mod serve_shards;
 mod smartcore_trees;
 mod sources;
 mod spark;

@@ -253,7 +253,7 @@ fn keygen_publish_rollback_and_signatures_in_a_directory() {
         .check(
             &[std::fs::read(site.join(m1.current.bundle_path())).unwrap()],
             std::fs::read(site.join(m1.current.snapshot_path())).unwrap(),
-            Vec::new(),
+            Vec::<Vec<u8>>::new(),
             Some(&public),
         )
         .unwrap_err()

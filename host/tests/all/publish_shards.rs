@@ -7,15 +7,13 @@ use std::fs;
 use std::path::Path;
 
 use serde_json::{Value as Json, json};
-use verge_core::api::{Api, Limits};
 use verge_core::artifact::manifest::PublishManifest;
 use verge_core::artifact::shard_of;
 use verge_core::online::set_id;
-use verge_core::time::Timestamp;
 use verge_core::{EntityKey, KeyPart};
-use verge_host::publish::PublishDir;
 
 use crate::push::pushable;
+use crate::serve_shards::{answer, bind};
 use crate::support::run_expect;
 
 const NOW: &str = "2021-06-05T12:00:00Z";
@@ -59,27 +57,19 @@ fn repo_pulse(repo: &Path) -> Json {
     out["results"][1]["values"].clone()
 }
 
-/// The same features as the published set serves them, and the
-/// `snapshot_id` its `/version` names.
-fn site_pulse(site: &Path) -> (Json, Json) {
-    let dir = PublishDir::new(site);
-    let (deployment, _) = dir.check_pair(&manifest(site).current, None).unwrap();
-    let api = Api::serving(deployment, Limits::default());
+/// The same features as `verge serve --from site --native` serves them,
+/// and the `snapshot_id` its `/version` names.
+fn site_pulse(root: &Path) -> (Json, Json) {
+    let server = bind(root).unwrap();
     let body = json!({"features": ["horse_vitals:pulse"], "entities": {"hospital_number": IDS}, "now": NOW});
-    let answer = api.handle(
+    let (status, v) = answer(
+        &server,
         "POST",
         "/get-online-features",
         body.to_string().as_bytes(),
-        Timestamp(0),
     );
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    let v: Json = serde_json::from_slice(&answer.body).unwrap();
-    let version: Json = serde_json::from_slice(&api.version()).unwrap();
+    assert_eq!(status, 200, "{v}");
+    let (_, version) = answer(&server, "GET", "/version", b"");
     (
         v["results"][1]["values"].clone(),
         version["snapshot_id"].clone(),
@@ -100,7 +90,7 @@ fn a_sharded_snapshot_publishes_shard_by_shard() {
     let first = manifest(&site).current;
     assert_eq!(first.shards.len(), 3);
     assert_eq!(first.shards[0].id, first.snapshot);
-    let (values, snapshot_id) = site_pulse(&site);
+    let (values, snapshot_id) = site_pulse(root);
     assert_eq!(values, whole);
     let ids: Vec<_> = first.shards.iter().map(|s| s.id).collect();
     assert_eq!(snapshot_id, json!(set_id(&ids).to_string()));
@@ -149,7 +139,7 @@ fn a_sharded_snapshot_publishes_shard_by_shard() {
         publish(root),
         json!({"kind": "shards", "shards": 3, "written": owners.len()})
     );
-    let (values, _) = site_pulse(&site);
+    let (values, _) = site_pulse(root);
     assert_eq!(values[2], json!(55));
     assert_eq!(manifest(&site).previous, Some(first));
     // The same window materialized whole reads the same.

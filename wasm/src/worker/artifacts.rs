@@ -155,26 +155,35 @@ pub async fn read_manifest(store: &Fetcher) -> Result<Option<PublishManifest>, A
 /// under limits other than those configured.
 pub fn limits(env: &Env) -> Result<Limits, ApiError> {
     let defaults = Limits::default();
-    let read = |name: &str, default: usize| -> Result<usize, ApiError> {
-        match text_binding(env, name) {
-            Some(text) if !text.trim().is_empty() => text
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| {
-                    unavailable(format!(
-                        "{name} is set to {text:?}, which is not a positive whole number; nothing is served until it is fixed"
-                    ))
-                }),
-            _ => Ok(default),
-        }
-    };
+    let read = |name: &str, default: usize| positive_number(env, name, default);
     Ok(Limits {
         max_body_bytes: read("MAX_BODY_BYTES", defaults.max_body_bytes)?,
         max_entities: read("MAX_ENTITIES", defaults.max_entities)?,
         max_cells: read("MAX_CELLS", defaults.max_cells)?,
     })
+}
+
+/// The text binding `name` as a positive whole number, or `default` when it
+/// is unset or empty.
+///
+/// # Errors
+///
+/// 503 when it is set but is not a positive whole number: nothing is served
+/// under settings other than those configured.
+pub fn positive_number(env: &Env, name: &str, default: usize) -> Result<usize, ApiError> {
+    match text_binding(env, name) {
+        Some(text) if !text.trim().is_empty() => text
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                unavailable(format!(
+                    "{name} is set to {text:?}, which is not a positive whole number; nothing is served until it is fixed"
+                ))
+            }),
+        _ => Ok(default),
+    }
 }
 
 /// Fetches the pair `pair` names, with its delta snapshots, and checks it

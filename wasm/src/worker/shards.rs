@@ -63,6 +63,8 @@ struct ShardState {
     pair: Pair,
     bundles: Vec<Bundle>,
     limits: Limits,
+    /// `SHARD_CACHE_BYTES`, read once when the pair is loaded.
+    budget: usize,
     held: BTreeMap<u32, Held>,
     clock: u64,
     /// How many shards this isolate has fetched (for `/version`-free
@@ -80,27 +82,6 @@ fn cost_of(snapshot: &Snapshot) -> usize {
         .as_bytes()
         .len()
         .saturating_add(rows.saturating_mul(INDEX_BYTES_PER_ROW))
-}
-
-/// The budget from `SHARD_CACHE_BYTES`.
-///
-/// # Errors
-///
-/// 503 when it is set but is not a positive whole number.
-fn budget(env: &Env) -> Result<usize, ApiError> {
-    match artifacts::text_binding(env, BUDGET_VAR) {
-        Some(text) if !text.trim().is_empty() => text
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| {
-                unavailable(format!(
-                    "{BUDGET_VAR} is set to {text:?}, which is not a positive number of bytes; nothing is served until it is fixed"
-                ))
-            }),
-        _ => Ok(DEFAULT_BUDGET),
-    }
 }
 
 /// Fetches shard `index` of `pair` and checks it.
@@ -167,6 +148,7 @@ pub async fn load(
     key: Option<&PublicKey>,
     limits: Limits,
 ) -> Result<Api, ApiError> {
+    let budget = artifacts::positive_number(env, BUDGET_VAR, DEFAULT_BUDGET)?;
     let mut bytes = Vec::new();
     for bundle in pair.bundles() {
         bytes.push(artifacts::get_required(store, &bundle.path()).await?);
@@ -188,6 +170,7 @@ pub async fn load(
         pair: pair.clone(),
         bundles,
         limits,
+        budget,
         held,
         clock: 0,
         fetches: 1,
@@ -205,6 +188,10 @@ pub async fn load(
 ///
 /// 503 when a needed shard cannot be fetched or fails its checks.
 pub async fn ready(env: &Env, api: Arc<Api>, body: &[u8]) -> Result<Arc<Api>, ApiError> {
+    if api.deployment().primary().layers().shard_ids().is_empty() {
+        // Not a shard set: nothing to fetch, and no pair to look up.
+        return Ok(api);
+    }
     let Some(pair) = super::cache::serving_pair().filter(|p| !p.shards.is_empty()) else {
         return Ok(api);
     };
@@ -230,11 +217,10 @@ pub async fn ready(env: &Env, api: Arc<Api>, body: &[u8]) -> Result<Arc<Api>, Ap
         }
     });
     if missing.is_empty() {
-        return Ok(shrink(env, &pair, &needed).unwrap_or(api));
+        return Ok(shrink(&pair, &needed).unwrap_or(api));
     }
     let store = artifacts::binding(env)?;
     let key = artifacts::public_key(env)?;
-    let budget = budget(env)?;
     let mut fetched = Vec::with_capacity(missing.len());
     let mut failure = None;
     for &index in &missing {
@@ -262,7 +248,7 @@ pub async fn ready(env: &Env, api: Arc<Api>, body: &[u8]) -> Result<Arc<Api>, Ap
                 },
             );
         }
-        evict(state, &needed, budget);
+        evict(state, &needed);
         Some(api_of(state))
     });
     let api = match rebuilt {
@@ -284,15 +270,14 @@ pub async fn ready(env: &Env, api: Arc<Api>, body: &[u8]) -> Result<Arc<Api>, Ap
 /// After a request that needed more shards than the budget holds: the `Api`
 /// over what is left once the others are evicted, or `None` when nothing is
 /// over the budget (the common case, which costs one sum).
-fn shrink(env: &Env, pair: &Pair, needed: &[u32]) -> Option<Arc<Api>> {
-    let budget = budget(env).ok()?;
+fn shrink(pair: &Pair, needed: &[u32]) -> Option<Arc<Api>> {
     let api = STATE.with_borrow_mut(|s| {
         let state = s.as_mut().filter(|s| s.pair == *pair)?;
         let total: usize = state.held.values().map(|h| h.cost).sum();
-        if total <= budget {
+        if total <= state.budget {
             return None;
         }
-        evict(state, needed, budget);
+        evict(state, needed);
         api_of(state).ok()
     })?;
     super::cache::install_shards(pair, api.clone());
@@ -300,11 +285,11 @@ fn shrink(env: &Env, pair: &Pair, needed: &[u32]) -> Option<Arc<Api>> {
 }
 
 /// Drops the least recently used shards `needed` does not include until the
-/// held total fits `budget` (shards a request needs stay, even over it).
-fn evict(state: &mut ShardState, needed: &[u32], budget: usize) {
+/// held total fits the budget (shards a request needs stay, even over it).
+fn evict(state: &mut ShardState, needed: &[u32]) {
     loop {
         let total: usize = state.held.values().map(|h| h.cost).sum();
-        if total <= budget {
+        if total <= state.budget {
             return;
         }
         let victim = state

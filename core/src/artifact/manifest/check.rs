@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 
 use super::{PublishedBundle, PublishedPair, PublishedSnapshot, malformed};
 use crate::artifact::signature::{PublicKey, Signature};
-use crate::artifact::{ArtifactKind, Bundle, Header, Snapshot};
+use crate::artifact::{ArtifactKind, Bundle, Header, Snapshot, SnapshotBytes};
 use crate::online::Deployment;
 use crate::{ContentId, Result};
 
@@ -31,11 +31,11 @@ impl PublishedPair {
     /// artifact than its name says or a count of bundles other than the pair
     /// names, [`Error::Signature`], and [`Error::Incompatible`] for bundles
     /// that do not fit the snapshot or each other.
-    pub fn check<B: AsRef<[u8]>>(
+    pub fn check<B: AsRef<[u8]>, S: Into<SnapshotBytes>>(
         &self,
         bundles: &[B],
-        snapshot: Vec<u8>,
-        more: Vec<Vec<u8>>,
+        snapshot: impl Into<SnapshotBytes>,
+        more: Vec<S>,
         key: Option<&PublicKey>,
     ) -> Result<Deployment> {
         let named: Vec<&PublishedSnapshot> = self.more_snapshots().collect();
@@ -118,7 +118,7 @@ impl PublishedPair {
     pub fn check_shard(
         &self,
         index: u32,
-        bytes: Vec<u8>,
+        bytes: impl Into<SnapshotBytes>,
         key: Option<&PublicKey>,
     ) -> Result<Arc<Snapshot>> {
         let want = self.shards.get(index as usize).ok_or_else(|| {
@@ -183,7 +183,7 @@ impl PublishedPair {
             deltas: Vec::new(),
             shards: Vec::new(),
         };
-        let deployment = pair.check(&[bundle], snapshot, Vec::new(), key)?;
+        let deployment = pair.check(&[bundle], snapshot, Vec::<Vec<u8>>::new(), key)?;
         Ok((pair, deployment))
     }
 }
@@ -192,7 +192,7 @@ impl PublishedPair {
 /// and with `key` its signature).
 fn check_snapshot(
     want: &PublishedSnapshot,
-    bytes: Vec<u8>,
+    bytes: impl Into<SnapshotBytes>,
     key: Option<&PublicKey>,
 ) -> Result<Snapshot> {
     let snapshot = Snapshot::load(bytes)?;
