@@ -15,7 +15,7 @@ use verge_core::artifact::signature::PublicKey;
 use verge_core::time::Timestamp;
 use verge_host::publish::PublishDir;
 
-use crate::push::pushable;
+use crate::push::{pushable, repo_pulse};
 use crate::support::run_expect;
 
 const NOW: &str = "2021-06-05T12:00:00Z";
@@ -27,23 +27,6 @@ fn push_rows(repo: &Path, name: &str, rows: &[&str]) {
     let text = format!("{HEADER}\n{}\n", rows.join("\n"));
     fs::write(repo.join(name), text).unwrap();
     run_expect(repo, &["push", "vitals_push", name], 0);
-}
-
-/// `horse_vitals:pulse` of [`IDS`] as the repository reads it (snapshot and pushes).
-fn repo_pulse(repo: &Path) -> Json {
-    let mut args = vec![
-        "get-online-features".to_string(),
-        "--features".into(),
-        "horse_vitals:pulse".into(),
-        "--now".into(),
-        NOW.into(),
-    ];
-    for id in IDS {
-        args.extend(["--entity".into(), format!("hospital_number={id}")]);
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out: Json = serde_json::from_str(&run_expect(repo, &args, 0).stdout).unwrap();
-    out["results"][1]["values"].clone()
 }
 
 /// The same features as the published directory serves them (base + deltas).
@@ -96,7 +79,7 @@ fn pushed_rows_publish_as_deltas_and_the_chain_reads_as_the_repository() {
     assert_eq!(shipped["kind"], "base", "{shipped}");
     let base = manifest(&site).current;
     assert!(base.deltas.is_empty());
-    assert_eq!(site_pulse(&site, None), repo_pulse(root));
+    assert_eq!(site_pulse(&site, None), repo_pulse(root, &IDS));
 
     // One newer row and one new key: a delta of two rows over the same base.
     push_rows(
@@ -113,7 +96,7 @@ fn pushed_rows_publish_as_deltas_and_the_chain_reads_as_the_repository() {
     assert_eq!(one.current.deltas.len(), 1);
     assert_eq!(rows_in(&site, one.current.deltas[0].id), 2);
     assert_eq!(one.previous.as_ref(), Some(&base));
-    assert_eq!(site_pulse(&site, None), repo_pulse(root));
+    assert_eq!(site_pulse(&site, None), repo_pulse(root, &IDS));
     assert_eq!(site_pulse(&site, None)[2], json!(55));
 
     // Nothing changed: the manifest stays as it is.
@@ -131,7 +114,7 @@ fn pushed_rows_publish_as_deltas_and_the_chain_reads_as_the_repository() {
         json!({"kind": "delta", "rows": 1})
     );
     assert_eq!(manifest(&site).current.deltas.len(), 2);
-    assert_eq!(site_pulse(&site, None), repo_pulse(root));
+    assert_eq!(site_pulse(&site, None), repo_pulse(root, &IDS));
     push_rows(
         root,
         "c.csv",
@@ -148,7 +131,7 @@ fn pushed_rows_publish_as_deltas_and_the_chain_reads_as_the_repository() {
     assert_eq!(compacted.snapshot, base.snapshot);
     assert_eq!(compacted.deltas.len(), 1);
     assert_eq!(rows_in(&site, compacted.deltas[0].id), 3);
-    assert_eq!(site_pulse(&site, None), repo_pulse(root));
+    assert_eq!(site_pulse(&site, None), repo_pulse(root, &IDS));
 
     // [publish] max_deltas = 0 in verge.toml: whole snapshots, pushes folded in.
     let config = root.join("verge.toml");
@@ -164,7 +147,7 @@ fn pushed_rows_publish_as_deltas_and_the_chain_reads_as_the_repository() {
     let whole = manifest(&site).current;
     assert!(whole.deltas.is_empty());
     assert_ne!(whole.snapshot, base.snapshot);
-    assert_eq!(site_pulse(&site, None), repo_pulse(root));
+    assert_eq!(site_pulse(&site, None), repo_pulse(root, &IDS));
 
     // materialize folds the pushes into the repository's snapshot: the
     // published state already reads as it.
@@ -178,7 +161,7 @@ fn pushed_rows_publish_as_deltas_and_the_chain_reads_as_the_repository() {
         0,
     );
     assert_eq!(publish(root, &[]), json!({"kind": "unchanged"}));
-    assert_eq!(site_pulse(&site, None), repo_pulse(root));
+    assert_eq!(site_pulse(&site, None), repo_pulse(root, &IDS));
 
     // A bad setting is refused, naming the table.
     let text = fs::read_to_string(&config)
@@ -210,7 +193,7 @@ fn signed_chains_verify_and_serve_from_follows_them() {
     assert!(delta.signature.is_some());
     let sig = fs::read_to_string(site.join(delta.signature_path())).unwrap();
     assert_eq!(sig.trim(), delta.signature.unwrap().to_string());
-    assert_eq!(site_pulse(&site, Some(&key)), repo_pulse(root));
+    assert_eq!(site_pulse(&site, Some(&key)), repo_pulse(root, &IDS));
 
     // A chain whose delta lost its signature is refused under the key.
     let mut unsigned = m.clone();
@@ -228,5 +211,5 @@ fn signed_chains_verify_and_serve_from_follows_them() {
     let body = json!({"features": ["horse_vitals:pulse"], "entities": {"hospital_number": IDS}, "now": NOW});
     let a = c.post("/get-online-features", &body);
     assert_eq!(a.status, 200, "{a:?}");
-    assert_eq!(a.json()["results"][1]["values"], repo_pulse(root));
+    assert_eq!(a.json()["results"][1]["values"], repo_pulse(root, &IDS));
 }

@@ -12,7 +12,7 @@ use verge_core::artifact::shard_of;
 use verge_core::online::set_id;
 use verge_core::{EntityKey, KeyPart};
 
-use crate::push::pushable;
+use crate::push::{pushable, repo_pulse};
 use crate::serve_shards::{answer, bind};
 use crate::support::run_expect;
 
@@ -40,23 +40,6 @@ fn manifest(site: &Path) -> PublishManifest {
     PublishManifest::parse(&fs::read(site.join("manifest.json")).unwrap()).unwrap()
 }
 
-/// `horse_vitals:pulse` of [`IDS`] as the repository reads it.
-fn repo_pulse(repo: &Path) -> Json {
-    let mut args = vec![
-        "get-online-features".to_string(),
-        "--features".into(),
-        "horse_vitals:pulse".into(),
-        "--now".into(),
-        NOW.into(),
-    ];
-    for id in IDS {
-        args.extend(["--entity".into(), format!("hospital_number={id}")]);
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out: Json = serde_json::from_str(&run_expect(repo, &args, 0).stdout).unwrap();
-    out["results"][1]["values"].clone()
-}
-
 /// The same features as `verge serve --from site --native` serves them,
 /// and the `snapshot_id` its `/version` names.
 fn site_pulse(root: &Path) -> (Json, Json) {
@@ -81,7 +64,7 @@ fn a_sharded_snapshot_publishes_shard_by_shard() {
     let repo = pushable();
     let (root, site) = (repo.path.as_path(), repo.path.join("site"));
     // The reference: the repository's own read of its whole snapshot.
-    let whole = repo_pulse(root);
+    let whole = repo_pulse(root, &IDS);
     materialize_sharded(root);
     assert_eq!(
         publish(root),
@@ -152,5 +135,5 @@ fn a_sharded_snapshot_publishes_shard_by_shard() {
         ],
         0,
     );
-    assert_eq!(values, repo_pulse(root));
+    assert_eq!(values, repo_pulse(root, &IDS));
 }

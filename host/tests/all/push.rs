@@ -12,6 +12,24 @@ const NOW: &str = "2021-06-05T12:00:00Z";
 const HEADER: &str =
     "hospital_number,event_timestamp,created,rectal_temperature,pulse,total_protein,pain";
 
+/// `horse_vitals:pulse` of `ids` at [`NOW`] as `verge get-online-features`
+/// reads the repository (its latest snapshot and pending pushes).
+pub fn repo_pulse(repo: &Path, ids: &[i64]) -> Json {
+    let mut args = vec![
+        "get-online-features".to_string(),
+        "--features".into(),
+        "horse_vitals:pulse".into(),
+        "--now".into(),
+        NOW.into(),
+    ];
+    for id in ids {
+        args.extend(["--entity".into(), format!("hospital_number={id}")]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out: Json = serde_json::from_str(&run_expect(repo, &args, 0).stdout).unwrap();
+    out["results"][1]["values"].clone()
+}
+
 /// The init repository with `horse_vitals` reading push source `vitals_push`,
 /// applied and materialized.
 pub fn pushable() -> Repo {

@@ -15,7 +15,7 @@ use verge_core::{EntityKey, KeyPart};
 use verge_host::resolve::Repository;
 use verge_host::serve::{Engine, NetLimits, ServeOptions, Server, Source};
 
-use crate::push::pushable;
+use crate::push::{pushable, repo_pulse};
 use crate::support::run_expect;
 
 const NOW: &str = "2021-06-05T12:00:00Z";
@@ -105,23 +105,6 @@ pub(crate) fn answer(server: &Server, method: &str, path: &str, body: &[u8]) -> 
         Err(answer) => answer,
     };
     (status, serde_json::from_slice(&bytes).unwrap())
-}
-
-/// `horse_vitals:pulse` of `ids` as the repository reads its whole snapshot.
-fn repo_pulse(root: &Path, ids: &[i64]) -> Json {
-    let mut args = vec![
-        "get-online-features".to_string(),
-        "--features".into(),
-        "horse_vitals:pulse".into(),
-        "--now".into(),
-        NOW.into(),
-    ];
-    for id in ids {
-        args.extend(["--entity".into(), format!("hospital_number={id}")]);
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out: Json = serde_json::from_str(&run_expect(root, &args, 0).stdout).unwrap();
-    out["results"][1]["values"].clone()
 }
 
 fn shard(id: i64) -> u32 {
