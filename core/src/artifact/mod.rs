@@ -30,7 +30,7 @@ pub use snapshot::{
     Column, ColumnSegments, Segment, Snapshot, SnapshotBytes, SnapshotMeta, ViewTable,
     ViewTableMeta, shard_of, shard_of_parts, view_fingerprint,
 };
-pub use snapshot_builder::{CellRef, ColumnSlot, SnapshotBuilder, ViewBuilder};
+pub use snapshot_builder::{CellRef, ColumnFill, ColumnSlot, SnapshotBuilder, ViewBuilder};
 
 /// The format version this build writes, for every artifact kind.
 ///

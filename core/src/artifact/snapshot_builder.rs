@@ -302,35 +302,45 @@ impl ViewBuilder {
     pub fn push_column<'a>(
         &mut self,
         slot: ColumnSlot,
-        mut cell: impl FnMut(usize) -> CellRef<'a>,
+        cell: impl FnMut(usize) -> CellRef<'a>,
     ) -> Result<()> {
-        let (col, field, what) = match slot {
-            ColumnSlot::Key(i) => (self.keys.get_mut(i), self.join_keys.get(i), "join key"),
-            ColumnSlot::Field(i) => (self.columns.get_mut(i), self.fields.get(i), "field"),
-        };
-        let (Some(col), Some(field)) = (col, field) else {
-            return Err(Error::Request(format!(
-                "view `{}` has no column {slot:?}",
-                self.name
-            )));
-        };
-        let start = col.rows;
-        let rows = self.rows.saturating_sub(start);
-        let mark = col.mark();
-        col.reserve(rows);
-        for r in 0..rows {
-            let value = cell(r);
-            let refused = (what == "join key" && matches!(value, CellRef::Null))
-                || col.push_cell(value).is_err();
-            if refused {
-                col.rollback(mark);
-                return Err(Error::Request(format!(
-                    "view `{}`: {what} `{}` is {}; batch row {r} has {value:?} (or its text passes 4 GiB)",
-                    self.name, field.name, field.dtype
-                )));
-            }
-        }
-        Ok(())
+        let missing = Error::Request(format!("view `{}` has no column {slot:?}", self.name));
+        self.column_fills()
+            .into_iter()
+            .find(|f| f.slot == slot)
+            .ok_or(missing)?
+            .fill(cell)
+    }
+
+    /// Every column of the batch started by [`ViewBuilder::push_times`],
+    /// join keys first, each to be filled on its own
+    /// ([`ColumnFill::fill`], as [`ViewBuilder::push_column`] fills one): the
+    /// borrows are disjoint, so a host can fill them on several threads, and
+    /// the bytes are the same whatever the order they are filled in.
+    pub fn column_fills(&mut self) -> Vec<ColumnFill<'_>> {
+        let rows = self.rows;
+        let keys = self
+            .keys
+            .iter_mut()
+            .zip(&self.join_keys)
+            .enumerate()
+            .map(|(i, (col, field))| (ColumnSlot::Key(i), col, field));
+        let fields = self
+            .columns
+            .iter_mut()
+            .zip(&self.fields)
+            .enumerate()
+            .map(|(i, (col, field))| (ColumnSlot::Field(i), col, field));
+        let view = self.name.as_str();
+        keys.chain(fields)
+            .map(|(slot, col, field)| ColumnFill {
+                view,
+                slot,
+                field,
+                col,
+                rows,
+            })
+            .collect()
     }
 
     /// Refuses to go on while a columnar batch has unfilled columns.
@@ -362,6 +372,56 @@ impl ViewBuilder {
         for (col, mark) in self.keys.iter_mut().chain(&mut self.columns).zip(marks) {
             col.rollback(*mark);
         }
+    }
+}
+
+/// One column of a [`ViewBuilder`]'s current batch, from
+/// [`ViewBuilder::column_fills`].
+#[derive(Debug)]
+pub struct ColumnFill<'v> {
+    view: &'v str,
+    slot: ColumnSlot,
+    field: &'v Field,
+    col: &'v mut ColumnBuf,
+    rows: usize,
+}
+
+impl ColumnFill<'_> {
+    /// Which column this is.
+    #[must_use]
+    pub fn slot(&self) -> ColumnSlot {
+        self.slot
+    }
+
+    /// Fills the column: `cell(r)` lends row `r` of the batch, for every row
+    /// the column lacks.
+    ///
+    /// # Errors
+    ///
+    /// As [`ViewBuilder::push_column`]; the column is then left as it was.
+    pub fn fill<'a>(&mut self, mut cell: impl FnMut(usize) -> CellRef<'a>) -> Result<()> {
+        let what = match self.slot {
+            ColumnSlot::Key(_) => "join key",
+            ColumnSlot::Field(_) => "field",
+        };
+        let col = &mut *self.col;
+        let start = col.rows;
+        let rows = self.rows.saturating_sub(start);
+        let mark = col.mark();
+        col.reserve(rows);
+        for r in 0..rows {
+            let value = cell(r);
+            let refused = (what == "join key" && matches!(value, CellRef::Null))
+                || col.push_cell(value).is_err();
+            if refused {
+                col.rollback(mark);
+                return Err(Error::Request(format!(
+                    "view `{}`: {what} `{}` is {}; batch row {r} has {value:?} (or its text passes 4 GiB)",
+                    self.view, self.field.name, self.field.dtype
+                )));
+            }
+        }
+        Ok(())
     }
 }
 

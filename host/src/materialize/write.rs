@@ -3,6 +3,7 @@
 //! shard, and the choice of how many shards to try.
 
 use anyhow::{Context as _, Result, bail};
+use rayon::prelude::*;
 use verge_core::artifact::{CellRef, ColumnSlot, SnapshotBuilder, ViewBuilder, shard_of};
 use verge_core::{ContentId, Timestamp};
 
@@ -121,28 +122,55 @@ pub(super) fn build_shards(
             .with_context(context)?;
             views.push(view);
         }
-        let columns = (0..t.join_keys.len())
+        let columns: Vec<ColumnSlot> = (0..t.join_keys.len())
             .map(ColumnSlot::Key)
-            .chain((0..t.view.fields.len()).map(ColumnSlot::Field));
-        for slot in columns {
+            .chain((0..t.view.fields.len()).map(ColumnSlot::Field))
+            .collect();
+        // Each column is a gather of the winners' cells, random reads over
+        // the segments, and independent of the others: a group of columns
+        // (one per thread) is filled at once. Then, when the segments are
+        // consumed, the group's field columns are freed, so the peak stays
+        // one group above the snapshot rather than every column.
+        let group = rayon::current_num_threads().max(1);
+        for slots in columns.chunks(group) {
             for (view, picks) in views.iter_mut().zip(&per_shard) {
                 let segs = &t.segments;
-                view.push_column(slot, |r| {
-                    let Some(p) = picks.get(r) else {
-                        return CellRef::Null;
-                    };
-                    let col = segs.get(p.seg as usize).and_then(|s| match slot {
-                        ColumnSlot::Key(i) => s.keys.get(i),
-                        ColumnSlot::Field(i) => s.fields.get(i).and_then(Option::as_ref),
-                    });
-                    col.map_or(CellRef::Null, |c| c.cell(p.row as usize))
-                })
-                .with_context(context)?;
+                let mut fills: Vec<_> = view
+                    .column_fills()
+                    .into_iter()
+                    .filter(|f| slots.contains(&f.slot()))
+                    .collect();
+                let filled: Vec<verge_core::Result<()>> = fills
+                    .par_iter_mut()
+                    .map(|fill| {
+                        let slot = fill.slot();
+                        fill.fill(|r| {
+                            let Some(p) = picks.get(r) else {
+                                return CellRef::Null;
+                            };
+                            let col = segs.get(p.seg as usize).and_then(|s| match slot {
+                                ColumnSlot::Key(i) => s.keys.get(i),
+                                ColumnSlot::Field(i) => s.fields.get(i).and_then(Option::as_ref),
+                            });
+                            col.map_or(CellRef::Null, |c| c.cell(p.row as usize))
+                        })
+                    })
+                    .collect();
+                // The first failing column in column order, whatever the
+                // thread count: the same error on every run.
+                filled
+                    .into_iter()
+                    .collect::<verge_core::Result<()>>()
+                    .with_context(context)?;
             }
-            if consume && let ColumnSlot::Field(i) = slot {
-                for s in &mut t.segments {
-                    if let Some(f) = s.fields.get_mut(i) {
-                        *f = None;
+            if consume {
+                for slot in slots {
+                    if let ColumnSlot::Field(i) = *slot {
+                        for s in &mut t.segments {
+                            if let Some(f) = s.fields.get_mut(i) {
+                                *f = None;
+                            }
+                        }
                     }
                 }
             }
