@@ -28,9 +28,11 @@ use crate::value::{EntityKey, Value};
 use crate::{ContentId, Error, Result};
 
 mod column;
+mod fill;
 
 pub use column::CellRef;
 use column::{ColumnBuf, Mark};
+pub use fill::ColumnFill;
 
 /// Which column [`ViewBuilder::push_columns`] asks a cell for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -372,56 +374,6 @@ impl ViewBuilder {
         for (col, mark) in self.keys.iter_mut().chain(&mut self.columns).zip(marks) {
             col.rollback(*mark);
         }
-    }
-}
-
-/// One column of a [`ViewBuilder`]'s current batch, from
-/// [`ViewBuilder::column_fills`].
-#[derive(Debug)]
-pub struct ColumnFill<'v> {
-    view: &'v str,
-    slot: ColumnSlot,
-    field: &'v Field,
-    col: &'v mut ColumnBuf,
-    rows: usize,
-}
-
-impl ColumnFill<'_> {
-    /// Which column this is.
-    #[must_use]
-    pub fn slot(&self) -> ColumnSlot {
-        self.slot
-    }
-
-    /// Fills the column: `cell(r)` lends row `r` of the batch, for every row
-    /// the column lacks.
-    ///
-    /// # Errors
-    ///
-    /// As [`ViewBuilder::push_column`]; the column is then left as it was.
-    pub fn fill<'a>(&mut self, mut cell: impl FnMut(usize) -> CellRef<'a>) -> Result<()> {
-        let what = match self.slot {
-            ColumnSlot::Key(_) => "join key",
-            ColumnSlot::Field(_) => "field",
-        };
-        let col = &mut *self.col;
-        let start = col.rows;
-        let rows = self.rows.saturating_sub(start);
-        let mark = col.mark();
-        col.reserve(rows);
-        for r in 0..rows {
-            let value = cell(r);
-            let refused = (what == "join key" && matches!(value, CellRef::Null))
-                || col.push_cell(value).is_err();
-            if refused {
-                col.rollback(mark);
-                return Err(Error::Request(format!(
-                    "view `{}`: {what} `{}` is {}; batch row {r} has {value:?} (or its text passes 4 GiB)",
-                    self.view, self.field.name, self.field.dtype
-                )));
-            }
-        }
-        Ok(())
     }
 }
 

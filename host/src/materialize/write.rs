@@ -122,59 +122,7 @@ pub(super) fn build_shards(
             .with_context(context)?;
             views.push(view);
         }
-        let columns: Vec<ColumnSlot> = (0..t.join_keys.len())
-            .map(ColumnSlot::Key)
-            .chain((0..t.view.fields.len()).map(ColumnSlot::Field))
-            .collect();
-        // Each column is a gather of the winners' cells, random reads over
-        // the segments, and independent of the others: a group of columns
-        // (one per thread) is filled at once. Then, when the segments are
-        // consumed, the group's field columns are freed, so the peak stays
-        // one group above the snapshot rather than every column.
-        let group = rayon::current_num_threads().max(1);
-        for slots in columns.chunks(group) {
-            for (view, picks) in views.iter_mut().zip(&per_shard) {
-                let segs = &t.segments;
-                let mut fills: Vec<_> = view
-                    .column_fills()
-                    .into_iter()
-                    .filter(|f| slots.contains(&f.slot()))
-                    .collect();
-                let filled: Vec<verge_core::Result<()>> = fills
-                    .par_iter_mut()
-                    .map(|fill| {
-                        let slot = fill.slot();
-                        fill.fill(|r| {
-                            let Some(p) = picks.get(r) else {
-                                return CellRef::Null;
-                            };
-                            let col = segs.get(p.seg as usize).and_then(|s| match slot {
-                                ColumnSlot::Key(i) => s.keys.get(i),
-                                ColumnSlot::Field(i) => s.fields.get(i).and_then(Option::as_ref),
-                            });
-                            col.map_or(CellRef::Null, |c| c.cell(p.row as usize))
-                        })
-                    })
-                    .collect();
-                // The first failing column in column order, whatever the
-                // thread count: the same error on every run.
-                filled
-                    .into_iter()
-                    .collect::<verge_core::Result<()>>()
-                    .with_context(context)?;
-            }
-            if consume {
-                for slot in slots {
-                    if let ColumnSlot::Field(i) = *slot {
-                        for s in &mut t.segments {
-                            if let Some(f) = s.fields.get_mut(i) {
-                                *f = None;
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        fill_columns(t, &mut views, &per_shard, consume)?;
         if consume {
             t.segments = Vec::new();
         }
@@ -189,4 +137,69 @@ pub(super) fn build_shards(
         .into_iter()
         .map(|b| b.finish().context("encoding the snapshot"))
         .collect()
+}
+
+/// Fills every column of `views` (one per shard, each started with its
+/// times) from the winners `per_shard` picked out of `t`'s segments.
+///
+/// Each column is a gather of the winners' cells, random reads over the
+/// segments, and independent of the others: a group of columns (one per
+/// thread) is filled at once, for the same bytes on any thread count. Then,
+/// with `consume`, the group's field columns are freed, so the peak stays one
+/// group above the snapshot rather than every column.
+fn fill_columns(
+    t: &mut Table<'_>,
+    views: &mut [ViewBuilder],
+    per_shard: &[Vec<Pick>],
+    consume: bool,
+) -> Result<()> {
+    let columns: Vec<ColumnSlot> = (0..t.join_keys.len())
+        .map(ColumnSlot::Key)
+        .chain((0..t.view.fields.len()).map(ColumnSlot::Field))
+        .collect();
+    let group = rayon::current_num_threads().max(1);
+    for slots in columns.chunks(group) {
+        for (view, picks) in views.iter_mut().zip(per_shard) {
+            let segs = &t.segments;
+            let mut fills: Vec<_> = view
+                .column_fills()
+                .into_iter()
+                .filter(|f| slots.contains(&f.slot()))
+                .collect();
+            let filled: Vec<verge_core::Result<()>> = fills
+                .par_iter_mut()
+                .map(|fill| {
+                    let slot = fill.slot();
+                    fill.fill(|r| {
+                        let Some(p) = picks.get(r) else {
+                            return CellRef::Null;
+                        };
+                        let col = segs.get(p.seg as usize).and_then(|s| match slot {
+                            ColumnSlot::Key(i) => s.keys.get(i),
+                            ColumnSlot::Field(i) => s.fields.get(i).and_then(Option::as_ref),
+                        });
+                        col.map_or(CellRef::Null, |c| c.cell(p.row as usize))
+                    })
+                })
+                .collect();
+            // The first failing column in column order, whatever the
+            // thread count: the same error on every run.
+            filled
+                .into_iter()
+                .collect::<verge_core::Result<()>>()
+                .with_context(|| format!("writing feature view `{}`", t.view.name))?;
+        }
+        if consume {
+            for slot in slots {
+                if let ColumnSlot::Field(i) = *slot {
+                    for s in &mut t.segments {
+                        if let Some(f) = s.fields.get_mut(i) {
+                            *f = None;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
