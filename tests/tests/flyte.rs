@@ -81,10 +81,7 @@ fn copy_example(dir: &Path, data: &str) {
 fn write_source(dir: &Path, data: &str) {
     std::fs::write(dir.join("data/horse-colic.data"), data).unwrap();
     let _ = std::fs::remove_file(dir.join("data/horse_colic.db"));
-    let mut prepare = Command::new(built_bin(
-        "verge-example-horse-colic",
-        "horse-colic-prepare",
-    ));
+    let mut prepare = Command::new(built_bin("horse-colic-prepare"));
     prepare.current_dir(dir).args([
         "--data",
         "data/horse-colic.data",

@@ -61,7 +61,7 @@ fn example_dir() -> PathBuf {
 /// `verge-example-horse-colic`) next to this test binary, as the kit builds `verge`.
 fn prepare_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| built_bin("verge-example-horse-colic", "horse-colic-prepare"))
+    BIN.get_or_init(|| built_bin("horse-colic-prepare"))
 }
 
 /// Runs `horse-colic-prepare ARGS` in `dir` and insists on exit code `code`.

@@ -54,7 +54,7 @@ impl Verge {
     #[must_use]
     pub fn find() -> Verge {
         static BIN: OnceLock<PathBuf> = OnceLock::new();
-        Verge::at(BIN.get_or_init(|| built_bin("verge-host", "verge")).clone())
+        Verge::at(BIN.get_or_init(|| built_bin("verge")).clone())
     }
 
     /// The binary's path.
@@ -170,16 +170,23 @@ impl Repo {
     }
 }
 
-/// Builds `package`'s binary `bin` with cargo into the running test binary's
-/// target directory and profile (it lives in `TARGET/PROFILE/deps/`), and
-/// returns its path: for binaries of other packages, whose
+/// Builds the workspace's binary `bin` with cargo into the running test
+/// binary's target directory and profile (it lives in `TARGET/PROFILE/deps/`),
+/// and returns its path: for binaries of other packages, whose
 /// `CARGO_BIN_EXE_<name>` cargo does not set.
+///
+/// The build selects what `cargo test --workspace` selects (every member, test
+/// targets included), so features resolve the same way and, after that test
+/// build, this one is a fingerprint check. `-p PACKAGE --bin BIN` alone leaves
+/// out the dev-dependencies' features (`verge-core/default`, proptest's and
+/// criterion's), and so recompiled wasmtime, arrow and verge-host: 2 minutes
+/// per test step in `scripts/test`.
 ///
 /// # Panics
 ///
 /// When cargo cannot build it.
 #[must_use]
-pub fn built_bin(package: &str, bin: &str) -> PathBuf {
+pub fn built_bin(bin: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     let profile_dir = exe
         .parent()
@@ -193,7 +200,7 @@ pub fn built_bin(package: &str, bin: &str) -> PathBuf {
         None => panic!("no profile in {}", profile_dir.display()),
     };
     let status = Command::new(crate::cargo())
-        .args(["build", "--quiet", "-p", package, "--bin", bin])
+        .args(["build", "--quiet", "--workspace", "--tests", "--bin", bin])
         .args(["--profile", &profile])
         .arg("--target-dir")
         .arg(target_dir)

@@ -1,10 +1,12 @@
 //! The raw Wasm ABI module for the tests that run it under wasmtime: `$VERGE_WASM`
 //! when set, else built with cargo (a no-op when up to date).
 //!
-//! The build goes to its own target directory (`target/verge-abi`): the browser
-//! and worker faces build the same crate with other features for the same target
-//! and profile, and in a shared `target/` their module would replace this one
-//! between the build and the load.
+//! The build is the one `host/build.rs` makes for the module the `verge` binary
+//! embeds: the same package, features, profile, target directory
+//! (`target/verge-embedded`) and cleaned environment, so the two share one
+//! compile and the tests run exactly the module the binary carries. The
+//! browser and worker faces build the same crate with other features into
+//! `target/`, where their module would replace this one.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -27,13 +29,30 @@ pub fn module_path() -> PathBuf {
         if let Some(p) = std::env::var_os(WASM_ENV) {
             return PathBuf::from(p);
         }
-        let target = crate::target_dir().join("verge-abi");
-        let status = Command::new(crate::cargo())
+        let target = crate::target_dir().join("verge-embedded");
+        let mut command = Command::new(crate::cargo());
+        command
             .current_dir(crate::workspace())
-            .args(["build", "-p", "verge-wasm"])
+            .args(["build", "--quiet", "--package", "verge-wasm", "--lib"])
             .args(["--target", "wasm32-unknown-unknown", "--profile", "wasm"])
+            .arg("--manifest-path")
+            .arg(crate::workspace().join("Cargo.toml"))
             .arg("--target-dir")
-            .arg(&target)
+            .arg(&target);
+        // What host/build.rs removes, so both builds fingerprint alike.
+        for var in [
+            "CARGO_ENCODED_RUSTFLAGS",
+            "RUSTFLAGS",
+            "RUSTC_WRAPPER",
+            "RUSTC_WORKSPACE_WRAPPER",
+            "CLIPPY_ARGS",
+            "CARGO_BUILD_TARGET",
+            "CARGO_TARGET_DIR",
+            "CARGO_PRIMARY_PACKAGE",
+        ] {
+            command.env_remove(var);
+        }
+        let status = command
             .status()
             .expect("cannot run cargo to build the Wasm module");
         assert!(status.success(), "building the Wasm module failed");

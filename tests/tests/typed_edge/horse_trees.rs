@@ -94,10 +94,7 @@ impl Example {
         }
         let toml = std::fs::read_to_string(src.join("verge.toml")).unwrap();
         std::fs::write(repo.join("verge.toml"), toml + EXTRA_MODELS).unwrap();
-        let mut prepare = std::process::Command::new(built_bin(
-            "verge-example-horse-colic",
-            "horse-colic-prepare",
-        ));
+        let mut prepare = std::process::Command::new(built_bin("horse-colic-prepare"));
         prepare.current_dir(&repo).args([
             "--data",
             "data/horse-colic.data",
