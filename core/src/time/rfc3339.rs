@@ -230,33 +230,58 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
 #[must_use]
 pub fn format_nanos(nanos: i128) -> String {
     let secs = nanos.div_euclid(1_000_000_000);
-    let sub = nanos.rem_euclid(1_000_000_000);
+    // Below one second: fits u32.
+    let sub = nanos.rem_euclid(1_000_000_000) as u32;
     // i128 nanoseconds from any i64 µs/ms/s value divide down to well inside i64 days.
     let days = i64::try_from(secs.div_euclid(i128::from(SECS_PER_DAY))).unwrap_or(i64::MAX);
-    let sod = secs.rem_euclid(i128::from(SECS_PER_DAY));
+    let sod = secs.rem_euclid(i128::from(SECS_PER_DAY)) as u32;
+    format_parts(days, sod, sub)
+}
+
+/// `days` since the epoch, `sod` seconds of that day and `sub` nanoseconds,
+/// as [`format_nanos`] prints them. Digits are pushed by hand: this runs for
+/// every timestamp an answer carries, and `core::fmt` cost most of it.
+fn format_parts(days: i64, sod: u32, sub: u32) -> String {
     let (year, month, day) = civil_from_days(days);
     let mut out = String::with_capacity(32);
-    if (0..=9999).contains(&year) {
-        let _ = write!(out, "{year:04}");
-    } else {
-        let _ = write!(out, "{year:+05}");
+    match u32::try_from(year) {
+        Ok(year @ 0..=9999) => push_digits(&mut out, year, 4),
+        _ => {
+            let _ = write!(out, "{year:+05}");
+        }
     }
-    let _ = write!(
-        out,
-        "-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    );
+    out.push('-');
+    push_digits(&mut out, month, 2);
+    out.push('-');
+    push_digits(&mut out, day, 2);
+    out.push('T');
+    push_digits(&mut out, sod / 3600, 2);
+    out.push(':');
+    push_digits(&mut out, sod % 3600 / 60, 2);
+    out.push(':');
+    push_digits(&mut out, sod % 60, 2);
     if sub != 0 {
-        if sub % 1000 == 0 {
-            let _ = write!(out, ".{:06}", sub / 1000);
+        out.push('.');
+        if sub.is_multiple_of(1000) {
+            push_digits(&mut out, sub / 1000, 6);
         } else {
-            let _ = write!(out, ".{sub:09}");
+            push_digits(&mut out, sub, 9);
         }
     }
     out.push('Z');
     out
+}
+
+/// `n`'s last `width` decimal digits, zero-padded (`width` ≤ 10).
+fn push_digits(out: &mut String, mut n: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    for slot in digits[..width].iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    for &d in &digits[..width] {
+        out.push(char::from(d));
+    }
 }
 
 /// Formats microseconds since the epoch as RFC 3339 in UTC with `Z`
@@ -270,7 +295,12 @@ pub fn format_nanos(nanos: i128) -> String {
 /// ```
 #[must_use]
 pub fn format_micros(micros: i64) -> String {
-    format_nanos(i128::from(micros) * 1000)
+    // In i64 (as format_nanos would compute in i128): whole seconds, then days.
+    let secs = micros.div_euclid(MICROS_PER_SEC);
+    let sub = (micros.rem_euclid(MICROS_PER_SEC) * 1000) as u32;
+    let days = secs.div_euclid(SECS_PER_DAY);
+    let sod = secs.rem_euclid(SECS_PER_DAY) as u32;
+    format_parts(days, sod, sub)
 }
 
 /// Formats days since the epoch as `YYYY-MM-DD`.
@@ -355,11 +385,51 @@ mod tests {
         assert_eq!(format_date(-1), "1969-12-31");
     }
 
+    /// The formatter as first written, with `core::fmt`: what the digits
+    /// pushed by hand must print.
+    fn reference_format_nanos(nanos: i128) -> String {
+        let secs = nanos.div_euclid(1_000_000_000);
+        let sub = nanos.rem_euclid(1_000_000_000);
+        let days = i64::try_from(secs.div_euclid(i128::from(SECS_PER_DAY))).unwrap_or(i64::MAX);
+        let sod = secs.rem_euclid(i128::from(SECS_PER_DAY));
+        let (year, month, day) = civil_from_days(days);
+        let mut out = String::new();
+        if (0..=9999).contains(&year) {
+            let _ = write!(out, "{year:04}");
+        } else {
+            let _ = write!(out, "{year:+05}");
+        }
+        let _ = write!(
+            out,
+            "-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+            sod / 3600,
+            sod % 3600 / 60,
+            sod % 60
+        );
+        if sub != 0 {
+            if sub % 1000 == 0 {
+                let _ = write!(out, ".{:06}", sub / 1000);
+            } else {
+                let _ = write!(out, ".{sub:09}");
+            }
+        }
+        out.push('Z');
+        out
+    }
+
     proptest! {
         #[test]
         fn days_round_trip(days in -1_000_000_000i64..1_000_000_000) {
             let (y, m, d) = civil_from_days(days);
             prop_assert_eq!(days_from_civil(y, m, d), days);
+        }
+
+        #[test]
+        fn formatting_by_hand_equals_formatting_with_core_fmt(micros in any::<i64>(), nanos in any::<i64>()) {
+            prop_assert_eq!(format_micros(micros), reference_format_nanos(i128::from(micros) * 1000));
+            let wide = i128::from(nanos) * 1000 + i128::from(nanos % 1000);
+            prop_assert_eq!(format_nanos(wide), reference_format_nanos(wide));
+            prop_assert_eq!(format_nanos(i128::from(nanos)), reference_format_nanos(i128::from(nanos)));
         }
 
         #[test]
