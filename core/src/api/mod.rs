@@ -20,6 +20,7 @@
 pub mod admin;
 mod info;
 mod json_out;
+mod pair_text;
 mod request;
 mod response;
 mod score;
@@ -33,6 +34,7 @@ use crate::online::{Deployment, Predictor};
 use crate::{Error, Timestamp};
 
 pub use info::{deployment_version, error_message, model_info, output_width, version};
+pub(crate) use pair_text::PairText;
 pub use request::{OnlineRequest, PredictRequest};
 pub use response::{base64_of, bytes_from_base64, key_to_json, value_to_json};
 pub use score::score_json;

@@ -13,7 +13,7 @@ use super::ApiError;
 use super::json_out::JsonOut;
 use super::request::{OnlineRequest, PredictRequest, Source};
 use crate::online::{FeatureValue, Layered, Predictor, SnapshotRead};
-use crate::pipeline::Prediction;
+use crate::pipeline::{PredictionView, Scratch};
 use crate::value::{KeyPart, Value};
 use crate::{Error, Timestamp};
 
@@ -214,12 +214,12 @@ fn column(out: &mut JsonOut, values: &[FeatureValue]) {
 /// A prediction's members, in sorted key order among the answer's others:
 /// `classes` (before `entity`), then `label` and `probabilities` (after
 /// `features`), or `value` (last).
-struct PredictionOut<'a>(&'a Prediction);
+struct PredictionOut<'a>(PredictionView<'a>);
 
 impl PredictionOut<'_> {
     /// `"classes":[…],` for a classifier, nothing for a regressor.
     fn classes(&self, out: &mut JsonOut) {
-        if let Prediction::Classes { classes, .. } = self.0 {
+        if let PredictionView::Classes { classes, .. } = self.0 {
             out.key_name("classes");
             out.raw("[");
             for (i, c) in classes.iter().enumerate() {
@@ -232,7 +232,7 @@ impl PredictionOut<'_> {
 
     /// `,"label":…,"probabilities":[…]` for a classifier, nothing for a regressor.
     fn label(&self, out: &mut JsonOut) {
-        if let Prediction::Classes {
+        if let PredictionView::Classes {
             classes,
             probabilities,
             label,
@@ -240,7 +240,7 @@ impl PredictionOut<'_> {
         {
             out.raw(",");
             out.key_name("label");
-            match classes.get(*label) {
+            match classes.get(label) {
                 Some(c) => out.value(c),
                 None => out.raw("null"),
             }
@@ -257,10 +257,10 @@ impl PredictionOut<'_> {
 
     /// `,"value":x` for a regressor, nothing for a classifier.
     fn value(&self, out: &mut JsonOut) {
-        if let Prediction::Value(v) = self.0 {
+        if let PredictionView::Value(v) = self.0 {
             out.raw(",");
             out.key_name("value");
-            out.float(*v);
+            out.float(v);
         }
     }
 }
@@ -272,12 +272,12 @@ fn prediction_item(
     predictor: &Predictor,
     keys: &[KeyPart],
     row: usize,
-    answer: Result<(Vec<FeatureValue>, Result<Prediction, String>), String>,
+    answer: Result<(Vec<FeatureValue>, Result<PredictionView<'_>, String>), String>,
 ) {
     let contents = predictor.bundle().contents();
     out.raw("{");
     let prediction = match &answer {
-        Ok((_, Ok(p))) => Some(PredictionOut(p)),
+        Ok((_, Ok(p))) => Some(PredictionOut(*p)),
         _ => None,
     };
     if let Some(p) = &prediction {
@@ -286,17 +286,22 @@ fn prediction_item(
     out.key_name("entity");
     out.raw("{");
     // Members sorted by name, as serde_json's map prints them.
-    let mut entity: Vec<(&str, &KeyPart)> = contents
-        .entity_keys
-        .iter()
-        .map(|k| k.name.as_str())
-        .zip(keys)
-        .collect();
-    entity.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    for (i, (name, part)) in entity.iter().enumerate() {
-        out.comma(i);
-        out.key_name(name);
+    if let ([key], [part]) = (contents.entity_keys.as_slice(), keys) {
+        out.key_name(&key.name);
         out.key(part);
+    } else {
+        let mut entity: Vec<(&str, &KeyPart)> = contents
+            .entity_keys
+            .iter()
+            .map(|k| k.name.as_str())
+            .zip(keys)
+            .collect();
+        entity.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (i, (name, part)) in entity.iter().enumerate() {
+            out.comma(i);
+            out.key_name(name);
+            out.key(part);
+        }
     }
     out.raw("}");
     let message = match &answer {
@@ -329,23 +334,16 @@ pub(crate) fn predict(
     let contents = predictor.bundle().contents();
     // Refused before any row is read: a feature bundle cannot predict at all.
     let model = contents.require_model()?;
-    let mut out = JsonOut::with_capacity(512 + rows.len * (64 + contents.features.len() * 48));
-    out.raw("{");
-    out.key_name("bundle_id");
-    out.id(&predictor.bundle().id());
-    out.raw(",");
-    out.key_name("feature_names");
-    out.raw("[");
-    for (i, f) in contents.features.iter().enumerate() {
-        out.comma(i);
-        out.string(f.name());
-    }
-    out.raw("],");
-    out.key_name("model");
-    out.string(&model.name);
-    out.raw(",");
-    out.key_name("predictions");
-    out.raw("[");
+    let text = predictor.pair_text();
+    let head = text.predict_head.as_deref().unwrap_or_default();
+    // Per row: the entity, three members per feature (a time, a status and
+    // a value) and the prediction; sized so a one-entity answer never regrows.
+    let per_row = 160 + contents.features.len() * 64;
+    let mut out = JsonOut::with_capacity(head.len() + text.predict_tail.len() + rows.len * per_row);
+    out.raw(head);
+    // One set of buffers for every row: the model's inputs and its stages'.
+    let mut values: Vec<Value> = Vec::with_capacity(contents.features.len());
+    let mut scratch = Scratch::new();
     for i in 0..rows.len {
         let keys = rows.bundle_keys(predictor, i)?;
         // A row the arithmetic cannot answer (Error::Eval) fails alone: the others
@@ -353,8 +351,9 @@ pub(crate) fn predict(
         // (a wrong type, a bad key) or verge's, and fails the batch as before.
         let answer = match predictor.read(&keys, &rows.request_row(i), now) {
             Ok(features) => {
-                let values: Vec<Value> = features.iter().map(|f| f.value.clone()).collect();
-                match predictor.score(&values) {
+                values.clear();
+                values.extend(features.iter().map(|f| f.value.clone()));
+                match model.pipeline.predict_into(&values, &mut scratch) {
                     Ok(prediction) => Ok((features, Ok(prediction))),
                     Err(Error::Eval(message)) => Ok((features, Err(message))),
                     Err(e) => return Err(e.into()),
@@ -366,13 +365,6 @@ pub(crate) fn predict(
         out.comma(i);
         prediction_item(&mut out, predictor, &keys, i, answer);
     }
-    out.raw("],");
-    out.key_name("registry_id");
-    out.id(&contents.registry_id);
-    out.raw(",");
-    out.key_name("snapshot_id");
-    // A shard set's id, not the shard's: the same whichever shards are loaded.
-    out.id(&predictor.layers().id());
-    out.raw("}");
+    out.raw(&text.predict_tail);
     Ok(out.into_bytes())
 }

@@ -10,6 +10,7 @@ use alloc::vec::Vec;
 
 use super::layers::Hit;
 use super::{FeatureStatus, FeatureValue, Layers, PredictionOutput};
+use crate::api::PairText;
 use crate::artifact::{Bundle, BundleContents, InputSource, ServiceFeature, Snapshot};
 use crate::pipeline::Prediction;
 use crate::time::Timestamp;
@@ -32,6 +33,8 @@ pub struct Predictor {
     tables: Vec<usize>,
     /// For each bundle view, the positions of its join keys in `entity_keys`.
     key_positions: Vec<Vec<usize>>,
+    /// The text every `/predict` answer of this pair repeats, written once.
+    text: PairText,
 }
 
 impl Predictor {
@@ -108,11 +111,13 @@ impl Predictor {
                     .collect(),
             );
         }
+        let text = PairText::new(&bundle, layers.id());
         Ok(Predictor {
             bundle,
             layers,
             tables,
             key_positions,
+            text,
         })
     }
 
@@ -120,6 +125,11 @@ impl Predictor {
     #[must_use]
     pub fn bundle(&self) -> &Bundle {
         &self.bundle
+    }
+
+    /// The fixed text of this pair's `/predict` answers.
+    pub(crate) fn pair_text(&self) -> &PairText {
+        &self.text
     }
 
     /// The (base) snapshot.
