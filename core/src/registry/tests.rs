@@ -267,7 +267,7 @@ proptest! {
         defs in arb_definitions(),
         parent in prop::option::of(any::<[u8; 32]>()),
         at in any::<i64>(),
-        message in ".{0,20}",
+        message in prop::collection::vec(any::<char>(), 0..=20).prop_map(String::from_iter),
     ) {
         let v = RegistryVersion::new(parent.map(ContentId), Timestamp::from_micros(at), message, defs);
         let bytes = v.to_bytes().unwrap();
