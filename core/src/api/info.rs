@@ -100,12 +100,8 @@ pub fn model_info(bundle: &Bundle, has_snapshot: bool) -> Vec<u8> {
     );
     out.raw(",");
     out.key_name("feature_names");
-    out.raw("[");
-    for (i, f) in c.features.iter().enumerate() {
-        out.comma(i);
-        out.string(f.name());
-    }
-    out.raw("],");
+    out.strings(c.features.iter().map(|f| f.name()));
+    out.raw(",");
     out.key_name("feature_service");
     out.string(&c.service);
     out.raw(",");

@@ -120,6 +120,16 @@ impl JsonOut {
         self.buf.push(b'"');
     }
 
+    /// A JSON array of strings, each escaped as [`JsonOut::string`] escapes.
+    pub(crate) fn strings<'s>(&mut self, items: impl IntoIterator<Item = &'s str>) {
+        self.buf.push(b'[');
+        for (i, item) in items.into_iter().enumerate() {
+            self.comma(i);
+            self.string(item);
+        }
+        self.buf.push(b']');
+    }
+
     /// A content id as its quoted hex (nothing to escape, nothing to allocate).
     pub(crate) fn id(&mut self, id: &crate::ContentId) {
         self.buf.push(b'"');

@@ -1,5 +1,6 @@
 //! The text every `/predict` answer of one bundle and snapshot repeats: the
-//! ids, the feature names and the model's name. It is written once, when the
+//! ids, the feature names and the model's name, and the order of its entity
+//! keys' members. It is written once, when the
 //! pair is made, with the same writer as the rest of the answer, so the bytes
 //! are those the answer would print itself; a request then only copies it.
 //!
@@ -7,6 +8,7 @@
 //! one-entity `/predict` call.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use super::json_out::JsonOut;
 use crate::ContentId;
@@ -20,6 +22,9 @@ pub(crate) struct PairText {
     pub(crate) predict_head: Option<String>,
     /// `],"registry_id":…,"snapshot_id":…}`.
     pub(crate) predict_tail: String,
+    /// The bundle's entity keys' positions, sorted by name: the order of an
+    /// answer's `entity` members (serde_json's map order).
+    pub(crate) entity_order: Vec<usize>,
 }
 
 impl PairText {
@@ -33,12 +38,8 @@ impl PairText {
             out.id(&bundle.id());
             out.raw(",");
             out.key_name("feature_names");
-            out.raw("[");
-            for (i, f) in contents.features.iter().enumerate() {
-                out.comma(i);
-                out.string(f.name());
-            }
-            out.raw("],");
+            out.strings(contents.features.iter().map(|f| f.name()));
+            out.raw(",");
             out.key_name("model");
             out.string(&model.name);
             out.raw(",");
@@ -55,9 +56,16 @@ impl PairText {
         // A shard set's id, not the shard's: the same whichever shards are loaded.
         out.id(&snapshot_id);
         out.raw("}");
+        let mut entity_order: Vec<usize> = (0..contents.entity_keys.len()).collect();
+        entity_order.sort_unstable_by(|&a, &b| {
+            contents.entity_keys[a]
+                .name
+                .cmp(&contents.entity_keys[b].name)
+        });
         PairText {
             predict_head,
             predict_tail: out.into_string(),
+            entity_order,
         }
     }
 }

@@ -286,22 +286,15 @@ fn prediction_item(
     out.key_name("entity");
     out.raw("{");
     // Members sorted by name, as serde_json's map prints them.
-    if let ([key], [part]) = (contents.entity_keys.as_slice(), keys) {
+    let order = &predictor.pair_text().entity_order;
+    // `keys` holds one part per entity key, in the bundle's order.
+    let members = order
+        .iter()
+        .filter_map(|&k| Some((contents.entity_keys.get(k)?, keys.get(k)?)));
+    for (i, (key, part)) in members.enumerate() {
+        out.comma(i);
         out.key_name(&key.name);
         out.key(part);
-    } else {
-        let mut entity: Vec<(&str, &KeyPart)> = contents
-            .entity_keys
-            .iter()
-            .map(|k| k.name.as_str())
-            .zip(keys)
-            .collect();
-        entity.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        for (i, (name, part)) in entity.iter().enumerate() {
-            out.comma(i);
-            out.key_name(name);
-            out.key(part);
-        }
     }
     out.raw("}");
     let message = match &answer {

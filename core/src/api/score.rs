@@ -168,12 +168,8 @@ pub fn score_json(bundle: &Bundle, features: &[u8]) -> Result<Vec<u8>, ApiError>
         out.raw("],");
     }
     out.key_name("feature_names");
-    out.raw("[");
-    for (i, f) in contents.features.iter().enumerate() {
-        out.comma(i);
-        out.string(f.name());
-    }
-    out.raw("],");
+    out.strings(contents.features.iter().map(|f| f.name()));
+    out.raw(",");
     if let Some((_, _, label)) = classes {
         out.key_name("label");
         match label {
