@@ -15,7 +15,9 @@
 
 use std::env;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+#[path = "embedded_module.rs"]
+mod embedded_module;
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -55,32 +57,9 @@ fn build_module(workspace: &Path, out_dir: &Path) -> PathBuf {
     ] {
         println!("cargo:rerun-if-changed={}", workspace.join(input).display());
     }
-    let target_dir = embedded_target_dir(out_dir);
+    let target = target_dir(out_dir);
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .current_dir(workspace)
-        .args(["build", "--quiet", "--package", "verge-wasm", "--lib"])
-        .args(["--target", "wasm32-unknown-unknown", "--profile", "wasm"])
-        .arg("--manifest-path")
-        .arg(workspace.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir);
-    // The outer build's flags and wrappers (clippy-driver under `cargo clippy`,
-    // coverage or sanitizer flags) are for the host crate, not for the module
-    // every face must agree on: build it the same way every time.
-    for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CLIPPY_ARGS",
-        "CARGO_BUILD_TARGET",
-        "CARGO_TARGET_DIR",
-        "CARGO_PRIMARY_PACKAGE",
-    ] {
-        command.env_remove(var);
-    }
+    let mut command = embedded_module::build_command(&cargo, workspace, &target);
     let status = command
         .status()
         .unwrap_or_else(|e| panic!("cannot run cargo to build the embedded Wasm module: {e}"));
@@ -89,16 +68,15 @@ fn build_module(workspace: &Path, out_dir: &Path) -> PathBuf {
         "building the embedded Wasm module failed ({status}); the target must be installed: \
          `rustup target add wasm32-unknown-unknown` (rust-toolchain.toml lists it)"
     );
-    target_dir.join("wasm32-unknown-unknown/wasm/verge_wasm.wasm")
+    embedded_module::module_path(&target)
 }
 
-/// `<target>/verge-embedded`, found from OUT_DIR
+/// The target directory, found from OUT_DIR
 /// (`<target>/[<triple>/]<profile>/build/verge-host-<hash>/out`), so every
 /// profile and every `cargo clippy`/`test`/`build` shares one module build.
-fn embedded_target_dir(out_dir: &Path) -> PathBuf {
-    let target = out_dir
+fn target_dir(out_dir: &Path) -> PathBuf {
+    out_dir
         .ancestors()
         .find(|dir| dir.join("CACHEDIR.TAG").is_file())
-        .map_or_else(|| out_dir.join("wasm-target"), Path::to_path_buf);
-    target.join("verge-embedded")
+        .map_or_else(|| out_dir.join("wasm-target"), Path::to_path_buf)
 }
