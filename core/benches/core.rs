@@ -12,20 +12,40 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use verge_core::api::{Api, Limits, get_online_features_json};
 use verge_core::artifact::Bundle;
-use verge_core::artifact::{Snapshot, SnapshotBuilder, ViewBuilder};
+use verge_core::artifact::{CellRef, ColumnSlot, Snapshot, SnapshotBuilder, ViewBuilder};
 use verge_core::definition::{FeatureRef, Field};
 use verge_core::online::{Predictor, get_online_features};
-use verge_core::{ContentId, DType, Duration, EntityKey, KeyPart, Timestamp, Value};
+use verge_core::{ContentId, DType, Duration, KeyPart, Timestamp};
 // Seeded, so every run measures the same snapshot.
 use verge_test_kit::horse_colic::{fixture, now};
 use verge_test_kit::rng::Rng;
 
 const ENTITIES: usize = 1_000_000;
 const FEATURES: usize = 20;
+/// The issue's scale: 10M entities, half float32 and half float64, 5% nulls.
+const ENTITIES_10M: usize = 10_000_000;
 
-fn big_snapshot() -> Vec<u8> {
+/// A mixing function, so each cell's value depends on its row and column alone
+/// and a batch fills in any order.
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// `entities` rows of `FEATURES` fields keyed `id = row × 7919`; the first
+/// `float64` fields are float64, the rest float32; about 5% of cells null.
+fn snapshot_of(entities: usize, float64: usize) -> Vec<u8> {
+    let dtype = |i: usize| {
+        if i < float64 {
+            DType::Float64
+        } else {
+            DType::Float32
+        }
+    };
     let fields: Vec<Field> = (0..FEATURES)
-        .map(|i| Field::new(format!("f{i}"), DType::Float32))
+        .map(|i| Field::new(format!("f{i}"), dtype(i)))
         .collect();
     let mut view = ViewBuilder::new(
         "v",
@@ -34,30 +54,32 @@ fn big_snapshot() -> Vec<u8> {
         Duration::from_days(1),
         false,
     );
-    let mut rng = Rng::new(42);
-    let mut values = vec![Value::Null; FEATURES];
-    for key in 0..ENTITIES as i64 {
-        for v in &mut values {
-            let r = rng.next_u64();
-            // About 5% nulls, as in the issue's benchmark data.
-            *v = if r.is_multiple_of(20) {
-                Value::Null
-            } else {
-                Value::Float32((r >> 40) as f32 / 1e3)
-            };
-        }
-        view.push_row(
-            &EntityKey::single(KeyPart::Int64(key * 7919)),
-            Timestamp(key),
-            None,
-            &values,
-        )
-        .unwrap();
-    }
+    view.push_columns(
+        entities,
+        |r| (Timestamp(r as i64), None),
+        |slot, r| match slot {
+            ColumnSlot::Key(_) => CellRef::Int64(r as i64 * 7919),
+            ColumnSlot::Field(i) => {
+                let x = splitmix((r * FEATURES + i) as u64);
+                if x.is_multiple_of(20) {
+                    CellRef::Null
+                } else if i < float64 {
+                    CellRef::Float64((x >> 11) as f64 / 1e9)
+                } else {
+                    CellRef::Float32((x >> 40) as f32 / 1e3)
+                }
+            }
+        },
+    )
+    .unwrap();
     SnapshotBuilder::new(ContentId::of(b"bench"), Timestamp(0), Timestamp(1))
         .with_view(view)
         .finish()
         .unwrap()
+}
+
+fn big_snapshot() -> Vec<u8> {
+    snapshot_of(ENTITIES, 0)
 }
 
 /// The whole JSON call for one entity, as every face makes it: `/predict` and
@@ -139,34 +161,8 @@ fn snapshot(c: &mut Criterion) {
     group.finish();
 
     let snapshot = Snapshot::load(bytes).unwrap();
-    let read_all = |key: i64| {
-        let row = snapshot.lookup_int(0, key).unwrap();
-        let mut sum = 0.0;
-        for col in 0..FEATURES {
-            sum += snapshot.f64_at(0, col, row).unwrap_or(0.0);
-        }
-        sum
-    };
-    // Cold: uniformly random keys over all 1M entities, so nearly every read misses
-    // the CPU caches (the columns are 4 MB apart). Hot: 64 keys whose rows stay in cache,
-    // which is what an edge isolate serving its popular entities sees.
-    let mut rng = Rng::new(7);
-    c.bench_function("lookup_20_features_1m_cold", |b| {
-        b.iter(|| {
-            let key = (rng.next_u64() % ENTITIES as u64) as i64 * 7919;
-            black_box(read_all(black_box(key)))
-        })
-    });
-    let hot: Vec<i64> = (0..64)
-        .map(|_| (rng.next_u64() % ENTITIES as u64) as i64 * 7919)
-        .collect();
+    let hot = lookups(c, &snapshot, ENTITIES, "1m");
     let mut i = 0;
-    c.bench_function("lookup_20_features_1m_hot", |b| {
-        b.iter(|| {
-            i = (i + 1) % hot.len();
-            black_box(read_all(black_box(hot[i])))
-        })
-    });
 
     // What `POST /get-online-features` runs for snapshot features: the typed read
     // (statuses, ttl, event times), then the whole call with JSON parse and render.
@@ -204,5 +200,64 @@ fn snapshot(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, predict, snapshot);
+/// Reading all 20 features of one entity, as `f64`: the index probe, the
+/// null checks and the 20 values. Cold: uniformly random keys over every
+/// entity, so nearly every read misses the CPU caches. Hot: 64 keys whose
+/// records stay in cache, which is what an edge isolate serving its popular
+/// entities sees. Returns the hot keys.
+fn lookups(c: &mut Criterion, snapshot: &Snapshot, entities: usize, scale: &str) -> Vec<i64> {
+    let read_all = |key: i64| {
+        let row = snapshot
+            .row(0, snapshot.lookup_int(0, key).unwrap())
+            .unwrap();
+        let mut sum = 0.0;
+        for col in 0..FEATURES {
+            sum += row.f64(col).unwrap_or(0.0);
+        }
+        sum
+    };
+    let mut rng = Rng::new(7);
+    c.bench_function(&format!("lookup_20_features_{scale}_cold"), |b| {
+        b.iter(|| {
+            let key = (rng.next_u64() % entities as u64) as i64 * 7919;
+            black_box(read_all(black_box(key)))
+        })
+    });
+    let hot: Vec<i64> = (0..64)
+        .map(|_| (rng.next_u64() % entities as u64) as i64 * 7919)
+        .collect();
+    let mut i = 0;
+    c.bench_function(&format!("lookup_20_features_{scale}_hot"), |b| {
+        b.iter(|| {
+            i = (i + 1) % hot.len();
+            black_box(read_all(black_box(hot[i])))
+        })
+    });
+    hot
+}
+
+/// Issue 16's scale: 10M entities × 20 features (half float32, half float64,
+/// 5% nulls): about 1.4 GB of snapshot and 0.5 GB of index, built only when
+/// no filter is given or a filter names `10m`.
+fn snapshot_10m(c: &mut Criterion) {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if !filters.is_empty() && !filters.iter().any(|f| f.contains("10m")) {
+        return;
+    }
+    let bytes = snapshot_of(ENTITIES_10M, FEATURES / 2);
+    let raw = ENTITIES_10M * (FEATURES / 2 * (4 + 8) + 8 + 8);
+    eprintln!(
+        "snapshot 10M: {} bytes, raw data {} bytes, ratio {:.3}",
+        bytes.len(),
+        raw,
+        bytes.len() as f64 / raw as f64
+    );
+    let snapshot = Snapshot::load(bytes).unwrap();
+    lookups(c, &snapshot, ENTITIES_10M, "10m");
+}
+
+criterion_group!(benches, predict, snapshot, snapshot_10m);
 criterion_main!(benches);

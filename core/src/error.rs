@@ -57,15 +57,19 @@ pub enum Error {
 
     /// The artifact's format version is not one this build reads.
     #[error(
-        "{kind} format version {found} is not supported (this build reads versions 2 to {supported}); rebuild the artifact or upgrade verge"
+        "{kind} format version {found} is not supported: this build reads versions {oldest} to {supported}; {hint}, or upgrade verge if the {kind} is newer"
     )]
     UnsupportedVersion {
         /// The artifact kind.
         kind: &'static str,
         /// The version in the header.
         found: u16,
-        /// The version this build reads.
+        /// The oldest version this build reads for the kind.
+        oldest: u16,
+        /// The newest version this build reads.
         supported: u16,
+        /// How to get an artifact this build reads, e.g. "rebuild it with `verge materialize`".
+        hint: &'static str,
     },
 
     /// The input ended before the artifact did.

@@ -224,7 +224,9 @@ impl RegistryVersion {
             return Err(Error::UnsupportedVersion {
                 kind: KIND,
                 found: version,
+                oldest: ArtifactKind::Registry.oldest_readable(),
                 supported: FORMAT_VERSION,
+                hint: ArtifactKind::Registry.rebuild_hint(),
             });
         }
         let payload = bytes.get(header..).unwrap_or_default();

@@ -339,8 +339,10 @@ fn a_snapshot_claiming_2_pow_40_rows_is_rejected_at_once() {
         );
     }
     // A segment claiming 2^40 bytes is refused the same way.
-    let bytes = snapshot_with_meta(|meta| meta.views[0].columns[0].data.len = 1 << 40);
-    assert!(!Loader::Snapshot.check(&bytes, "a 2^40-byte column"));
+    let bytes = snapshot_with_meta(|meta| meta.views[0].keys[0].data.len = 1 << 40);
+    assert!(!Loader::Snapshot.check(&bytes, "a 2^40-byte key column"));
+    let bytes = snapshot_with_meta(|meta| meta.views[0].records.len = 1 << 40);
+    assert!(!Loader::Snapshot.check(&bytes, "2^40 bytes of records"));
 }
 
 #[test]

@@ -212,7 +212,7 @@ fn golden_tiny_bundle() {
     let committed = golden("tiny_bundle.hex", &contents.to_bytes().unwrap());
     // The 48-byte header, field by field, as docs/format.md describes it.
     assert_eq!(&committed[0..4], b"VRGB");
-    assert_eq!(u16::from_le_bytes([committed[4], committed[5]]), 3);
+    assert_eq!(u16::from_le_bytes([committed[4], committed[5]]), 4);
     assert_eq!(&committed[6..8], &[0, 0]);
     assert_eq!(
         u64::from_le_bytes(committed[8..16].try_into().unwrap()) as usize,
@@ -300,7 +300,7 @@ fn tree_bundle_contents() -> BundleContents {
 fn golden_tiny_tree_bundle() {
     let contents = tree_bundle_contents();
     let committed = golden("tiny_tree_bundle.hex", &contents.to_bytes().unwrap());
-    assert_eq!(u16::from_le_bytes([committed[4], committed[5]]), 3);
+    assert_eq!(u16::from_le_bytes([committed[4], committed[5]]), 4);
     let bundle = Bundle::load(&committed).unwrap();
     assert_eq!(bundle.contents(), &contents);
     // The committed model answers as its trees say: 39 >= 38.5 (right, 0.75),

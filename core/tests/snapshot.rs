@@ -507,20 +507,22 @@ fn golden_tiny_snapshot() {
     check_golden(&bytes, "tiny_snapshot.hex");
     // The header, field by field, as docs/format.md describes it.
     assert_eq!(&bytes[0..4], b"VRGS");
-    assert_eq!(u16::from_le_bytes([bytes[4], bytes[5]]), 3);
+    assert_eq!(u16::from_le_bytes([bytes[4], bytes[5]]), 4);
     assert_eq!(
         u64::from_le_bytes(bytes[8..16].try_into().unwrap()) as usize,
         bytes.len() - HEADER_LEN
     );
-    // A version 2 snapshot (same payload, older header) still reads: version 3
-    // only added types; a version 1 one is refused with the fix.
-    let mut v2 = bytes.clone();
-    v2[4] = 2;
-    assert!(Snapshot::load(v2).is_ok());
-    let mut v1 = bytes.clone();
-    v1[4] = 1;
-    let err = Snapshot::load(v1).unwrap_err().to_string();
-    assert!(err.contains("rebuild the artifact"), "{err}");
+    // Snapshots of earlier versions (columnar data sections) are refused with
+    // the fix: rebuild.
+    for old in 1..4 {
+        let mut bytes = bytes.clone();
+        bytes[4] = old;
+        let err = Snapshot::load(bytes).unwrap_err().to_string();
+        assert!(
+            err.contains("reads versions 4 to 4") && err.contains("verge materialize"),
+            "{err}"
+        );
+    }
     assert_eq!(&bytes[16..48], &ContentId::of(&bytes[48..]).0);
     let s = Snapshot::load(bytes).unwrap();
     assert_eq!(
@@ -550,4 +552,46 @@ fn the_typed_fuzz_seed_loads_and_every_cell_reads() {
     assert_eq!(s.value(0, 5, row), Value::Array(Array::Bool(vec![true])));
     let empty = s.lookup_int(0, 1002).unwrap();
     assert!((0..6).all(|c| s.value(0, c, empty) == Value::Null));
+}
+
+/// A record's bool byte is 0 or 1; any other byte, behind a valid header and
+/// hash, is refused at load and named, not read as `true`.
+#[test]
+fn a_bool_byte_other_than_0_or_1_is_refused() {
+    let one = |flag: bool| {
+        let mut view = ViewBuilder::new(
+            "v",
+            vec![Field::new("id", DType::Int64)],
+            vec![Field::new("flag", DType::Bool)],
+            Duration::ZERO,
+            false,
+        );
+        view.push_row(
+            &EntityKey::single(KeyPart::Int64(1)),
+            Timestamp(5),
+            None,
+            &[Value::Bool(flag)],
+        )
+        .unwrap();
+        SnapshotBuilder::new(ContentId([1; 32]), Timestamp(0), Timestamp(9))
+            .with_view(view)
+            .finish()
+            .unwrap()
+    };
+    let (no, yes) = (one(false), one(true));
+    // The payloads differ in exactly the bool's byte.
+    let differ: Vec<usize> = (HEADER_LEN..no.len())
+        .filter(|&i| no[i] != yes[i])
+        .collect();
+    assert_eq!(differ.len(), 1);
+    assert_eq!((no[differ[0]], yes[differ[0]]), (0, 1));
+    let mut payload = yes[HEADER_LEN..].to_vec();
+    payload[differ[0] - HEADER_LEN] = 2;
+    let bytes =
+        verge_core::artifact::Header::frame(verge_core::artifact::ArtifactKind::Snapshot, &payload);
+    let err = Snapshot::load(bytes).unwrap_err().to_string();
+    assert!(
+        err.contains("field `flag`") && err.contains("row 0") && err.contains("bool"),
+        "{err}"
+    );
 }

@@ -16,7 +16,7 @@
 
 use crate::{ContentId, Error, Result};
 
-use super::{FORMAT_VERSION, OLDEST_READABLE};
+use super::{FORMAT_VERSION, OLDEST_READABLE, OLDEST_READABLE_SNAPSHOT};
 
 /// Bytes in a header.
 pub const HEADER_LEN: usize = 48;
@@ -40,6 +40,27 @@ impl ArtifactKind {
             ArtifactKind::Bundle => *b"VRGB",
             ArtifactKind::Snapshot => *b"VRGS",
             ArtifactKind::Registry => *b"VRGR",
+        }
+    }
+
+    /// The oldest format version this build reads for the kind.
+    #[must_use]
+    pub const fn oldest_readable(self) -> u16 {
+        match self {
+            ArtifactKind::Snapshot => OLDEST_READABLE_SNAPSHOT,
+            ArtifactKind::Bundle => OLDEST_READABLE,
+            // Registry versions count on their own (`registry::FORMAT_VERSION`).
+            ArtifactKind::Registry => 1,
+        }
+    }
+
+    /// What to do with an artifact of the kind this build cannot read.
+    #[must_use]
+    pub const fn rebuild_hint(self) -> &'static str {
+        match self {
+            ArtifactKind::Bundle => "rebuild it with `verge build`",
+            ArtifactKind::Snapshot => "rebuild it with `verge materialize`",
+            ArtifactKind::Registry => "re-apply the definitions with `verge apply`",
         }
     }
 
@@ -126,12 +147,16 @@ impl Header {
             });
         }
         let version = u16::from_le_bytes([head[4], head[5]]);
-        // Version 2 is a subset of 3 (3 added types), so its artifacts read as they are.
-        if !(OLDEST_READABLE..=FORMAT_VERSION).contains(&version) {
+        // A bundle of version 2 or 3 is a subset of 4 (later versions added
+        // types and changed only snapshots), so it reads as it is.
+        let oldest = kind.oldest_readable();
+        if !(oldest..=FORMAT_VERSION).contains(&version) {
             return Err(Error::UnsupportedVersion {
                 kind: name,
                 found: version,
+                oldest,
                 supported: FORMAT_VERSION,
+                hint: kind.rebuild_hint(),
             });
         }
         let flags = u16::from_le_bytes([head[6], head[7]]);

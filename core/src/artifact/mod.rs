@@ -27,8 +27,8 @@ pub(crate) use codec::{budget_for, decode_budgeted};
 pub use codec::{decode_payload, encode_payload};
 pub use header::{ArtifactKind, HEADER_LEN, Header};
 pub use snapshot::{
-    Column, ColumnSegments, Segment, Snapshot, SnapshotBytes, SnapshotMeta, ViewTable,
-    ViewTableMeta, shard_of, shard_of_parts, view_fingerprint,
+    Column, ColumnSegments, HeapSegments, RowRef, Segment, Snapshot, SnapshotBytes, SnapshotMeta,
+    ViewTable, ViewTableMeta, shard_of, shard_of_parts, view_fingerprint,
 };
 pub use snapshot_builder::{CellRef, ColumnFill, ColumnSlot, SnapshotBuilder, ViewBuilder};
 
@@ -41,8 +41,19 @@ pub use snapshot_builder::{CellRef, ColumnFill, ColumnSlot, SnapshotBuilder, Vie
 /// (new `DType` variants, appended, and their column layouts). A payload that
 /// uses none of them is byte-for-byte a version 2 payload, so ids do not move.
 /// Also tree-ensemble models (`Estimator::TreeEnsemble`, a new variant, appended).
-pub const FORMAT_VERSION: u16 = 3;
+///
+/// 4: snapshots store each row's timestamps, fixed-width values and null bits
+/// side by side in one record, so a lookup reads one or two cache lines instead
+/// of one per column. Bundle payloads are unchanged (so are their ids); only the
+/// header's version differs. Snapshots of versions 2 and 3 are refused with a
+/// message saying to rebuild them.
+pub const FORMAT_VERSION: u16 = 4;
 
-/// The oldest format version this build still reads: every version since is a
-/// superset of it.
+/// The oldest format version this build still reads for bundles: every bundle
+/// version since is a superset of it.
 pub const OLDEST_READABLE: u16 = 2;
+
+/// The oldest format version this build reads for snapshots: version 4 changed
+/// their data section (row records), and a snapshot is rebuilt from its
+/// sources in seconds rather than converted.
+pub const OLDEST_READABLE_SNAPSHOT: u16 = 4;

@@ -1,10 +1,13 @@
 //! Reading a snapshot: online feature values for some feature views as of a time.
 //!
 //! A snapshot payload is a small bincode-encoded [`SnapshotMeta`] followed by a
-//! data section of raw little-endian columns. Loading checks the header and hash,
-//! decodes the metadata, checks every column's extent against the data section,
-//! validates text columns, and builds a hash index per table. Values are then read
-//! in place from the loaded bytes: nothing is copied column by column.
+//! data section. Per table it holds the join keys as columns, then one fixed-size
+//! record per row (timestamps, fixed-width values and null bits side by side; see
+//! `record`), then a heap per variable-width field. Loading checks the header and
+//! hash, decodes the metadata, checks every extent against the data section,
+//! validates the heaps, and builds a hash index per table. Values are then read in
+//! place from the loaded bytes: a lookup touches the index slot and the row's
+//! record, nothing else.
 
 use alloc::format;
 use alloc::string::String;
@@ -20,9 +23,11 @@ use crate::definition::Field;
 use crate::time::{Duration, Timestamp};
 use crate::value::{DType, EntityKey, KeyPart, Value};
 use crate::{ContentId, Result};
+pub(crate) use record::{CellPlace, RecordLayout, fixed_width};
 
 mod bytes;
 mod check;
+mod record;
 
 pub use bytes::SnapshotBytes;
 
@@ -31,7 +36,7 @@ use check::{check_table, malformed, to_array};
 
 const KIND: &str = "snapshot";
 
-/// Where a column's bytes sit, relative to the start of the data section.
+/// Where a run of bytes sits, relative to the start of the data section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Segment {
     /// Offset from the data section's start; a multiple of 8.
@@ -40,14 +45,26 @@ pub struct Segment {
     pub len: u64,
 }
 
-/// The byte extents of one column: optional validity bitmap, offsets for text, data.
+/// The byte extents of one join-key column: keys stay columnar, so the index is
+/// built from contiguous bytes and a key scan reads only keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ColumnSegments {
-    /// One bit a row, LSB first, 1 = present; empty when no row is null.
+    /// Always empty: a join key is never null. Kept so that a key column and a
+    /// version 3 column read alike.
     pub validity: Segment,
-    /// For text: `rows + 1` u32 offsets into `data`; empty otherwise.
+    /// For string keys: `rows + 1` u32 offsets into `data`; empty otherwise.
     pub offsets: Segment,
-    /// The values: i64/f32/f64 little-endian, a bit a row for bool, UTF-8 for text.
+    /// The keys: i32/i64 little-endian, or UTF-8 text.
+    pub data: Segment,
+}
+
+/// The cells of one variable-width field (string, bytes, json, array), apart
+/// from the row records; their null bits are in the records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HeapSegments {
+    /// `rows + 1` u32 offsets into `data`: first 0, never decreasing.
+    pub offsets: Segment,
+    /// Every row's cell bytes back to back.
     pub data: Segment,
 }
 
@@ -68,12 +85,13 @@ pub struct ViewTableMeta {
     pub rows: u64,
     /// One column per join key.
     pub keys: Vec<ColumnSegments>,
-    /// Each row's event timestamp, i64 µs.
-    pub event_ts: Segment,
-    /// Each row's created timestamp, i64 µs; empty when the source has none.
-    pub created_ts: Segment,
-    /// One column per field.
-    pub columns: Vec<ColumnSegments>,
+    /// Whether each row's record holds a created timestamp.
+    pub has_created: bool,
+    /// The row records, `rows` × the record stride, whose layout follows from
+    /// `fields` and `has_created` (`docs/format.md`, "Row records").
+    pub records: Segment,
+    /// One heap per variable-width field, in field order.
+    pub heaps: Vec<HeapSegments>,
 }
 
 /// Snapshot-wide metadata.
@@ -172,11 +190,27 @@ pub fn shard_of_parts<'k>(parts: impl IntoIterator<Item = &'k KeyPart>, count: u
     (u64::from_le_bytes(first) % u64::from(count)) as u32
 }
 
-/// A checked column: its type and absolute byte ranges in the snapshot.
+/// A checked feature column: its type and where its cells sit.
 #[derive(Debug, Clone)]
 pub struct Column {
     dtype: DType,
-    validity: Option<Range<usize>>,
+    /// The field's number: its null bit in the record.
+    bit: usize,
+    place: Place,
+}
+
+#[derive(Debug, Clone)]
+enum Place {
+    /// At this offset inside each record.
+    Fixed(usize),
+    /// In a heap, at absolute byte ranges of the snapshot.
+    Heap(Cells),
+}
+
+/// Absolute ranges of a variable-width column: `rows + 1` u32 offsets, and the
+/// bytes they index.
+#[derive(Debug, Clone)]
+struct Cells {
     offsets: Range<usize>,
     data: Range<usize>,
 }
@@ -189,13 +223,26 @@ impl Column {
     }
 }
 
+/// A checked join-key column.
+#[derive(Debug, Clone)]
+struct KeyColumn {
+    dtype: DType,
+    /// Absolute range of the fixed-width keys; for string keys, unused.
+    data: Range<usize>,
+    /// String keys' cells.
+    cells: Option<Cells>,
+}
+
 /// A checked table with its index.
 #[derive(Debug, Clone)]
 pub struct ViewTable {
     rows: usize,
-    keys: Vec<Column>,
-    event_ts: Range<usize>,
-    created_ts: Option<Range<usize>>,
+    keys: Vec<KeyColumn>,
+    /// Absolute offset of the first record.
+    records: usize,
+    stride: usize,
+    created: Option<usize>,
+    nulls: usize,
     columns: Vec<Column>,
     index: KeyIndex,
     /// Set instead of `index` when the table has a single int64 join key.
@@ -207,6 +254,12 @@ impl ViewTable {
     #[must_use]
     pub fn rows(&self) -> usize {
         self.rows
+    }
+
+    /// The absolute offset of `row`'s record, if the row exists.
+    #[inline]
+    fn record(&self, row: usize) -> Option<usize> {
+        (row < self.rows).then(|| self.records + row * self.stride)
     }
 }
 
@@ -364,33 +417,73 @@ impl Snapshot {
         t.ints.as_ref()?.find(key).map(|r| r as usize)
     }
 
+    /// Row `row` of `table`, to read several of its cells: the table and the
+    /// row's record are found once, and each read is then an offset into the
+    /// record. `None` when the table or the row does not exist.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use verge_core::artifact::{Snapshot, SnapshotBuilder, ViewBuilder};
+    /// # use verge_core::definition::Field;
+    /// # use verge_core::{ContentId, DType, Duration, EntityKey, KeyPart, Timestamp, Value};
+    /// let mut view = ViewBuilder::new(
+    ///     "stats",
+    ///     vec![Field::new("id", DType::Int64)],
+    ///     vec![Field::new("pulse", DType::Float32), Field::new("temp", DType::Float64)],
+    ///     Duration::ZERO,
+    ///     false,
+    /// );
+    /// let key = EntityKey::single(KeyPart::Int64(7));
+    /// view.push_row(&key, Timestamp(5), None, &[Value::Float32(72.0), Value::Null]).unwrap();
+    /// let bytes = SnapshotBuilder::new(ContentId::of(b"r"), Timestamp(0), Timestamp(9))
+    ///     .with_view(view)
+    ///     .finish()
+    ///     .unwrap();
+    /// let snapshot = Snapshot::load(bytes).unwrap();
+    /// let row = snapshot.row(0, snapshot.lookup_int(0, 7).unwrap()).unwrap();
+    /// assert_eq!((row.event_ts(), row.f64(0), row.f64(1)), (Timestamp(5), Some(72.0), None));
+    /// ```
+    #[must_use]
+    #[inline]
+    pub fn row(&self, table: usize, row: usize) -> Option<RowRef<'_>> {
+        let t = self.tables.get(table)?;
+        let start = t.record(row)?;
+        Some(RowRef {
+            snapshot: self,
+            table: t,
+            row,
+            record: self.bytes.get(start..start + t.stride)?,
+        })
+    }
+
     /// The event timestamp of `row` in `table` (`Timestamp::MIN` if out of range).
     #[must_use]
+    #[inline]
     pub fn event_ts(&self, table: usize, row: usize) -> Timestamp {
-        self.tables
-            .get(table)
-            .and_then(|t| self.int_at(&t.event_ts, row))
-            .map_or(Timestamp::MIN, Timestamp)
+        self.row(table, row)
+            .map_or(Timestamp::MIN, |r| r.event_ts())
     }
 
     /// The created timestamp of `row` in `table`, when the source had one.
     #[must_use]
+    #[inline]
     pub fn created_ts(&self, table: usize, row: usize) -> Option<Timestamp> {
-        let t = self.tables.get(table)?;
-        self.int_at(t.created_ts.as_ref()?, row).map(Timestamp)
+        self.row(table, row)?.created_ts()
     }
 
     /// The key of `row` in `table`.
     #[must_use]
     pub fn key(&self, table: usize, row: usize) -> Option<EntityKey> {
         let t = self.tables.get(table)?;
+        if row >= t.rows {
+            return None;
+        }
         let mut parts = Vec::with_capacity(t.keys.len());
         for col in &t.keys {
-            parts.push(match self.value_in(col, row) {
-                Value::Int64(v) => KeyPart::Int64(v),
-                Value::Int32(v) => KeyPart::Int64(i64::from(v)),
-                Value::String(s) => KeyPart::String(s),
-                _ => return None,
+            parts.push(match &col.cells {
+                Some(cells) => KeyPart::String(String::from(self.str_in(cells, row)?)),
+                None => KeyPart::Int64(self.key_int(col, row)?),
             });
         }
         Some(EntityKey(parts))
@@ -399,140 +492,198 @@ impl Snapshot {
     /// The value of field `column` at `row` in `table`; null when out of range.
     #[must_use]
     pub fn value(&self, table: usize, column: usize, row: usize) -> Value {
-        match self.tables.get(table).and_then(|t| t.columns.get(column)) {
-            Some(col) => self.value_in(col, row),
-            None => Value::Null,
-        }
+        self.row(table, row)
+            .map_or(Value::Null, |r| r.value(column))
     }
 
     /// The value of a numeric field as f64 without building a [`Value`]; `None` for null.
     #[must_use]
     #[inline]
     pub fn f64_at(&self, table: usize, column: usize, row: usize) -> Option<f64> {
-        let col = self.tables.get(table)?.columns.get(column)?;
-        if !self.is_valid(col, row) {
-            return None;
-        }
-        match col.dtype {
-            DType::Float32 => self
-                .fixed::<4>(&col.data, row)
-                .map(|b| f64::from(f32::from_le_bytes(b))),
-            DType::Float64 => self.fixed::<8>(&col.data, row).map(f64::from_le_bytes),
-            DType::Int64 => self
-                .fixed::<8>(&col.data, row)
-                .map(|b| i64::from_le_bytes(b) as f64),
-            DType::Int32 => self
-                .fixed::<4>(&col.data, row)
-                .map(|b| f64::from(i32::from_le_bytes(b))),
-            DType::Bool => self.bit(&col.data, row).map(|b| if b { 1.0 } else { 0.0 }),
-            DType::String | DType::Bytes | DType::UnixTimestamp | DType::Json | DType::Array(_) => {
-                None
-            }
-        }
-    }
-
-    fn value_in(&self, col: &Column, row: usize) -> Value {
-        if !self.is_valid(col, row) {
-            return Value::Null;
-        }
-        let value = match col.dtype {
-            DType::Bool => self.bit(&col.data, row).map(Value::Bool),
-            DType::Int32 => self
-                .fixed::<4>(&col.data, row)
-                .map(|b| Value::Int32(i32::from_le_bytes(b))),
-            DType::Int64 => self.int_at(&col.data, row).map(Value::Int64),
-            DType::UnixTimestamp => self
-                .int_at(&col.data, row)
-                .map(|t| Value::Timestamp(Timestamp(t))),
-            DType::Float32 => self
-                .fixed::<4>(&col.data, row)
-                .map(|b| Value::Float32(f32::from_le_bytes(b))),
-            DType::Float64 => self
-                .fixed::<8>(&col.data, row)
-                .map(|b| Value::Float64(f64::from_le_bytes(b))),
-            DType::String => self
-                .str_at(col, row)
-                .map(|s| Value::String(String::from(s))),
-            DType::Json => self.str_at(col, row).map(|s| Value::Json(String::from(s))),
-            DType::Bytes => self.cell(col, row).map(|b| Value::Bytes(b.to_vec())),
-            DType::Array(elem) => self
-                .cell(col, row)
-                .and_then(|b| super::cell::decode(elem, b))
-                .map(Value::Array),
-        };
-        value.unwrap_or(Value::Null)
+        self.row(table, row)?.f64(column)
     }
 
     /// The element count of an array cell without decoding it; `None` for
     /// null or a non-array column.
     #[must_use]
     pub fn array_len(&self, table: usize, column: usize, row: usize) -> Option<usize> {
-        let col = self.tables.get(table)?.columns.get(column)?;
+        let r = self.row(table, row)?;
+        let col = r.table.columns.get(column)?;
         let elem = col.dtype.elem()?;
-        if !self.is_valid(col, row) {
+        if !r.is_present(col) {
             return None;
         }
-        self.cell(col, row).map(|b| super::cell::len(elem, b))
+        let Place::Heap(cells) = &col.place else {
+            return None;
+        };
+        self.cell(cells, row).map(|b| super::cell::len(elem, b))
     }
 
-    fn key_equals(&self, col: &Column, row: usize, part: &KeyPart) -> bool {
-        match part {
-            KeyPart::Int64(v) => self.key_int(col, row) == Some(*v),
-            KeyPart::String(s) => {
-                col.dtype == DType::String && self.str_at(col, row) == Some(s.as_str())
-            }
+    fn key_equals(&self, col: &KeyColumn, row: usize, part: &KeyPart) -> bool {
+        match (part, &col.cells) {
+            (KeyPart::Int64(v), None) => self.key_int(col, row) == Some(*v),
+            (KeyPart::String(s), Some(cells)) => self.str_in(cells, row) == Some(s.as_str()),
+            _ => false,
         }
     }
 
     /// An integer key cell, either width, as i64.
-    fn key_int(&self, col: &Column, row: usize) -> Option<i64> {
-        match col.dtype {
-            DType::Int64 => self.int_at(&col.data, row),
-            DType::Int32 => self
-                .fixed::<4>(&col.data, row)
-                .map(|b| i64::from(i32::from_le_bytes(b))),
-            _ => None,
-        }
-    }
-
-    #[inline]
-    fn is_valid(&self, col: &Column, row: usize) -> bool {
-        match &col.validity {
-            None => true,
-            Some(range) => self.bit(range, row).unwrap_or(false),
-        }
-    }
-
-    #[inline]
-    fn bit(&self, range: &Range<usize>, row: usize) -> Option<bool> {
-        let byte = self.bytes.get(range.start + row / 8)?;
-        Some(byte >> (row % 8) & 1 == 1)
-    }
-
-    #[inline]
-    fn fixed<const N: usize>(&self, range: &Range<usize>, row: usize) -> Option<[u8; N]> {
-        let start = range.start + row * N;
-        if start + N > range.end {
+    fn key_int(&self, col: &KeyColumn, row: usize) -> Option<i64> {
+        let width = if col.dtype == DType::Int32 { 4 } else { 8 };
+        let at = col.data.start + row.checked_mul(width)?;
+        if at + width > col.data.end {
             return None;
         }
-        self.bytes.get(start..start + N).map(to_array)
+        if width == 4 {
+            self.fixed::<4>(at)
+                .map(|b| i64::from(i32::from_le_bytes(b)))
+        } else {
+            self.fixed::<8>(at).map(i64::from_le_bytes)
+        }
     }
 
     #[inline]
-    fn int_at(&self, range: &Range<usize>, row: usize) -> Option<i64> {
-        self.fixed::<8>(range, row).map(i64::from_le_bytes)
+    fn fixed<const N: usize>(&self, at: usize) -> Option<[u8; N]> {
+        self.bytes.get(at..at + N).map(to_array)
     }
 
-    fn str_at(&self, col: &Column, row: usize) -> Option<&str> {
-        core::str::from_utf8(self.cell(col, row)?).ok()
+    fn str_in(&self, cells: &Cells, row: usize) -> Option<&str> {
+        core::str::from_utf8(self.cell(cells, row)?).ok()
     }
 
     /// The bytes of a variable-width cell.
-    fn cell(&self, col: &Column, row: usize) -> Option<&[u8]> {
-        let start = self.fixed::<4>(&col.offsets, row).map(u32::from_le_bytes)? as usize;
-        let end = self
-            .fixed::<4>(&col.offsets, row + 1)
-            .map(u32::from_le_bytes)? as usize;
-        self.bytes.get(col.data.start + start..col.data.start + end)
+    fn cell(&self, cells: &Cells, row: usize) -> Option<&[u8]> {
+        let offset = |i: usize| -> Option<usize> {
+            let at = cells.offsets.start + i.checked_mul(4)?;
+            if at + 4 > cells.offsets.end {
+                return None;
+            }
+            self.fixed::<4>(at).map(|b| u32::from_le_bytes(b) as usize)
+        };
+        let (start, end) = (offset(row)?, offset(row + 1)?);
+        self.bytes
+            .get(cells.data.start + start..cells.data.start + end)
+    }
+}
+
+/// One row of one snapshot table, borrowed: its record, and the table's layout
+/// to read it (see [`Snapshot::row`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RowRef<'s> {
+    snapshot: &'s Snapshot,
+    table: &'s ViewTable,
+    row: usize,
+    record: &'s [u8],
+}
+
+impl RowRef<'_> {
+    /// The row's event timestamp.
+    #[must_use]
+    #[inline]
+    pub fn event_ts(&self) -> Timestamp {
+        Timestamp(self.fixed::<8>(0).map_or(i64::MIN, i64::from_le_bytes))
+    }
+
+    /// The row's created timestamp, when the source had one.
+    #[must_use]
+    #[inline]
+    pub fn created_ts(&self) -> Option<Timestamp> {
+        let at = self.table.created?;
+        self.fixed::<8>(at)
+            .map(|b| Timestamp(i64::from_le_bytes(b)))
+    }
+
+    /// Field `column` as f64 without building a [`Value`]: `None` for null, for
+    /// a non-numeric field, or past the last field. A bool reads as 0 or 1.
+    #[must_use]
+    #[inline]
+    pub fn f64(&self, column: usize) -> Option<f64> {
+        let col = self.table.columns.get(column)?;
+        let Place::Fixed(at) = col.place else {
+            return None;
+        };
+        if !self.is_present(col) {
+            return None;
+        }
+        match col.dtype {
+            DType::Float32 => self
+                .fixed::<4>(at)
+                .map(|b| f64::from(f32::from_le_bytes(b))),
+            DType::Float64 => self.fixed::<8>(at).map(f64::from_le_bytes),
+            DType::Int64 => self.fixed::<8>(at).map(|b| i64::from_le_bytes(b) as f64),
+            DType::Int32 => self
+                .fixed::<4>(at)
+                .map(|b| f64::from(i32::from_le_bytes(b))),
+            DType::Bool => self.record.get(at).map(|&b| f64::from(b)),
+            DType::String | DType::Bytes | DType::UnixTimestamp | DType::Json | DType::Array(_) => {
+                None
+            }
+        }
+    }
+
+    /// Field `column` as a [`Value`]; null for a null cell or past the last field.
+    #[must_use]
+    pub fn value(&self, column: usize) -> Value {
+        let Some(col) = self.table.columns.get(column) else {
+            return Value::Null;
+        };
+        if !self.is_present(col) {
+            return Value::Null;
+        }
+        let value = match &col.place {
+            Place::Fixed(at) => {
+                let at = *at;
+                match col.dtype {
+                    DType::Bool => self.record.get(at).map(|&b| Value::Bool(b == 1)),
+                    DType::Int32 => self
+                        .fixed::<4>(at)
+                        .map(|b| Value::Int32(i32::from_le_bytes(b))),
+                    DType::Int64 => self
+                        .fixed::<8>(at)
+                        .map(|b| Value::Int64(i64::from_le_bytes(b))),
+                    DType::UnixTimestamp => self
+                        .fixed::<8>(at)
+                        .map(|b| Value::Timestamp(Timestamp(i64::from_le_bytes(b)))),
+                    DType::Float32 => self
+                        .fixed::<4>(at)
+                        .map(|b| Value::Float32(f32::from_le_bytes(b))),
+                    DType::Float64 => self
+                        .fixed::<8>(at)
+                        .map(|b| Value::Float64(f64::from_le_bytes(b))),
+                    DType::String | DType::Bytes | DType::Json | DType::Array(_) => None,
+                }
+            }
+            Place::Heap(cells) => {
+                let s = self.snapshot;
+                match col.dtype {
+                    DType::String => s
+                        .str_in(cells, self.row)
+                        .map(|t| Value::String(String::from(t))),
+                    DType::Json => s
+                        .str_in(cells, self.row)
+                        .map(|t| Value::Json(String::from(t))),
+                    DType::Bytes => s.cell(cells, self.row).map(|b| Value::Bytes(b.to_vec())),
+                    DType::Array(elem) => s
+                        .cell(cells, self.row)
+                        .and_then(|b| super::cell::decode(elem, b))
+                        .map(Value::Array),
+                    _ => None,
+                }
+            }
+        };
+        value.unwrap_or(Value::Null)
+    }
+
+    /// Whether `col` holds a value in this row.
+    #[inline]
+    fn is_present(&self, col: &Column) -> bool {
+        self.record
+            .get(self.table.nulls + col.bit / 8)
+            .is_some_and(|byte| byte >> (col.bit % 8) & 1 == 1)
+    }
+
+    #[inline]
+    fn fixed<const N: usize>(&self, at: usize) -> Option<[u8; N]> {
+        self.record.get(at..at + N).map(to_array)
     }
 }

@@ -1,17 +1,20 @@
-//! Writing a snapshot: rows go straight into their final column layout.
+//! Writing a snapshot: rows are gathered column by column, then laid out as the
+//! file stores them (key columns, row records, heaps).
 //!
 //! The builder never holds a row as a `Vec<Value>`: each pushed value is appended
-//! to its column's byte buffer and validity bitmap, so materializing a million
-//! rows costs about the size of the finished snapshot in memory.
+//! to its column's byte buffer and validity bitmap, so a view of a million rows
+//! costs about its size in the finished snapshot. Columns are what a materializer
+//! fills in parallel (one column per thread, disjoint borrows); the row records
+//! a lookup wants are a transposition of them, done once at the end.
 //!
 //! Two ways in: [`ViewBuilder::push_row`] takes one row of [`Value`]s (simple, for
 //! tests and small tables), and [`ViewBuilder::push_columns`] takes many rows column
 //! by column through a callback that lends each cell as a [`CellRef`], so a
 //! materializer reading Arrow arrays never builds a `Value` or a `String` per cell.
 //! Both append the same bytes: the format does not know which was used.
-//! [`SnapshotBuilder::finish`] lays the columns straight into the framed output,
-//! releasing each column buffer once copied, so peak memory stays near one copy
-//! of the snapshot rather than three.
+//! [`SnapshotBuilder::finish`] writes each view into the framed output and
+//! frees its columns before the next, so peak memory is the output plus one
+//! view's columns, not three copies of the snapshot.
 
 use alloc::format;
 use alloc::string::String;
@@ -20,7 +23,8 @@ use alloc::vec::Vec;
 use super::codec::encode_payload;
 use super::header::{ArtifactKind, HEADER_LEN, Header};
 use super::snapshot::{
-    ColumnSegments, Segment, SnapshotMeta, ViewTableMeta, align8, view_fingerprint,
+    CellPlace, ColumnSegments, HeapSegments, RecordLayout, Segment, SnapshotMeta, ViewTableMeta,
+    align8, fixed_width, view_fingerprint,
 };
 use crate::definition::Field;
 use crate::time::{Duration, Timestamp};
@@ -463,23 +467,32 @@ impl SnapshotBuilder {
             data_len += len;
             seg
         };
-        let mut put_column = |col: &ColumnBuf| ColumnSegments {
-            validity: if col.any_null {
-                put(col.validity.len())
-            } else {
-                Segment::default()
-            },
-            offsets: put(if column::is_variable(col.dtype) {
-                col.offsets.len()
-            } else {
-                0
-            }),
-            data: put(col.data.len()),
-        };
         let mut views = Vec::with_capacity(self.views.len());
         for v in &self.views {
-            let keys = v.keys.iter().map(&mut put_column).collect();
-            let columns = v.columns.iter().map(&mut put_column).collect();
+            let keys = v
+                .keys
+                .iter()
+                .map(|col| ColumnSegments {
+                    validity: Segment::default(),
+                    offsets: put(if column::is_variable(col.dtype) {
+                        col.offsets.len()
+                    } else {
+                        0
+                    }),
+                    data: put(col.data.len()),
+                })
+                .collect();
+            let layout = RecordLayout::of(&v.fields, v.created_ts.is_some());
+            let records = put(v.rows * layout.stride);
+            let heaps = v
+                .columns
+                .iter()
+                .filter(|col| column::is_variable(col.dtype))
+                .map(|col| HeapSegments {
+                    offsets: put(col.offsets.len()),
+                    data: put(col.data.len()),
+                })
+                .collect();
             views.push(ViewTableMeta {
                 name: v.name.clone(),
                 fingerprint: view_fingerprint(&v.name, &v.join_keys, &v.fields, v.ttl),
@@ -488,26 +501,18 @@ impl SnapshotBuilder {
                 fields: v.fields.clone(),
                 rows: v.rows as u64,
                 keys,
-                event_ts: Segment::default(),
-                created_ts: Segment::default(),
-                columns,
+                has_created: v.created_ts.is_some(),
+                records,
+                heaps,
             });
-        }
-        // Timestamps go after the columns.
-        for (meta, v) in views.iter_mut().zip(&self.views) {
-            meta.event_ts = put(v.event_ts.len());
-            meta.created_ts = v
-                .created_ts
-                .as_ref()
-                .map_or(Segment::default(), |c| put(c.len()));
         }
         (views, data_len)
     }
 }
 
 /// The second pass of [`SnapshotBuilder::finish`]: header space, the metadata,
-/// then each buffer copied to its place and freed at once, so the builder and the
-/// output are never both whole; then the header over it all.
+/// then each view's keys, records and heaps written to their places and the
+/// view's buffers freed before the next view; then the header over it all.
 fn write_framed(
     views: Vec<ViewBuilder>,
     meta: &SnapshotMeta,
@@ -521,33 +526,87 @@ fn write_framed(
     out.extend_from_slice(&meta_bytes);
     drop(meta_bytes);
     let base = HEADER_LEN + data_start;
-    let mut copy = |seg: Segment, bytes: Vec<u8>| {
+    let copy = |out: &mut Vec<u8>, seg: Segment, bytes: &[u8]| {
         if seg.len != 0 {
             out.resize(base + seg.offset as usize, 0);
-            out.extend_from_slice(&bytes);
+            out.extend_from_slice(bytes);
         }
     };
-    let mut timestamps = Vec::with_capacity(views.len());
     for (v, table) in views.into_iter().zip(&meta.views) {
-        for (col, seg) in v
-            .keys
-            .into_iter()
-            .zip(&table.keys)
-            .chain(v.columns.into_iter().zip(&table.columns))
-        {
-            copy(seg.validity, col.validity);
-            copy(seg.offsets, col.offsets);
-            copy(seg.data, col.data);
+        for (col, seg) in v.keys.iter().zip(&table.keys) {
+            copy(&mut out, seg.offsets, &col.offsets);
+            copy(&mut out, seg.data, &col.data);
         }
-        timestamps.push((v.event_ts, v.created_ts));
-    }
-    for ((event, created), table) in timestamps.into_iter().zip(&meta.views) {
-        copy(table.event_ts, event);
-        copy(table.created_ts, created.unwrap_or_default());
+        if table.records.len != 0 {
+            out.resize(base + table.records.offset as usize, 0);
+            write_records(&mut out, &v);
+        }
+        let heaps = v.columns.iter().filter(|c| column::is_variable(c.dtype));
+        for (col, seg) in heaps.zip(&table.heaps) {
+            copy(&mut out, seg.offsets, &col.offsets);
+            copy(&mut out, seg.data, &col.data);
+        }
     }
     out.resize(base + data_len, 0);
     Header::frame_in_place(ArtifactKind::Snapshot, &mut out);
     out
+}
+
+/// Appends `v`'s row records to `out`: each column's cells transposed into
+/// their place in every record (`RecordLayout`), with the timestamps and null
+/// bits.
+///
+/// Rows go in blocks small enough to stay in cache while every column writes
+/// into them, so the transposition reads each column once, in order, and
+/// writes each record once.
+fn write_records(out: &mut Vec<u8>, v: &ViewBuilder) {
+    const BLOCK_ROWS: usize = 1024;
+    let layout = RecordLayout::of(&v.fields, v.created_ts.is_some());
+    let stride = layout.stride;
+    let mut block = Vec::with_capacity(BLOCK_ROWS * stride);
+    for first in (0..v.rows).step_by(BLOCK_ROWS) {
+        let rows = first..v.rows.min(first + BLOCK_ROWS);
+        block.clear();
+        block.resize(rows.len() * stride, 0);
+        for (r, record) in block_records(&mut block, stride, rows.clone()) {
+            record[..8].copy_from_slice(&v.event_ts[r * 8..r * 8 + 8]);
+            if let (Some(at), Some(created)) = (layout.created, &v.created_ts) {
+                record[at..at + 8].copy_from_slice(&created[r * 8..r * 8 + 8]);
+            }
+        }
+        for (j, (col, cell)) in v.columns.iter().zip(&layout.cells).enumerate() {
+            let null_byte = layout.nulls + j / 8;
+            let null_bit = 1u8 << (j % 8);
+            let width = fixed_width(col.dtype);
+            for (r, record) in block_records(&mut block, stride, rows.clone()) {
+                if !col.any_null || bit(&col.validity, r) {
+                    record[null_byte] |= null_bit;
+                }
+                match (*cell, width) {
+                    (CellPlace::Fixed(at), Some(1)) => record[at] = u8::from(bit(&col.data, r)),
+                    (CellPlace::Fixed(at), Some(w)) => {
+                        record[at..at + w].copy_from_slice(&col.data[r * w..r * w + w]);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out.extend_from_slice(&block);
+    }
+}
+
+/// The records of a block of `rows`, each with its row number.
+fn block_records(
+    block: &mut [u8],
+    stride: usize,
+    rows: core::ops::Range<usize>,
+) -> impl Iterator<Item = (usize, &mut [u8])> {
+    rows.zip(block.chunks_exact_mut(stride))
+}
+
+/// Bit `row` of an LSB-first bitmap.
+fn bit(bitmap: &[u8], row: usize) -> bool {
+    bitmap[row / 8] >> (row % 8) & 1 == 1
 }
 
 #[cfg(test)]

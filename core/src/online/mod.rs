@@ -129,10 +129,10 @@ pub(crate) fn read_row(
     ttl: Duration,
     now: Timestamp,
 ) -> FeatureValue {
-    let Some(row) = row else {
+    let Some(row) = row.and_then(|row| snapshot.row(table, row)) else {
         return FeatureValue::NOT_FOUND;
     };
-    let event_ts = snapshot.event_ts(table, row);
+    let event_ts = row.event_ts();
     // The offline join's window, `now - ttl <= event_ts <= now`: a row from
     // after `now` is no more visible online than it was to training.
     let future = event_ts > now;
@@ -143,7 +143,7 @@ pub(crate) fn read_row(
             event_ts: Some(event_ts),
         };
     }
-    let value = snapshot.value(table, column, row);
+    let value = row.value(column);
     let status = if value.is_null() {
         FeatureStatus::NullValue
     } else {

@@ -202,7 +202,7 @@ fn snapshot_json(snapshot: &Snapshot) -> Json {
             "ttl_seconds": v.ttl.as_micros() / 1_000_000,
             "join_keys": v.join_keys.iter().map(|k| format!("{} ({})", k.name, k.dtype)).collect::<Vec<_>>(),
             "fields": v.fields.iter().map(|k| format!("{} ({})", k.name, k.dtype)).collect::<Vec<_>>(),
-            "created_timestamps": v.created_ts.len != 0,
+            "created_timestamps": v.has_created,
         })).collect::<Vec<_>>(),
         "header_bytes": HEADER_LEN,
     })

@@ -267,7 +267,7 @@ impl Segment {
                 ))
             })
             .collect();
-        let has_created = meta.created_ts.len != 0;
+        let has_created = meta.has_created;
         Ok(Segment {
             rows,
             keys,

@@ -1,6 +1,7 @@
 //! The load-time checks of a snapshot's tables: every segment inside the data
-//! section with exactly the length its dtype and row count require, text that is
-//! valid UTF-8 with sane offsets, and unique keys, then the in-memory key index.
+//! section with exactly the length its dtype, row count and record layout
+//! require, bools that are 0 or 1, heaps whose offsets are sane and whose cells
+//! are valid for their type, and unique keys; then the in-memory key index.
 //!
 //! They run once, in [`Snapshot::load`](super::Snapshot::load), so that every read
 //! afterwards can index the bytes without checking again and never panics.
@@ -10,8 +11,12 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::ops::Range;
 
-use super::{Column, ColumnSegments, KIND, Segment, ViewTable, ViewTableMeta};
+use super::{
+    CellPlace, Cells, Column, ColumnSegments, HeapSegments, KIND, KeyColumn, Place, RecordLayout,
+    Segment, ViewTable, ViewTableMeta, fixed_width,
+};
 use crate::artifact::index::{IntIndex, KeyHasher, KeyIndex};
+use crate::definition::Field;
 use crate::value::DType;
 use crate::{Error, Result};
 
@@ -54,79 +59,92 @@ fn place(
     }
 }
 
-fn check_column(
+/// Checks a variable-width column's `rows + 1` offsets and its cells, of which
+/// those `present` says hold a value.
+#[allow(clippy::too_many_arguments)]
+fn check_heap(
     bytes: &[u8],
     data_start: usize,
     data_len: usize,
     rows: usize,
     dtype: DType,
+    seg: HeapSegments,
+    present: &dyn Fn(usize) -> bool,
+    what: &dyn Fn() -> String,
+) -> Result<Cells> {
+    if seg.offsets.len != (rows as u64 + 1) * 4 {
+        return Err(malformed(&format!(
+            "{}: {dtype} offsets have {} bytes for {rows} rows",
+            what(),
+            seg.offsets.len
+        )));
+    }
+    let offsets = place(data_start, data_len, seg.offsets, what)?;
+    let data = place(data_start, data_len, seg.data, what)?;
+    check_cells(
+        &bytes[offsets.clone()],
+        &bytes[data.clone()],
+        dtype,
+        present,
+    )
+    .map_err(|m| malformed(&format!("{}: {m}", what())))?;
+    Ok(Cells { offsets, data })
+}
+
+/// Checks one join-key column: int32, int64 or string, never null.
+fn check_key(
+    bytes: &[u8],
+    data_start: usize,
+    data_len: usize,
+    rows: usize,
+    field: &Field,
     seg: &ColumnSegments,
     what: &dyn Fn() -> String,
-) -> Result<Column> {
-    let bitmap_len = rows.div_ceil(8) as u64;
-    let validity = if seg.validity.len == 0 {
-        None
-    } else if seg.validity.len == bitmap_len {
-        Some(place(data_start, data_len, seg.validity, what)?)
-    } else {
+) -> Result<KeyColumn> {
+    let dtype = field.dtype;
+    if !dtype.is_key() {
         return Err(malformed(&format!(
-            "{}: validity has {} bytes, expected {bitmap_len}",
-            what(),
-            seg.validity.len
+            "{}: a join key of type {dtype}",
+            what()
         )));
-    };
-    let expected = match dtype {
-        DType::Bool => Some(bitmap_len),
-        DType::Int32 | DType::Float32 => Some(rows as u64 * 4),
-        DType::Int64 | DType::Float64 | DType::UnixTimestamp => Some(rows as u64 * 8),
-        DType::String | DType::Bytes | DType::Json | DType::Array(_) => None,
-    };
-    let data = place(data_start, data_len, seg.data, what)?;
-    let mut offsets = 0..0;
-    match expected {
-        Some(n) if n != seg.data.len => {
-            return Err(malformed(&format!(
-                "{}: {} bytes of {dtype} data for {rows} rows, expected {n}",
-                what(),
-                seg.data.len
-            )));
-        }
-        Some(_) => {
-            if seg.offsets.len != 0 {
-                return Err(malformed(&format!(
-                    "{}: a {dtype} column has offsets",
-                    what()
-                )));
-            }
-        }
-        None => {
-            if seg.offsets.len != (rows as u64 + 1) * 4 {
-                return Err(malformed(&format!(
-                    "{}: {dtype} offsets have {} bytes for {rows} rows",
-                    what(),
-                    seg.offsets.len
-                )));
-            }
-            offsets = place(data_start, data_len, seg.offsets, what)?;
-            let present = |row: usize| {
-                validity
-                    .as_ref()
-                    .is_none_or(|v| bytes[v.start + row / 8] >> (row % 8) & 1 == 1)
-            };
-            check_cells(
-                &bytes[offsets.clone()],
-                &bytes[data.clone()],
-                dtype,
-                &present,
-            )
-            .map_err(|m| malformed(&format!("{}: {m}", what())))?;
-        }
     }
-    Ok(Column {
+    if seg.validity.len != 0 {
+        return Err(malformed(&format!("{}: a join key has nulls", what())));
+    }
+    let Some(width) = fixed_width(dtype) else {
+        let heap = HeapSegments {
+            offsets: seg.offsets,
+            data: seg.data,
+        };
+        let cells = check_heap(
+            bytes,
+            data_start,
+            data_len,
+            rows,
+            dtype,
+            heap,
+            &|_| true,
+            what,
+        )?;
+        return Ok(KeyColumn {
+            dtype,
+            data: 0..0,
+            cells: Some(cells),
+        });
+    };
+    let expected = rows as u64 * width as u64;
+    if seg.data.len != expected || seg.offsets.len != 0 {
+        return Err(malformed(&format!(
+            "{}: {} bytes of {dtype} keys (and {} of offsets) for {rows} rows, expected {expected} (and none)",
+            what(),
+            seg.data.len,
+            seg.offsets.len
+        )));
+    }
+    Ok(KeyColumn {
         dtype,
-        validity,
-        offsets,
-        data,
+        data: place(data_start, data_len, seg.data, what)?,
+        cells: None,
     })
 }
 
@@ -209,65 +227,81 @@ pub(super) fn check_table(
             view.join_keys.len()
         )));
     }
-    if view.columns.len() != view.fields.len() {
+    let layout = RecordLayout::of(&view.fields, view.has_created);
+    if view.heaps.len() != layout.heaps {
         return Err(malformed(&format!(
-            "view `{name}` has {} columns for {} fields",
-            view.columns.len(),
-            view.fields.len()
+            "view `{name}` has {} heaps for {} variable-width fields",
+            view.heaps.len(),
+            layout.heaps
         )));
     }
-    let ts_len = rows as u64 * 8;
-    if view.event_ts.len != ts_len || (view.created_ts.len != 0 && view.created_ts.len != ts_len) {
+    let expected = (rows as u64).checked_mul(layout.stride as u64);
+    if expected != Some(view.records.len) {
         return Err(malformed(&format!(
-            "view `{name}`: timestamp columns do not have {rows} rows"
+            "view `{name}`: {} bytes of records for {rows} rows of {} bytes",
+            view.records.len, layout.stride
         )));
     }
-    let event_ts = place(data_start, data_len, view.event_ts, &|| {
-        format!("view `{name}` event timestamps")
+    let records = place(data_start, data_len, view.records, &|| {
+        format!("view `{name}` records")
     })?;
-    let created_ts = if view.created_ts.len == 0 {
-        None
-    } else {
-        Some(place(data_start, data_len, view.created_ts, &|| {
-            format!("view `{name}` created timestamps")
-        })?)
-    };
     let mut keys = Vec::with_capacity(view.keys.len());
     for (field, seg) in view.join_keys.iter().zip(&view.keys) {
-        if !field.dtype.is_key() {
-            return Err(malformed(&format!(
-                "view `{name}`: join key `{}` has type {}",
-                field.name, field.dtype
-            )));
-        }
-        let col = check_column(bytes, data_start, data_len, rows, field.dtype, seg, &|| {
-            format!("view `{name}` key `{}`", field.name)
-        })?;
-        if col.validity.is_some() {
-            return Err(malformed(&format!(
-                "view `{name}`: join key `{}` has nulls",
-                field.name
-            )));
-        }
-        keys.push(col);
-    }
-    let mut columns = Vec::with_capacity(view.columns.len());
-    for (field, seg) in view.fields.iter().zip(&view.columns) {
-        columns.push(check_column(
+        keys.push(check_key(
             bytes,
             data_start,
             data_len,
             rows,
-            field.dtype,
+            field,
             seg,
-            &|| format!("view `{name}` field `{}`", field.name),
+            &|| format!("view `{name}` key `{}`", field.name),
         )?);
+    }
+    let mut columns = Vec::with_capacity(view.fields.len());
+    for (bit, (field, cell)) in view.fields.iter().zip(&layout.cells).enumerate() {
+        let what = || format!("view `{name}` field `{}`", field.name);
+        let place = match *cell {
+            CellPlace::Fixed(offset) => {
+                if field.dtype == DType::Bool {
+                    check_bools(bytes, &records, layout.stride, offset).map_err(|row| {
+                        malformed(&format!(
+                            "{}: row {row} holds a bool other than 0 or 1",
+                            what()
+                        ))
+                    })?;
+                }
+                Place::Fixed(offset)
+            }
+            CellPlace::Heap(h) => {
+                let present = |row: usize| {
+                    let at = records.start + row * layout.stride + layout.nulls + bit / 8;
+                    bytes[at] >> (bit % 8) & 1 == 1
+                };
+                Place::Heap(check_heap(
+                    bytes,
+                    data_start,
+                    data_len,
+                    rows,
+                    field.dtype,
+                    view.heaps[h],
+                    &present,
+                    &what,
+                )?)
+            }
+        };
+        columns.push(Column {
+            dtype: field.dtype,
+            bit,
+            place,
+        });
     }
     let mut table = ViewTable {
         rows,
         keys,
-        event_ts,
-        created_ts,
+        records: records.start,
+        stride: layout.stride,
+        created: layout.created,
+        nulls: layout.nulls,
         columns,
         index: KeyIndex::default(),
         ints: None,
@@ -277,9 +311,26 @@ pub(super) fn check_table(
     Ok(table)
 }
 
+/// Checks that every record's byte at `offset` is 0 or 1; returns the first row
+/// where it is not.
+fn check_bools(
+    bytes: &[u8],
+    records: &Range<usize>,
+    stride: usize,
+    offset: usize,
+) -> core::result::Result<(), usize> {
+    match bytes[records.clone()]
+        .chunks_exact(stride)
+        .position(|record| record[offset] > 1)
+    {
+        Some(row) => Err(row),
+        None => Ok(()),
+    }
+}
+
 fn build_index(bytes: &[u8], table: &mut ViewTable) -> core::result::Result<(), u32> {
     // Integer keys of either width index as i64, as lookups give them.
-    let read_int = |col: &Column, row: usize| -> i64 {
+    let read_int = |col: &KeyColumn, row: usize| -> i64 {
         if col.dtype == DType::Int32 {
             let start = col.data.start + row * 4;
             i64::from(i32::from_le_bytes(to_array(&bytes[start..start + 4])))
@@ -288,10 +339,13 @@ fn build_index(bytes: &[u8], table: &mut ViewTable) -> core::result::Result<(), 
             i64::from_le_bytes(to_array(&bytes[start..start + 8]))
         }
     };
-    let read_str = |col: &Column, row: usize| -> &[u8] {
+    let read_str = |col: &KeyColumn, row: usize| -> &[u8] {
+        let Some(cells) = &col.cells else {
+            return &[];
+        };
         let off =
-            |i: usize| u32::from_le_bytes(to_array(&bytes[col.offsets.start + i * 4..])) as usize;
-        &bytes[col.data.start + off(row)..col.data.start + off(row + 1)]
+            |i: usize| u32::from_le_bytes(to_array(&bytes[cells.offsets.start + i * 4..])) as usize;
+        &bytes[cells.data.start + off(row)..cells.data.start + off(row + 1)]
     };
     // Single integer keys are by far the most common: they get their own index.
     if let [col] = table.keys.as_slice()
