@@ -27,8 +27,8 @@ pub(crate) use codec::{budget_for, decode_budgeted};
 pub use codec::{decode_payload, encode_payload};
 pub use header::{ArtifactKind, HEADER_LEN, Header};
 pub use snapshot::{
-    Column, ColumnSegments, HeapSegments, RowRef, Segment, Snapshot, SnapshotBytes, SnapshotMeta,
-    ViewTable, ViewTableMeta, shard_of, shard_of_parts, view_fingerprint,
+    CellSegments, Column, RowRef, Segment, Snapshot, SnapshotBytes, SnapshotMeta, ViewTable,
+    ViewTableMeta, shard_of, shard_of_parts, view_fingerprint,
 };
 pub use snapshot_builder::{CellRef, ColumnFill, ColumnSlot, SnapshotBuilder, ViewBuilder};
 

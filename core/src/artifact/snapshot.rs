@@ -45,26 +45,14 @@ pub struct Segment {
     pub len: u64,
 }
 
-/// The byte extents of one join-key column: keys stay columnar, so the index is
-/// built from contiguous bytes and a key scan reads only keys.
+/// The byte extents of a column kept apart from the row records: a join key
+/// (int32 or int64 keys have no `offsets`) or a variable-width field's heap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct ColumnSegments {
-    /// Always empty: a join key is never null. Kept so that a key column and a
-    /// version 3 column read alike.
-    pub validity: Segment,
-    /// For string keys: `rows + 1` u32 offsets into `data`; empty otherwise.
+pub struct CellSegments {
+    /// For string and the other variable-width types: `rows + 1` u32 offsets
+    /// into `data`, first 0, never decreasing; empty for integer keys.
     pub offsets: Segment,
-    /// The keys: i32/i64 little-endian, or UTF-8 text.
-    pub data: Segment,
-}
-
-/// The cells of one variable-width field (string, bytes, json, array), apart
-/// from the row records; their null bits are in the records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct HeapSegments {
-    /// `rows + 1` u32 offsets into `data`: first 0, never decreasing.
-    pub offsets: Segment,
-    /// Every row's cell bytes back to back.
+    /// The cells: i32/i64 little-endian keys, or every row's bytes back to back.
     pub data: Segment,
 }
 
@@ -83,15 +71,16 @@ pub struct ViewTableMeta {
     pub fields: Vec<Field>,
     /// Number of rows (one per entity key).
     pub rows: u64,
-    /// One column per join key.
-    pub keys: Vec<ColumnSegments>,
+    /// One column per join key. Keys stay columnar, so the index is built from
+    /// contiguous bytes; they are never null.
+    pub keys: Vec<CellSegments>,
     /// Whether each row's record holds a created timestamp.
     pub has_created: bool,
     /// The row records, `rows` × the record stride, whose layout follows from
     /// `fields` and `has_created` (`docs/format.md`, "Row records").
     pub records: Segment,
     /// One heap per variable-width field, in field order.
-    pub heaps: Vec<HeapSegments>,
+    pub heaps: Vec<CellSegments>,
 }
 
 /// Snapshot-wide metadata.
@@ -605,20 +594,7 @@ impl RowRef<'_> {
         if !self.is_present(col) {
             return None;
         }
-        match col.dtype {
-            DType::Float32 => self
-                .fixed::<4>(at)
-                .map(|b| f64::from(f32::from_le_bytes(b))),
-            DType::Float64 => self.fixed::<8>(at).map(f64::from_le_bytes),
-            DType::Int64 => self.fixed::<8>(at).map(|b| i64::from_le_bytes(b) as f64),
-            DType::Int32 => self
-                .fixed::<4>(at)
-                .map(|b| f64::from(i32::from_le_bytes(b))),
-            DType::Bool => self.record.get(at).map(|&b| f64::from(b)),
-            DType::String | DType::Bytes | DType::UnixTimestamp | DType::Json | DType::Array(_) => {
-                None
-            }
-        }
+        self.fixed_value(col.dtype, at)?.as_f64()
     }
 
     /// Field `column` as a [`Value`]; null for a null cell or past the last field.
@@ -631,28 +607,7 @@ impl RowRef<'_> {
             return Value::Null;
         }
         let value = match &col.place {
-            Place::Fixed(at) => {
-                let at = *at;
-                match col.dtype {
-                    DType::Bool => self.record.get(at).map(|&b| Value::Bool(b == 1)),
-                    DType::Int32 => self
-                        .fixed::<4>(at)
-                        .map(|b| Value::Int32(i32::from_le_bytes(b))),
-                    DType::Int64 => self
-                        .fixed::<8>(at)
-                        .map(|b| Value::Int64(i64::from_le_bytes(b))),
-                    DType::UnixTimestamp => self
-                        .fixed::<8>(at)
-                        .map(|b| Value::Timestamp(Timestamp(i64::from_le_bytes(b)))),
-                    DType::Float32 => self
-                        .fixed::<4>(at)
-                        .map(|b| Value::Float32(f32::from_le_bytes(b))),
-                    DType::Float64 => self
-                        .fixed::<8>(at)
-                        .map(|b| Value::Float64(f64::from_le_bytes(b))),
-                    DType::String | DType::Bytes | DType::Json | DType::Array(_) => None,
-                }
-            }
+            Place::Fixed(at) => self.fixed_value(col.dtype, *at),
             Place::Heap(cells) => {
                 let s = self.snapshot;
                 match col.dtype {
@@ -672,6 +627,31 @@ impl RowRef<'_> {
             }
         };
         value.unwrap_or(Value::Null)
+    }
+
+    /// The fixed-width cell of type `dtype` at `at` in the record (`None`
+    /// for a variable-width type).
+    #[inline]
+    fn fixed_value(&self, dtype: DType, at: usize) -> Option<Value> {
+        match dtype {
+            DType::Bool => self.record.get(at).map(|&b| Value::Bool(b == 1)),
+            DType::Int32 => self
+                .fixed::<4>(at)
+                .map(|b| Value::Int32(i32::from_le_bytes(b))),
+            DType::Int64 => self
+                .fixed::<8>(at)
+                .map(|b| Value::Int64(i64::from_le_bytes(b))),
+            DType::UnixTimestamp => self
+                .fixed::<8>(at)
+                .map(|b| Value::Timestamp(Timestamp(i64::from_le_bytes(b)))),
+            DType::Float32 => self
+                .fixed::<4>(at)
+                .map(|b| Value::Float32(f32::from_le_bytes(b))),
+            DType::Float64 => self
+                .fixed::<8>(at)
+                .map(|b| Value::Float64(f64::from_le_bytes(b))),
+            DType::String | DType::Bytes | DType::Json | DType::Array(_) => None,
+        }
     }
 
     /// Whether `col` holds a value in this row.

@@ -23,8 +23,8 @@ use alloc::vec::Vec;
 use super::codec::encode_payload;
 use super::header::{ArtifactKind, HEADER_LEN, Header};
 use super::snapshot::{
-    CellPlace, ColumnSegments, HeapSegments, RecordLayout, Segment, SnapshotMeta, ViewTableMeta,
-    align8, fixed_width, view_fingerprint,
+    CellPlace, CellSegments, RecordLayout, Segment, SnapshotMeta, ViewTableMeta, align8,
+    fixed_width, view_fingerprint,
 };
 use crate::definition::Field;
 use crate::time::{Duration, Timestamp};
@@ -472,8 +472,7 @@ impl SnapshotBuilder {
             let keys = v
                 .keys
                 .iter()
-                .map(|col| ColumnSegments {
-                    validity: Segment::default(),
+                .map(|col| CellSegments {
                     offsets: put(if column::is_variable(col.dtype) {
                         col.offsets.len()
                     } else {
@@ -488,7 +487,7 @@ impl SnapshotBuilder {
                 .columns
                 .iter()
                 .filter(|col| column::is_variable(col.dtype))
-                .map(|col| HeapSegments {
+                .map(|col| CellSegments {
                     offsets: put(col.offsets.len()),
                     data: put(col.data.len()),
                 })

@@ -12,8 +12,8 @@ use alloc::vec::Vec;
 use core::ops::Range;
 
 use super::{
-    CellPlace, Cells, Column, ColumnSegments, HeapSegments, KIND, KeyColumn, Place, RecordLayout,
-    Segment, ViewTable, ViewTableMeta, fixed_width,
+    CellPlace, CellSegments, Cells, Column, KIND, KeyColumn, Place, RecordLayout, Segment,
+    ViewTable, ViewTableMeta, fixed_width,
 };
 use crate::artifact::index::{IntIndex, KeyHasher, KeyIndex};
 use crate::definition::Field;
@@ -68,7 +68,7 @@ fn check_heap(
     data_len: usize,
     rows: usize,
     dtype: DType,
-    seg: HeapSegments,
+    seg: CellSegments,
     present: &dyn Fn(usize) -> bool,
     what: &dyn Fn() -> String,
 ) -> Result<Cells> {
@@ -98,7 +98,7 @@ fn check_key(
     data_len: usize,
     rows: usize,
     field: &Field,
-    seg: &ColumnSegments,
+    seg: &CellSegments,
     what: &dyn Fn() -> String,
 ) -> Result<KeyColumn> {
     let dtype = field.dtype;
@@ -108,11 +108,8 @@ fn check_key(
             what()
         )));
     }
-    if seg.validity.len != 0 {
-        return Err(malformed(&format!("{}: a join key has nulls", what())));
-    }
     let Some(width) = fixed_width(dtype) else {
-        let heap = HeapSegments {
+        let heap = CellSegments {
             offsets: seg.offsets,
             data: seg.data,
         };
@@ -135,10 +132,9 @@ fn check_key(
     let expected = rows as u64 * width as u64;
     if seg.data.len != expected || seg.offsets.len != 0 {
         return Err(malformed(&format!(
-            "{}: {} bytes of {dtype} keys (and {} of offsets) for {rows} rows, expected {expected} (and none)",
+            "{}: {} bytes of {dtype} keys for {rows} rows",
             what(),
-            seg.data.len,
-            seg.offsets.len
+            seg.data.len + seg.offsets.len
         )));
     }
     Ok(KeyColumn {
