@@ -23,8 +23,7 @@ use alloc::vec::Vec;
 use super::codec::encode_payload;
 use super::header::{ArtifactKind, HEADER_LEN, Header};
 use super::snapshot::{
-    CellPlace, CellSegments, RecordLayout, Segment, SnapshotMeta, ViewTableMeta, align8,
-    fixed_width, view_fingerprint,
+    CellSegments, RecordLayout, Segment, SnapshotMeta, ViewTableMeta, align8, view_fingerprint,
 };
 use crate::definition::Field;
 use crate::time::{Duration, Timestamp};
@@ -33,6 +32,7 @@ use crate::{ContentId, Error, Result};
 
 mod column;
 mod fill;
+mod records;
 
 pub use column::CellRef;
 use column::{ColumnBuf, Mark};
@@ -538,7 +538,7 @@ fn write_framed(
         }
         if table.records.len != 0 {
             out.resize(base + table.records.offset as usize, 0);
-            write_records(&mut out, &v);
+            records::write(&mut out, &v);
         }
         let heaps = v.columns.iter().filter(|c| column::is_variable(c.dtype));
         for (col, seg) in heaps.zip(&table.heaps) {
@@ -549,63 +549,6 @@ fn write_framed(
     out.resize(base + data_len, 0);
     Header::frame_in_place(ArtifactKind::Snapshot, &mut out);
     out
-}
-
-/// Appends `v`'s row records to `out`: each column's cells transposed into
-/// their place in every record (`RecordLayout`), with the timestamps and null
-/// bits.
-///
-/// Rows go in blocks small enough to stay in cache while every column writes
-/// into them, so the transposition reads each column once, in order, and
-/// writes each record once.
-fn write_records(out: &mut Vec<u8>, v: &ViewBuilder) {
-    const BLOCK_ROWS: usize = 1024;
-    let layout = RecordLayout::of(&v.fields, v.created_ts.is_some());
-    let stride = layout.stride;
-    let mut block = Vec::with_capacity(BLOCK_ROWS * stride);
-    for first in (0..v.rows).step_by(BLOCK_ROWS) {
-        let rows = first..v.rows.min(first + BLOCK_ROWS);
-        block.clear();
-        block.resize(rows.len() * stride, 0);
-        for (r, record) in block_records(&mut block, stride, rows.clone()) {
-            record[..8].copy_from_slice(&v.event_ts[r * 8..r * 8 + 8]);
-            if let (Some(at), Some(created)) = (layout.created, &v.created_ts) {
-                record[at..at + 8].copy_from_slice(&created[r * 8..r * 8 + 8]);
-            }
-        }
-        for (j, (col, cell)) in v.columns.iter().zip(&layout.cells).enumerate() {
-            let null_byte = layout.nulls + j / 8;
-            let null_bit = 1u8 << (j % 8);
-            let width = fixed_width(col.dtype);
-            for (r, record) in block_records(&mut block, stride, rows.clone()) {
-                if !col.any_null || bit(&col.validity, r) {
-                    record[null_byte] |= null_bit;
-                }
-                match (*cell, width) {
-                    (CellPlace::Fixed(at), Some(1)) => record[at] = u8::from(bit(&col.data, r)),
-                    (CellPlace::Fixed(at), Some(w)) => {
-                        record[at..at + w].copy_from_slice(&col.data[r * w..r * w + w]);
-                    }
-                    _ => {}
-                }
-            }
-        }
-        out.extend_from_slice(&block);
-    }
-}
-
-/// The records of a block of `rows`, each with its row number.
-fn block_records(
-    block: &mut [u8],
-    stride: usize,
-    rows: core::ops::Range<usize>,
-) -> impl Iterator<Item = (usize, &mut [u8])> {
-    rows.zip(block.chunks_exact_mut(stride))
-}
-
-/// Bit `row` of an LSB-first bitmap.
-fn bit(bitmap: &[u8], row: usize) -> bool {
-    bitmap[row / 8] >> (row % 8) & 1 == 1
 }
 
 #[cfg(test)]

@@ -253,6 +253,35 @@ pub(super) fn check_table(
             &|| format!("view `{name}` key `{}`", field.name),
         )?);
     }
+    let columns = check_fields(bytes, data_start, data_len, view, &layout, &records)?;
+    let mut table = ViewTable {
+        rows,
+        keys,
+        records: records.start,
+        stride: layout.stride,
+        created: layout.created,
+        nulls: layout.nulls,
+        columns,
+        index: KeyIndex::default(),
+        ints: None,
+    };
+    build_index(bytes, &mut table)
+        .map_err(|row| malformed(&format!("view `{name}`: row {row} repeats an earlier key")))?;
+    Ok(table)
+}
+
+/// Checks each field's cells where the record layout puts them: bools in the
+/// records, heaps beside them.
+fn check_fields(
+    bytes: &[u8],
+    data_start: usize,
+    data_len: usize,
+    view: &ViewTableMeta,
+    layout: &RecordLayout,
+    records: &Range<usize>,
+) -> Result<Vec<Column>> {
+    let name = view.name.as_str();
+    let rows = view.rows as usize;
     let mut columns = Vec::with_capacity(view.fields.len());
     for (bit, (field, cell)) in view.fields.iter().zip(&layout.cells).enumerate() {
         let what = || format!("view `{name}` field `{}`", field.name);
@@ -291,20 +320,7 @@ pub(super) fn check_table(
             place,
         });
     }
-    let mut table = ViewTable {
-        rows,
-        keys,
-        records: records.start,
-        stride: layout.stride,
-        created: layout.created,
-        nulls: layout.nulls,
-        columns,
-        index: KeyIndex::default(),
-        ints: None,
-    };
-    build_index(bytes, &mut table)
-        .map_err(|row| malformed(&format!("view `{name}`: row {row} repeats an earlier key")))?;
-    Ok(table)
+    Ok(columns)
 }
 
 /// Checks that every record's byte at `offset` is 0 or 1; returns the first row
