@@ -288,7 +288,7 @@ fn check_fields(
         let place = match *cell {
             CellPlace::Fixed(offset) => {
                 if field.dtype == DType::Bool {
-                    check_bools(bytes, &records, layout.stride, offset).map_err(|row| {
+                    check_bools(bytes, records, layout.stride, offset).map_err(|row| {
                         malformed(&format!(
                             "{}: row {row} holds a bool other than 0 or 1",
                             what()
