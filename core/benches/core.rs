@@ -151,6 +151,11 @@ fn snapshot(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("snapshot_1m_x20");
     group.sample_size(10);
+    // Filling the columns and finishing the file (for format 4, the
+    // transposition into row records), half float32 and half float64.
+    group.bench_function("build", |b| {
+        b.iter(|| black_box(snapshot_of(ENTITIES, FEATURES / 2)).len())
+    });
     group.bench_function("load", |b| {
         b.iter_batched(
             || bytes.clone(),

@@ -23,40 +23,66 @@ pub(super) fn write(out: &mut Vec<u8>, v: &ViewBuilder) {
         let rows = first..v.rows.min(first + BLOCK_ROWS);
         block.clear();
         block.resize(rows.len() * stride, 0);
-        for (r, record) in block_records(&mut block, stride, rows.clone()) {
-            record[..8].copy_from_slice(&v.event_ts[r * 8..r * 8 + 8]);
-            if let (Some(at), Some(created)) = (layout.created, &v.created_ts) {
-                record[at..at + 8].copy_from_slice(&created[r * 8..r * 8 + 8]);
-            }
+        let eights = rows.start * 8..rows.end * 8;
+        copy_cells::<8>(&mut block, stride, 0, &v.event_ts[eights.clone()]);
+        if let (Some(at), Some(created)) = (layout.created, &v.created_ts) {
+            copy_cells::<8>(&mut block, stride, at, &created[eights]);
         }
         for (j, (col, cell)) in v.columns.iter().zip(&layout.cells).enumerate() {
-            let null_byte = layout.nulls + j / 8;
-            let null_bit = 1u8 << (j % 8);
-            let width = fixed_width(col.dtype);
-            for (r, record) in block_records(&mut block, stride, rows.clone()) {
-                if !col.any_null || bit(&col.validity, r) {
-                    record[null_byte] |= null_bit;
+            let validity = col.any_null.then_some(col.validity.as_slice());
+            let null_bit = (layout.nulls + j / 8, 1u8 << (j % 8));
+            mark_present(&mut block, stride, null_bit, validity, rows.start);
+            let CellPlace::Fixed(at) = *cell else {
+                continue;
+            };
+            let data = &col.data;
+            match fixed_width(col.dtype) {
+                Some(8) => {
+                    copy_cells::<8>(&mut block, stride, at, &data[rows.start * 8..rows.end * 8])
                 }
-                match (*cell, width) {
-                    (CellPlace::Fixed(at), Some(1)) => record[at] = u8::from(bit(&col.data, r)),
-                    (CellPlace::Fixed(at), Some(w)) => {
-                        record[at..at + w].copy_from_slice(&col.data[r * w..r * w + w]);
+                Some(4) => {
+                    copy_cells::<4>(&mut block, stride, at, &data[rows.start * 4..rows.end * 4])
+                }
+                Some(_) => {
+                    for (r, record) in rows.clone().zip(block.chunks_exact_mut(stride)) {
+                        record[at] = u8::from(bit(data, r));
                     }
-                    _ => {}
                 }
+                None => {}
             }
         }
         out.extend_from_slice(&block);
     }
 }
 
-/// The records of a block of `rows`, each with its row number.
-fn block_records(
+/// Copies consecutive `W`-byte cells into successive records at offset `at`.
+fn copy_cells<const W: usize>(block: &mut [u8], stride: usize, at: usize, cells: &[u8]) {
+    for (record, cell) in block.chunks_exact_mut(stride).zip(cells.chunks_exact(W)) {
+        record[at..at + W].copy_from_slice(cell);
+    }
+}
+
+/// Sets a field's null bit (`(byte, mask)`) in every record of the block
+/// whose row `validity` marks present (every row, without a bitmap); the
+/// block starts at row `first`.
+fn mark_present(
     block: &mut [u8],
     stride: usize,
-    rows: core::ops::Range<usize>,
-) -> impl Iterator<Item = (usize, &mut [u8])> {
-    rows.zip(block.chunks_exact_mut(stride))
+    (byte, mask): (usize, u8),
+    validity: Option<&[u8]>,
+    first: usize,
+) {
+    let records = block.chunks_exact_mut(stride);
+    match validity {
+        None => records.for_each(|record| record[byte] |= mask),
+        Some(bits) => {
+            for (r, record) in (first..).zip(records) {
+                if bit(bits, r) {
+                    record[byte] |= mask;
+                }
+            }
+        }
+    }
 }
 
 /// Bit `row` of an LSB-first bitmap.
