@@ -51,7 +51,7 @@ pub fn encode_payload<T: Serialize>(value: &T, kind: &'static str) -> Result<Vec
     })
 }
 
-/// Decodes a whole `bytes` slice as a `T`, within the budget [`budget_for`] gives it.
+/// Decodes a whole `bytes` slice as a `T`, within the budget `budget_for` gives it.
 ///
 /// # Errors
 ///

@@ -298,8 +298,8 @@ impl Snapshot {
     ///
     /// # Errors
     ///
-    /// Every header error ([`Error::BadMagic`], [`Error::UnsupportedVersion`],
-    /// [`Error::Truncated`], [`Error::HashMismatch`]) and [`Error::Malformed`] when the
+    /// Every header error ([`Error::BadMagic`](crate::Error::BadMagic), [`Error::UnsupportedVersion`](crate::Error::UnsupportedVersion),
+    /// [`Error::Truncated`](crate::Error::Truncated), [`Error::HashMismatch`](crate::Error::HashMismatch)) and [`Error::Malformed`](crate::Error::Malformed) when the
     /// metadata or a column is inconsistent, including a key that appears twice.
     pub fn load(bytes: impl Into<SnapshotBytes>) -> Result<Snapshot> {
         let bytes: SnapshotBytes = bytes.into();

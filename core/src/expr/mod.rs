@@ -71,7 +71,7 @@
 //! `array<float32>` and `array<float64>` are different types to `if` and
 //! `coalesce`. Element types outside the table, such as `sum` over
 //! `array<bool>`, are errors such as "`dot` needs two numeric arrays
-//! (elements int32, int64, float32 or float64), got array<float32> and
+//! (elements int32, int64, float32 or float64), got `array<float32>` and
 //! float64".
 //!
 //! Numbers of different types compare as float64 (so an int64 beyond 2^53 may

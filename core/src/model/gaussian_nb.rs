@@ -332,7 +332,7 @@ impl GaussianNb {
     /// Every finite `x` gets a distribution. Where scikit-learn's arithmetic stays
     /// finite the answer is its answer; where some `(x_j - θ_cj)² / σ²_cj` overflows,
     /// the sums are rescaled by a common power of two instead (see
-    /// [`GaussianNb::far_log_proba_into`]), so a class whose scaled distance decides
+    /// `GaussianNb::far_log_proba_into`), so a class whose scaled distance decides
     /// the comparison gets probability 1 rather than every class getting `-inf`.
     ///
     /// # Errors

@@ -9,7 +9,7 @@ use crate::{Error, Result};
 
 /// Splits a publish body, `bundle ‖ snapshot` (each a whole framed artifact),
 /// by the payload length in each header. Nothing is hashed here;
-/// [`PublishedPair::receive`] does that.
+/// [`PublishedPair::receive`](super::PublishedPair::receive) does that.
 ///
 /// # Errors
 ///

@@ -27,9 +27,9 @@ impl PublishedPair {
     ///
     /// # Errors
     ///
-    /// The loaders' errors, [`Error::Malformed`] for a file holding another
+    /// The loaders' errors, [`Error::Malformed`](crate::Error::Malformed) for a file holding another
     /// artifact than its name says or a count of bundles other than the pair
-    /// names, [`Error::Signature`], and [`Error::Incompatible`] for bundles
+    /// names, [`Error::Signature`](crate::Error::Signature), and [`Error::Incompatible`](crate::Error::Incompatible) for bundles
     /// that do not fit the snapshot or each other.
     pub fn check<B: AsRef<[u8]>, S: Into<SnapshotBytes>>(
         &self,
@@ -113,7 +113,7 @@ impl PublishedPair {
     ///
     /// # Errors
     ///
-    /// As [`PublishedPair::check`], and [`Error::Malformed`] for an index
+    /// As [`PublishedPair::check`], and [`Error::Malformed`](crate::Error::Malformed) for an index
     /// past the set, or a pair with no shards.
     pub fn check_shard(
         &self,

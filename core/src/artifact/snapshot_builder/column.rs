@@ -183,7 +183,7 @@ fn fit(dtype: DType, value: CellRef<'_>) -> Option<CellRef<'_>> {
     })
 }
 
-/// A cell lent to [`ViewBuilder::push_columns`]: a value of some [`DType`]
+/// A cell lent to [`ViewBuilder::push_columns`](super::ViewBuilder::push_columns): a value of some [`DType`]
 /// (text, bytes and arrays borrowed, not owned), or null.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum CellRef<'a> {
