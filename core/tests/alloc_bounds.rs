@@ -160,8 +160,9 @@ impl Loader {
     /// The payload of a framed artifact.
     fn payload(self, framed: &[u8]) -> Vec<u8> {
         match self {
-            Loader::Registry => framed[6..].to_vec(),
-            _ => framed[HEADER_LEN..].to_vec(),
+            // A fuzz input may be shorter than any header: its payload is empty.
+            Loader::Registry => framed.get(6..).unwrap_or_default().to_vec(),
+            _ => framed.get(HEADER_LEN..).unwrap_or_default().to_vec(),
         }
     }
 }
