@@ -185,8 +185,9 @@ pub fn shard_of_parts<'k>(parts: impl IntoIterator<Item = &'k KeyPart>, count: u
 #[derive(Debug, Clone)]
 pub struct Column {
     dtype: DType,
-    /// The field's number: its null bit in the record.
-    bit: usize,
+    /// The record byte holding the field's null bit, and the bit's mask.
+    null_at: usize,
+    null_mask: u8,
     place: Place,
 }
 
@@ -233,7 +234,6 @@ pub struct ViewTable {
     records: usize,
     stride: usize,
     created: Option<usize>,
-    nulls: usize,
     columns: Vec<Column>,
     index: KeyIndex,
     /// Set instead of `index` when the table has a single int64 join key.

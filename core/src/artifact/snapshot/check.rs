@@ -260,7 +260,6 @@ pub(super) fn check_table(
         records: records.start,
         stride: layout.stride,
         created: layout.created,
-        nulls: layout.nulls,
         columns,
         index: KeyIndex::default(),
         ints: None,
@@ -316,7 +315,8 @@ fn check_fields(
         };
         columns.push(Column {
             dtype: field.dtype,
-            bit,
+            null_at: layout.nulls + bit / 8,
+            null_mask: 1 << (bit % 8),
             place,
         });
     }

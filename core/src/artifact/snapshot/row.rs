@@ -51,7 +51,21 @@ impl RowRef<'_> {
         if !self.is_present(col) {
             return None;
         }
-        self.fixed_value(col.dtype, at)?.as_f64()
+        // Straight to f64, not through a `Value`: this is the hot read.
+        match col.dtype {
+            DType::Float32 => self
+                .fixed::<4>(at)
+                .map(|b| f64::from(f32::from_le_bytes(b))),
+            DType::Float64 => self.fixed::<8>(at).map(f64::from_le_bytes),
+            DType::Int64 => self.fixed::<8>(at).map(|b| i64::from_le_bytes(b) as f64),
+            DType::Int32 => self
+                .fixed::<4>(at)
+                .map(|b| f64::from(i32::from_le_bytes(b))),
+            DType::Bool => self.record.get(at).map(|&b| f64::from(b)),
+            DType::String | DType::Bytes | DType::UnixTimestamp | DType::Json | DType::Array(_) => {
+                None
+            }
+        }
     }
 
     /// Field `column` as a [`Value`]; null for a null cell or past the last field.
@@ -131,8 +145,8 @@ impl RowRef<'_> {
     #[inline]
     fn is_present(&self, col: &Column) -> bool {
         self.record
-            .get(self.table.nulls + col.bit / 8)
-            .is_some_and(|byte| byte >> (col.bit % 8) & 1 == 1)
+            .get(col.null_at)
+            .is_some_and(|byte| byte & col.null_mask != 0)
     }
 
     #[inline]
