@@ -109,17 +109,13 @@ fn check_key(
         )));
     }
     let Some(width) = fixed_width(dtype) else {
-        let heap = CellSegments {
-            offsets: seg.offsets,
-            data: seg.data,
-        };
         let cells = check_heap(
             bytes,
             data_start,
             data_len,
             rows,
             dtype,
-            heap,
+            *seg,
             &|_| true,
             what,
         )?;
@@ -284,6 +280,7 @@ fn check_fields(
     let mut columns = Vec::with_capacity(view.fields.len());
     for (bit, (field, cell)) in view.fields.iter().zip(&layout.cells).enumerate() {
         let what = || format!("view `{name}` field `{}`", field.name);
+        let (null_at, null_mask) = layout.null_bit(bit);
         let place = match *cell {
             CellPlace::Fixed(offset) => {
                 if field.dtype == DType::Bool {
@@ -298,8 +295,7 @@ fn check_fields(
             }
             CellPlace::Heap(h) => {
                 let present = |row: usize| {
-                    let at = records.start + row * layout.stride + layout.nulls + bit / 8;
-                    bytes[at] >> (bit % 8) & 1 == 1
+                    bytes[records.start + row * layout.stride + null_at] & null_mask != 0
                 };
                 Place::Heap(check_heap(
                     bytes,
@@ -315,8 +311,8 @@ fn check_fields(
         };
         columns.push(Column {
             dtype: field.dtype,
-            null_at: layout.nulls + bit / 8,
-            null_mask: 1 << (bit % 8),
+            null_at,
+            null_mask,
             place,
         });
     }

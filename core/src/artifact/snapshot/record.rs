@@ -88,6 +88,12 @@ impl RecordLayout {
             heaps,
         }
     }
+
+    /// Where field `field`'s null bit sits: the record byte, and the bit's mask
+    /// in it (bit `field % 8` of null byte `field / 8`; set = present).
+    pub(crate) fn null_bit(&self, field: usize) -> (usize, u8) {
+        (self.nulls + field / 8, 1 << (field % 8))
+    }
 }
 
 #[cfg(test)]
@@ -122,6 +128,7 @@ mod tests {
         );
         assert_eq!(layout.created, Some(8));
         assert_eq!((layout.nulls, layout.stride, layout.heaps), (41, 48, 1));
+        assert_eq!(layout.null_bit(5), (41, 0b10_0000));
     }
 
     #[test]
@@ -132,5 +139,6 @@ mod tests {
         let layout = RecordLayout::of(&nine, false);
         // 8 + 9 × 4 = 44, then two null-bit bytes: 46, padded to 48.
         assert_eq!((layout.nulls, layout.stride), (44, 48));
+        assert_eq!(layout.null_bit(8), (45, 1));
     }
 }

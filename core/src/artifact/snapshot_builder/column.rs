@@ -13,10 +13,9 @@ use crate::value::{Array, DType, KeyPart, Value};
 
 /// True for the types stored as offsets into a data area (see `crate::artifact::cell`).
 pub(crate) const fn is_variable(dtype: DType) -> bool {
-    matches!(
-        dtype,
-        DType::String | DType::Bytes | DType::Json | DType::Array(_)
-    )
+    // The same split the row records make: what has no fixed width lives in
+    // offsets and bytes.
+    crate::artifact::snapshot::fixed_width(dtype).is_none()
 }
 
 /// One column being built.

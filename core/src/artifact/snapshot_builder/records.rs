@@ -30,8 +30,7 @@ pub(super) fn write(out: &mut Vec<u8>, v: &ViewBuilder) {
         }
         for (j, (col, cell)) in v.columns.iter().zip(&layout.cells).enumerate() {
             let validity = col.any_null.then_some(col.validity.as_slice());
-            let null_bit = (layout.nulls + j / 8, 1u8 << (j % 8));
-            mark_present(&mut block, stride, null_bit, validity, rows.start);
+            mark_present(&mut block, stride, layout.null_bit(j), validity, rows.start);
             let CellPlace::Fixed(at) = *cell else {
                 continue;
             };
