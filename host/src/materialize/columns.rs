@@ -437,70 +437,91 @@ pub(crate) fn winners(segments: &[Segment]) -> Result<Vec<Pick>> {
 /// not the thread count, so nothing about the result depends on the threads.
 const PARTITIONS: usize = 64;
 
-/// The winner pass on all cores: every in-window row with a key is tagged with
-/// its key's hash partition (rows in parallel, order kept), the rows are
-/// grouped by partition in their original order, each partition picks its keys'
-/// winners with its own map (partitions in parallel), and the winners are
-/// sorted by key. A key lives in one partition and meets its rows in source
-/// order there, so every key's winner is the one a single sequential pass picks.
+/// Rows per block of the tagging pass: each block is one task, and sorts its
+/// rows into its own partitions.
+const BLOCK_ROWS: usize = 1 << 15;
+
+/// A row on its way to its partition, with what the winner pass compares, so
+/// the partition pass reads its rows in one forward stream rather than
+/// reaching back into the key and time columns at random.
+struct Tagged<K> {
+    rank: (i64, i64),
+    key: K,
+    pick: Pick,
+}
+
+/// The winner pass on all cores: the rows are cut into fixed blocks, and each
+/// block (blocks in parallel) puts its in-window rows with a key into its own
+/// key-hash partitions, in row order. Each partition then picks its keys'
+/// winners with its own map (partitions in parallel), reading its share of
+/// every block in block order, and the winners are sorted by key. A key lives
+/// in one partition and meets its rows in source order there, so every key's
+/// winner is the one a single sequential pass picks, on any thread count.
 fn pick_by<'a, K: Hash + Eq + Ord + Send>(
     segments: &'a [Segment],
     key_of: impl Fn(&'a Segment, usize) -> Option<K> + Sync,
 ) -> Vec<Pick> {
-    let rank = |p: Pick| {
-        segments
-            .get(p.seg as usize)
-            .map_or((i64::MIN, i64::MIN), |s| s.rank(p.row as usize))
-    };
-    let mut tagged: Vec<(u8, Pick)> = Vec::new();
-    for (si, s) in segments.iter().enumerate() {
-        let rows: Vec<(u8, Pick)> = (0..s.rows)
-            .into_par_iter()
-            .filter_map(|row| {
+    let blocks: Vec<(usize, usize)> = segments
+        .iter()
+        .enumerate()
+        .flat_map(|(si, s)| {
+            (0..s.rows)
+                .step_by(BLOCK_ROWS)
+                .map(move |start| (si, start))
+        })
+        .collect();
+    let tagged: Vec<Vec<Vec<Tagged<K>>>> = blocks
+        .par_iter()
+        .map(|&(si, start)| {
+            let mut parts: Vec<Vec<Tagged<K>>> = (0..PARTITIONS).map(|_| Vec::new()).collect();
+            let Some(s) = segments.get(si) else {
+                return parts;
+            };
+            for row in start..(start + BLOCK_ROWS).min(s.rows) {
                 if !s.in_window(row) {
-                    return None;
+                    continue;
                 }
                 // A row without a complete key cannot be looked up: it is skipped.
-                let key = key_of(s, row)?;
-                let part = (FxBuildHasher.hash_one(&key) >> 58) as u8;
-                // Both fit in u32: checked by `winners`.
-                let pick = Pick {
-                    seg: si as u32,
-                    row: row as u32,
+                let Some(key) = key_of(s, row) else {
+                    continue;
                 };
-                Some((part, pick))
-            })
-            .collect();
-        tagged.extend(rows);
-    }
-    let mut parts: Vec<Vec<Pick>> = vec![Vec::new(); PARTITIONS];
-    for (part, pick) in tagged {
-        if let Some(p) = parts.get_mut(usize::from(part)) {
-            p.push(pick);
+                let part = (FxBuildHasher.hash_one(&key) >> 58) as usize;
+                if let Some(p) = parts.get_mut(part) {
+                    // Both fit in u32: checked by `winners`.
+                    let pick = Pick {
+                        seg: si as u32,
+                        row: row as u32,
+                    };
+                    p.push(Tagged {
+                        rank: s.rank(row),
+                        key,
+                        pick,
+                    });
+                }
+            }
+            parts
+        })
+        .collect();
+    let mut parts: Vec<Vec<Vec<Tagged<K>>>> = (0..PARTITIONS).map(|_| Vec::new()).collect();
+    for block in tagged {
+        for (part, rows) in parts.iter_mut().zip(block) {
+            part.push(rows);
         }
     }
     let mut sorted: Vec<(K, Pick)> = parts
         .into_par_iter()
-        .flat_map_iter(|picks| {
-            let mut best: HashMap<K, Pick, FxBuildHasher> =
-                HashMap::with_capacity_and_hasher(picks.len(), FxBuildHasher);
-            for pick in picks {
-                let Some(key) = segments
-                    .get(pick.seg as usize)
-                    .and_then(|s| key_of(s, pick.row as usize))
-                else {
-                    continue;
-                };
-                let r = rank(pick);
+        .flat_map_iter(|blocks| {
+            let mut best: HashMap<K, ((i64, i64), Pick), FxBuildHasher> = HashMap::default();
+            for Tagged { rank, key, pick } in blocks.into_iter().flatten() {
                 best.entry(key)
                     .and_modify(|b| {
-                        if r >= rank(*b) {
-                            *b = pick;
+                        if rank >= b.0 {
+                            *b = (rank, pick);
                         }
                     })
-                    .or_insert(pick);
+                    .or_insert((rank, pick));
             }
-            best.into_iter()
+            best.into_iter().map(|(key, (_, pick))| (key, pick))
         })
         .collect();
     sorted.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));

@@ -24,9 +24,12 @@ use crate::source::partition::{BATCH_ROWS, Spill, count_for, key_columns, partit
 use crate::source::{estimate_bytes, read_feature_view_batches};
 use crate::warnings::Warnings;
 
-/// Bytes per candidate row the winner pass holds beside the rows: event and
-/// created times, and the per-key best.
-const PICK_BYTES_PER_ROW: u64 = 48;
+/// Bytes per candidate row the winner pass holds beside the rows: each row
+/// tagged with its rank (event and created times, 16), its key (8 for an
+/// integer, 16 for borrowed text) and where it is (8), then the per-key best.
+/// A composite key adds a small vector per row, which this leaves to the
+/// budget's slack.
+const PICK_BYTES_PER_ROW: u64 = 64;
 
 /// How many partitions picking `view`'s winners needs under `memory` beside
 /// `fixed` bytes held throughout (1: none, in memory).

@@ -113,6 +113,83 @@ impl ColumnBuf {
         Ok(())
     }
 
+    /// Fills the next `rows` rows of a fixed-width column, visiting them in
+    /// `order` (batch rows, each once, in any order): row `r` takes `cell(r)`
+    /// and is written in its place, so the bytes are those `rows` calls of
+    /// [`Self::push_cell`] in row order write. A row `order` leaves out is null.
+    ///
+    /// The order is the caller's choice of which reads to make in sequence: a
+    /// host gathering winners out of a large source visits them in source
+    /// order, where its own reads run forward through memory, and the writes
+    /// here land in a column small enough to stay in cache.
+    ///
+    /// # Errors
+    ///
+    /// The first batch row, in `order`, whose cell does not fit the column's
+    /// type; the column may then hold part of the batch: roll back to a mark
+    /// taken before.
+    pub(super) fn put_fixed<'a>(
+        &mut self,
+        rows: usize,
+        order: &[u32],
+        mut cell: impl FnMut(usize) -> CellRef<'a>,
+    ) -> Result<(), usize> {
+        let width = match self.dtype {
+            DType::Int64 | DType::Float64 | DType::UnixTimestamp => 8,
+            DType::Int32 | DType::Float32 => 4,
+            // Bools are bits in `data`, as validity is; variable widths go row by row.
+            DType::Bool => 0,
+            DType::String | DType::Bytes | DType::Json | DType::Array(_) => return Err(0),
+        };
+        let start = self.rows;
+        let end = start + rows;
+        self.validity.resize(end.div_ceil(8), 0);
+        let data_len = if width == 0 {
+            end.div_ceil(8)
+        } else {
+            end * width
+        };
+        self.data.resize(data_len, 0);
+        for &r in order {
+            let r = r as usize;
+            if r >= rows {
+                return Err(r);
+            }
+            let row = start + r;
+            let (byte, bit) = (row / 8, 1u8 << (row % 8));
+            let mut put = |bytes: &[u8]| {
+                if let Some(slot) = self.data.get_mut(row * width..(row + 1) * width) {
+                    slot.copy_from_slice(bytes);
+                }
+            };
+            match fit(self.dtype, cell(r)).ok_or(r)? {
+                CellRef::Null => continue,
+                CellRef::Bool(b) => {
+                    if b && let Some(d) = self.data.get_mut(byte) {
+                        *d |= bit;
+                    }
+                }
+                CellRef::Int32(v) => put(&v.to_le_bytes()),
+                CellRef::Float32(v) => put(&v.to_le_bytes()),
+                CellRef::Int64(v) | CellRef::Timestamp(v) => put(&v.to_le_bytes()),
+                CellRef::Float64(v) => put(&v.to_le_bytes()),
+                CellRef::Str(_) | CellRef::Json(_) | CellRef::Bytes(_) | CellRef::Array(_) => {
+                    return Err(r);
+                }
+            }
+            if let Some(v) = self.validity.get_mut(byte) {
+                *v |= bit;
+            }
+        }
+        self.rows = end;
+        self.any_null |= (start..end).any(|row| {
+            self.validity
+                .get(row / 8)
+                .is_none_or(|v| v & (1 << (row % 8)) == 0)
+        });
+        Ok(())
+    }
+
     /// The buffer lengths now, to roll back to if a later cell of the same batch fails.
     pub(super) fn mark(&self) -> Mark {
         Mark {

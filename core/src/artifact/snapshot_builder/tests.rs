@@ -3,6 +3,7 @@
 use super::*;
 use crate::artifact::Snapshot;
 use crate::value::{DType, KeyPart};
+use alloc::string::ToString;
 use alloc::vec;
 
 fn fields() -> Vec<Field> {
@@ -192,4 +193,111 @@ fn column_at_a_time_matches_and_incomplete_batches_are_refused() {
             .is_err()
     );
     assert_eq!(frame(by_col), frame(by_row));
+}
+
+/// Fills every column of a batch of `rows` through [`ColumnFill::fill_in_order`]
+/// with `order`, after the rows of `before` were pushed one by one.
+fn filled_in_order(
+    rows: &[(EntityKey, Timestamp, Timestamp, Vec<Value>)],
+    before: usize,
+    order: &[u32],
+) -> ViewBuilder {
+    let mut view = empty(true);
+    for (key, e, c, values) in &rows[..before] {
+        view.push_row(key, *e, Some(*c), values).unwrap();
+    }
+    let batch = &rows[before..];
+    view.push_times(batch.len(), |r| (batch[r].1, Some(batch[r].2)))
+        .unwrap();
+    for mut fill in view.column_fills() {
+        let slot = fill.slot();
+        fill.fill_in_order(order, |r| match slot {
+            ColumnSlot::Key(i) => CellRef::from(&batch[r].0.parts()[i]),
+            ColumnSlot::Field(i) => CellRef::from(&batch[r].3[i]),
+        })
+        .unwrap();
+    }
+    view
+}
+
+#[test]
+fn filling_in_any_order_writes_the_bytes_of_row_order() {
+    for (n, before) in [(0usize, 0usize), (1, 0), (9, 3), (23, 5), (64, 13)] {
+        let rows: Vec<_> = (0..n).map(row).collect();
+        let mut by_row = empty(true);
+        for (key, e, c, values) in &rows {
+            by_row.push_row(key, *e, Some(*c), values).unwrap();
+        }
+        let batch = (n - before) as u32;
+        // Reversed, then a stride of 7, which visits every row once: no
+        // batch size here is a multiple of 7.
+        let reversed: Vec<u32> = (0..batch).rev().collect();
+        let strided: Vec<u32> = (0..batch).map(|i| (i * 7) % batch.max(1)).collect();
+        for order in [reversed, strided] {
+            let view = filled_in_order(&rows, before, &order);
+            assert_eq!(
+                frame(view),
+                frame(by_row.clone()),
+                "{n} rows, {before} before, {order:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_refused_cell_in_order_leaves_the_column_as_it_was() {
+    let rows: Vec<_> = (0..10).map(row).collect();
+    let mut view = empty(true);
+    view.push_times(rows.len(), |r| (rows[r].1, Some(rows[r].2)))
+        .unwrap();
+    let order: Vec<u32> = (0..10).rev().collect();
+    let mut fills = view.column_fills();
+    // A text cell in the Int64 field, at batch row 4.
+    let int = fills
+        .iter_mut()
+        .find(|f| f.slot() == ColumnSlot::Field(1))
+        .unwrap();
+    let err = int
+        .fill_in_order(&order, |r| {
+            if r == 4 {
+                CellRef::Str("x")
+            } else {
+                CellRef::Int64(1)
+            }
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("batch row 4"), "{err}");
+    // A null join key is refused too.
+    let key = fills
+        .iter_mut()
+        .find(|f| f.slot() == ColumnSlot::Key(0))
+        .unwrap();
+    let err = key
+        .fill_in_order(&order, |r| {
+            if r == 2 {
+                CellRef::Null
+            } else {
+                CellRef::Int64(1)
+            }
+        })
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("join key") && err.to_string().contains("batch row 2"),
+        "{err}"
+    );
+    drop(fills);
+    // Both columns were left unfilled: filling them again in row order works.
+    for mut fill in view.column_fills() {
+        let slot = fill.slot();
+        fill.fill(|r| match slot {
+            ColumnSlot::Key(i) => CellRef::from(&rows[r].0.parts()[i]),
+            ColumnSlot::Field(i) => CellRef::from(&rows[r].3[i]),
+        })
+        .unwrap();
+    }
+    let mut by_row = empty(true);
+    for (key, e, c, values) in &rows {
+        by_row.push_row(key, *e, Some(*c), values).unwrap();
+    }
+    assert_eq!(frame(view), frame(by_row));
 }
