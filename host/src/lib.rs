@@ -36,6 +36,7 @@ pub mod historical;
 pub mod materialize;
 #[allow(unsafe_code)]
 pub mod mmap;
+pub mod parquet_out;
 pub mod pipeline;
 pub mod publish;
 pub mod push;

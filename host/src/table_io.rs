@@ -29,7 +29,6 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use verge_core::DType;
 
@@ -363,12 +362,7 @@ pub fn write_table(batch: &RecordBatch, path: &Path) -> Result<()> {
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     match format {
         TableFormat::Csv => write_csv(batch, tmp.as_file())?,
-        TableFormat::Parquet => {
-            let mut writer = ArrowWriter::try_new(tmp.as_file(), batch.schema(), None)
-                .context("starting the Parquet writer")?;
-            writer.write(batch).context("writing Parquet")?;
-            writer.close().context("finishing the Parquet file")?;
-        }
+        TableFormat::Parquet => crate::parquet_out::write_parquet(batch, tmp.as_file())?,
     }
     tmp.as_file()
         .sync_all()

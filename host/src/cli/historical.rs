@@ -113,7 +113,9 @@ impl Historical {
         if let Some(p) = &progress {
             p.set_message(format!("writing {}", self.output.display()));
         }
-        write_table(&table, &self.output)?;
+        // Parquet encodes its columns on the pool too, so `--threads` holds for the write.
+        self.threads
+            .install(|| write_table(&table, &self.output))??;
         if let Some(p) = progress {
             p.finish_and_clear();
         }
