@@ -329,6 +329,44 @@ proptest! {
     }
 }
 
+/// Sources longer than one block of the winner pass (32k rows), where a key's
+/// rows and its ties span blocks: the proptest's 40 rows never cross one.
+#[test]
+fn winners_match_the_reference_across_blocks() {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move |n: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % n
+    };
+    let rows: Vec<Row> = (0..100_000)
+        .map(|i| Row {
+            key: next(300) as i64,
+            event: next(10) as i64,
+            created: (next(5) != 0).then(|| next(3) as i64),
+            x: (next(10) != 0).then_some(f64::from(i) / 2.0),
+            s: (next(10) != 0).then(|| format!("s{i}")),
+        })
+        .collect();
+    for (keys, with_created) in [
+        (Keys::Int, true),
+        (Keys::Int, false),
+        (Keys::Text, true),
+        (Keys::Composite, true),
+    ] {
+        let d = defs(keys, with_created, 0);
+        let bt = batch(keys, with_created, &rows);
+        let snapshot = Snapshot::load(one(&d, &bt, 2, 8, &[])).unwrap();
+        check_against_reference(
+            &snapshot,
+            keys,
+            with_created,
+            &reference(&rows, with_created, 2, 8),
+        );
+    }
+}
+
 fn row(key: i64, event: i64, created: Option<i64>, x: f64) -> Row {
     Row {
         key,
