@@ -2,7 +2,7 @@
 //! rows gets a small integer, and each entity row is mapped onto the same ids, so
 //! the join groups and looks up rows by integer instead of by formatted key.
 //! Integer keys are hashed as integers, never formatted; a composite key is
-//! numbered part by part.
+//! numbered part by part. Each part is numbered on all cores (`dense_ids`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,10 +12,12 @@ use arrow_array::cast::AsArray as _;
 use arrow_array::types::Int64Type;
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::DataType;
+use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 use verge_core::DType;
 use verge_core::definition::{FeatureView, Field};
 
+use super::dense_ids::DenseIds;
 use crate::source::{Origin, Target, convert_array, dtype_to_arrow};
 
 /// Sentinel key id for a row whose key is null or unknown.
@@ -23,37 +25,28 @@ pub(super) const NO_KEY: u32 = u32::MAX;
 
 /// Dense ids for the values of one join-key part.
 enum PartIds<'a> {
-    Int(HashMap<i64, u32, FxBuildHasher>),
-    Str(HashMap<&'a str, u32, FxBuildHasher>),
+    Int(DenseIds<i64>),
+    Str(DenseIds<&'a str>),
+}
+
+impl PartIds<'_> {
+    fn len(&self) -> usize {
+        match self {
+            PartIds::Int(ids) => ids.len(),
+            PartIds::Str(ids) => ids.len(),
+        }
+    }
 }
 
 /// Assigns a dense id to each distinct value of `column` (`NO_KEY` for null).
 fn source_part_ids(column: &ArrayRef) -> Result<(PartIds<'_>, Vec<u32>)> {
-    let mut ids = Vec::with_capacity(column.len());
     if let Some(a) = column.as_primitive_opt::<Int64Type>() {
-        let mut map: HashMap<i64, u32, FxBuildHasher> = HashMap::default();
-        for (i, &v) in a.values().iter().enumerate() {
-            if a.is_null(i) {
-                ids.push(NO_KEY);
-                continue;
-            }
-            let next = u32::try_from(map.len()).context("more than 2^32 distinct keys")?;
-            ids.push(*map.entry(v).or_insert(next));
-        }
-        return Ok((PartIds::Int(map), ids));
+        let (ids, rows) = DenseIds::number(a.len(), |i| a.is_valid(i).then(|| a.value(i)))?;
+        return Ok((PartIds::Int(ids), rows));
     }
     if let Some(a) = column.as_string_opt::<i32>() {
-        let mut map: HashMap<&str, u32, FxBuildHasher> = HashMap::default();
-        for v in a {
-            match v {
-                None => ids.push(NO_KEY),
-                Some(s) => {
-                    let next = u32::try_from(map.len()).context("more than 2^32 distinct keys")?;
-                    ids.push(*map.entry(s).or_insert(next));
-                }
-            }
-        }
-        return Ok((PartIds::Str(map), ids));
+        let (ids, rows) = DenseIds::number(a.len(), |i| a.is_valid(i).then(|| a.value(i)))?;
+        return Ok((PartIds::Str(ids), rows));
     }
     bail!(
         "join key column has type {}; the source reader gives int64 or string",
@@ -108,16 +101,20 @@ fn entity_part_ids(ids: &PartIds<'_>, column: &ArrayRef, key: &Field) -> Result<
             let a = column
                 .as_primitive_opt::<Int64Type>()
                 .context("internal: key not converted to int64")?;
-            a.iter()
-                .map(|v| v.and_then(|v| map.get(&v).copied()).unwrap_or(NO_KEY))
+            (0..a.len())
+                .into_par_iter()
+                .map(|i| a.is_valid(i).then(|| a.value(i)))
+                .map(|v| v.and_then(|v| map.get(&v)).unwrap_or(NO_KEY))
                 .collect()
         }
         PartIds::Str(map) => {
             let a = column
                 .as_string_opt::<i32>()
                 .context("internal: key not converted to string")?;
-            a.iter()
-                .map(|v| v.and_then(|v| map.get(v).copied()).unwrap_or(NO_KEY))
+            (0..a.len())
+                .into_par_iter()
+                .map(|i| a.is_valid(i).then(|| a.value(i)))
+                .map(|v| v.and_then(|v| map.get(&v)).unwrap_or(NO_KEY))
                 .collect()
         }
     })
@@ -166,10 +163,7 @@ pub(super) fn key_ids(
         };
         let (map, src) = source_part_ids(&source_column)?;
         let ent = entity_part_ids(&map, entity_column, key)?;
-        let distinct = match &map {
-            PartIds::Int(m) => m.len(),
-            PartIds::Str(m) => m.len(),
-        };
+        let distinct = map.len();
         combined = Some(match combined {
             None => (src, ent, distinct),
             Some((prev_src, prev_ent, _)) => {

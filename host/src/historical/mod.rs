@@ -38,6 +38,7 @@
 //! input order and reports the first failure in that order, and the sort breaks
 //! every tie by row, so the result is the same for any thread count.
 
+mod dense_ids;
 mod join;
 mod keys;
 mod on_demand;
