@@ -5,6 +5,7 @@
 //! (the session time zone, how timestamps are written) are forced here, over
 //! whatever `spark_conf` says.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -23,6 +24,21 @@ const FORCED: [(&str, &str); 2] = [
     ("spark.sql.session.timeZone", "UTC"),
     ("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS"),
 ];
+
+/// Every setting of the job: local mode's defaults, then `spark_conf` over
+/// them, then [`FORCED`] over both.
+fn settings(config: &SparkConfig, local: bool) -> BTreeMap<String, String> {
+    let mut conf = BTreeMap::new();
+    if local {
+        // A local job serves no one: no web UI, and few shuffle partitions
+        // (the default 200 costs more than the work on small data).
+        conf.insert("spark.ui.enabled".to_owned(), "false".to_owned());
+        conf.insert("spark.sql.shuffle.partitions".to_owned(), "8".to_owned());
+    }
+    conf.extend(config.conf.clone());
+    conf.extend(FORCED.map(|(k, v)| (k.to_owned(), v.to_owned())));
+    conf
+}
 
 /// One query and the directory its result is written to.
 #[derive(Debug, Clone)]
@@ -51,22 +67,9 @@ pub(crate) fn run(
     std::fs::write(&driver, DRIVER)
         .with_context(|| format!("cannot write {}", driver.display()))?;
     let local = config.master.starts_with("local");
-    let mut conf = serde_json::Map::new();
-    if local {
-        // A local job serves no one: no web UI, and few shuffle partitions
-        // (the default 200 costs more than the work on small data).
-        conf.insert("spark.ui.enabled".into(), "false".into());
-        conf.insert("spark.sql.shuffle.partitions".into(), "8".into());
-    }
-    for (k, v) in &config.conf {
-        conf.insert(k.clone(), v.clone().into());
-    }
-    for (k, v) in FORCED {
-        conf.insert(k.into(), v.into());
-    }
+    let conf = settings(config, local);
     let job = serde_json::json!({
         "app": app,
-        "conf": conf,
         "queries": queries.iter().map(|q| serde_json::json!({
             "sql": q.sql,
             "out": q.out.display().to_string(),
@@ -80,9 +83,13 @@ pub(crate) fn run(
     let log =
         File::create(&log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
     let mut command = Command::new(&config.submit);
+    command.arg("--master").arg(&config.master);
+    for (key, value) in &conf {
+        // On spark-submit's command line, not the session builder, so that
+        // settings read when the JVM starts (spark.driver.memory) apply too.
+        command.arg("--conf").arg(format!("{key}={value}"));
+    }
     command
-        .arg("--master")
-        .arg(&config.master)
         .arg(&driver)
         .arg(&job_path)
         .current_dir(staging)

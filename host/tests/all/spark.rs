@@ -388,6 +388,20 @@ fn spark_failures_exit_2_and_write_nothing() {
     let text = historical(&["--spark-master", "nowhere://x"], 2, &python);
     assert!(text.contains("the Spark job failed"), "{text}");
 
+    // A setting read when the JVM starts reaches it: spark_conf goes on
+    // spark-submit's command line, where a bad heap size stops the launch.
+    std::fs::write(
+        repo.join("verge.toml"),
+        format!("{config}\n[offline.spark_conf]\n\"spark.driver.memory\" = \"lots\"\n"),
+    )
+    .unwrap();
+    let text = historical(&["--spark-master", "local[1]"], 2, &python);
+    assert!(
+        text.contains("the Spark job failed") && text.contains("Invalid maximum heap size"),
+        "{text}"
+    );
+    std::fs::write(repo.join("verge.toml"), &config).unwrap();
+
     // A query error: an empty event time in the source, named with its row.
     let stats = read_table(&repo.join("data/stats.parquet")).unwrap();
     let mut columns = stats.columns().to_vec();
