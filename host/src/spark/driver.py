@@ -1,7 +1,9 @@
 """verge's Spark driver: runs the SQL that verge generated and writes Parquet.
 
 verge writes this file and a job description (JSON) into a staging directory
-and starts it with `spark-submit --master MASTER driver.py job.json`. It holds
+and starts it with `spark-submit --master MASTER --conf K=V ... driver.py
+job.json` (every setting on the command line, so that those read when the JVM
+starts apply). It holds
 no semantics of its own: every rule of the point-in-time join and of
 materialization is in the SQL (host/src/spark/sql.rs). Each query's result is
 written as a Parquet directory; verge reads it back and checks it.
