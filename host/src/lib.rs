@@ -25,7 +25,8 @@
 //! The library never parses arguments and never prints: the `verge` binary's
 //! command modules (`src/cli/`, declared from `src/main.rs`) do that, each one
 //! calling a function here.
-// `deny`, not `forbid`: `mmap` (memory-mapping a file) is the one exception.
+// `deny`, not `forbid`: `mmap` (memory-mapping a file) and `huge_pages` (the
+// binary's allocator) are the two exceptions.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -33,6 +34,8 @@ pub mod arrow_values;
 pub mod artifacts;
 pub mod edge_pair;
 pub mod historical;
+#[allow(unsafe_code)]
+pub mod huge_pages;
 pub mod materialize;
 #[allow(unsafe_code)]
 pub mod mmap;

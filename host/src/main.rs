@@ -7,6 +7,11 @@ use std::process::ExitCode;
 use clap::{CommandFactory as _, FromArgMatches as _};
 mod cli;
 
+/// Large blocks on huge pages: a third fewer page faults' worth of time in
+/// the offline jobs (`verge_host::huge_pages`).
+#[global_allocator]
+static ALLOCATOR: verge_host::huge_pages::HugePageHint = verge_host::huge_pages::HugePageHint;
+
 use cli::{Cli, ERROR_CODE};
 
 fn main() -> ExitCode {
