@@ -14,6 +14,7 @@ use verge_host::materialize::{
     Materialized, Sharding, State, ViewWindow, incremental_windows, materialize_within,
     online_view, parse_time,
 };
+use verge_host::source::memory::Memory;
 
 /// Options both materialize commands share.
 #[derive(Debug, Args)]
@@ -25,9 +26,11 @@ pub struct Common {
     /// (refs `snapshot/latest-shard-<i>`).
     #[arg(long, value_name = "N", conflicts_with = "max_shard_bytes")]
     pub shards: Option<u32>,
-    /// Split into as few shards as keep each under B bytes (e.g. 26214400 for
-    /// Workers KV's 25 MiB).
-    #[arg(long, value_name = "B")]
+    /// Split into as few shards as keep each under SIZE (1MiB, 25MiB, or a
+    /// number of bytes). A Workers KV value holds at most 25 MiB; for a Worker,
+    /// about a 64th of its shard cache (1MiB for the default 64 MiB) keeps a
+    /// request that misses the cache cheap (docs/worker.md, "Choosing a shard size").
+    #[arg(long, value_name = "SIZE", value_parser = parse_shard_size)]
     pub max_shard_bytes: Option<u64>,
     /// Print a JSON report instead of the ids.
     #[arg(long)]
@@ -38,6 +41,13 @@ pub struct Common {
     /// Engine.
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// `--max-shard-bytes`' parser, for clap: a size as `--memory` takes it.
+fn parse_shard_size(text: &str) -> Result<u64, String> {
+    Memory::parse(text).map(|m| m.0).map_err(|_| {
+        format!("`{text}` is not a shard size; write bytes or a number with a unit (KiB, MiB, KB, MB), such as 1MiB or 26214400")
+    })
 }
 
 impl Common {

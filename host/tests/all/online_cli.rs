@@ -376,6 +376,14 @@ fn bad_input_is_a_clear_error() {
         ),
         (&["materialize", T0, T6, "--shards", "0"], "at least 1"),
         (
+            &["materialize", T0, T6, "--max-shard-bytes", "lots"],
+            "not a shard size",
+        ),
+        (
+            &["materialize", T0, T6, "--max-shard-bytes", "1KiB"],
+            "too small; give at least 8192",
+        ),
+        (
             &[
                 "get-online-features",
                 "--features",
@@ -655,4 +663,23 @@ fn predict_and_build_with_a_trained_bundle() {
         .unwrap()
         .unwrap_or_else(|| panic!("train moved no ref: {}", r.stdout));
     check_predict_and_build(&repo, bundle_id, "surgical_lesion");
+}
+
+#[test]
+fn max_shard_bytes_takes_a_size_with_a_unit() {
+    let repo = applied();
+    let ids = |size: &str| {
+        printed_ids(
+            &run_expect(
+                &repo.path,
+                &["materialize", T0, T6, "--max-shard-bytes", size],
+                0,
+            )
+            .stdout,
+        )
+    };
+    let in_bytes = ids("8192");
+    assert!(!in_bytes.is_empty());
+    assert_eq!(ids("8KiB"), in_bytes);
+    assert_eq!(ids("0.0078125 MiB"), in_bytes);
 }
