@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use clap::{CommandFactory as _, FromArgMatches as _};
 mod cli;
 
-/// Large blocks on huge pages: a third fewer page faults' worth of time in
-/// the offline jobs (`verge_host::huge_pages`).
+/// Large blocks on huge pages: about half the offline jobs' page faults
+/// (`verge_host::huge_pages`).
 #[global_allocator]
 static ALLOCATOR: verge_host::huge_pages::HugePageHint = verge_host::huge_pages::HugePageHint;
 
