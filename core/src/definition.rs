@@ -12,6 +12,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use serde::{Deserialize, Serialize};
 
+use crate::artifact::wire::decode_struct;
 use crate::expr::{Program, Schema};
 use crate::time::Duration;
 use crate::value::DType;
@@ -504,3 +505,5 @@ pub fn is_identifier(name: &str) -> bool {
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
+
+decode_struct!(Field { name, dtype });

@@ -102,3 +102,9 @@ impl fmt::Debug for ContentId {
         write!(f, "ContentId({})", self.short())
     }
 }
+
+impl crate::artifact::wire::Decode for ContentId {
+    fn decode(r: &mut crate::artifact::wire::Reader<'_>) -> crate::artifact::wire::Decoded<Self> {
+        r.array().map(ContentId)
+    }
+}

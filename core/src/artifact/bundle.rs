@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::codec::{decode_payload, encode_payload};
 use super::header::{ArtifactKind, Header};
 use super::snapshot::view_fingerprint;
+use super::wire::{decode_enum, decode_struct};
 use crate::definition::{Definitions, FeatureRef, Field, ResolvedFeature};
 use crate::expr::Program;
 use crate::pipeline::FittedPipeline;
@@ -424,3 +425,38 @@ fn check(c: &BundleContents) -> Result<()> {
     }
     Ok(())
 }
+
+decode_struct!(ViewRequirement {
+    name,
+    fingerprint,
+    ttl,
+    join_keys,
+    fields
+});
+decode_enum!(InputSource { Request(index), View { view, column } });
+decode_enum!(ServiceFeature {
+    View { name, view, column, dtype },
+    OnDemand { name, program, inputs, dtype },
+});
+decode_struct!(TrainingMetadata {
+    rows,
+    data_hash,
+    label,
+    metrics,
+    trained_with,
+    trained_at
+});
+decode_struct!(ModelPart {
+    name,
+    pipeline,
+    training
+});
+decode_struct!(BundleContents {
+    registry_id,
+    service,
+    entity_keys,
+    request,
+    views,
+    features,
+    model
+});

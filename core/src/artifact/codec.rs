@@ -1,10 +1,19 @@
-//! serde + bincode for the structured parts of artifacts, kept behind one module so
-//! the byte format in `docs/format.md` is ours and not an accident of a library.
+//! The structured parts of artifacts and registry versions, in bincode 2's
+//! `standard()` encoding, kept behind one module so the byte format in
+//! `docs/format.md` is ours and not an accident of a library.
 //!
-//! Configuration: bincode 2 `standard()` — little-endian, variable-length integers
-//! (LEB128-like "varint" as bincode defines it), no trailing-bytes tolerance.
+//! Configuration: little-endian, variable-length integers (LEB128-like "varint"
+//! as bincode defines it), no trailing-bytes tolerance.
 //!
-//! Decoding is bounded by [`Frugal`], a serde adapter every decode goes through:
+//! Encoding goes through serde. Decoding takes two roads:
+//! - bundles and snapshot metadata, which every edge face reads, through the
+//!   hand-written [`wire`](super::wire) decoder ([`decode_payload`]), which is a
+//!   fraction of serde's size in a Wasm module;
+//! - registry versions, which only the host reads, through serde and bincode
+//!   ([`decode_budgeted`]), which is also the reference `wire`'s tests hold
+//!   it to.
+//!
+//! The serde road is bounded by [`Frugal`], an adapter every decode goes through:
 //! - sequences and maps preallocate at most [`PREALLOC`] elements (serde would
 //!   reserve up to 1 MiB per sequence on a claimed length alone);
 //! - strings and byte buffers are read by borrowing from the input, so one is
@@ -33,6 +42,7 @@ use serde::de::{
     VariantAccess, Visitor,
 };
 
+use super::wire::{Decode, Reader};
 use crate::{Error, Result};
 
 fn base() -> config::Configuration {
@@ -51,22 +61,29 @@ pub fn encode_payload<T: Serialize>(value: &T, kind: &'static str) -> Result<Vec
     })
 }
 
-/// Decodes a whole `bytes` slice as a `T`, within the budget `budget_for` gives it.
+/// Decodes a whole `bytes` slice as a `T`, within the budget `budget_for` gives it,
+/// with the hand-written decoder of [`wire`](super::wire).
 ///
 /// # Errors
 ///
-/// [`Error::Malformed`] naming bincode's complaint (unexpected end, invalid UTF-8,
+/// [`Error::Malformed`] saying what is wrong (the bytes end early, invalid UTF-8,
 /// an unknown variant), an exhausted budget, or trailing bytes.
-pub fn decode_payload<T: DeserializeOwned>(bytes: &[u8], kind: &'static str) -> Result<T> {
-    let (value, used) =
-        decode_budgeted(bytes, budget_for(bytes.len())).map_err(|e| Error::Malformed {
-            kind,
-            message: format!("{e}"),
-        })?;
-    if used != bytes.len() {
+pub fn decode_payload<T: Decode>(bytes: &[u8], kind: &'static str) -> Result<T> {
+    decode_within(bytes, budget_for(bytes.len()), kind)
+}
+
+/// [`decode_payload`] with `budget` bytes to allocate.
+pub(crate) fn decode_within<T: Decode>(
+    bytes: &[u8],
+    budget: usize,
+    kind: &'static str,
+) -> Result<T> {
+    let mut reader = Reader::new(bytes, budget);
+    let value = T::decode(&mut reader).map_err(|fault| fault.into_error(kind))?;
+    if reader.remaining() != 0 {
         return Err(Error::Malformed {
             kind,
-            message: format!("{} trailing bytes after the structure", bytes.len() - used),
+            message: format!("{} trailing bytes after the structure", reader.remaining()),
         });
     }
     Ok(value)
@@ -379,9 +396,11 @@ mod tests {
         let bytes = encode_payload(&value, "test").unwrap();
         let plain: (Vec<Shape>, usize) = bincode::serde::decode_from_slice(&bytes, base()).unwrap();
         assert_eq!(plain.0, value);
-        assert_eq!(decode_payload::<Vec<Shape>>(&bytes, "test").unwrap(), value);
+        let frugal: (Vec<Shape>, usize) = decode_budgeted(&bytes, budget_for(bytes.len())).unwrap();
+        assert_eq!(frugal, (value, bytes.len()));
         // A string whose claimed length runs past the input is refused.
-        assert!(decode_payload::<String>(&[0xfc, 0, 0, 0, 1, b'a'], "test").is_err());
+        let short = [0xfc, 0, 0, 0, 1, b'a'];
+        assert!(decode_budgeted::<String>(&short, budget_for(short.len())).is_err());
     }
 
     #[test]
@@ -390,7 +409,8 @@ mod tests {
         // would allocate 160 KB from 4 KB, more than the budget allows.
         let many: Vec<Option<[u64; 4]>> = vec![None; 4000];
         let bytes = encode_payload(&many, "test").unwrap();
-        let err = decode_payload::<Vec<Option<[u64; 4]>>>(&bytes, "test").unwrap_err();
+        let err =
+            decode_budgeted::<Vec<Option<[u64; 4]>>>(&bytes, budget_for(bytes.len())).unwrap_err();
         assert!(
             alloc::format!("{err}").contains("claims more memory"),
             "{err}"
@@ -398,6 +418,7 @@ mod tests {
         // The same count of one-byte values is well within it.
         let small: Vec<u8> = vec![7; 4000];
         let bytes = encode_payload(&small, "test").unwrap();
-        assert_eq!(decode_payload::<Vec<u8>>(&bytes, "test").unwrap(), small);
+        let back: (Vec<u8>, usize) = decode_budgeted(&bytes, budget_for(bytes.len())).unwrap();
+        assert_eq!(back.0, small);
     }
 }

@@ -18,6 +18,7 @@ pub mod manifest;
 pub mod signature;
 mod snapshot;
 mod snapshot_builder;
+pub mod wire;
 
 pub use bundle::{
     Bundle, BundleContents, FeaturePlan, InputSource, ModelPart, ServiceFeature, TrainingMetadata,
@@ -31,6 +32,7 @@ pub use snapshot::{
     ViewTableMeta, shard_of, shard_of_parts, view_fingerprint,
 };
 pub use snapshot_builder::{CellRef, ColumnFill, ColumnSlot, SnapshotBuilder, ViewBuilder};
+pub use wire::Decode;
 
 /// The format version this build writes, for every artifact kind.
 ///

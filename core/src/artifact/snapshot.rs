@@ -33,6 +33,7 @@ mod row;
 pub use bytes::SnapshotBytes;
 pub use row::RowRef;
 
+use super::wire::decode_struct;
 pub(crate) use check::align8;
 use check::{check_table, malformed, to_array};
 
@@ -547,3 +548,26 @@ impl Snapshot {
             .get(cells.data.start + start..cells.data.start + end)
     }
 }
+
+decode_struct!(Segment { offset, len });
+decode_struct!(CellSegments { offsets, data });
+decode_struct!(ViewTableMeta {
+    name,
+    fingerprint,
+    ttl,
+    join_keys,
+    fields,
+    rows,
+    keys,
+    has_created,
+    records,
+    heaps,
+});
+decode_struct!(SnapshotMeta {
+    registry_id,
+    window_start,
+    window_end,
+    shard_index,
+    shard_count,
+    views
+});

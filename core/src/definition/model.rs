@@ -2,6 +2,7 @@
 //! (imputer, scaler, encoder, selector) and the estimator with its
 //! hyper-parameters, or the file of a model trained elsewhere.
 
+use crate::artifact::wire::decode_enum;
 use alloc::string::String;
 use serde::{Deserialize, Serialize};
 
@@ -194,3 +195,11 @@ pub struct ModelSpec {
     /// The estimator.
     pub estimator: EstimatorSpec,
 }
+
+decode_enum!(Imputation { Mean, Median, MostFrequent, Constant(value), None });
+decode_enum!(Scaling {
+    None,
+    Standard,
+    MinMax
+});
+decode_enum!(Encoding { Ordinal, OneHot });

@@ -170,6 +170,7 @@ use serde::{Deserialize, Serialize};
 
 pub use parser::{MAX_DEPTH, MAX_LEN};
 
+use crate::artifact::wire::decode_struct;
 use crate::value::{DType, Value};
 use crate::{Error, Result};
 use eval::Fault;
@@ -232,6 +233,13 @@ pub struct Program {
     code: Vec<Op>,
     max_stack: u32,
 }
+
+decode_struct!(Program {
+    source,
+    output,
+    code,
+    max_stack
+});
 
 impl Program {
     /// Parses and type-checks `text` against `schema`.

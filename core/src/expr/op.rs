@@ -21,6 +21,7 @@
 use alloc::string::String;
 use serde::{Deserialize, Serialize};
 
+use crate::artifact::wire::decode_enum;
 use crate::value::DType;
 
 /// Whether a numeric op works on `i64` or on `f64`.
@@ -151,3 +152,26 @@ pub(crate) enum Op {
     /// l2_norm(b))`, or null when their lengths differ or a norm is 0.
     Cosine,
 }
+
+decode_enum!(Num { Int, Float });
+decode_enum!(CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge
+});
+decode_enum!(CmpOn {
+    Bool,
+    Int,
+    Float,
+    Str,
+    Time
+});
+decode_enum!(Op {
+    Null, Bool(v), Int(v), Float(v), Str(v), Load { index, dtype }, Neg(n), Not, IsNull,
+    Add(n), Sub(n), Mul(n), Div, Cmp(op, on), And, Or, Abs(n), Ln, Exp, Sqrt, Pow,
+    Min(n), Max(n), Clamp(n), If { to_float }, Coalesce { n, to_float }, Len, Index, Sum,
+    Mean, L2Norm, Dot, Cosine,
+});

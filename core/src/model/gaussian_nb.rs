@@ -18,6 +18,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use super::encode_labels;
+use crate::artifact::wire::decode_struct;
 use crate::transform::Matrix;
 use crate::value::Value;
 use crate::{Error, Result};
@@ -215,6 +216,8 @@ pub struct GaussianNb {
     /// `-0.5 * Σ_j log(2π var_cj)`, computed once per class as sklearn does per call.
     log_norm: Vec<f64>,
 }
+
+decode_struct!(GaussianNb as GaussianNbParts { classes, class_prior, theta, var, epsilon });
 
 impl TryFrom<GaussianNbParts> for GaussianNb {
     type Error = Error;

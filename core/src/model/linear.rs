@@ -12,6 +12,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
+use crate::artifact::wire::decode_struct;
 use crate::transform::{Matrix, check_finite};
 use crate::{Error, Result};
 
@@ -196,6 +197,8 @@ fn solve_least_squares(a: &mut [f64], b: &mut [f64], n: usize, p: usize) -> Resu
     }
     Ok(beta)
 }
+
+decode_struct!(LinearRegression { coef, intercept });
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
+use crate::artifact::wire::decode_struct;
 use crate::transform::Matrix;
 use crate::value::Value;
 use crate::{Error, Result};
@@ -237,6 +238,8 @@ fn sigmoid(z: f64) -> f64 {
         e / (1.0 + e)
     }
 }
+
+decode_struct!(LogisticRegression as LogisticRegressionParts { classes, coef, intercept });
 
 #[cfg(test)]
 mod tests {

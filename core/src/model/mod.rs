@@ -15,6 +15,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
+use crate::artifact::wire::decode_enum;
 use crate::value::Value;
 use crate::{Error, Result};
 
@@ -250,6 +251,13 @@ impl Estimator {
         Ok(self.predict_into(x, &mut probabilities)?.to_prediction())
     }
 }
+
+decode_enum!(Estimator {
+    GaussianNb(model),
+    LogisticRegression(model),
+    LinearRegression(model),
+    TreeEnsemble(model),
+});
 
 #[cfg(test)]
 mod tests {

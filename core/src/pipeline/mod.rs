@@ -55,6 +55,7 @@ mod batch;
 mod fit;
 mod transforms;
 
+use crate::artifact::wire::{decode_enum, decode_struct};
 pub use crate::model::{Prediction, PredictionView};
 pub use batch::{BatchScratch, RowError};
 pub use fit::{PreparedTraining, fit_pipeline, fit_transforms};
@@ -362,6 +363,11 @@ impl FittedPipeline {
         })
     }
 }
+
+decode_struct!(ColumnMeta { name, dtype });
+decode_enum!(ColumnPrep { Numeric, Ordinal(encoder), OneHot(encoder), Flatten { len } });
+decode_struct!(InputColumn { name, prep });
+decode_struct!(FittedPipeline as PipelineParts { transforms, estimator });
 
 #[cfg(test)]
 mod tests;

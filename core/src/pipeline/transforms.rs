@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use super::{ColumnPrep, FittedPipeline, InputColumn, PipelineParts};
+use crate::artifact::wire::decode_struct;
 use crate::model::Estimator;
 use crate::transform::{Scaler, SelectKBest, SimpleImputer};
 use crate::value::{DType, Value};
@@ -325,3 +326,5 @@ fn text<'v>(name: &str, value: &'v Value) -> Result<Option<&'v str>> {
         ))),
     }
 }
+
+decode_struct!(FittedTransforms as TransformParts { inputs, imputer, scaler, selector });

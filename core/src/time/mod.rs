@@ -139,3 +139,15 @@ impl fmt::Debug for Duration {
         write!(f, "Duration({}µs)", self.0)
     }
 }
+
+impl crate::artifact::wire::Decode for Timestamp {
+    fn decode(r: &mut crate::artifact::wire::Reader<'_>) -> crate::artifact::wire::Decoded<Self> {
+        r.i64().map(Timestamp)
+    }
+}
+
+impl crate::artifact::wire::Decode for Duration {
+    fn decode(r: &mut crate::artifact::wire::Reader<'_>) -> crate::artifact::wire::Decoded<Self> {
+        r.i64().map(Duration)
+    }
+}

@@ -15,6 +15,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
+use crate::artifact::wire::decode_struct;
 use crate::{Error, Result};
 
 fn learn_categories<'a>(
@@ -164,6 +165,9 @@ impl OneHotEncoder {
         Ok(())
     }
 }
+
+decode_struct!(OrdinalEncoder { categories });
+decode_struct!(OneHotEncoder { categories });
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use super::{Matrix, check_finite, column_label};
+use crate::artifact::wire::decode_struct;
 use crate::definition::Imputation;
 use crate::{Error, Result};
 
@@ -215,6 +216,11 @@ fn most_frequent(values: &mut [f64]) -> f64 {
     }
     best
 }
+
+decode_struct!(SimpleImputer {
+    strategy,
+    statistics
+});
 
 #[cfg(test)]
 mod tests {

@@ -8,6 +8,7 @@
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
+use crate::artifact::wire::decode_struct;
 use crate::{Error, Result};
 
 /// A dense `n_rows × n_cols` matrix stored row by row.
@@ -220,6 +221,8 @@ impl Matrix {
         })
     }
 }
+
+decode_struct!(Matrix as MatrixParts { n_rows, n_cols, data });
 
 #[cfg(test)]
 mod tests {

@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use super::{Matrix, check_finite};
+use crate::artifact::wire::{decode_enum, decode_struct};
 use crate::definition::Scaling;
 use crate::{Error, Result};
 
@@ -298,6 +299,15 @@ fn check_parts(stage: &'static str, offset: &[f64], scale: &[f64]) -> Result<()>
     }
     Ok(())
 }
+
+decode_struct!(StandardScaler { mean, var, scale });
+decode_struct!(MinMaxScaler {
+    data_min,
+    data_max,
+    scale,
+    min
+});
+decode_enum!(Scaler { Standard(scaler), MinMax(scaler) });
 
 #[cfg(test)]
 mod tests {

@@ -17,6 +17,7 @@ use core::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 
 use super::{Matrix, check_finite};
+use crate::artifact::wire::decode_struct;
 use crate::{Error, Result};
 
 /// ANOVA F score of each column of `x` against the class labels `y` (any integer
@@ -238,6 +239,8 @@ fn check_k(k: usize, n_features: usize) -> Result<()> {
     }
     Ok(())
 }
+
+decode_struct!(SelectKBest { scores, support });
 
 #[cfg(test)]
 mod tests {

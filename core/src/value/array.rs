@@ -12,6 +12,7 @@ use serde::ser::{SerializeTuple, Serializer};
 use serde::{Deserialize, Serialize};
 
 use super::{DType, Value};
+use crate::artifact::wire::{Decode, Decoded, Fault, Reader, decode_enum};
 use crate::time::Timestamp;
 
 /// The type of an array's elements: one of the scalar [`DType`]s.
@@ -347,6 +348,27 @@ pub(crate) mod byte_buf {
         deserializer: D,
     ) -> Result<Vec<u8>, D::Error> {
         Buf::deserialize(deserializer).map(|b| b.0)
+    }
+}
+
+decode_enum!(ElemType {
+    Bool,
+    Int32,
+    Int64,
+    Float32,
+    Float64,
+    String,
+    Bytes,
+    UnixTimestamp
+});
+
+impl Decode for Array {
+    fn decode(r: &mut Reader<'_>) -> Decoded<Self> {
+        let elem = ElemType::decode(r)?;
+        let bytes = r.bytes()?;
+        crate::artifact::cell::check(elem, bytes).map_err(Fault::Wire)?;
+        crate::artifact::cell::decode(elem, bytes)
+            .ok_or(Fault::Wire("the array's bytes do not decode"))
     }
 }
 

@@ -16,6 +16,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use serde::{Deserialize, Serialize};
 
+use crate::artifact::wire::{Decode, Decoded, Reader, decode_enum, unknown_variant};
 use crate::time::Timestamp;
 
 mod array;
@@ -303,5 +304,29 @@ impl EntityKey {
 impl fmt::Debug for EntityKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(&self.0).finish()
+    }
+}
+
+decode_enum!(DType {
+    Bool, Int64, Float32, Float64, String, Int32, Bytes, UnixTimestamp, Json, Array(elem),
+});
+
+impl Decode for Value {
+    fn decode(r: &mut Reader<'_>) -> Decoded<Self> {
+        Ok(match r.variant()? {
+            0 => Value::Null,
+            1 => Value::Bool(Decode::decode(r)?),
+            2 => Value::Int64(r.i64()?),
+            3 => Value::Float32(Decode::decode(r)?),
+            4 => Value::Float64(Decode::decode(r)?),
+            5 => Value::String(Decode::decode(r)?),
+            6 => Value::Int32(r.i32()?),
+            // One byte string (`array::byte_buf`), copied whole rather than byte by byte.
+            7 => Value::Bytes(r.bytes()?.to_vec()),
+            8 => Value::Timestamp(Decode::decode(r)?),
+            9 => Value::Json(Decode::decode(r)?),
+            10 => Value::Array(Decode::decode(r)?),
+            index => return unknown_variant("Value", index),
+        })
     }
 }

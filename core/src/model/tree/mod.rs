@@ -60,6 +60,7 @@
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
+use crate::artifact::wire::{decode_enum, decode_struct};
 use crate::value::Value;
 use crate::{Error, Result};
 
@@ -225,6 +226,23 @@ pub struct TreeEnsemble {
     #[serde(skip)]
     compiled: compiled::Compiled,
 }
+
+decode_enum!(Semantics {
+    XgBoost,
+    LightGbm,
+    Smartcore
+});
+decode_enum!(Missing { None, Zero, NaN });
+decode_enum!(Node {
+    Numeric { feature, threshold, default_left, missing, left, right },
+    Categorical { feature, categories, set_goes_left, default_left, missing, left, right },
+    Leaf(values),
+});
+decode_struct!(Tree { group, nodes });
+decode_enum!(OutputTransform { Identity, Sigmoid { scale }, Softmax, Average });
+decode_struct!(TreeEnsemble as TreeEnsembleParts {
+    semantics, n_features, classes, base_score, trees, transform,
+});
 
 /// Two models are equal when their parts are: the rest is derived from them.
 impl PartialEq for TreeEnsemble {
