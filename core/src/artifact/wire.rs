@@ -21,7 +21,7 @@
 //!   its items with no length.
 //!
 //! Allocation is bounded as `codec`'s serde adapter bounds it: a vector reserves
-//! at most [`PREALLOC`] elements before they decode, every element and string
+//! at most `PREALLOC` (16) elements before they decode, every element and string
 //! charges its size against a budget that grows with the input, and a string is
 //! copied only once its bytes were found in the input.
 
