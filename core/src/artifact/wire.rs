@@ -214,52 +214,27 @@ impl Decode for bool {
     }
 }
 
-impl Decode for u16 {
-    fn decode(r: &mut Reader<'_>) -> Decoded<Self> {
-        r.varint(251).map(|v| v as u16)
-    }
+/// `impl Decode` for primitives, each read by one `Reader` call.
+macro_rules! decode_primitives {
+    ($($ty:ty => |$r:ident| $read:expr;)*) => {$(
+        impl Decode for $ty {
+            fn decode($r: &mut Reader<'_>) -> Decoded<Self> {
+                $read
+            }
+        }
+    )*};
 }
 
-impl Decode for u32 {
-    fn decode(r: &mut Reader<'_>) -> Decoded<Self> {
-        r.u32()
-    }
-}
-
-impl Decode for u64 {
-    fn decode(r: &mut Reader<'_>) -> Decoded<Self> {
-        r.u64()
-    }
-}
-
-impl Decode for usize {
-    fn decode(r: &mut Reader<'_>) -> Decoded<Self> {
-        r.usize()
-    }
-}
-
-impl Decode for i32 {
-    fn decode(r: &mut Reader<'_>) -> Decoded<Self> {
-        r.i32()
-    }
-}
-
-impl Decode for i64 {
-    fn decode(r: &mut Reader<'_>) -> Decoded<Self> {
-        r.i64()
-    }
-}
-
-impl Decode for f32 {
-    fn decode(r: &mut Reader<'_>) -> Decoded<Self> {
-        Ok(f32::from_le_bytes(r.array()?))
-    }
-}
-
-impl Decode for f64 {
-    fn decode(r: &mut Reader<'_>) -> Decoded<Self> {
-        Ok(f64::from_le_bytes(r.array()?))
-    }
+decode_primitives! {
+    // The marker bound makes anything wider than 16 bits an error, so the cast is exact.
+    u16 => |r| r.varint(251).map(|v| v as u16);
+    u32 => |r| r.u32();
+    u64 => |r| r.u64();
+    usize => |r| r.usize();
+    i32 => |r| r.i32();
+    i64 => |r| r.i64();
+    f32 => |r| Ok(f32::from_le_bytes(r.array()?));
+    f64 => |r| Ok(f64::from_le_bytes(r.array()?));
 }
 
 impl<const N: usize> Decode for [u8; N] {
