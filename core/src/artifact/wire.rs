@@ -134,7 +134,7 @@ impl<'a> Reader<'a> {
         Ok(value)
     }
 
-    /// A varint `u32`: variant indexes and most counts.
+    /// A varint `u32`: variant indexes and `u32` fields.
     pub(crate) fn u32(&mut self) -> Decoded<u32> {
         // The marker bound makes anything wider an error, so the cast is exact.
         self.varint(252).map(|v| v as u32)
@@ -152,14 +152,12 @@ impl<'a> Reader<'a> {
 
     /// A zig-zag varint `i64`.
     pub(crate) fn i64(&mut self) -> Decoded<i64> {
-        let n = self.u64()?;
-        Ok(((n >> 1) as i64) ^ -((n & 1) as i64))
+        self.u64().map(unzigzag)
     }
 
-    /// A zig-zag varint `i32`.
+    /// A zig-zag varint `i32`: at most 32 bits on the wire, so the cast is exact.
     pub(crate) fn i32(&mut self) -> Decoded<i32> {
-        let n = self.varint(252)?;
-        Ok((((n >> 1) as i64) ^ -((n & 1) as i64)) as i32)
+        self.varint(252).map(|n| unzigzag(n) as i32)
     }
 
     /// A length-prefixed byte string, borrowed from the input; its length is charged.
@@ -170,19 +168,29 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
-    /// An `Option`'s tag: whether a value follows.
-    pub(crate) fn is_some(&mut self) -> Decoded<bool> {
+    /// A byte that must be 0 or 1 (a `bool`, an `Option`'s tag); `refusal` otherwise.
+    fn flag(&mut self, refusal: &'static str) -> Decoded<bool> {
         match self.byte()? {
             0 => Ok(false),
             1 => Ok(true),
-            _ => Err(Fault::Wire("an option's tag is neither 0 nor 1")),
+            _ => Err(Fault::Wire(refusal)),
         }
+    }
+
+    /// An `Option`'s tag: whether a value follows.
+    pub(crate) fn is_some(&mut self) -> Decoded<bool> {
+        self.flag("an option's tag is neither 0 nor 1")
     }
 
     /// An enum's variant index.
     pub(crate) fn variant(&mut self) -> Decoded<u32> {
         self.u32()
     }
+}
+
+/// bincode's zig-zag mapping undone: even `n` is `n / 2`, odd `n` is `!(n / 2)`.
+fn unzigzag(n: u64) -> i64 {
+    ((n >> 1) as i64) ^ -((n & 1) as i64)
 }
 
 /// A type read from its bincode bytes by [`Reader`].
@@ -206,11 +214,7 @@ impl Decode for u8 {
 
 impl Decode for bool {
     fn decode(r: &mut Reader<'_>) -> Decoded<Self> {
-        match r.byte()? {
-            0 => Ok(false),
-            1 => Ok(true),
-            _ => Err(Fault::Wire("a boolean is neither 0 nor 1")),
-        }
+        r.flag("a boolean is neither 0 nor 1")
     }
 }
 
